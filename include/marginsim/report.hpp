@@ -1,0 +1,74 @@
+#pragma once
+// The report of a run (SPEC section 4) and its renderings: JSON, a text table, CSV.
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "marginsim/accumulators.hpp"
+#include "marginsim/scenario.hpp"
+
+namespace marginsim {
+
+inline constexpr const char* report_schema = "marginsim.report/1";
+
+struct PositionReport {
+    std::string symbol;
+    Side side = Side::long_side;
+    MarginMode position_mode = MarginMode::cross;  // its configured mode
+    double margin = 0.0;
+    double notional = 0.0;
+    double entry_price = 0.0;
+    double liquidation_probability = 0.0;
+    std::optional<double> liquidation_price;
+};
+
+struct ModeReport {
+    MarginMode mode = MarginMode::isolated;
+    double cross_wallet = 0.0;        // 0 when the mode has no cross pool
+    double collateral_at_risk = 0.0;  // most the mode can lose: the collateral of its pools
+    ModeSummary summary;
+    std::vector<PositionReport> positions;
+};
+
+struct SimulationInfo {
+    std::uint64_t paths = 0;
+    int steps = 0;
+    std::uint64_t seed = 0;
+    int threads = 0;
+    double elapsed_s = 0.0;
+    PriceModel model = PriceModel::gaussian;
+    double dof = 0.0;
+    double horizon_days = 0.0;
+    int steps_per_day = 0;
+    std::uint64_t block_size = 0;
+};
+
+struct Report {
+    std::string scenario;  // source file
+    SimulationInfo simulation;
+    double balance = 0.0;
+    LiquidationPolicy policy = LiquidationPolicy::full;
+    double fee_rate = 0.0;
+    std::array<ModeReport, 3> modes;
+    Proportion p_cross_loss_exceeds_isolated;
+    Proportion contagion_probability;
+    std::vector<std::string> warnings;
+};
+
+// SPEC 4 JSON, schema "marginsim.report/1"; pretty-printed.
+std::string to_json(const Report& report);
+// The side-by-side table of the modes a trader reads first.
+void write_text(std::ostream& out, const Report& report);
+// One row per (mode, statistic) and per (mode, position): `section,mode,key,value`.
+std::string to_csv(const Report& report);
+
+// Writes `content` to `path` through a temporary file in the same directory and a rename,
+// so that the file is either absent, the old one, or complete. Throws std::runtime_error.
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+}  // namespace marginsim

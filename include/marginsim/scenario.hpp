@@ -1,0 +1,107 @@
+#pragma once
+// A scenario: what to simulate (SPEC section 1), parsed and validated.
+// Past load_scenario() every value is trusted: later stages only assert.
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace marginsim {
+
+enum class PriceModel { gaussian, student_t };
+enum class LiquidationPolicy { full, fee };
+enum class Side { long_side = 1, short_side = -1 };
+// How an account is margined. A position's own `mode` is isolated or cross; the three
+// account-level modes of SPEC 3.3 are evaluated on the same paths.
+enum class MarginMode { isolated, cross, as_configured };
+
+inline constexpr int sign(Side side) noexcept { return static_cast<int>(side); }
+std::string_view to_string(PriceModel model) noexcept;
+std::string_view to_string(LiquidationPolicy policy) noexcept;
+std::string_view to_string(Side side) noexcept;
+std::string_view to_string(MarginMode mode) noexcept;
+
+inline constexpr double no_cap = std::numeric_limits<double>::infinity();
+
+// One maintenance-margin tier: applies to notionals in (previous cap, notional_cap].
+struct Tier {
+    double notional_cap = no_cap;
+    double rate = 0.0;
+    double amount = 0.0;  // the exchanges' "maintenance amount", subtracted from q*P*rate
+    std::optional<double> max_leverage;
+};
+
+struct Simulation {
+    std::uint64_t paths = 0;
+    double horizon_days = 0.0;
+    int steps_per_day = 0;
+    std::uint64_t seed = 0;
+    PriceModel model = PriceModel::gaussian;
+    double dof = 0.0;  // student_t only
+    int threads = 0;   // 0 = all cores
+
+    int steps = 0;          // round(horizon_days * steps_per_day)
+    double dt_years = 0.0;  // 1 / (365 * steps_per_day)
+    double dt_days() const noexcept { return 1.0 / steps_per_day; }
+};
+
+struct Asset {
+    std::string symbol;
+    double price = 0.0;
+    double volatility = 0.0;  // annualised, of log returns
+    double drift = 0.0;       // annualised arithmetic drift mu
+    std::vector<Tier> tiers;  // a flat rate is one uncapped tier
+    double funding_rate = 0.0;  // per 8 hours, paid by longs to shorts
+};
+
+struct Position {
+    std::string symbol;
+    std::size_t asset = 0;  // index into Scenario::assets
+    Side side = Side::long_side;
+    double margin = 0.0;
+    double leverage = 0.0;     // notional at entry / margin
+    double quantity = 0.0;     // in the base asset
+    double entry_price = 0.0;  // default: the asset's price
+    MarginMode mode = MarginMode::cross;  // isolated or cross
+
+    double notional_at_entry() const noexcept { return quantity * entry_price; }
+};
+
+struct Scenario {
+    std::string source;  // file path, or a name for in-memory text
+    Simulation simulation;
+    double balance = 0.0;
+    LiquidationPolicy policy = LiquidationPolicy::full;
+    double fee_rate = 0.0;
+    std::vector<Asset> assets;
+    std::vector<double> correlation;  // row-major, assets.size()^2, positive semi-definite
+    double correlation_repair_distance = 0.0;  // Frobenius norm moved by repair = "nearest"
+    bool correlation_repaired = false;
+    std::vector<Position> positions;
+    std::vector<std::string> warnings;
+
+    std::size_t asset_count() const noexcept { return assets.size(); }
+    double correlation_at(std::size_t i, std::size_t j) const noexcept {
+        return correlation[i * assets.size() + j];
+    }
+    // Collateral of the cross wallet of an account mode: balance minus isolated margins.
+    double cross_wallet(MarginMode mode) const noexcept;
+};
+
+// Parses and validates a scenario; throws InputError naming file, line, column and key.
+Scenario load_scenario(const std::filesystem::path& path);
+Scenario parse_scenario(std::string_view toml_text, std::string_view source_name);
+
+// Overrides applied after loading (command-line flags); re-derived fields are kept in step.
+void set_paths(Scenario& scenario, std::uint64_t paths);
+
+// Maintenance margin of a position of notional `notional` under a tier table:
+// notional * rate - amount of the tier whose range holds the notional (SPEC 3).
+double maintenance_margin(const std::vector<Tier>& tiers, double notional) noexcept;
+std::size_t tier_index(const std::vector<Tier>& tiers, double notional) noexcept;
+
+}  // namespace marginsim
