@@ -80,9 +80,14 @@ struct Summary {
     Proportion contagion_probability;
 };
 
-// Order statistic of SPEC 4: the sorted value at index ceil(a n) - 1 (sorts `values`).
-double order_statistic(std::vector<double>& sorted_or_not, double a);
-// VaR and ES of SPEC 4 at level a; `losses` is sorted in place.
+// Index of the a-quantile in a sorted sample of n (SPEC 4): ceil(a n) - 1, at least 0.
+std::size_t order_index(std::size_t n, double a);
+// The a-quantile of a sorted, non-empty sample: sorted[order_index(n, a)].
+template <class T>
+double order_statistic(const std::vector<T>& sorted, double a) {
+    return static_cast<double>(sorted[order_index(sorted.size(), a)]);
+}
+// Mean, std, VaR, ES and max of a loss sample (SPEC 4); sorts `losses` in place.
 LossSummary summarize_losses(std::vector<double>& losses);
 
 // Finishes merged statistics (sorts the samples in place).

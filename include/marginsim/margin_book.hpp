@@ -128,6 +128,9 @@ public:
     }
 
 private:
+    void update_positions(const PathBlock& paths);
+    void refresh_open_paths();
+
     const MarginBook* book_;
     std::size_t capacity_;
     std::size_t size_ = 0;
@@ -148,6 +151,11 @@ private:
     std::vector<double> drawdown_;
     std::vector<double> funding_paid_;
     std::vector<std::uint8_t> path_open_;  // path has some open pool in some mode
+    // Scratch of one pool, per path.
+    std::vector<double> pool_equity_;
+    std::vector<double> pool_maintenance_;
+    std::vector<double> pool_notional_;
+    std::vector<double> pool_funding_;
 };
 
 }  // namespace marginsim
