@@ -1,0 +1,278 @@
+// The whole engine against closed forms, pathwise invariants and determinism.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <numeric>
+
+#include "marginsim/simulate.hpp"
+#include "scenario_builder.hpp"
+
+using namespace marginsim;
+using marginsim::testing::ScenarioBuilder;
+
+namespace {
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+// P(min over [0, T] of a Brownian motion with drift nu and volatility sigma <= b), b < 0.
+double first_passage_below(double b, double nu, double sigma, double t) {
+    const double s = sigma * std::sqrt(t);
+    return normal_cdf((b - nu * t) / s) + std::exp(2.0 * nu * b / (sigma * sigma)) * normal_cdf((b + nu * t) / s);
+}
+
+const ModeSummary& mode_of(const Report& report, MarginMode mode) {
+    return report.modes[mode_index(mode)].summary;
+}
+
+// Visits every path of the first `blocks` blocks of a scenario.
+void for_each_path(const Scenario& s, std::uint64_t blocks,
+                   const std::function<void(const BookState&, std::size_t)>& check) {
+    const Engine engine(s);
+    PathBlock paths(s.asset_count(), block_size);
+    BookState state(engine.book(), block_size);
+    for (std::uint64_t b = 0; b < blocks; ++b) {
+        engine.run_block(s.simulation.seed, b, block_size, paths, state);
+        for (std::size_t p = 0; p < state.size(); ++p) check(state, p);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("P(liquidation) of one long under GBM matches the first-passage formula") {
+    const double p0 = 100.0, vol = 0.8, lev = 10.0, r = 0.005, days = 7.0;
+    const double t = days / 365.0;
+    const double barrier = p0 * (1 - 1 / lev) / (1 - r);  // isolated liquidation price
+    const double b = std::log(barrier / p0), nu = -0.5 * vol * vol;
+    const double continuous = first_passage_below(b, nu, vol, t);
+    const std::uint64_t paths = 40000;
+
+    auto liquidation_probability = [&](int steps_per_day) {
+        const Scenario s = ScenarioBuilder(1000, days, steps_per_day, paths)
+                               .asset("SOL", p0, vol, 0.0, r)
+                               .position("SOL", Side::long_side, 1000, lev, MarginMode::isolated)
+                               .build();
+        return mode_of(simulate(s), MarginMode::isolated).liquidation_probability;
+    };
+    const double se = std::sqrt(continuous * (1 - continuous) / static_cast<double>(paths));
+
+    SECTION("fine monitoring: within the confidence interval of the discretely monitored barrier") {
+        const int spd = 288;  // 5-minute steps
+        // Broadie-Glasserman: discrete monitoring acts like a barrier moved away by
+        // exp(-0.5826 vol sqrt(dt)).
+        const double shifted = b - 0.5826 * vol * std::sqrt(1.0 / (365.0 * spd));
+        const double expected = first_passage_below(shifted, nu, vol, t);
+        const Proportion p = liquidation_probability(spd);
+        INFO("MC " << p.estimate << " continuous " << continuous << " discrete " << expected);
+        CHECK(std::abs(p.estimate - expected) < 4.0 * se);
+        CHECK(std::abs(p.estimate - continuous) < 0.02);
+        CHECK(p.ci95.lo < p.estimate);
+        CHECK(p.estimate < p.ci95.hi);
+    }
+    SECTION("coarse monitoring misses crossings between steps: biased low") {
+        const Proportion p = liquidation_probability(1);
+        INFO("MC " << p.estimate << " continuous " << continuous);
+        CHECK(p.estimate < continuous - 4.0 * se);
+    }
+}
+
+TEST_CASE("without liquidation, the horizon loss has the lognormal mean and variance") {
+    // 1x longs and a short far from its liquidation price: no path can liquidate.
+    const double t_days = 30.0, t = t_days / 365.0;
+    const std::vector<double> rho{1.0, 0.8, 0.3, 0.8, 1.0, 0.5, 0.3, 0.5, 1.0};
+    Scenario s = ScenarioBuilder(100000, t_days, 2, 64 * block_size)
+                     .asset("BTC", 60000, 0.45, 0.3)
+                     .asset("ETH", 2000, 0.6, -0.2)
+                     .asset("SOL", 100, 0.3, 0.1)
+                     .correlation(rho)
+                     .position("BTC", Side::long_side, 10000, 1)
+                     .position("ETH", Side::long_side, 10000, 1)
+                     .position("SOL", Side::short_side, 20000, 1)
+                     .build();
+    // Closed form: loss = -sum s_j q_j (P_i(T) - P_i(0)), P lognormal with E = P0 e^{mu T}
+    // and Cov(P_i, P_k) = P0_i P0_k e^{(mu_i + mu_k) T} (e^{rho_ik vol_i vol_k T} - 1).
+    const std::size_t n = s.asset_count();
+    std::vector<double> exposure(n, 0.0);  // sum of s q per asset
+    for (const Position& p : s.positions) exposure[p.asset] += sign(p.side) * p.quantity;
+    double mean = 0.0, variance = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const Asset& a = s.assets[i];
+        mean -= exposure[i] * a.price * (std::exp(a.drift * t) - 1.0);
+        for (std::size_t k = 0; k < n; ++k) {
+            const Asset& c = s.assets[k];
+            variance += exposure[i] * exposure[k] * a.price * c.price * std::exp((a.drift + c.drift) * t) *
+                        (std::exp(rho[i * n + k] * a.volatility * c.volatility * t) - 1.0);
+        }
+    }
+    std::vector<double> losses;
+    for_each_path(s, 64, [&](const BookState& state, std::size_t p) {
+        REQUIRE(state.first_liquidation_step(MarginMode::cross, p) == 0);
+        REQUIRE(state.first_liquidation_step(MarginMode::isolated, p) == 0);
+        losses.push_back(state.loss(MarginMode::cross, p));
+        REQUIRE(state.loss(MarginMode::isolated, p) == Approx(losses.back()).margin(1e-6));
+    });
+    const double count = static_cast<double>(losses.size());
+    const double m = std::accumulate(losses.begin(), losses.end(), 0.0) / count;
+    double m2 = 0.0, m4 = 0.0;
+    for (double x : losses) {
+        m2 += (x - m) * (x - m);
+        m4 += std::pow(x - m, 4);
+    }
+    m2 /= count - 1;
+    m4 /= count;
+    INFO("mean " << m << " vs " << mean << "; variance " << m2 << " vs " << variance);
+    CHECK(std::abs(m - mean) < 4.0 * std::sqrt(variance / count));
+    CHECK(std::abs(m2 - variance) < 4.0 * std::sqrt((m4 - m2 * m2) / count));
+}
+
+namespace {
+
+struct NamedScenario {
+    const char* name;
+    Scenario scenario;
+};
+
+std::vector<NamedScenario> invariant_scenarios() {
+    const std::vector<double> rho{1.0, 0.81, 0.74, 0.81, 1.0, 0.72, 0.74, 0.72, 1.0};
+    auto three_longs = [&](MarginMode sol_mode) {
+        return ScenarioBuilder(10000, 7, 24)
+            .asset("BTC", 66800, 0.47, 0.0, 0.004)
+            .asset("ETH", 2000, 0.65, 0.0, 0.005)
+            .asset("SOL", 80, 0.85, 0.0, 0.005)
+            .correlation(rho)
+            .position("BTC", Side::long_side, 2000, 10)
+            .position("ETH", Side::long_side, 2000, 10)
+            .position("SOL", Side::long_side, 2000, 10, sol_mode);
+    };
+    std::vector<NamedScenario> out;
+    out.push_back({"three cross longs", three_longs(MarginMode::cross).build()});
+    out.push_back({"mixed, fee policy", three_longs(MarginMode::isolated).policy(LiquidationPolicy::fee, 0.01).build()});
+    out.push_back({"student_t", three_longs(MarginMode::isolated).student_t(3.5).build()});
+    out.push_back({"hedged pair, tiers, funding",
+                   ScenarioBuilder(3000, 14, 24)
+                       .asset("BTC", 66800, 0.47, 0.0, 0.004, 0.0003)
+                       .tiers({{50000, 0.004, 0, {}}, {250000, 0.005, 50, {}}, {no_cap, 0.01, 1300, {}}})
+                       .asset("ETH", 2000, 0.65, 0.0, 0.005, -0.0002)
+                       .uniform_correlation(0.85)
+                       .position("BTC", Side::long_side, 1000, 25, MarginMode::isolated)
+                       .position("ETH", Side::short_side, 1000, 25, MarginMode::cross)
+                       .build()});
+    out.push_back({"open positions with entry prices",
+                   ScenarioBuilder(10000, 7, 24)
+                       .asset("BTC", 66800, 0.6, 0.0, 0.004)
+                       .asset("ETH", 2000, 0.8, 0.0, 0.005)
+                       .uniform_correlation(0.8)
+                       .position("BTC", Side::long_side, 2000, 10, MarginMode::cross, 65000)
+                       .position("ETH", Side::short_side, 2000, 10, MarginMode::isolated, 2050)
+                       .build()});
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("pathwise invariants hold on every path") {
+    for (const NamedScenario& named : invariant_scenarios()) {
+        const Scenario& s = named.scenario;
+        const MarginBook book(s);
+        double isolated_cap = 0.0;  // the most the isolated account can lose
+        for (const MarginPool& pool : book.layout(MarginMode::isolated).pools) isolated_cap += pool.start_equity;
+        const double cross_cap = book.layout(MarginMode::cross).pools.front().start_equity;
+        double margins = 0.0;
+        for (const Position& p : s.positions) margins += p.margin;
+        INFO(named.name);
+        REQUIRE(s.balance >= margins);
+        std::size_t liquidated = 0;
+        for_each_path(s, 8, [&](const BookState& state, std::size_t p) {
+            const double tol = 1e-9 * s.balance;
+            REQUIRE(state.loss(MarginMode::isolated, p) <= isolated_cap + tol);
+            REQUIRE(state.loss(MarginMode::cross, p) <= cross_cap + tol);
+            // Balance covers all isolated margins: cross cannot liquidate first.
+            const int cross_step = state.first_liquidation_step(MarginMode::cross, p);
+            const int isolated_step = state.first_liquidation_step(MarginMode::isolated, p);
+            if (cross_step != 0) REQUIRE((isolated_step != 0 && isolated_step <= cross_step));
+            for (MarginMode mode : all_modes) {
+                REQUIRE(state.drawdown(mode, p) >= -tol);
+                REQUIRE(state.drawdown(mode, p) >= state.loss(mode, p) - tol);
+                REQUIRE(std::isfinite(state.loss(mode, p)));
+            }
+            if (isolated_step == 0 && cross_step == 0 &&
+                state.first_liquidation_step(MarginMode::as_configured, p) == 0) {
+                REQUIRE(state.loss(MarginMode::cross, p) == Approx(state.loss(MarginMode::isolated, p)).margin(tol));
+                REQUIRE(state.loss(MarginMode::as_configured, p) ==
+                        Approx(state.loss(MarginMode::isolated, p)).margin(tol));
+            }
+            liquidated += isolated_step != 0;
+        });
+        CHECK(liquidated > 0);  // the invariants were exercised on liquidating paths
+    }
+}
+
+TEST_CASE("one position in cross with the balance equal to its margin is isolated") {
+    for (const LiquidationPolicy policy : {LiquidationPolicy::full, LiquidationPolicy::fee}) {
+        const Scenario s = ScenarioBuilder(1500, 7, 24)
+                               .asset("SOL", 80, 0.9, 0.0, 0.005, 0.0005)
+                               .position("SOL", Side::short_side, 1500, 15)
+                               .policy(policy)
+                               .build();
+        std::size_t liquidated = 0;
+        for_each_path(s, 4, [&](const BookState& state, std::size_t p) {
+            REQUIRE(state.first_liquidation_step(MarginMode::cross, p) ==
+                    state.first_liquidation_step(MarginMode::isolated, p));
+            REQUIRE(state.loss(MarginMode::cross, p) == state.loss(MarginMode::isolated, p));
+            liquidated += state.first_liquidation_step(MarginMode::cross, p) != 0;
+        });
+        CHECK(liquidated > 100);
+    }
+}
+
+namespace {
+
+void require_same_numbers(const Report& a, const Report& b) {
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const ModeSummary& x = a.modes[m].summary;
+        const ModeSummary& y = b.modes[m].summary;
+        REQUIRE(x.liquidation_probability.estimate == y.liquidation_probability.estimate);
+        REQUIRE(x.loss.mean == y.loss.mean);
+        REQUIRE(x.loss.std == y.loss.std);
+        REQUIRE(x.loss.var == y.loss.var);
+        REQUIRE(x.loss.es == y.loss.es);
+        REQUIRE(x.loss.max == y.loss.max);
+        REQUIRE(x.position_liquidation_probability == y.position_liquidation_probability);
+        REQUIRE(x.drawdown.mean == y.drawdown.mean);
+        REQUIRE(x.drawdown.p99 == y.drawdown.p99);
+        REQUIRE(x.funding_paid_mean == y.funding_paid_mean);
+        REQUIRE(x.time_to_liquidation_days.has_value() == y.time_to_liquidation_days.has_value());
+        if (x.time_to_liquidation_days)
+            REQUIRE(x.time_to_liquidation_days->median == y.time_to_liquidation_days->median);
+    }
+    REQUIRE(a.p_cross_loss_exceeds_isolated.estimate == b.p_cross_loss_exceeds_isolated.estimate);
+    REQUIRE(a.contagion_probability.estimate == b.contagion_probability.estimate);
+}
+
+}  // namespace
+
+TEST_CASE("results depend only on (scenario, seed): not on the thread count") {
+    const Scenario s = invariant_scenarios()[1].scenario;
+    RunOptions one{20000, 99, 1};
+    RunOptions two{20000, 99, 2};
+    const Report a = simulate(s, one);
+    const Report b = simulate(s, two);
+    const Report c = simulate(s, two);
+    CHECK(a.simulation.threads == 1);
+    CHECK(b.simulation.threads == 2);
+    require_same_numbers(a, b);
+    require_same_numbers(b, c);
+    RunOptions other_seed{20000, 100, 2};
+    CHECK(simulate(s, other_seed).modes[0].summary.loss.mean != a.modes[0].summary.loss.mean);
+}
+
+TEST_CASE("stacked longs: cross liquidates less often than isolated but loses more in the tail") {
+    // The seed article's claim, on the engine: cross delays liquidation, spreads losses.
+    const Report r = simulate(invariant_scenarios()[0].scenario, RunOptions{20000, 5, 0});
+    const ModeSummary& iso = mode_of(r, MarginMode::isolated);
+    const ModeSummary& cross = mode_of(r, MarginMode::cross);
+    CHECK(cross.liquidation_probability.ci95.hi < iso.liquidation_probability.ci95.lo);
+    CHECK(cross.loss.max > iso.loss.max);
+    CHECK(cross.loss.max <= 10000.0 + 1e-6);
+    CHECK(iso.loss.max <= 6000.0 + 1e-6);
+}
