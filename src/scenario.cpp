@@ -1,1 +1,928 @@
-// placeholder: being written
+#include "marginsim/scenario.hpp"
+
+#include "correlation.hpp"
+#include "marginsim/error.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <limits>
+#include <utility>
+
+namespace marginsim {
+
+std::string_view to_string(PriceModel model) noexcept {
+    switch (model) {
+        case PriceModel::gaussian: return "gaussian";
+        case PriceModel::student_t: return "student_t";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(LiquidationPolicy policy) noexcept {
+    switch (policy) {
+        case LiquidationPolicy::full: return "full";
+        case LiquidationPolicy::fee: return "fee";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(Side side) noexcept {
+    switch (side) {
+        case Side::long_side: return "long";
+        case Side::short_side: return "short";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(MarginMode mode) noexcept {
+    switch (mode) {
+        case MarginMode::isolated: return "isolated";
+        case MarginMode::cross: return "cross";
+        case MarginMode::as_configured: return "as_configured";
+    }
+    return "unknown";
+}
+
+double Scenario::cross_wallet(MarginMode mode) const noexcept {
+    switch (mode) {
+        case MarginMode::isolated: return 0.0;  // every position isolated: no cross pool
+        case MarginMode::cross: return balance;
+        case MarginMode::as_configured: break;
+    }
+    double wallet = balance;
+    for (const Position& position : positions) {
+        if (position.mode == MarginMode::isolated) wallet -= position.margin;
+    }
+    return wallet;
+}
+
+void set_paths(Scenario& scenario, std::uint64_t paths) {
+    assert(paths > 0);
+    scenario.simulation.paths = paths;
+}
+
+std::size_t tier_index(const std::vector<Tier>& tiers, double notional) noexcept {
+    assert(!tiers.empty());
+    const std::size_t last = tiers.size() - 1;
+    for (std::size_t k = 0; k < last; ++k) {
+        if (notional <= tiers[k].notional_cap) return k;
+    }
+    // Notionals above a capped last tier stay in the last tier: validation rejects positions
+    // that start there, but prices may carry a position past it during a path.
+    return last;
+}
+
+double maintenance_margin(const std::vector<Tier>& tiers, double notional) noexcept {
+    const Tier& tier = tiers[tier_index(tiers, notional)];
+    return notional * tier.rate - tier.amount;
+}
+
+namespace {
+
+// The value as the user wrote it (shortest round-trip form).
+std::string format_input(double value) { return fmt::format("{}", value); }
+
+// A computed amount, without floating-point noise such as 449.99999999999994.
+std::string format_amount(double value) { return fmt::format("{:.10g}", value); }
+
+std::string format_float_literal(double value) {
+    std::string text = format_input(value);
+    if (std::isfinite(value) && text.find_first_of(".e") == std::string::npos) text += ".0";
+    return text;
+}
+
+// "the string \"10\"", "the integer 5": what the user wrote, for wrong-type messages.
+std::string describe(const toml::node& node) {
+    if (const auto* s = node.as_string()) return fmt::format("the string \"{}\"", s->get());
+    if (const auto* i = node.as_integer()) return fmt::format("the integer {}", i->get());
+    if (const auto* f = node.as_floating_point()) {
+        return "the floating-point number " + format_float_literal(f->get());
+    }
+    if (const auto* b = node.as_boolean())
+        return b->get() ? "the boolean true" : "the boolean false";
+    if (node.is_array_of_tables()) return "an array of tables";
+    if (node.is_array()) return "an array";
+    if (node.is_table()) return "a table";
+    if (node.is_date()) return "a date";
+    if (node.is_time()) return "a time";
+    return "a date-time";
+}
+
+std::string join(std::initializer_list<std::string_view> names, std::string_view quote = "") {
+    std::string text;
+    for (std::string_view name : names) {
+        if (!text.empty()) text += ", ";
+        text += quote;
+        text += name;
+        text += quote;
+    }
+    return text;
+}
+
+// Where errors point: the file, and the position of a node or key in it.
+class Context {
+public:
+    explicit Context(std::string file) : file_(std::move(file)) {}
+
+    [[noreturn]] void fail(const toml::source_region& at, std::string key, std::string message,
+                           std::string expected) const {
+        throw InputError(file_, at.begin.line, at.begin.column, std::move(key), std::move(message),
+                         std::move(expected));
+    }
+
+    void warn(const toml::source_region& at, std::string_view text) {
+        const std::string_view file =
+            file_.empty() ? std::string_view("<input>") : std::string_view(file_);
+        warnings_.push_back(
+            fmt::format("{}:{}:{}: {}", file, at.begin.line, at.begin.column, text));
+    }
+
+    std::vector<std::string> take_warnings() { return std::move(warnings_); }
+
+private:
+    std::string file_;
+    std::vector<std::string> warnings_;
+};
+
+// A finite number (TOML integer or float) at `node`, satisfying `ok`.
+template <class Ok>
+double read_number(const Context& context, const toml::node& node, const std::string& key,
+                   std::string_view expected, Ok ok) {
+    double value = 0.0;
+    std::string as_written;  // 1.0 stays 1.0 in messages, 7 stays 7
+    if (const auto* i = node.as_integer()) {
+        value = static_cast<double>(i->get());
+        as_written = std::to_string(i->get());
+    } else if (const auto* f = node.as_floating_point()) {
+        value = f->get();
+        as_written = format_float_literal(value);
+    } else {
+        context.fail(node.source(), key, "wrong type: found " + describe(node),
+                     std::string(expected));
+    }
+    if (!std::isfinite(value)) {
+        context.fail(node.source(), key, "not a finite number: found " + as_written,
+                     std::string(expected));
+    }
+    if (!ok(value)) {
+        context.fail(node.source(), key, "out of range: found " + as_written,
+                     std::string(expected));
+    }
+    return value;
+}
+
+// A TOML table being read, named by its dotted key path (`positions[2]`; empty for the root).
+class TableReader {
+public:
+    TableReader(Context& context, const toml::table& table, std::string path)
+        : context_(&context), table_(&table), path_(std::move(path)) {}
+
+    Context& context() const noexcept { return *context_; }
+    const toml::source_region& source() const noexcept { return table_->source(); }
+    const std::string& path() const noexcept { return path_; }
+    std::string key(std::string_view name) const {
+        return path_.empty() ? std::string(name) : path_ + '.' + std::string(name);
+    }
+    const toml::node* find(std::string_view name) const { return table_->get(name); }
+    bool has(std::string_view name) const { return find(name) != nullptr; }
+
+    // Rejects keys not in `names`, reporting the first in file order: typos never pass silently.
+    void allow_only(std::initializer_list<std::string_view> names) const {
+        const toml::key* first_unknown = nullptr;
+        for (auto&& [name, node] : *table_) {
+            if (std::find(names.begin(), names.end(), name.str()) != names.end()) continue;
+            if (first_unknown == nullptr || precedes(name.source(), first_unknown->source())) {
+                first_unknown = &name;
+            }
+        }
+        if (first_unknown != nullptr) {
+            context_->fail(first_unknown->source(), key(first_unknown->str()), "unknown key",
+                           "one of " + join(names));
+        }
+    }
+
+    [[noreturn]] void fail_missing(std::string_view name, std::string expected) const {
+        context_->fail(source(), key(name), "missing required key", std::move(expected));
+    }
+    [[noreturn]] void fail_table(std::string message, std::string expected) const {
+        context_->fail(source(), path_, std::move(message), std::move(expected));
+    }
+    [[noreturn]] void fail_value(std::string_view name, std::string message,
+                                 std::string expected) const {
+        const toml::node* node = find(name);
+        assert(node != nullptr);
+        context_->fail(node->source(), key(name), std::move(message), std::move(expected));
+    }
+
+    template <class Ok>
+    std::optional<double> number(std::string_view name, std::string_view expected, Ok ok) const {
+        const toml::node* node = find(name);
+        if (node == nullptr) return std::nullopt;
+        return read_number(*context_, *node, key(name), expected, ok);
+    }
+
+    template <class Ok>
+    double required_number(std::string_view name, std::string_view expected, Ok ok) const {
+        if (!has(name)) fail_missing(name, std::string(expected));
+        return *number(name, expected, ok);
+    }
+
+    // A TOML integer in [min, max]; floats such as 100000.0 are rejected.
+    std::optional<std::int64_t> integer(std::string_view name, std::string_view expected,
+                                        std::int64_t min, std::int64_t max) const {
+        const toml::node* node = find(name);
+        if (node == nullptr) return std::nullopt;
+        const auto* value = node->as_integer();
+        if (value == nullptr) {
+            context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
+                           std::string(expected));
+        }
+        const std::int64_t v = value->get();
+        if (v < min) {
+            context_->fail(node->source(), key(name), fmt::format("out of range: found {}", v),
+                           std::string(expected));
+        }
+        if (v > max) {
+            context_->fail(node->source(), key(name), fmt::format("too large: found {}", v),
+                           fmt::format("an integer <= {}", max));
+        }
+        return v;
+    }
+
+    std::optional<std::string> text(std::string_view name, std::string_view expected) const {
+        const toml::node* node = find(name);
+        if (node == nullptr) return std::nullopt;
+        const auto* value = node->as_string();
+        if (value == nullptr) {
+            context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
+                           std::string(expected));
+        }
+        return value->get();
+    }
+
+    template <class Enum>
+    std::optional<Enum> choice(
+        std::string_view name,
+        std::initializer_list<std::pair<std::string_view, Enum>> options) const {
+        std::string allowed;
+        for (const auto& option : options) {
+            allowed += allowed.empty() ? "one of \"" : ", \"";
+            allowed += option.first;
+            allowed += '"';
+        }
+        const std::optional<std::string> value = text(name, allowed);
+        if (!value) return std::nullopt;
+        for (const auto& option : options) {
+            if (option.first == *value) return option.second;
+        }
+        fail_value(name, fmt::format("unknown value \"{}\"", *value), allowed);
+    }
+
+    // An optional sub-table such as [simulation].
+    std::optional<TableReader> table(std::string_view name, std::string_view expected) const {
+        const toml::node* node = find(name);
+        if (node == nullptr) return std::nullopt;
+        const toml::table* sub = node->as_table();
+        if (sub == nullptr) {
+            context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
+                           std::string(expected));
+        }
+        return TableReader(*context_, *sub, key(name));
+    }
+
+    // An array of tables such as [[assets]] or tiers = [ {...}, {...} ]; empty when absent.
+    std::vector<TableReader> tables(std::string_view name, std::string_view expected,
+                                    std::string_view element_expected) const {
+        std::vector<TableReader> result;
+        const toml::node* node = find(name);
+        if (node == nullptr) return result;
+        const toml::array* array = node->as_array();
+        if (array == nullptr) {
+            context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
+                           std::string(expected));
+        }
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            const toml::node& element = (*array)[i];
+            const std::string element_key = fmt::format("{}[{}]", key(name), i);
+            const toml::table* sub = element.as_table();
+            if (sub == nullptr) {
+                context_->fail(element.source(), element_key,
+                               "wrong type: found " + describe(element),
+                               std::string(element_expected));
+            }
+            result.emplace_back(*context_, *sub, element_key);
+        }
+        return result;
+    }
+
+private:
+    static bool precedes(const toml::source_region& a, const toml::source_region& b) {
+        return std::pair(a.begin.line, a.begin.column) < std::pair(b.begin.line, b.begin.column);
+    }
+
+    Context* context_;
+    const toml::table* table_;
+    std::string path_;
+};
+
+constexpr double symmetry_tolerance = 1e-12;
+constexpr double psd_tolerance = -1e-10;
+constexpr double continuity_tolerance = 1e-6;  // relative to the tier boundary's notional
+constexpr double leverage_tolerance = 1e-12;
+constexpr std::int64_t int_max = std::numeric_limits<int>::max();
+constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
+
+bool positive(double v) { return v > 0.0; }
+bool non_negative(double v) { return v >= 0.0; }
+bool unit_interval(double v) { return v >= 0.0 && v < 1.0; }
+bool at_least_one(double v) { return v >= 1.0; }
+bool any_value(double) { return true; }
+
+Simulation read_simulation(const TableReader& root) {
+    const auto table = root.table("simulation", "a table [simulation]");
+    if (!table) {
+        root.context().fail(root.source(), "simulation", "missing required table",
+                            "a [simulation] table with at least horizon_days");
+    }
+    const TableReader& s = *table;
+    s.allow_only({"paths", "horizon_days", "steps_per_day", "seed", "model", "dof", "threads"});
+
+    Simulation sim;
+    sim.paths = static_cast<std::uint64_t>(
+        s.integer("paths", "an integer > 0", 1, int64_max).value_or(100000));
+    sim.horizon_days = s.required_number("horizon_days", "a number of days > 0", positive);
+    sim.steps_per_day =
+        static_cast<int>(s.integer("steps_per_day", "an integer > 0", 1, int_max).value_or(24));
+    sim.seed =
+        static_cast<std::uint64_t>(s.integer("seed", "an integer >= 0", 0, int64_max).value_or(1));
+    sim.model = s.choice<PriceModel>("model", {{"gaussian", PriceModel::gaussian},
+                                               {"student_t", PriceModel::student_t}})
+                    .value_or(PriceModel::gaussian);
+    const std::string_view dof_expected = "a number > 2: the variance is infinite for dof <= 2";
+    if (sim.model == PriceModel::student_t) {
+        if (!s.has("dof")) {
+            s.fail_missing("dof", "degrees of freedom for model = \"student_t\": a number > 2");
+        }
+        sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
+    } else if (s.has("dof")) {
+        s.fail_value("dof",
+                     "dof is only used by model = \"student_t\", but the model is \"gaussian\"",
+                     "no dof with the gaussian model, or model = \"student_t\"");
+    }
+    sim.threads = static_cast<int>(
+        s.integer("threads", "an integer >= 0, 0 = all cores", 0, int_max).value_or(0));
+
+    const double steps = std::round(sim.horizon_days * sim.steps_per_day);
+    if (steps < 1.0) {
+        s.fail_value("horizon_days",
+                     fmt::format("too short for one monitoring step: {} days at {} steps per day "
+                                 "rounds to 0 steps",
+                                 format_input(sim.horizon_days), sim.steps_per_day),
+                     fmt::format("at least half a step: horizon_days >= {} at {} steps per day",
+                                 format_amount(0.5 / sim.steps_per_day), sim.steps_per_day));
+    }
+    if (steps > static_cast<double>(int_max)) {
+        s.fail_value(
+            "horizon_days",
+            fmt::format("too long: {} days at {} steps per day is {} monitoring steps",
+                        format_input(sim.horizon_days), sim.steps_per_day, format_amount(steps)),
+            fmt::format("at most {} steps", int_max));
+    }
+    sim.steps = static_cast<int>(std::llround(sim.horizon_days * sim.steps_per_day));
+    sim.dt_years = 1.0 / (365.0 * sim.steps_per_day);
+    return sim;
+}
+
+double read_balance(const TableReader& root) {
+    const auto table = root.table("account", "a table [account]");
+    if (!table) {
+        root.context().fail(root.source(), "account", "missing required table",
+                            "an [account] table with balance > 0");
+    }
+    table->allow_only({"balance"});
+    return table->required_number("balance", "a balance > 0 in the quote currency", positive);
+}
+
+void read_liquidation(const TableReader& root, Scenario& scenario) {
+    scenario.policy = LiquidationPolicy::full;
+    scenario.fee_rate = 0.005;
+    const auto table = root.table("liquidation", "a table [liquidation]");
+    if (!table) return;
+    table->allow_only({"policy", "fee_rate"});
+    scenario.policy = table
+                          ->choice<LiquidationPolicy>("policy", {{"full", LiquidationPolicy::full},
+                                                                 {"fee", LiquidationPolicy::fee}})
+                          .value_or(LiquidationPolicy::full);
+    scenario.fee_rate = table->number("fee_rate", "a fraction of notional in [0, 1)", unit_interval)
+                            .value_or(0.005);
+}
+
+// Reads one tier of `tiers`; `previous` is the tier before it (null for the first).
+Tier read_tier(const TableReader& t, const Tier* previous, bool last, std::string_view symbol) {
+    t.allow_only({"notional_cap", "rate", "amount", "max_leverage"});
+    Tier tier;
+    const auto cap =
+        t.number("notional_cap",
+                 "a notional > 0; omit notional_cap on the last tier for no upper bound", positive);
+    if (!cap && !last) {
+        t.fail_missing("notional_cap", "a notional cap > 0: only the last tier may omit it");
+    }
+    tier.notional_cap = cap.value_or(no_cap);
+    if (cap && previous != nullptr && *cap <= previous->notional_cap) {
+        t.fail_value(
+            "notional_cap",
+            fmt::format("not above the previous tier's cap: found {}, the previous cap is {}",
+                        format_input(*cap), format_input(previous->notional_cap)),
+            "notional caps strictly increasing from tier to tier");
+    }
+    tier.rate = t.required_number("rate", "a maintenance margin rate in [0, 1)", unit_interval);
+    if (previous != nullptr && tier.rate < previous->rate) {
+        t.fail_value(
+            "rate",
+            fmt::format("below the previous tier's rate: found {}, the previous rate is {}",
+                        format_input(tier.rate), format_input(previous->rate)),
+            "rates that do not decrease as the notional grows");
+    }
+    // Continuity at the lower boundary: the previous tier's formula and this one agree there.
+    // The first tier has no lower boundary: a given amount there is kept without a check.
+    const double continuous =
+        previous == nullptr
+            ? 0.0
+            : previous->amount + previous->notional_cap * (tier.rate - previous->rate);
+    if (const auto amount = t.number("amount", "a maintenance amount >= 0", non_negative)) {
+        tier.amount = *amount;
+        if (previous != nullptr &&
+            std::abs(*amount - continuous) > continuity_tolerance * previous->notional_cap) {
+            t.context().warn(t.find("amount")->source(),
+                             fmt::format("{} = {} breaks continuity of the {} maintenance margin: "
+                                         "the continuous value is {}",
+                                         t.key("amount"), format_input(*amount), symbol,
+                                         format_amount(continuous)));
+        }
+    } else {
+        tier.amount = continuous;
+    }
+    tier.max_leverage = t.number("max_leverage", "a leverage >= 1", at_least_one);
+    return tier;
+}
+
+std::vector<Tier> read_tiers(const TableReader& asset, std::string_view symbol) {
+    const std::vector<TableReader> rows = asset.tables(
+        "tiers",
+        "an array of tiers such as [ { notional_cap = 50000, rate = 0.004 }, { rate = 0.005 } ]",
+        "a tier: an inline table { notional_cap, rate, amount, max_leverage }");
+    if (rows.empty()) {
+        asset.fail_value("tiers", "empty tier table",
+                         "at least one tier { notional_cap, rate, amount, max_leverage }");
+    }
+    std::vector<Tier> tiers;
+    tiers.reserve(rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        tiers.push_back(
+            read_tier(rows[k], k == 0 ? nullptr : &tiers.back(), k + 1 == rows.size(), symbol));
+    }
+    return tiers;
+}
+
+std::vector<Asset> read_assets(const TableReader& root) {
+    const std::vector<TableReader> tables =
+        root.tables("assets", "an array of tables: one [[assets]] table per asset",
+                    "a table: one [[assets]] entry");
+    if (tables.empty()) {
+        const toml::node* node = root.find("assets");
+        root.context().fail(node != nullptr ? node->source() : root.source(), "assets",
+                            node != nullptr ? "no assets defined" : "missing required table",
+                            "at least one [[assets]] table");
+    }
+    std::vector<Asset> assets;
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+        const TableReader& a = tables[i];
+        a.allow_only({"symbol", "price", "volatility", "drift", "maintenance_margin_rate", "tiers",
+                      "funding_rate"});
+        Asset asset;
+        const std::string_view symbol_expected = "a non-empty symbol such as \"BTC\"";
+        if (!a.has("symbol")) a.fail_missing("symbol", std::string(symbol_expected));
+        asset.symbol = *a.text("symbol", symbol_expected);
+        if (asset.symbol.empty())
+            a.fail_value("symbol", "empty symbol", std::string(symbol_expected));
+        for (std::size_t j = 0; j < assets.size(); ++j) {
+            if (assets[j].symbol == asset.symbol) {
+                a.fail_value("symbol",
+                             fmt::format("duplicate symbol \"{}\", already used by assets[{}]",
+                                         asset.symbol, j),
+                             "a different symbol for each asset");
+            }
+        }
+        asset.price = a.required_number("price", "a price > 0", positive);
+        asset.volatility = a.required_number("volatility", "an annualised volatility in [0, 10)",
+                                             [](double v) { return v >= 0.0 && v < 10.0; });
+        asset.drift = a.number("drift", "a finite annualised drift", any_value).value_or(0.0);
+        const bool has_rate = a.has("maintenance_margin_rate");
+        const bool has_tiers = a.has("tiers");
+        const std::string one_of = "exactly one of maintenance_margin_rate or tiers";
+        if (has_rate && has_tiers)
+            a.fail_table("both maintenance_margin_rate and tiers are given", one_of);
+        if (!has_rate && !has_tiers)
+            a.fail_table(
+                "no maintenance margin: neither maintenance_margin_rate nor tiers is given",
+                one_of);
+        if (has_rate) {
+            const double rate = *a.number("maintenance_margin_rate",
+                                          "a maintenance margin rate in [0, 1)", unit_interval);
+            asset.tiers.push_back(Tier{no_cap, rate, 0.0, std::nullopt});
+        } else {
+            asset.tiers = read_tiers(a, asset.symbol);
+        }
+        asset.funding_rate =
+            a.number("funding_rate", "a funding rate per 8 hours in (-1, 1)", [](double v) {
+                 return std::abs(v) < 1.0;
+             }).value_or(0.0);
+        assets.push_back(std::move(asset));
+    }
+    return assets;
+}
+
+std::string count(std::size_t n, std::string_view one, std::string_view many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+std::string matrix_key(std::size_t i, std::size_t j) {
+    return fmt::format("correlation.matrix[{}][{}]", i, j);
+}
+
+// Reads the matrix row by row, with the checks of the contract in order: shape, range,
+// unit diagonal, symmetry (positive semi-definiteness is checked by the caller).
+std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
+    Context& context = c.context();
+    const toml::node& node = *c.find("matrix");
+    const std::string square =
+        fmt::format("a {0} x {0} matrix: one row and one column per asset, in [[assets]] order", n);
+    const toml::array* rows = node.as_array();
+    if (rows == nullptr)
+        context.fail(node.source(), "correlation.matrix", "wrong type: found " + describe(node),
+                     square);
+    if (rows->size() != n) {
+        context.fail(node.source(), "correlation.matrix",
+                     fmt::format("found {} for {} assets", count(rows->size(), "row", "rows"), n),
+                     square);
+    }
+    std::vector<const toml::array*> row_arrays;
+    for (std::size_t i = 0; i < n; ++i) {
+        const toml::node& row = (*rows)[i];
+        const std::string key = fmt::format("correlation.matrix[{}]", i);
+        const std::string row_expected = fmt::format("a row of {} numbers, one per asset", n);
+        const toml::array* values = row.as_array();
+        if (values == nullptr)
+            context.fail(row.source(), key, "wrong type: found " + describe(row), row_expected);
+        if (values->size() != n) {
+            context.fail(
+                row.source(), key,
+                fmt::format("found {} for {} assets", count(values->size(), "entry", "entries"), n),
+                row_expected);
+        }
+        row_arrays.push_back(values);
+    }
+    std::vector<double> matrix(n * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            matrix[i * n + j] = read_number(context, (*row_arrays[i])[j], matrix_key(i, j),
+                                            "a correlation in [-1, 1]",
+                                            [](double v) { return v >= -1.0 && v <= 1.0; });
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const double a = matrix[i * n + i];
+        if (std::abs(a - 1.0) > symmetry_tolerance) {
+            context.fail((*row_arrays[i])[i].source(), matrix_key(i, i),
+                         "not a unit diagonal: found " + format_input(a),
+                         "1 on the diagonal: each asset's correlation with itself");
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            const double lower = matrix[i * n + j];
+            const double upper = matrix[j * n + i];
+            if (std::abs(lower - upper) > symmetry_tolerance) {
+                context.fail(
+                    (*row_arrays[i])[j].source(), matrix_key(i, j),
+                    fmt::format("not symmetric: found {}, but {} is {}", format_input(lower),
+                                matrix_key(j, i), format_input(upper)),
+                    "a symmetric matrix: [i][j] equal to [j][i]");
+            }
+        }
+    }
+    return matrix;
+}
+
+void read_correlation(const TableReader& root, Scenario& scenario) {
+    const std::size_t n = scenario.assets.size();
+    scenario.correlation.assign(n * n, 0.0);
+    for (std::size_t i = 0; i < n; ++i) scenario.correlation[i * n + i] = 1.0;
+    const auto table = root.table("correlation", "a table [correlation]");
+    if (!table) return;
+    const TableReader& c = *table;
+    c.allow_only({"matrix", "repair"});
+    const bool repair =
+        c.choice<bool>("repair", {{"none", false}, {"nearest", true}}).value_or(false);
+    if (!c.has("matrix")) return;  // identity
+
+    std::vector<double> matrix = read_matrix(c, n);
+    const double smallest = detail::smallest_eigenvalue(matrix, n);
+    if (smallest < psd_tolerance) {
+        const toml::source_region& at = c.find("matrix")->source();
+        if (!repair) {
+            c.context().fail(
+                at, "correlation.matrix",
+                fmt::format("not positive semi-definite: smallest eigenvalue {:.3g}", smallest),
+                "a positive semi-definite matrix, correlations that can hold together; "
+                "or repair = \"nearest\" in [correlation] to use the nearest valid "
+                "correlation matrix");
+        }
+        detail::NearestCorrelation nearest = detail::nearest_correlation(matrix, n);
+        matrix = std::move(nearest.matrix);
+        scenario.correlation_repaired = true;
+        scenario.correlation_repair_distance = nearest.frobenius_distance;
+        c.context().warn(at,
+                         fmt::format("correlation.matrix is not positive semi-definite (smallest "
+                                     "eigenvalue {:.3g}): replaced by the nearest correlation "
+                                     "matrix, Frobenius distance {:.3g}",
+                                     smallest, nearest.frobenius_distance));
+    }
+    scenario.correlation = std::move(matrix);
+}
+
+std::string known_symbols(const std::vector<Asset>& assets) {
+    std::string text;
+    for (const Asset& asset : assets) {
+        text += text.empty() ? "one of the asset symbols \"" : ", \"";
+        text += asset.symbol + '"';
+    }
+    return text;
+}
+
+Position read_position(const TableReader& p, const std::vector<Asset>& assets) {
+    p.allow_only({"symbol", "side", "margin", "leverage", "quantity", "entry_price", "mode"});
+    Position position;
+    const std::string symbols = known_symbols(assets);
+    if (!p.has("symbol")) p.fail_missing("symbol", symbols);
+    position.symbol = *p.text("symbol", symbols);
+    const auto asset = std::find_if(assets.begin(), assets.end(),
+                                    [&](const Asset& a) { return a.symbol == position.symbol; });
+    if (asset == assets.end()) {
+        p.fail_value("symbol", fmt::format("no asset named \"{}\"", position.symbol), symbols);
+    }
+    position.asset = static_cast<std::size_t>(asset - assets.begin());
+
+    const auto side =
+        p.choice<Side>("side", {{"long", Side::long_side}, {"short", Side::short_side}});
+    if (!side) p.fail_missing("side", "one of \"long\", \"short\"");
+    position.side = *side;
+    position.margin = p.required_number("margin", "an initial margin > 0", positive);
+    const auto leverage = p.number("leverage", "a leverage >= 1", at_least_one);
+    const auto quantity = p.number("quantity", "a quantity > 0 in the base asset", positive);
+    const std::string one_of = "exactly one of leverage >= 1 or quantity > 0";
+    if (leverage && quantity) p.fail_table("both leverage and quantity are given", one_of);
+    if (!leverage && !quantity) p.fail_table("neither leverage nor quantity is given", one_of);
+    position.entry_price =
+        p.number("entry_price", "an entry price > 0", positive).value_or(asset->price);
+    position.mode = p.choice<MarginMode>(
+                         "mode", {{"cross", MarginMode::cross}, {"isolated", MarginMode::isolated}})
+                        .value_or(MarginMode::cross);
+    if (leverage) {
+        position.leverage = *leverage;
+        position.quantity = position.margin * position.leverage / position.entry_price;
+    } else {
+        position.quantity = *quantity;
+        position.leverage = position.quantity * position.entry_price / position.margin;
+        if (position.leverage < 1.0) {
+            p.fail_value(
+                "quantity",
+                fmt::format("leverage {} is below 1: quantity {} at entry price {} is a "
+                            "notional of {}, less than the margin {}",
+                            format_amount(position.leverage), format_input(position.quantity),
+                            format_input(position.entry_price),
+                            format_amount(position.notional_at_entry()),
+                            format_input(position.margin)),
+                "quantity * entry_price >= margin, i.e. leverage >= 1");
+        }
+    }
+    return position;
+}
+
+// Cross-field checks need each position's table to point at it.
+struct PositionSource {
+    std::string key;
+    toml::source_region region;
+};
+
+void check_tier_limits(const Context& context, const Scenario& scenario,
+                       const std::vector<PositionSource>& sources) {
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        const Asset& asset = scenario.assets[position.asset];
+        const double notional = position.notional_at_entry();
+        const std::size_t last = asset.tiers.size() - 1;
+        if (notional > asset.tiers[last].notional_cap) {
+            context.fail(
+                sources[j].region, sources[j].key,
+                fmt::format("notional at entry {} is above {}, the cap of the last {} tier "
+                            "assets[{}].tiers[{}]",
+                            format_amount(notional), format_input(asset.tiers[last].notional_cap),
+                            asset.symbol, position.asset, last),
+                fmt::format("a notional <= {}, or a last tier without notional_cap",
+                            format_input(asset.tiers[last].notional_cap)));
+        }
+        const std::size_t k = tier_index(asset.tiers, notional);
+        const std::optional<double>& max_leverage = asset.tiers[k].max_leverage;
+        if (max_leverage && position.leverage > *max_leverage + leverage_tolerance) {
+            context.fail(
+                sources[j].region, sources[j].key,
+                fmt::format("leverage {} exceeds max_leverage {} of assets[{}].tiers[{}], "
+                            "the {} tier holding its notional at entry {}",
+                            format_amount(position.leverage), format_input(*max_leverage),
+                            position.asset, k, asset.symbol, format_amount(notional)),
+                fmt::format("leverage <= {} at this notional", format_input(*max_leverage)));
+        }
+    }
+}
+
+void check_margins_fundable(const Context& context, const Scenario& scenario,
+                            const std::vector<PositionSource>& sources) {
+    double total = 0.0;
+    for (const Position& position : scenario.positions) total += position.margin;
+    if (total <= scenario.balance) return;
+    double running = 0.0;
+    std::size_t j = 0;
+    while (running + scenario.positions[j].margin <= scenario.balance)
+        running += scenario.positions[j++].margin;
+    context.fail(
+        sources[j].region, sources[j].key + ".margin",
+        fmt::format("position margins add up to {}, more than the account balance {}; "
+                    "the running sum exceeds it from this position on",
+                    format_amount(total), format_input(scenario.balance)),
+        "a sum of position margins <= account.balance, so that every margin mode is fundable");
+}
+
+double start_upnl(const Scenario& scenario, const Position& position) {
+    const double price = scenario.assets[position.asset].price;
+    return sign(position.side) * position.quantity * (price - position.entry_price);
+}
+
+double start_maintenance(const Scenario& scenario, const Position& position) {
+    const Asset& asset = scenario.assets[position.asset];
+    return maintenance_margin(asset.tiers, position.quantity * asset.price);
+}
+
+// Cross pool of `mode` (SPEC 3.2): fails when its equity starts at or below its maintenance.
+void check_cross_pool(const Context& context, const Scenario& scenario,
+                      const std::vector<PositionSource>& sources, MarginMode mode) {
+    double upnl = 0.0;
+    double maintenance = 0.0;
+    std::string members;
+    std::optional<std::size_t> first;
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        if (mode == MarginMode::as_configured && position.mode != MarginMode::cross) continue;
+        if (!first) first = j;
+        upnl += start_upnl(scenario, position);
+        maintenance += start_maintenance(scenario, position);
+        members += fmt::format("{}{}", members.empty() ? "" : ", ", sources[j].key);
+    }
+    if (!first) return;
+    const double wallet = scenario.cross_wallet(mode);
+    if (wallet + upnl > maintenance) return;
+    const std::string wallet_text =
+        mode == MarginMode::cross
+            ? fmt::format("wallet {}", format_amount(wallet))
+            : fmt::format("cross wallet {} (balance {} minus isolated margins)",
+                          format_amount(wallet), format_input(scenario.balance));
+    context.fail(
+        sources[*first].region, "positions",
+        fmt::format("the cross positions ({}) are already at or below their maintenance "
+                    "margin at the start prices in {} mode: {} + unrealised PnL {} = {} <= "
+                    "maintenance margin {}",
+                    members, to_string(mode), wallet_text, format_amount(upnl),
+                    format_amount(wallet + upnl), format_amount(maintenance)),
+        "cross equity above the total maintenance margin at the start: a larger balance, "
+        "smaller positions or entry prices nearer the current prices");
+}
+
+void check_isolated_positions(const Context& context, const Scenario& scenario,
+                              const std::vector<PositionSource>& sources) {
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        const double upnl = start_upnl(scenario, position);
+        const double maintenance = start_maintenance(scenario, position);
+        if (position.margin + upnl > maintenance) continue;
+        context.fail(
+            sources[j].region, sources[j].key,
+            fmt::format(
+                "already at or below its maintenance margin at the start price {} in "
+                "isolated mode: margin {} + unrealised PnL {} = {} <= maintenance margin {}",
+                format_input(scenario.assets[position.asset].price), format_input(position.margin),
+                format_amount(upnl), format_amount(position.margin + upnl),
+                format_amount(maintenance)),
+            "margin + unrealised PnL above the maintenance margin at the start: more margin, "
+            "a smaller position or an entry_price nearer the current price");
+    }
+}
+
+// No pool may start liquidated. The whole-account pools are checked first: when one of them
+// fails, that is what the user most needs to hear.
+void check_start_not_liquidated(const Context& context, const Scenario& scenario,
+                                const std::vector<PositionSource>& sources) {
+    check_cross_pool(context, scenario, sources, MarginMode::cross);
+    check_cross_pool(context, scenario, sources, MarginMode::as_configured);
+    check_isolated_positions(context, scenario, sources);
+}
+
+void read_positions(const TableReader& root, Scenario& scenario) {
+    const std::vector<TableReader> tables =
+        root.tables("positions", "an array of tables: one [[positions]] table per position",
+                    "a table: one [[positions]] entry");
+    if (tables.empty()) {
+        const toml::node* node = root.find("positions");
+        root.context().fail(node != nullptr ? node->source() : root.source(), "positions",
+                            node != nullptr ? "no positions defined" : "missing required table",
+                            "at least one [[positions]] table");
+    }
+    std::vector<PositionSource> sources;
+    for (const TableReader& table : tables) {
+        scenario.positions.push_back(read_position(table, scenario.assets));
+        sources.push_back({table.path(), table.source()});
+    }
+    const Context& context = root.context();
+    check_tier_limits(context, scenario, sources);
+    check_margins_fundable(context, scenario, sources);
+    check_start_not_liquidated(context, scenario, sources);
+}
+
+Scenario build_scenario(const toml::table& document, std::string_view source_name) {
+    Context context{std::string(source_name)};
+    const TableReader root(context, document, "");
+    root.allow_only({"simulation", "account", "liquidation", "assets", "correlation", "positions"});
+
+    Scenario scenario;
+    scenario.source = std::string(source_name);
+    scenario.simulation = read_simulation(root);
+    scenario.balance = read_balance(root);
+    read_liquidation(root, scenario);
+    scenario.assets = read_assets(root);
+    read_correlation(root, scenario);
+    read_positions(root, scenario);
+    scenario.warnings = context.take_warnings();
+    return scenario;
+}
+
+// toml++ descriptions read "Error while parsing ...": continue our sentence in lower case.
+std::string lowercase_first(std::string_view text) {
+    std::string result(text);
+    if (!result.empty() && result[0] >= 'A' && result[0] <= 'Z')
+        result[0] = static_cast<char>(result[0] - 'A' + 'a');
+    return result;
+}
+
+}  // namespace
+
+Scenario parse_scenario(std::string_view toml_text, std::string_view source_name) {
+    toml::table document;
+    try {
+        document = toml::parse(toml_text, std::string(source_name));
+    } catch (const toml::parse_error& error) {
+        throw InputError(std::string(source_name), error.source().begin.line,
+                         error.source().begin.column, "",
+                         "TOML syntax error: " + lowercase_first(error.description()),
+                         "valid TOML syntax, see https://toml.io");
+    }
+    return build_scenario(document, source_name);
+}
+
+Scenario load_scenario(const std::filesystem::path& path) {
+    const std::string name = path.string();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        throw InputError(name, 0, 0, "", "scenario file not found",
+                         "a path to a readable TOML scenario file");
+    }
+    if (std::filesystem::is_directory(path, ec)) {
+        throw InputError(name, 0, 0, "", "is a directory, not a scenario file",
+                         "a path to a readable TOML scenario file");
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string text;
+    if (in) text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!in.is_open() || in.bad()) {
+        throw InputError(name, 0, 0, "", "cannot read the scenario file",
+                         "a path to a readable TOML scenario file");
+    }
+    return parse_scenario(text, name);
+}
+
+}  // namespace marginsim

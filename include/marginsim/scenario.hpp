@@ -88,7 +88,9 @@ struct Scenario {
     double correlation_at(std::size_t i, std::size_t j) const noexcept {
         return correlation[i * assets.size() + j];
     }
-    // Collateral of the cross wallet of an account mode: balance minus isolated margins.
+    // Collateral of the cross wallet of an account mode: balance minus isolated margins
+    // (cross: the balance; as_configured: minus the `isolated` positions' margins;
+    // isolated: 0, there is no cross pool).
     double cross_wallet(MarginMode mode) const noexcept;
 };
 
