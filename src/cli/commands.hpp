@@ -1,0 +1,45 @@
+#pragma once
+// The subcommands of the marginsim program. Each one registers its arguments on the CLI11
+// app, then runs once they are parsed and returns the exit code; errors are thrown and
+// mapped to exit codes by main.
+
+#include <cstdint>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace marginsim::cli {
+
+enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
+
+struct RunArguments {
+    std::string scenario;
+    std::uint64_t paths = 0;
+    std::uint64_t seed = 0;
+    int threads = 0;
+    std::string json;
+    std::string csv;
+    bool quiet = false;
+    // Set after parsing: which overrides were given.
+    const CLI::Option* paths_option = nullptr;
+    const CLI::Option* seed_option = nullptr;
+    const CLI::Option* threads_option = nullptr;
+};
+
+struct ValidateArguments {
+    std::string scenario;
+};
+
+CLI::App* add_run_command(CLI::App& app, RunArguments& arguments);
+int run_command(const RunArguments& arguments);
+
+CLI::App* add_validate_command(CLI::App& app, ValidateArguments& arguments);
+int validate_command(const ValidateArguments& arguments);
+
+inline void print_warnings(const std::vector<std::string>& warnings) {
+    for (const std::string& warning : warnings) std::cerr << "warning: " << warning << '\n';
+}
+
+}  // namespace marginsim::cli

@@ -1,0 +1,286 @@
+// The marginsim program end to end: arguments, output files and exit codes
+// (0 success, 2 bad input or usage, 1 other failures), run in a fresh temporary directory.
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Two assets, one tier table whose given amount breaks continuity (a warning: SPEC 1),
+// one isolated and one cross position.
+constexpr const char* scenario_text = R"(
+[simulation]
+paths = 5000
+horizon_days = 3.0
+steps_per_day = 8
+seed = 11
+model = "student_t"
+dof = 5.0
+threads = 1
+
+[account]
+balance = 5000.0
+
+[liquidation]
+policy = "full"
+
+[[assets]]
+symbol = "AAA"
+price = 100.0
+volatility = 0.8
+maintenance_margin_rate = 0.005
+
+[[assets]]
+symbol = "BBB"
+price = 20.0
+volatility = 1.0
+tiers = [ { notional_cap = 10000, rate = 0.01, amount = 0 },
+          { rate = 0.02, amount = 500 } ]
+
+[correlation]
+matrix = [[1.0, 0.6], [0.6, 1.0]]
+
+[[positions]]
+symbol = "AAA"
+side = "long"
+margin = 1000.0
+leverage = 10.0
+mode = "isolated"
+
+[[positions]]
+symbol = "BBB"
+side = "short"
+margin = 1000.0
+leverage = 5.0
+mode = "cross"
+)";
+
+// Line 3 holds a key the format does not know.
+constexpr const char* bad_scenario_text = "[simulation]\npaths = 100\npathz = 10\n";
+
+struct Result {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string read_all(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Appends rather than `"'" + s + "'"`, which trips GCC 12's false -Wrestrict at -O3.
+std::string quoted(const fs::path& path) {
+    std::string text(1, '\'');
+    text += path.string();
+    text += '\'';
+    return text;
+}
+
+class TempDir {
+public:
+    TempDir() {
+        std::random_device seed;
+        path_ = fs::temp_directory_path() / ("marginsim_test_cli_" + std::to_string(seed()));
+        fs::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const fs::path& path() const { return path_; }
+    fs::path operator/(const std::string& name) const { return path_ / name; }
+    fs::path write(const std::string& name, const std::string& text) const {
+        std::ofstream(path_ / name, std::ios::binary) << text;
+        return path_ / name;
+    }
+    // Runs the program with `arguments` (already shell-quoted where needed).
+    Result run(const std::string& arguments) const {
+        const std::string command = quoted(MARGINSIM_CLI) + " " + arguments + " >" +
+                                    quoted(path_ / "stdout") + " 2>" + quoted(path_ / "stderr");
+        const int status = std::system(command.c_str());
+        Result result;
+        result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        result.out = read_all(path_ / "stdout");
+        result.err = read_all(path_ / "stderr");
+        return result;
+    }
+
+private:
+    fs::path path_;
+};
+
+}  // namespace
+
+TEST_CASE("--help of the program and of every subcommand exits 0") {
+    const TempDir dir;
+    for (const char* arguments : {"--help", "run --help", "validate --help"}) {
+        INFO(arguments);
+        const Result result = dir.run(arguments);
+        CHECK(result.code == 0);
+        CHECK_THAT(result.out, Catch::Contains("Usage"));
+    }
+    const Result run_help = dir.run("run --help");
+    for (const char* option : {"--paths", "--seed", "--threads", "--json", "--quiet"}) {
+        CHECK_THAT(run_help.out, Catch::Contains(option));
+    }
+}
+
+TEST_CASE("--version prints the version") {
+    const TempDir dir;
+    const Result result = dir.run("--version");
+    CHECK(result.code == 0);
+    CHECK(std::regex_search(result.out, std::regex(R"(\d+\.\d+\.\d+)")));
+}
+
+TEST_CASE("a bad scenario exits 2 naming file, line and column, and writes nothing") {
+    const TempDir dir;
+    const fs::path bad = dir.write("bad.toml", bad_scenario_text);
+    const fs::path out = dir / "out.json";
+    SECTION("run") {
+        const Result result = dir.run("run " + quoted(bad) + " --json " + quoted(out));
+        CHECK(result.code == 2);
+        CHECK(result.err.rfind("error: ", 0) == 0);
+        CHECK(std::regex_search(result.err, std::regex(R"(bad\.toml:3:\d+)")));
+        CHECK_THAT(result.err, Catch::Contains("pathz"));
+        CHECK(result.out.empty());
+        CHECK_FALSE(fs::exists(out));
+    }
+    SECTION("validate") {
+        const Result result = dir.run("validate " + quoted(bad));
+        CHECK(result.code == 2);
+        CHECK(std::regex_search(result.err, std::regex(R"(bad\.toml:3:\d+)")));
+        CHECK_THAT(result.out, !Catch::Contains("OK"));
+    }
+    SECTION("missing file") {
+        const Result result = dir.run("run " + quoted(dir / "absent.toml"));
+        CHECK(result.code == 2);
+        CHECK_THAT(result.err, Catch::Contains("absent.toml"));
+    }
+}
+
+TEST_CASE("usage errors exit 2 and write nothing") {
+    const TempDir dir;
+    const fs::path scenario = dir.write("scenario.toml", scenario_text);
+    const fs::path out = dir / "out.json";
+    for (const char* options : {"--paths 0", "--paths -5", "--paths 1.5", "--threads -1",
+                                "--seed -1", "--frobnicate"}) {
+        INFO(options);
+        const Result result =
+            dir.run("run " + quoted(scenario) + " " + options + " --json " + quoted(out));
+        CHECK(result.code == 2);
+        CHECK_FALSE(result.err.empty());
+        CHECK_FALSE(fs::exists(out));
+    }
+    CHECK(dir.run("").code == 2);     // a subcommand is required
+    CHECK(dir.run("run").code == 2);  // FILE is required
+}
+
+TEST_CASE("run writes a SPEC 4 JSON report and prints the table") {
+    const TempDir dir;
+    const fs::path scenario = dir.write("scenario.toml", scenario_text);
+    const fs::path out = dir / "report.json";
+    const Result result = dir.run("run " + quoted(scenario) +
+                                  " --paths 2000 --seed 7 --threads 2 --json " + quoted(out));
+    INFO(result.err);
+    REQUIRE(result.code == 0);
+    CHECK_THAT(result.out, Catch::Contains("P(any liquidation)"));
+    CHECK_THAT(result.out, Catch::Contains("as_configured"));
+    CHECK_THAT(result.err, Catch::Contains("warning: "));  // the tier amount of BBB
+
+    const json report = json::parse(read_all(out));
+    CHECK(report.at("schema") == "marginsim.report/1");
+    CHECK(report.at("simulation").at("paths") == 2000);  // the overrides are applied
+    CHECK(report.at("simulation").at("seed") == 7);
+    CHECK(report.at("simulation").at("model") == "student_t");
+    CHECK(report.at("simulation").at("steps") == 24);  // round(3 days * 8 per day)
+    CHECK(report.at("warnings").size() >= 1);
+    const json& modes = report.at("modes");
+    for (const char* mode : {"isolated", "cross", "as_configured"}) {
+        INFO(mode);
+        CHECK(modes.at(mode).at("positions").size() == 2);
+        const double p = modes.at(mode).at("liquidation_probability").at("estimate").get<double>();
+        CHECK(p >= 0.0);
+        CHECK(p <= 1.0);
+    }
+    // SPEC 3.2: the cross wallet is the balance minus the isolated margins.
+    CHECK(modes.at("cross").at("cross_wallet") == 5000.0);
+    CHECK(modes.at("as_configured").at("cross_wallet") == 4000.0);
+
+    // No temp file is left next to the report.
+    std::size_t files = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+        CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+        ++files;
+    }
+    CHECK(files == 4);  // scenario.toml, report.json, stdout, stderr
+}
+
+TEST_CASE("run results do not depend on the thread count") {
+    const TempDir dir;
+    const fs::path scenario = dir.write("scenario.toml", scenario_text);
+    const auto run_with = [&](int threads) {
+        const fs::path out = dir / ("threads" + std::to_string(threads) + ".json");
+        const Result result = dir.run("run " + quoted(scenario) + " --quiet --paths 2000 --threads " +
+                                      std::to_string(threads) + " --json " + quoted(out));
+        REQUIRE(result.code == 0);
+        CHECK(result.out.empty());  // --quiet
+        return json::parse(read_all(out));
+    };
+    const json one = run_with(1);
+    const json two = run_with(2);
+    CHECK(one.at("modes") == two.at("modes"));
+    CHECK(one.at("comparison") == two.at("comparison"));
+}
+
+TEST_CASE("run writes CSV, and a failed write exits 1") {
+    const TempDir dir;
+    const fs::path scenario = dir.write("scenario.toml", scenario_text);
+    SECTION("csv") {
+        const fs::path out = dir / "report.csv";
+        REQUIRE(dir.run("run " + quoted(scenario) + " -q --paths 1000 --csv " + quoted(out)).code ==
+                0);
+        CHECK(read_all(out).rfind("section,mode,key,value\n", 0) == 0);
+    }
+    SECTION("unwritable output") {
+        const fs::path out = dir / "no_such_dir" / "report.json";
+        const Result result =
+            dir.run("run " + quoted(scenario) + " -q --paths 1000 --json " + quoted(out));
+        CHECK(result.code == 1);
+        CHECK_THAT(result.err, Catch::Contains("error: ") && Catch::Contains("no_such_dir"));
+    }
+}
+
+TEST_CASE("validate prints the normalised scenario and OK") {
+    const TempDir dir;
+    const fs::path scenario = dir.write("scenario.toml", scenario_text);
+    const Result result = dir.run("validate " + quoted(scenario));
+    INFO(result.err);
+    REQUIRE(result.code == 0);
+    CHECK(result.out.size() >= 3);
+    CHECK(result.out.substr(result.out.size() - 3) == "OK\n");
+    CHECK_THAT(result.err, Catch::Contains("warning: "));
+    for (const char* text : {"AAA", "BBB", "student_t", "isolated", "cross", "as_configured"}) {
+        CHECK_THAT(result.out, Catch::Contains(text));
+    }
+    // BBB short: notional 5 * 1000 at entry price 20 is a quantity of 250.
+    CHECK_THAT(result.out, Catch::Contains("250"));
+}
