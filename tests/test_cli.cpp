@@ -130,7 +130,7 @@ private:
 
 }  // namespace
 
-TEST_CASE("--help of the program and of every subcommand exits 0") {
+TEST_CASE("help of the program and of every subcommand exits 0") {
     const TempDir dir;
     for (const char* arguments : {"--help", "run --help", "validate --help"}) {
         INFO(arguments);
@@ -144,14 +144,14 @@ TEST_CASE("--help of the program and of every subcommand exits 0") {
     }
 }
 
-TEST_CASE("--version prints the version") {
+TEST_CASE("the version flag prints the version") {
     const TempDir dir;
     const Result result = dir.run("--version");
     CHECK(result.code == 0);
     CHECK(std::regex_search(result.out, std::regex(R"(\d+\.\d+\.\d+)")));
 }
 
-TEST_CASE("a bad scenario exits 2 naming file, line and column, and writes nothing") {
+TEST_CASE("a bad scenario exits 2 naming file line and column and writes nothing") {
     const TempDir dir;
     const fs::path bad = dir.write("bad.toml", bad_scenario_text);
     const fs::path out = dir / "out.json";
@@ -251,7 +251,7 @@ TEST_CASE("run results do not depend on the thread count") {
     CHECK(one.at("comparison") == two.at("comparison"));
 }
 
-TEST_CASE("run writes CSV, and a failed write exits 1") {
+TEST_CASE("run writes CSV and a failed write exits 1") {
     const TempDir dir;
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
     SECTION("csv") {

@@ -271,7 +271,7 @@ TEST_CASE("JSON of a gaussian run has no dof") {
     CHECK_FALSE(doc.at("simulation").contains("dof"));
 }
 
-TEST_CASE("a non-finite number is refused, naming its key") {
+TEST_CASE("a non-finite number is refused naming its key") {
     marginsim::Report report = make_report();
     SECTION("NaN in a tail level") {
         report.modes[1].summary.loss.es[2] = std::numeric_limits<double>::quiet_NaN();
