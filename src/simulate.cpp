@@ -1,6 +1,7 @@
 #include "marginsim/simulate.hpp"
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
@@ -35,8 +36,12 @@ int resolve_threads(int requested) {
 
 std::vector<BlockStats> run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t seed,
                                    double balance, int threads) {
-    const std::uint64_t block_count = (paths + block_size - 1) / block_size;
+    // Written so that it cannot wrap for path counts near 2^64.
+    const std::uint64_t block_count = paths / block_size + (paths % block_size != 0 ? 1 : 0);
     std::vector<BlockStats> per_block(block_count);
+    // The global limit admits more threads than cores when asked, without TBB's warning.
+    const tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                                    static_cast<std::size_t>(threads));
     tbb::task_arena arena(threads);
     arena.execute([&] {
         tbb::parallel_for(
