@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <limits>
+#include <system_error>
 #include <utility>
 
 namespace marginsim {
@@ -145,6 +146,11 @@ public:
     }
 
     std::vector<std::string> take_warnings() { return std::move(warnings_); }
+    // Warnings raised while reading another file (a tier table), already located there.
+    void add_warnings(std::vector<std::string> more) {
+        warnings_.insert(warnings_.end(), std::make_move_iterator(more.begin()),
+                         std::make_move_iterator(more.end()));
+    }
 
 private:
     std::string file_;
@@ -491,7 +497,110 @@ std::vector<Tier> read_tiers(const TableReader& asset, std::string_view symbol) 
     return tiers;
 }
 
-std::vector<Asset> read_assets(const TableReader& root) {
+// The directories where tier table references are looked up, in order (LoadOptions).
+struct TierSearch {
+    std::vector<std::filesystem::path> dirs;
+};
+
+TierSearch tier_search(const LoadOptions& options, std::string_view source_name) {
+    TierSearch search;
+    if (!options.tiers_dir.empty()) search.dirs.push_back(options.tiers_dir);
+    search.dirs.push_back(std::filesystem::path(source_name).parent_path() / "exchanges");
+    return search;
+}
+
+// "binance-usdm/BTCUSDT": relative segments of letters, digits, '.', '_' and '-', never "..",
+// so that a reference cannot leave the directories it is looked up in.
+bool valid_tier_reference(std::string_view reference) {
+    if (reference.empty()) return false;
+    std::size_t begin = 0;
+    while (begin <= reference.size()) {
+        const std::size_t end = std::min(reference.find('/', begin), reference.size());
+        const std::string_view segment = reference.substr(begin, end - begin);
+        if (segment.empty() || segment == "." || segment == "..") return false;
+        for (char c : segment) {
+            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+            if (!ok) return false;
+        }
+        begin = end + 1;
+    }
+    return true;
+}
+
+std::optional<std::string> read_text_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) return std::nullopt;
+    return text;
+}
+
+// toml++ descriptions read "Error while parsing ...": continue our sentence in lower case.
+std::string lowercase_first(std::string_view text) {
+    std::string result(text);
+    if (!result.empty() && result[0] >= 'A' && result[0] <= 'Z')
+        result[0] = static_cast<char>(result[0] - 'A' + 'a');
+    return result;
+}
+
+toml::table parse_toml(std::string_view text, const std::string& source_name) {
+    try {
+        return toml::parse(text, source_name);
+    } catch (const toml::parse_error& error) {
+        throw InputError(source_name, error.source().begin.line, error.source().begin.column, "",
+                         "TOML syntax error: " + lowercase_first(error.description()),
+                         "valid TOML syntax, see https://toml.io");
+    }
+}
+
+// The tier table of `tiers = "binance-usdm/BTCUSDT"`: the file binance-usdm/BTCUSDT.toml in the
+// first search directory holding it, read and validated like an inline table. Its errors and
+// warnings point into that file.
+std::vector<Tier> read_tier_reference(const TableReader& asset, const TierSearch& search,
+                                      std::string_view symbol) {
+    const std::string reference = *asset.text("tiers", "");
+    const std::string expected =
+        "a tier table: an array of tiers, or a reference such as \"binance-usdm/BTCUSDT\" to "
+        "the file binance-usdm/BTCUSDT.toml in --tiers-dir or in the exchanges directory next "
+        "to the scenario";
+    if (!valid_tier_reference(reference)) {
+        asset.fail_value("tiers", fmt::format("not a tier table reference: \"{}\"", reference),
+                         expected);
+    }
+    std::string tried;
+    for (const std::filesystem::path& dir : search.dirs) {
+        const std::filesystem::path file = (dir / (reference + ".toml")).lexically_normal();
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(file, ec)) {
+            tried += fmt::format("{}{}", tried.empty() ? "" : ", ", file.string());
+            continue;
+        }
+        const std::optional<std::string> text = read_text_file(file);
+        if (!text) {
+            asset.fail_value("tiers",
+                             fmt::format("tier table \"{}\": cannot read {}", reference,
+                                         file.string()),
+                             "a readable tier table file");
+        }
+        const toml::table document = parse_toml(*text, file.string());
+        Context context{file.string()};
+        const TableReader root(context, document, "");
+        root.allow_only({"tiers"});
+        if (!root.has("tiers")) {
+            root.fail_missing("tiers", "tiers = [ { notional_cap, rate, amount, max_leverage }, "
+                                       "... ]: the tier table of the file");
+        }
+        std::vector<Tier> tiers = read_tiers(root, symbol);
+        asset.context().add_warnings(context.take_warnings());
+        return tiers;
+    }
+    asset.fail_value("tiers",
+                     fmt::format("tier table \"{}\" not found: tried {}", reference, tried),
+                     expected);
+}
+
+std::vector<Asset> read_assets(const TableReader& root, const TierSearch& search) {
     const std::vector<TableReader> tables =
         root.tables("assets", "an array of tables: one [[assets]] table per asset",
                     "a table: one [[assets]] entry");
@@ -537,6 +646,9 @@ std::vector<Asset> read_assets(const TableReader& root) {
             const double rate = *a.number("maintenance_margin_rate",
                                           "a maintenance margin rate in [0, 1)", unit_interval);
             asset.tiers.push_back(Tier{no_cap, rate, 0.0, std::nullopt});
+        } else if (a.find("tiers")->is_string()) {
+            asset.tiers = read_tier_reference(a, search, asset.symbol);
+            asset.tier_table = *a.text("tiers", "");
         } else {
             asset.tiers = read_tiers(a, asset.symbol);
         }
@@ -722,6 +834,13 @@ struct PositionSource {
     toml::source_region region;
 };
 
+// "assets[0].tiers[2]", or for a referenced table "tiers[2] of \"binance-usdm/BTCUSDT\"".
+std::string tier_name(const Asset& asset, std::size_t asset_index, std::size_t k) {
+    if (asset.tier_table.empty()) return fmt::format("assets[{}].tiers[{}]", asset_index, k);
+    return fmt::format("tiers[{}] of \"{}\" (assets[{}].tiers)", k, asset.tier_table,
+                       asset_index);
+}
+
 void check_tier_limits(const Context& context, const Scenario& scenario,
                        const std::vector<PositionSource>& sources) {
     for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
@@ -732,10 +851,9 @@ void check_tier_limits(const Context& context, const Scenario& scenario,
         if (notional > asset.tiers[last].notional_cap) {
             context.fail(
                 sources[j].region, sources[j].key,
-                fmt::format("notional at entry {} is above {}, the cap of the last {} tier "
-                            "assets[{}].tiers[{}]",
+                fmt::format("notional at entry {} is above {}, the cap of the last {} tier {}",
                             format_amount(notional), format_input(asset.tiers[last].notional_cap),
-                            asset.symbol, position.asset, last),
+                            asset.symbol, tier_name(asset, position.asset, last)),
                 fmt::format("a notional <= {}, or a last tier without notional_cap",
                             format_input(asset.tiers[last].notional_cap)));
         }
@@ -744,10 +862,11 @@ void check_tier_limits(const Context& context, const Scenario& scenario,
         if (max_leverage && position.leverage > *max_leverage + leverage_tolerance) {
             context.fail(
                 sources[j].region, sources[j].key,
-                fmt::format("leverage {} exceeds max_leverage {} of assets[{}].tiers[{}], "
-                            "the {} tier holding its notional at entry {}",
+                fmt::format("leverage {} exceeds max_leverage {} of {}, the {} tier holding "
+                            "its notional at entry {}",
                             format_amount(position.leverage), format_input(*max_leverage),
-                            position.asset, k, asset.symbol, format_amount(notional)),
+                            tier_name(asset, position.asset, k), asset.symbol,
+                            format_amount(notional)),
                 fmt::format("leverage <= {} at this notional", format_input(*max_leverage)));
         }
     }
@@ -864,7 +983,8 @@ void read_positions(const TableReader& root, Scenario& scenario) {
     check_start_not_liquidated(context, scenario, sources);
 }
 
-Scenario build_scenario(const toml::table& document, std::string_view source_name) {
+Scenario build_scenario(const toml::table& document, std::string_view source_name,
+                        const LoadOptions& options) {
     Context context{std::string(source_name)};
     const TableReader root(context, document, "");
     root.allow_only({"simulation", "account", "liquidation", "assets", "correlation", "positions"});
@@ -874,37 +994,22 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     scenario.simulation = read_simulation(root);
     scenario.balance = read_balance(root);
     read_liquidation(root, scenario);
-    scenario.assets = read_assets(root);
+    scenario.assets = read_assets(root, tier_search(options, source_name));
     read_correlation(root, scenario);
     read_positions(root, scenario);
     scenario.warnings = context.take_warnings();
     return scenario;
 }
 
-// toml++ descriptions read "Error while parsing ...": continue our sentence in lower case.
-std::string lowercase_first(std::string_view text) {
-    std::string result(text);
-    if (!result.empty() && result[0] >= 'A' && result[0] <= 'Z')
-        result[0] = static_cast<char>(result[0] - 'A' + 'a');
-    return result;
-}
-
 }  // namespace
 
-Scenario parse_scenario(std::string_view toml_text, std::string_view source_name) {
-    toml::table document;
-    try {
-        document = toml::parse(toml_text, std::string(source_name));
-    } catch (const toml::parse_error& error) {
-        throw InputError(std::string(source_name), error.source().begin.line,
-                         error.source().begin.column, "",
-                         "TOML syntax error: " + lowercase_first(error.description()),
-                         "valid TOML syntax, see https://toml.io");
-    }
-    return build_scenario(document, source_name);
+Scenario parse_scenario(std::string_view toml_text, std::string_view source_name,
+                        const LoadOptions& options) {
+    const toml::table document = parse_toml(toml_text, std::string(source_name));
+    return build_scenario(document, source_name, options);
 }
 
-Scenario load_scenario(const std::filesystem::path& path) {
+Scenario load_scenario(const std::filesystem::path& path, const LoadOptions& options) {
     const std::string name = path.string();
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
@@ -915,14 +1020,12 @@ Scenario load_scenario(const std::filesystem::path& path) {
         throw InputError(name, 0, 0, "", "is a directory, not a scenario file",
                          "a path to a readable TOML scenario file");
     }
-    std::ifstream in(path, std::ios::binary);
-    std::string text;
-    if (in) text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (!in.is_open() || in.bad()) {
+    const std::optional<std::string> text = read_text_file(path);
+    if (!text) {
         throw InputError(name, 0, 0, "", "cannot read the scenario file",
                          "a path to a readable TOML scenario file");
     }
-    return parse_scenario(text, name);
+    return parse_scenario(*text, name, options);
 }
 
 }  // namespace marginsim

@@ -55,6 +55,7 @@ struct Asset {
     double volatility = 0.0;  // annualised, of log returns
     double drift = 0.0;       // annualised arithmetic drift mu
     std::vector<Tier> tiers;  // a flat rate is one uncapped tier
+    std::string tier_table;   // the reference of a bundled table ("binance-usdm/BTCUSDT"), else empty
     double funding_rate = 0.0;  // per 8 hours, paid by longs to shorts
 };
 
@@ -94,9 +95,17 @@ struct Scenario {
     double cross_wallet(MarginMode mode) const noexcept;
 };
 
+// How a scenario is loaded. A tier table reference (tiers = "binance-usdm/BTCUSDT") names the
+// file <reference>.toml, looked up in `tiers_dir` when it is not empty, then in the directory
+// `exchanges` next to the scenario file (next to `source_name` for parse_scenario).
+struct LoadOptions {
+    std::filesystem::path tiers_dir;
+};
+
 // Parses and validates a scenario; throws InputError naming file, line, column and key.
-Scenario load_scenario(const std::filesystem::path& path);
-Scenario parse_scenario(std::string_view toml_text, std::string_view source_name);
+Scenario load_scenario(const std::filesystem::path& path, const LoadOptions& options = {});
+Scenario parse_scenario(std::string_view toml_text, std::string_view source_name,
+                        const LoadOptions& options = {});
 
 // Overrides applied after loading (command-line flags); re-derived fields are kept in step.
 void set_paths(Scenario& scenario, std::uint64_t paths);
