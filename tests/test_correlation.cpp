@@ -117,7 +117,7 @@ TEST_CASE("smallest eigenvalue of 2x2 correlation matrices is 1 - |r|") {
     }
 }
 
-TEST_CASE("smallest eigenvalue of 3x3 equicorrelation is 1 - r for r > 0, 1 + 2r for r < 0") {
+TEST_CASE("smallest eigenvalue of 3x3 equicorrelation is 1 - r for r > 0 and 1 + 2r for r < 0") {
     for (const double r : {-0.7, -0.45, -0.1, 0.2, 0.6, 0.95}) {
         CAPTURE(r);
         const double expected = r > 0.0 ? 1.0 - r : 1.0 + 2.0 * r;

@@ -129,7 +129,7 @@ TEST_CASE("student_t innovations have unit variance and excess kurtosis 6/(dof-4
     CHECK(mean(kurtosis) > 0.5);
 }
 
-TEST_CASE("a stream depends only on (seed, stream index)") {
+TEST_CASE("a stream depends only on the seed and the stream index") {
     auto draw = [](std::uint64_t seed, std::uint64_t stream) {
         RandomStream rng(seed, stream);
         std::vector<double> z(64);

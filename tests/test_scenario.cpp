@@ -290,7 +290,7 @@ TEST_CASE("enum names and overrides", "[scenario]") {
     CHECK(s.simulation.paths == 123);
 }
 
-TEST_CASE("a tier amount that breaks continuity is a warning, not an error", "[scenario]") {
+TEST_CASE("a tier amount that breaks continuity is a warning and not an error", "[scenario]") {
     const std::string tiers =
         "tiers = [ { notional_cap = 50000, rate = 0.004 }, { rate = 0.005, amount = 60 } ]";
     const Scenario s = parse_scenario(edited(base, {{"maintenance_margin_rate = 0.004", tiers}}), "case.toml");
@@ -334,7 +334,7 @@ TEST_CASE("a non-PSD correlation matrix is repaired on request and reported", "[
     CHECK(t.warnings.empty());
 }
 
-TEST_CASE("an error carries file, line, column, key and expectation", "[scenario]") {
+TEST_CASE("an error carries file and line and column and key and expectation", "[scenario]") {
     try {
         parse_scenario(edited(base, {{"leverage = 10", "leverage = 0.5"}}), "case.toml");
         FAIL("no error");

@@ -76,7 +76,7 @@ TEST_CASE("P(liquidation) of one long under GBM matches the first-passage formul
     }
 }
 
-TEST_CASE("without liquidation, the horizon loss has the lognormal mean and variance") {
+TEST_CASE("without liquidation the horizon loss has the lognormal mean and variance") {
     // 1x longs and a short far from its liquidation price: no path can liquidate.
     const double t_days = 30.0, t = t_days / 365.0;
     const std::vector<double> rho{1.0, 0.8, 0.3, 0.8, 1.0, 0.5, 0.3, 0.5, 1.0};
@@ -251,7 +251,7 @@ void require_same_numbers(const Report& a, const Report& b) {
 
 }  // namespace
 
-TEST_CASE("results depend only on (scenario, seed): not on the thread count") {
+TEST_CASE("results depend only on the scenario and the seed and not on the thread count") {
     const Scenario s = invariant_scenarios()[1].scenario;
     RunOptions one{20000, 99, 1};
     RunOptions two{20000, 99, 2};
