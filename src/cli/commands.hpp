@@ -38,6 +38,15 @@ int run_command(const RunArguments& arguments);
 CLI::App* add_validate_command(CLI::App& app, ValidateArguments& arguments);
 int validate_command(const ValidateArguments& arguments);
 
+struct LiqArguments {
+    std::string scenario;
+    std::string json;
+    std::string tiers_dir;
+};
+
+CLI::App* add_liq_command(CLI::App& app, LiqArguments& arguments);
+int liq_command(const LiqArguments& arguments);
+
 inline void print_warnings(const std::vector<std::string>& warnings) {
     for (const std::string& warning : warnings) std::cerr << "warning: " << warning << '\n';
 }

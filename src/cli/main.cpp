@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     const CLI::App* run = add_run_command(app, run_arguments);
     ValidateArguments validate_arguments;
     const CLI::App* validate = add_validate_command(app, validate_arguments);
+    LiqArguments liq_arguments;
+    const CLI::App* liq = add_liq_command(app, liq_arguments);
 
     try {
         app.parse(argc, argv);
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
     try {
         if (run->parsed()) return run_command(run_arguments);
         if (validate->parsed()) return validate_command(validate_arguments);
+        if (liq->parsed()) return liq_command(liq_arguments);
         std::cerr << "error: no subcommand\n";
         return exit_usage;
     } catch (const marginsim::InputError& error) {
