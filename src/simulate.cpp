@@ -11,6 +11,8 @@
 #include <chrono>
 #include <utility>
 
+#include "thread_annotations.hpp"
+
 namespace marginsim {
 
 Engine::Engine(const Scenario& scenario) : model_(scenario), book_(scenario) {}
@@ -43,20 +45,25 @@ std::vector<BlockStats> run_blocks(const Engine& engine, std::uint64_t paths, st
     const tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                                     static_cast<std::size_t>(threads));
     tbb::task_arena arena(threads);
+    const int fork = 0;
+    detail::publish(&fork);
     arena.execute([&] {
         tbb::parallel_for(
             tbb::blocked_range<std::uint64_t>(0, block_count, 1),
             [&](const tbb::blocked_range<std::uint64_t>& range) {
+                detail::observe(&fork);
                 PathBlock block_paths(engine.model().asset_count(), block_size);
                 BookState state(engine.book(), block_size);
                 for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
                     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
                     engine.run_block(seed, b, n, block_paths, state);
                     per_block[b] = BlockStats::from_state(state, engine.book(), balance);
+                    detail::publish(&per_block[b]);
                 }
             },
             tbb::simple_partitioner());
     });
+    for (const BlockStats& block : per_block) detail::observe(&block);
     return per_block;
 }
 
