@@ -150,7 +150,7 @@ TEST_CASE("the bundled Binance tables hold the published brackets", "[liquidatio
     }
 }
 
-TEST_CASE("a tier reference is looked up in --tiers-dir, then next to the scenario",
+TEST_CASE("a tier reference is looked up in --tiers-dir then next to the scenario",
           "[liquidation][tiers]") {
     TempDir dir;
     const std::string table_a = "tiers = [ { notional_cap = 50000, rate = 0.004 }, { rate = 0.01 } ]\n";
@@ -257,7 +257,7 @@ TEST_CASE("errors and warnings of a tier file point into the tier file", "[liqui
     }
 }
 
-TEST_CASE("a position above a referenced tier's max_leverage names the table and the tier",
+TEST_CASE("a position above the max_leverage of a referenced tier names the table and the tier",
           "[liquidation][tiers]") {
     TempDir dir;
     // 20,000 notional at 125x is in BTCUSDT's first bracket (150x): allowed. 420,000 at 120x
@@ -362,7 +362,7 @@ void check_cents(double value, double published) {
 
 }  // namespace
 
-TEST_CASE("Binance's published USDⓈ-M example is reproduced to the cent, cross",
+TEST_CASE("the published Binance USDS-M example is reproduced to the cent in cross mode",
           "[liquidation][binance]") {
     const double wallet = 1535443.01;
     // Margins only matter in isolated mode; in cross the whole wallet backs both positions.
@@ -400,7 +400,7 @@ TEST_CASE("Binance's published USDⓈ-M example is reproduced to the cent, cross
     CHECK(btc_row.price == 31967.27);
 }
 
-TEST_CASE("Binance's published USDⓈ-M example is reproduced to the cent, isolated",
+TEST_CASE("the published Binance USDS-M example is reproduced to the cent in isolated mode",
           "[liquidation][binance]") {
     const double wallet = 1535443.01;  // the article's WB, taken as each isolated wallet
     const Scenario btc = parse_scenario(
@@ -637,8 +637,8 @@ int first_liquidation_step(const Scenario& scenario, MarginMode mode) {
 
 }  // namespace
 
-TEST_CASE("zero volatility, a drift through the liquidation price: liquidated at the first step "
-          "past it", "[liquidation][consistency]") {
+TEST_CASE("zero volatility and a drift through the liquidation price: liquidated at the first "
+          "step past it", "[liquidation][consistency]") {
     const double p0 = 50000.0;
     const int steps_per_day = 1440;  // one step a minute: much finer than the tier effects
     const std::vector<DriftCase> cases{
@@ -769,7 +769,7 @@ TEST_CASE("marginsim liq prints the panel and writes marginsim.liq/1 JSON", "[li
     }
 }
 
-TEST_CASE("marginsim liq --tiers-dir, and its errors", "[liquidation][cli]") {
+TEST_CASE("marginsim liq --tiers-dir and its errors", "[liquidation][cli]") {
     TempDir dir;
     const fs::path scenario = dir.write("s.toml", one_position("\"mine/BTC\""));
     dir.write("tables/mine/BTC.toml", "tiers = [ { rate = 0.01 } ]\n");
