@@ -46,8 +46,8 @@ std::string no_liquidation_reason(const MarginBook& book, const MarginPool& pool
     const PoolState at_zero = pool_state(book, pool, prices, asset, 0.0);
     return fmt::format(
         "no positive {0} price liquidates it, other prices held: the margin balance of its "
-        "{1} pool stays above the maintenance margin at every {0} price (at a price of 0: "
-        "{2:.2f} against {3:.2f})",
+        "{1} pool stays above the maintenance margin at every positive {0} price (as the price "
+        "goes to 0: margin balance {2:.2f}, maintenance margin {3:.2f})",
         symbol, pool.is_cross ? "cross" : "isolated", at_zero.margin_balance,
         at_zero.maintenance);
 }

@@ -559,8 +559,8 @@ TEST_CASE("a mixed isolated + cross book: every mode by hand", "[liquidation][mi
     CHECK_FALSE(sol.distance_sigma_days.has_value());
     CHECK(sol.reason ==
           "no positive SOL price liquidates it, other prices held: the margin balance of its "
-          "cross pool stays above the maintenance margin at every SOL price (at a price of 0: "
-          "6000.00 against 105.00)");
+          "cross pool stays above the maintenance margin at every positive SOL price (as the "
+          "price goes to 0: margin balance 6000.00, maintenance margin 105.00)");
 
     // JSON, schema marginsim.liq/1, null where not defined.
     const nlohmann::json json = nlohmann::json::parse(to_json(panel));
@@ -693,6 +693,24 @@ TEST_CASE("zero volatility and a drift through the liquidation price: liquidated
             const double not_yet = *lp * (is_long ? 1.0 + 1e-9 : 1.0 - 1e-9);
             CHECK_FALSE(MarginBook::is_liquidated(pool.collateral + book.upnl(0, not_yet),
                                                   book.maintenance(0, not_yet)));
+        }
+    }
+}
+
+TEST_CASE("the run report carries the liquidation prices of the panel", "[liquidation][report]") {
+    const Scenario s = load_scenario(source_dir / "configs" / "seed_example.toml");
+    RunOptions options;
+    options.paths = 1024;
+    options.threads = 1;
+    const Report report = simulate(s, options);
+    const LiquidationPanel panel = liquidation_panel(s);
+    for (MarginMode mode : all_modes) {
+        const ModeReport& mode_report = report.modes[mode_index(mode)];
+        REQUIRE(mode_report.positions.size() == s.positions.size());
+        for (std::size_t j = 0; j < s.positions.size(); ++j) {
+            INFO(to_string(mode) << " " << j);
+            CHECK(mode_report.positions[j].liquidation_price ==
+                  panel.modes[mode_index(mode)].rows[j].liquidation_price);
         }
     }
 }
