@@ -1,0 +1,203 @@
+// marginsim_bench: the whole engine against the limit of its random-number generation, in one
+// process and one run, so that the ratios compare figures taken on the same machine state.
+//
+//   limit   the engine's own RandomStream drawing the same count of standard normals as the
+//           engine (paths x steps x assets), with the engine's block structure: stream seeded
+//           from (seed, block), blocks spread over a TBB arena of T threads
+//   engine  simulate() on the scenario, report included (load_scenario + simulate)
+// Each at 1 thread and at all threads, on the seed example and on a 10-asset, 20-position book.
+#include <sys/resource.h>
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "bench_scenarios.hpp"
+#include "marginsim/simulate.hpp"
+
+using namespace marginsim;
+
+namespace {
+
+struct Options {
+    std::string scenario_path = bench::seed_example_path().string();
+    std::uint64_t paths = 1000000;
+    int steps_per_day = 0;  // 0: as in the scenario
+    int threads = 0;        // 0: all cores
+    int repeat = 1;
+    bool single_thread = true;
+    bool large_book = true;
+};
+
+struct Timing {
+    double wall_s = std::numeric_limits<double>::infinity();
+    double cpu_s = 0.0;
+};
+
+double cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double peak_rss_mib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
+}
+
+// The fastest of `repeat` runs (the machine may be shared: the minimum is the least disturbed).
+template <class Work>
+Timing time_best(int repeat, Work&& work) {
+    Timing best;
+    for (int r = 0; r < repeat; ++r) {
+        const double cpu0 = cpu_seconds();
+        const auto t0 = std::chrono::steady_clock::now();
+        work();
+        const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - t0;
+        if (wall.count() < best.wall_s) best = Timing{wall.count(), cpu_seconds() - cpu0};
+    }
+    return best;
+}
+
+// The limit: the normals (and chi-square draws) the engine consumes, nothing else.
+double generate_normals(const Scenario& scenario, int threads) {
+    const std::uint64_t paths = scenario.simulation.paths;
+    const std::uint64_t blocks = (paths + block_size - 1) / block_size;
+    const std::size_t assets = scenario.asset_count();
+    const bool student_t = scenario.simulation.model == PriceModel::student_t;
+    std::vector<double> checksum(blocks);
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<std::uint64_t>(0, blocks, 1),
+            [&](const tbb::blocked_range<std::uint64_t>& range) {
+                std::vector<double> z(assets * block_size);
+                std::vector<double> w(block_size);
+                for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
+                    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
+                    RandomStream rng(scenario.simulation.seed, b);
+                    double sum = 0.0;
+                    for (int k = 0; k < scenario.simulation.steps; ++k) {
+                        for (std::size_t i = 0; i < assets; ++i) rng.fill_normals({z.data() + i * block_size, n});
+                        if (student_t) rng.fill_chi_square(scenario.simulation.dof, {w.data(), n});
+                        sum += z[0];
+                    }
+                    checksum[b] = sum;
+                }
+            },
+            tbb::simple_partitioner());
+    });
+    double total = 0.0;
+    for (double c : checksum) total += c;
+    return total;
+}
+
+struct Row {
+    std::string what;
+    int threads = 0;
+    Timing timing;
+    double asset_steps = 0.0;
+    double paths = 0.0;
+    double rss_mib = 0.0;
+};
+
+void print_row(const Row& row) {
+    const double ns = 1e9 * row.timing.wall_s / row.asset_steps;
+    const double utilisation = row.timing.cpu_s / (row.timing.wall_s * row.threads);
+    fmt::print("{:<34} {:>2} {:>9.3f} {:>9.2f} {:>12.0f} {:>6.0f}% {:>9.0f}\n", row.what, row.threads,
+               row.timing.wall_s, ns, row.paths / row.timing.wall_s, 100.0 * utilisation, row.rss_mib);
+    std::fflush(stdout);
+}
+
+struct CaseResult {
+    Timing limit_all;
+    Timing engine_one;
+    Timing engine_all;
+};
+
+CaseResult run_case(const std::string& name, const Scenario& scenario, const Options& options, int all_threads) {
+    const auto& sim = scenario.simulation;
+    const double paths = static_cast<double>(sim.paths);
+    const double asset_steps = paths * sim.steps * static_cast<double>(scenario.asset_count());
+    CaseResult result;
+    auto row = [&](const std::string& what, int threads, const Timing& t) {
+        print_row(Row{name + " " + what, threads, t, asset_steps, paths, peak_rss_mib()});
+    };
+    double sink = 0.0;
+    if (options.single_thread) {
+        const Timing limit_one = time_best(options.repeat, [&] { sink += generate_normals(scenario, 1); });
+        row("limit (normals)", 1, limit_one);
+    }
+    result.limit_all = time_best(options.repeat, [&] { sink += generate_normals(scenario, all_threads); });
+    row("limit (normals)", all_threads, result.limit_all);
+    if (options.single_thread) {
+        result.engine_one = time_best(options.repeat, [&] { simulate(scenario, RunOptions{{}, {}, 1}); });
+        row("engine", 1, result.engine_one);
+    }
+    result.engine_all = time_best(options.repeat, [&] { simulate(scenario, RunOptions{{}, {}, all_threads}); });
+    row("engine", all_threads, result.engine_all);
+    if (sink == 42.0) fmt::print("");  // keeps the limit's work observable
+    return result;
+}
+
+void print_ratios(const std::string& name, const CaseResult& r, int all_threads, bool single_thread) {
+    fmt::print("{}: engine / limit at {} threads = {:.2f}", name, all_threads,
+               r.engine_all.wall_s / r.limit_all.wall_s);
+    if (single_thread)
+        fmt::print(", parallel efficiency T1 / ({} x T{}) = {:.1f}%", all_threads, all_threads,
+                   100.0 * r.engine_one.wall_s / (all_threads * r.engine_all.wall_s));
+    fmt::print("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    CLI::App app{"marginsim_bench: the engine against the limit of its random-number generation"};
+    app.add_option("--scenario", options.scenario_path, "Scenario of the first case")->check(CLI::ExistingFile);
+    app.add_option("--paths", options.paths, "Paths of every case")->check(CLI::PositiveNumber);
+    app.add_option("--steps-per-day", options.steps_per_day, "Override steps_per_day (0 = as in the scenario)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", options.threads, "The 'all threads' count (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--repeat", options.repeat, "Runs of each measurement; the fastest is kept")->check(CLI::PositiveNumber);
+    app.add_flag("!--no-single-thread", options.single_thread, "Skip the 1-thread runs");
+    app.add_flag("!--no-large-book", options.large_book, "Skip the 10-asset, 20-position book");
+    CLI11_PARSE(app, argc, argv);
+
+    const int all_threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
+    Scenario seed = load_scenario(options.scenario_path);
+    set_paths(seed, options.paths);
+    if (options.steps_per_day > 0) bench::set_steps_per_day(seed, options.steps_per_day);
+
+    fmt::print("paths {}, steps {} ({} per day), threads 1 and {}, block {} paths, best of {}\n",
+               seed.simulation.paths, seed.simulation.steps, seed.simulation.steps_per_day, all_threads,
+               block_size, options.repeat);
+    fmt::print("{:<34} {:>2} {:>9} {:>9} {:>12} {:>7} {:>9}\n", "case", "T", "wall s", "ns/a-step", "paths/s",
+               "cpu", "peak MiB");
+    const CaseResult seed_result = run_case("seed_example", seed, options, all_threads);
+    CaseResult large_result;
+    if (options.large_book) {
+        Scenario large = bench::large_book(options.paths);
+        if (options.steps_per_day > 0) bench::set_steps_per_day(large, options.steps_per_day);
+        large_result = run_case("large_book", large, options, all_threads);
+    }
+    fmt::print("\n");
+    print_ratios("seed_example", seed_result, all_threads, options.single_thread);
+    if (options.large_book) print_ratios("large_book", large_result, all_threads, options.single_thread);
+    fmt::print("peak RSS of the process: {:.0f} MiB\n", peak_rss_mib());
+    return 0;
+}
