@@ -284,3 +284,19 @@ TEST_CASE("validate prints the normalised scenario and OK") {
     // BBB short: notional 5 * 1000 at entry price 20 is a quantity of 250.
     CHECK_THAT(result.out, Catch::Contains("250"));
 }
+
+TEST_CASE("run and validate look up tier references in --tiers-dir") {
+    const TempDir dir;
+    // The seed example refers to the bundled tables; copied away from configs/ it finds them
+    // only through --tiers-dir.
+    const fs::path scenario =
+        dir.write("seed_example.toml", read_all(fs::path(MARGINSIM_SOURCE_DIR) / "configs" / "seed_example.toml"));
+    const std::string tiers = quoted(fs::path(MARGINSIM_SOURCE_DIR) / "configs" / "exchanges");
+    const Result missing = dir.run("validate " + quoted(scenario));
+    CHECK(missing.code == 2);
+    CHECK_THAT(missing.err, Catch::Contains("tier table \"binance-usdm/BTCUSDT\" not found"));
+    CHECK(dir.run("validate " + quoted(scenario) + " --tiers-dir " + tiers).code == 0);
+    const Result run = dir.run("run " + quoted(scenario) + " --paths 1000 --quiet --tiers-dir " + tiers);
+    INFO(run.err);
+    CHECK(run.code == 0);
+}

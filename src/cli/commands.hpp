@@ -21,6 +21,7 @@ struct RunArguments {
     int threads = 0;
     std::string json;
     std::string csv;
+    std::string tiers_dir;
     bool quiet = false;
     // Set after parsing: which overrides were given.
     const CLI::Option* paths_option = nullptr;
@@ -30,7 +31,15 @@ struct RunArguments {
 
 struct ValidateArguments {
     std::string scenario;
+    std::string tiers_dir;
 };
+
+// The --tiers-dir option of every command that loads a scenario.
+inline CLI::Option* add_tiers_dir_option(CLI::App& command, std::string& tiers_dir) {
+    return command.add_option("--tiers-dir", tiers_dir,
+                              "Look up tier table references (tiers = \"binance-usdm/BTCUSDT\") "
+                              "here first, before the exchanges directory next to the scenario");
+}
 
 CLI::App* add_run_command(CLI::App& app, RunArguments& arguments);
 int run_command(const RunArguments& arguments);

@@ -19,9 +19,7 @@ CLI::App* add_liq_command(CLI::App& app, LiqArguments& arguments) {
     command->add_option("FILE", arguments.scenario, "Scenario file (TOML)")->required();
     command->add_option("--json", arguments.json,
                         "Write the panel as JSON (schema marginsim.liq/1) to this file");
-    command->add_option("--tiers-dir", arguments.tiers_dir,
-                        "Look up tier table references (tiers = \"binance-usdm/BTCUSDT\") here "
-                        "first, before the exchanges directory next to the scenario");
+    add_tiers_dir_option(*command, arguments.tiers_dir);
     return command;
 }
 

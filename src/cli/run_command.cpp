@@ -76,11 +76,12 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
     command->add_option("--json", arguments.json, "Write the JSON report (SPEC 4) to this file");
     command->add_option("--csv", arguments.csv, "Write the report as CSV to this file");
     command->add_flag("-q,--quiet", arguments.quiet, "Do not print the table on stdout");
+    add_tiers_dir_option(*command, arguments.tiers_dir);
     return command;
 }
 
 int run_command(const RunArguments& arguments) {
-    const Scenario scenario = load_scenario(arguments.scenario);
+    const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
     print_warnings(scenario.warnings);
     const Report report = simulate(scenario, run_options(arguments));
     print_new_warnings(scenario, report);

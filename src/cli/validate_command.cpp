@@ -47,6 +47,7 @@ void print_assets(const Scenario& scenario) {
     for (const Asset& asset : scenario.assets) {
         fmt::print("  {}: price {}, volatility {}, drift {}, funding_rate {} per 8 h\n",
                    asset.symbol, asset.price, asset.volatility, asset.drift, asset.funding_rate);
+        if (!asset.tier_table.empty()) fmt::print("    tiers from \"{}\"\n", asset.tier_table);
         fmt::print("    {:>16} {:>10} {:>12} {:>13}\n", "notional_cap", "rate", "amount",
                    "max_leverage");
         for (const Tier& tier : asset.tiers) {
@@ -99,11 +100,12 @@ CLI::App* add_validate_command(CLI::App& app, ValidateArguments& arguments) {
     CLI::App* command = app.add_subcommand(
         "validate", "Check a scenario and print it as the engine reads it (no simulation)");
     command->add_option("FILE", arguments.scenario, "Scenario file (TOML)")->required();
+    add_tiers_dir_option(*command, arguments.tiers_dir);
     return command;
 }
 
 int validate_command(const ValidateArguments& arguments) {
-    const Scenario scenario = load_scenario(arguments.scenario);
+    const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
     print_warnings(scenario.warnings);
     fmt::print("scenario {}\n", scenario.source);
     print_simulation(scenario);
