@@ -669,6 +669,19 @@ std::string matrix_key(std::size_t i, std::size_t j) {
     return fmt::format("correlation.matrix[{}][{}]", i, j);
 }
 
+// A matrix as a TOML array of rows, to 6 significant digits: how a repaired matrix is shown.
+std::string format_matrix(const std::vector<double>& matrix, std::size_t n) {
+    std::string text = "[";
+    for (std::size_t i = 0; i < n; ++i) {
+        text += i == 0 ? "[" : ", [";
+        for (std::size_t j = 0; j < n; ++j) {
+            text += fmt::format("{}{:.6g}", j == 0 ? "" : ", ", matrix[i * n + j]);
+        }
+        text += ']';
+    }
+    return text + ']';
+}
+
 // Reads the matrix row by row, with the checks of the contract in order: shape, range,
 // unit diagonal, symmetry (positive semi-definiteness is checked by the caller).
 std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
@@ -733,6 +746,108 @@ std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
     return matrix;
 }
 
+struct NamedPair {
+    std::size_t first = 0;
+    std::size_t second = 0;
+};
+
+std::optional<std::size_t> asset_index(const std::vector<Asset>& assets, std::string_view symbol) {
+    for (std::size_t i = 0; i < assets.size(); ++i) {
+        if (assets[i].symbol == symbol) return i;
+    }
+    return std::nullopt;
+}
+
+std::string quoted_symbols(const std::vector<Asset>& assets) {
+    std::string text;
+    for (const Asset& asset : assets) {
+        text += fmt::format("{}\"{}\"", text.empty() ? "" : ", ", asset.symbol);
+    }
+    return text;
+}
+
+// The assets named by a key "A/B" of [correlation] pairs. Symbols may themselves hold a '/':
+// every split point is tried, and the key must name two assets at exactly one.
+NamedPair read_pair_name(const Context& context, const toml::key& name, const std::string& key,
+                         const std::vector<Asset>& assets) {
+    const std::string_view text = name.str();
+    const std::string expected =
+        fmt::format("a pair \"A/B\" of two asset symbols among {}", quoted_symbols(assets));
+    std::optional<NamedPair> found;
+    std::string_view unknown;
+    for (std::size_t slash = text.find('/'); slash != std::string_view::npos;
+         slash = text.find('/', slash + 1)) {
+        const auto a = asset_index(assets, text.substr(0, slash));
+        const auto b = asset_index(assets, text.substr(slash + 1));
+        if (a && b) {
+            if (found) {
+                context.fail(name.source(), key,
+                             "ambiguous pair: more than one split names two assets", expected);
+            }
+            found = NamedPair{*a, *b};
+        } else if (unknown.empty()) {
+            unknown = a ? text.substr(slash + 1) : text.substr(0, slash);
+        }
+    }
+    if (!found) {
+        if (text.find('/') == std::string_view::npos) {
+            context.fail(name.source(), key, "not a pair: no '/' between two symbols", expected);
+        }
+        context.fail(name.source(), key, fmt::format("no asset named \"{}\"", unknown),
+                     expected);
+    }
+    if (found->first == found->second) {
+        context.fail(name.source(), key,
+                     fmt::format("a pair of \"{}\" with itself: its correlation is 1 by "
+                                 "definition",
+                                 assets[found->first].symbol),
+                     "a pair of two different assets");
+    }
+    return *found;
+}
+
+// pairs = { "BTC/ETH" = 0.8, ... }, default = 0.5: the full matrix, `default` (0 when absent)
+// for every pair not named. Checks in file order, so a pair given twice is reported where it
+// is repeated.
+std::vector<double> read_pairs(const TableReader& c, const std::vector<Asset>& assets) {
+    Context& context = c.context();
+    const std::size_t n = assets.size();
+    c.table("pairs", "a table of pairs such as { \"BTC/ETH\" = 0.8 }");  // fails unless a table
+    const std::string_view correlation_expected = "a correlation in [-1, 1]";
+    const auto in_range = [](double v) { return v >= -1.0 && v <= 1.0; };
+    const double fallback = c.number("default", correlation_expected, in_range).value_or(0.0);
+    std::vector<double> matrix(n * n, fallback);
+    for (std::size_t i = 0; i < n; ++i) matrix[i * n + i] = 1.0;
+
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [name, node] : *c.find("pairs")->as_table()) {
+        entries.emplace_back(&name, &node);
+    }
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+        const auto& x = a.first->source().begin;
+        const auto& y = b.first->source().begin;
+        return std::pair(x.line, x.column) < std::pair(y.line, y.column);
+    });
+    std::vector<const toml::key*> given(n * n, nullptr);
+    for (const auto& [name, node] : entries) {
+        const std::string key = fmt::format("correlation.pairs.\"{}\"", name->str());
+        const NamedPair pair = read_pair_name(context, *name, key, assets);
+        const double value = read_number(context, *node, key, correlation_expected, in_range);
+        const std::size_t ij = pair.first * n + pair.second;
+        if (const toml::key* earlier = given[ij]) {
+            context.fail(name->source(), key,
+                         fmt::format("the pair {}/{} is given twice: \"{}\" at line {} already "
+                                     "sets it",
+                                     assets[pair.first].symbol, assets[pair.second].symbol,
+                                     earlier->str(), earlier->source().begin.line),
+                         "each pair once, in either order");
+        }
+        given[ij] = given[pair.second * n + pair.first] = name;
+        matrix[ij] = matrix[pair.second * n + pair.first] = value;
+    }
+    return matrix;
+}
+
 void read_correlation(const TableReader& root, Scenario& scenario) {
     const std::size_t n = scenario.assets.size();
     scenario.correlation.assign(n * n, 0.0);
@@ -740,19 +855,31 @@ void read_correlation(const TableReader& root, Scenario& scenario) {
     const auto table = root.table("correlation", "a table [correlation]");
     if (!table) return;
     const TableReader& c = *table;
-    c.allow_only({"matrix", "repair"});
+    c.allow_only({"matrix", "pairs", "default", "repair"});
     const bool repair =
         c.choice<bool>("repair", {{"none", false}, {"nearest", true}}).value_or(false);
-    if (!c.has("matrix")) return;  // identity
+    const std::string one_of =
+        "exactly one of matrix (the full matrix) or pairs (with an optional default)";
+    if (c.has("matrix") && c.has("pairs")) c.fail_table("both matrix and pairs are given", one_of);
+    if (c.has("default") && !c.has("pairs")) {
+        c.fail_value("default", "default is only used with pairs, but no pairs are given",
+                     "pairs = { \"A/B\" = ... } next to default, or no default");
+    }
+    if (!c.has("matrix") && !c.has("pairs")) return;  // identity
 
-    std::vector<double> matrix = read_matrix(c, n);
+    const std::string_view source_key = c.has("matrix") ? "matrix" : "pairs";
+    std::vector<double> matrix =
+        c.has("matrix") ? read_matrix(c, n) : read_pairs(c, scenario.assets);
+    const std::string key = "correlation." + std::string(source_key);
     const double smallest = detail::smallest_eigenvalue(matrix, n);
     if (smallest < psd_tolerance) {
-        const toml::source_region& at = c.find("matrix")->source();
+        const toml::source_region& at = c.find(source_key)->source();
         if (!repair) {
             c.context().fail(
-                at, "correlation.matrix",
-                fmt::format("not positive semi-definite: smallest eigenvalue {:.3g}", smallest),
+                at, key,
+                fmt::format("{}not positive semi-definite: smallest eigenvalue {:.3g}",
+                            source_key == "pairs" ? "the matrix of pairs and default is " : "",
+                            smallest),
                 "a positive semi-definite matrix, correlations that can hold together; "
                 "or repair = \"nearest\" in [correlation] to use the nearest valid "
                 "correlation matrix");
@@ -762,10 +889,11 @@ void read_correlation(const TableReader& root, Scenario& scenario) {
         scenario.correlation_repaired = true;
         scenario.correlation_repair_distance = nearest.frobenius_distance;
         c.context().warn(at,
-                         fmt::format("correlation.matrix is not positive semi-definite (smallest "
-                                     "eigenvalue {:.3g}): replaced by the nearest correlation "
-                                     "matrix, Frobenius distance {:.3g}",
-                                     smallest, nearest.frobenius_distance));
+                         fmt::format("{} is not positive semi-definite (smallest eigenvalue "
+                                     "{:.3g}): replaced by the nearest correlation matrix, "
+                                     "Frobenius distance {:.3g}: {}",
+                                     key, smallest, nearest.frobenius_distance,
+                                     format_matrix(matrix, n)));
     }
     scenario.correlation = std::move(matrix);
 }

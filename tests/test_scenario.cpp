@@ -324,7 +324,8 @@ TEST_CASE("a non-PSD correlation matrix is repaired on request and reported", "[
     REQUIRE(s.warnings.size() == 1);
     CHECK(s.warnings[0] ==
           "case.toml:31:10: correlation.matrix is not positive semi-definite (smallest eigenvalue "
-          "-0.2): replaced by the nearest correlation matrix, Frobenius distance 0.245");
+          "-0.2): replaced by the nearest correlation matrix, Frobenius distance 0.245: "
+          "[[1, -0.5, -0.5], [-0.5, 1, -0.5], [-0.5, -0.5, 1]]");
 
     // A valid matrix is kept as given, even with repair = "nearest".
     const std::string valid = "[correlation]\nmatrix = [[1, 0.3], [0.3, 1]]\nrepair = \"nearest\"\n";
@@ -620,6 +621,146 @@ TEST_CASE("malformed scenarios are rejected with a precise message", "[scenario]
     REQUIRE(cases.size() >= 30);
     for (const Case& c : cases) {
         const std::string text = edited(base, c.edits);
+        INFO(text);
+        CHECK(error_of(text) == c.message);
+    }
+}
+
+TEST_CASE("correlation pairs fill the matrix and the default fills unnamed pairs", "[scenario]") {
+    const std::string pairs =
+        "[correlation]\npairs = { \"BTC/ETH\" = 0.8, \"SOL/BTC\" = 0.7 }\ndefault = 0.5\n";
+    const Scenario s = parse_scenario(edited(base, {add_sol, {"", pairs}}), "case.toml");
+    // Order BTC, ETH, SOL; SOL/BTC sets both [2][0] and [0][2]; ETH/SOL is unnamed.
+    CHECK(s.correlation == std::vector<double>{1.0, 0.8, 0.7, 0.8, 1.0, 0.5, 0.7, 0.5, 1.0});
+    CHECK_FALSE(s.correlation_repaired);
+    CHECK(s.warnings.empty());
+
+    // The same as the full matrix it stands for.
+    const std::string matrix =
+        "[correlation]\nmatrix = [[1, 0.8, 0.7], [0.8, 1, 0.5], [0.7, 0.5, 1]]\n";
+    CHECK(parse_scenario(edited(base, {add_sol, {"", matrix}}), "case.toml").correlation ==
+          s.correlation);
+
+    // Without a default, unnamed pairs are uncorrelated; a [correlation.pairs] table works too.
+    const std::string no_default = "[correlation.pairs]\n\"ETH/BTC\" = -0.25\n";
+    CHECK(parse_scenario(edited(base, {add_sol, {"", no_default}}), "case.toml").correlation ==
+          std::vector<double>{1.0, -0.25, 0.0, -0.25, 1.0, 0.0, 0.0, 0.0, 1.0});
+
+    // No pairs at all: every pair takes the default.
+    const std::string only_default = "[correlation]\npairs = {}\ndefault = 0.3\n";
+    CHECK(parse_scenario(edited(base, {add_sol, {"", only_default}}), "case.toml").correlation ==
+          std::vector<double>{1.0, 0.3, 0.3, 0.3, 1.0, 0.3, 0.3, 0.3, 1.0});
+}
+
+TEST_CASE("correlation pairs split at the slash that names two assets", "[scenario]") {
+    // Symbols may hold a slash themselves: "A/B/C" is the pair (A/B, C) when A/B is an asset
+    // and A is not.
+    const std::string text = R"([simulation]
+horizon_days = 1
+[account]
+balance = 1000
+[[assets]]
+symbol = "A/B"
+price = 1
+volatility = 0.5
+maintenance_margin_rate = 0.01
+[[assets]]
+symbol = "C"
+price = 1
+volatility = 0.5
+maintenance_margin_rate = 0.01
+[correlation]
+pairs = { "A/B/C" = 0.4 }
+[[positions]]
+symbol = "C"
+side = "long"
+margin = 100
+leverage = 2
+)";
+    CHECK(parse_scenario(text, "case.toml").correlation ==
+          std::vector<double>{1.0, 0.4, 0.4, 1.0});
+
+    // With assets A, B/C, A/B and C, "A/B/C" names two pairs: an error rather than a guess.
+    const std::string more = "[[assets]]\nsymbol = \"A\"\nprice = 1\nvolatility = 0.5\n"
+                             "maintenance_margin_rate = 0.01\n[[assets]]\nsymbol = \"B/C\"\n"
+                             "price = 1\nvolatility = 0.5\nmaintenance_margin_rate = 0.01\n";
+    const std::string ambiguous = edited(text, {{"[correlation]\n", more + "[correlation]\n"}});
+    CHECK(error_of(ambiguous) ==
+          "case.toml:26:11: correlation.pairs.\"A/B/C\": ambiguous pair: more than one split "
+          "names two assets (expected a pair \"A/B\" of two asset symbols among \"A/B\", \"C\", "
+          "\"A\", \"B/C\")");
+}
+
+TEST_CASE("correlation pairs that cannot hold together are rejected or repaired", "[scenario]") {
+    // Default -0.6 for three assets: the equicorrelation matrix of the repair test above.
+    const std::string pairs = "[correlation]\npairs = {}\ndefault = -0.6\n";
+    CHECK(error_of(edited(base, {add_sol, {"", pairs}})) ==
+          "case.toml:31:9: correlation.pairs: the matrix of pairs and default is not positive "
+          "semi-definite: smallest eigenvalue -0.2 (expected a positive semi-definite matrix, "
+          "correlations that can hold together; or repair = \"nearest\" in [correlation] to use "
+          "the nearest valid correlation matrix)");
+
+    const std::string repaired = pairs + "repair = \"nearest\"\n";
+    const Scenario s = parse_scenario(edited(base, {add_sol, {"", repaired}}), "case.toml");
+    CHECK(s.correlation_repaired);
+    CHECK(s.correlation_repair_distance == Approx(std::sqrt(6.0 * 0.01)).epsilon(1e-6));
+    for (std::size_t i = 0; i < 3; ++i) {
+        for (std::size_t j = 0; j < 3; ++j) {
+            CHECK(s.correlation_at(i, j) == Approx(i == j ? 1.0 : -0.5).margin(1e-6));
+        }
+    }
+    REQUIRE(s.warnings.size() == 1);
+    CHECK(s.warnings[0] ==
+          "case.toml:31:9: correlation.pairs is not positive semi-definite (smallest eigenvalue "
+          "-0.2): replaced by the nearest correlation matrix, Frobenius distance 0.245: "
+          "[[1, -0.5, -0.5], [-0.5, 1, -0.5], [-0.5, -0.5, 1]]");
+}
+
+TEST_CASE("malformed correlation pairs are rejected with a precise message", "[scenario]") {
+    struct Case {
+        std::string correlation;  // appended at line 25
+        std::string message;
+    };
+    const std::string among =
+        "(expected a pair \"A/B\" of two asset symbols among \"BTC\", \"ETH\")";
+    const std::vector<Case> cases{
+        {"[correlation]\npairs = { \"BTC/DOGE\" = 0.8 }\n",
+         "case.toml:26:11: correlation.pairs.\"BTC/DOGE\": no asset named \"DOGE\" " + among},
+        {"[correlation]\npairs = { \"DOGE/ETH\" = 0.8 }\n",
+         "case.toml:26:11: correlation.pairs.\"DOGE/ETH\": no asset named \"DOGE\" " + among},
+        {"[correlation]\npairs = { \"BTCETH\" = 0.8 }\n",
+         "case.toml:26:11: correlation.pairs.\"BTCETH\": not a pair: no '/' between two symbols " +
+             among},
+        {"[correlation]\npairs = { \"BTC/BTC\" = 0.8 }\n",
+         "case.toml:26:11: correlation.pairs.\"BTC/BTC\": a pair of \"BTC\" with itself: its "
+         "correlation is 1 by definition (expected a pair of two different assets)"},
+        {"[correlation]\npairs = { \"BTC/ETH\" = 0.8, \"ETH/BTC\" = 0.7 }\n",
+         "case.toml:26:28: correlation.pairs.\"ETH/BTC\": the pair ETH/BTC is given twice: "
+         "\"BTC/ETH\" at line 26 already sets it (expected each pair once, in either order)"},
+        {"[correlation]\npairs = { \"BTC/ETH\" = 1.5 }\n",
+         "case.toml:26:23: correlation.pairs.\"BTC/ETH\": out of range: found 1.5 (expected a "
+         "correlation in [-1, 1])"},
+        {"[correlation]\npairs = { \"BTC/ETH\" = \"0.8\" }\n",
+         "case.toml:26:23: correlation.pairs.\"BTC/ETH\": wrong type: found the string \"0.8\" "
+         "(expected a correlation in [-1, 1])"},
+        {"[correlation]\npairs = { \"BTC/ETH\" = 0.8 }\ndefault = -1.2\n",
+         "case.toml:27:11: correlation.default: out of range: found -1.2 (expected a correlation "
+         "in [-1, 1])"},
+        {"[correlation]\npairs = [0.8]\n",
+         "case.toml:26:9: correlation.pairs: wrong type: found an array (expected a table of "
+         "pairs such as { \"BTC/ETH\" = 0.8 })"},
+        {"[correlation]\ndefault = 0.5\n",
+         "case.toml:26:11: correlation.default: default is only used with pairs, but no pairs are "
+         "given (expected pairs = { \"A/B\" = ... } next to default, or no default)"},
+        {"[correlation]\nmatrix = [[1, 0.5], [0.5, 1]]\npairs = { \"BTC/ETH\" = 0.5 }\n",
+         "case.toml:25:1: correlation: both matrix and pairs are given (expected exactly one of "
+         "matrix (the full matrix) or pairs (with an optional default))"},
+        {"[correlation]\npairs = { \"BTC/ETH\" = 0.8 }\ndefualt = 0.5\n",
+         "case.toml:27:1: correlation.defualt: unknown key (expected one of matrix, pairs, "
+         "default, repair)"},
+    };
+    for (const Case& c : cases) {
+        const std::string text = base + c.correlation;
         INFO(text);
         CHECK(error_of(text) == c.message);
     }
