@@ -1,0 +1,42 @@
+#pragma once
+// simulate() plus what the charts and the sweep need beyond the summary numbers: every
+// path's loss, when each path was first liquidated, and per mode the contagion from isolated.
+// The Report is built by the same functions as simulate()'s (Engine::run_block,
+// BlockStats::from_state, merge in block order, summarize, make_report), so it is identical
+// to simulate()'s for the same scenario, seed and paths.
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "marginsim/accumulators.hpp"
+#include "marginsim/margin_book.hpp"
+#include "marginsim/report.hpp"
+#include "marginsim/scenario.hpp"
+#include "marginsim/simulate.hpp"
+
+namespace marginsim {
+
+struct ModeDetail {
+    // Every path's loss in quote currency, ascending (floats: for charts, not for statistics).
+    std::vector<float> sorted_loss;
+    // [k] = paths whose first liquidation happened at a step <= k, for k = 0..steps:
+    // P(liquidation by day k * dt_days) = liquidated_by_step[k] / paths.
+    std::vector<std::uint64_t> liquidated_by_step;
+    // P(some position that survives the horizon in isolated is liquidated in this mode):
+    // SPEC 4's contagion_probability for cross, 0 for isolated itself.
+    Proportion contagion;
+};
+
+struct DetailedRun {
+    Report report;
+    std::array<ModeDetail, mode_count> modes;
+};
+
+// Runs the whole scenario with the options applied, as simulate() does.
+DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options = {});
+
+// Probability of a first liquidation by each monitoring step (k = 0..steps) of a mode.
+std::vector<double> liquidation_probability_by_step(const ModeDetail& detail, std::uint64_t paths);
+
+}  // namespace marginsim

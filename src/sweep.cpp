@@ -1,0 +1,683 @@
+#include "marginsim/sweep.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "correlation.hpp"
+#include "marginsim/detailed_run.hpp"
+#include "marginsim/error.hpp"
+
+namespace marginsim {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr std::size_t max_sweep_values = 10000;
+constexpr double matrix_tolerance = 1e-12;   // unit diagonal and symmetry, as for a scenario
+constexpr double psd_tolerance = -1e-10;     // smallest eigenvalue, as for a scenario
+constexpr double leverage_tolerance = 1e-12;
+
+// ---------------------------------------------------------------- values
+
+[[noreturn]] void fail_option(std::string_view option, const std::string& message,
+                              const std::string& expected) {
+    throw InputError(std::string(option), 0, 0, "", message, expected);
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+    return text;
+}
+
+constexpr const char* values_expected =
+    "a range start:stop:step such as 0:0.95:0.05, or a list such as 0.1,0.5,0.9";
+
+double parse_number(std::string_view text, std::string_view option) {
+    const std::string_view trimmed = trim(text);
+    double value = 0.0;
+    const char* end = trimmed.data() + trimmed.size();
+    const auto [stop, error] = std::from_chars(trimmed.data(), end, value);
+    if (trimmed.empty() || error != std::errc() || stop != end || !std::isfinite(value)) {
+        fail_option(option, fmt::format("'{}' is not a number", trimmed), values_expected);
+    }
+    return value;
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    std::size_t begin = 0;
+    while (true) {
+        const std::size_t at = text.find(separator, begin);
+        parts.push_back(text.substr(begin, at == std::string_view::npos ? std::string_view::npos : at - begin));
+        if (at == std::string_view::npos) return parts;
+        begin = at + 1;
+    }
+}
+
+// 0.1 * 3 is 0.30000000000000004: keep 12 significant digits, which a user can type.
+double tidy(double value) {
+    const double rounded = std::stod(fmt::format("{:.12g}", value));
+    return rounded == 0.0 ? 0.0 : rounded;
+}
+
+std::vector<double> range_values(std::string_view text, std::string_view option) {
+    const std::vector<std::string_view> parts = split(text, ':');
+    if (parts.size() != 3) {
+        fail_option(option, fmt::format("'{}' has {} fields", text, parts.size()), values_expected);
+    }
+    const double start = parse_number(parts[0], option);
+    const double stop = parse_number(parts[1], option);
+    const double step = parse_number(parts[2], option);
+    if (!(step > 0.0)) fail_option(option, fmt::format("step {} is not positive", step), values_expected);
+    if (stop < start) {
+        fail_option(option, fmt::format("stop {} is below start {}", stop, start), values_expected);
+    }
+    const double intervals = std::floor((stop - start) / step + 1e-9);
+    if (intervals + 1.0 > static_cast<double>(max_sweep_values)) {
+        fail_option(option, fmt::format("'{}' makes {:.0f} values", text, intervals + 1.0),
+                    fmt::format("at most {} values", max_sweep_values));
+    }
+    std::vector<double> values;
+    for (std::size_t k = 0; k <= static_cast<std::size_t>(intervals); ++k)
+        values.push_back(tidy(start + static_cast<double>(k) * step));
+    return values;
+}
+
+// ---------------------------------------------------------------- stress matrix
+
+[[noreturn]] void fail_at(const std::filesystem::path& path, const toml::source_region& at,
+                          std::string key, std::string message, std::string expected) {
+    throw InputError(path.string(), at.begin.line, at.begin.column, std::move(key),
+                     std::move(message), std::move(expected));
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path.string(), 0, 0, "", "cannot open the file", "a readable TOML file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+toml::table parse_toml_file(const std::filesystem::path& path) {
+    const std::string text = read_file(path);
+    try {
+        return toml::parse(text, path.string());
+    } catch (const toml::parse_error& error) {
+        throw InputError(path.string(), error.source().begin.line, error.source().begin.column, "",
+                         fmt::format("TOML syntax error: {}", error.description()),
+                         "valid TOML syntax, see https://toml.io");
+    }
+}
+
+// Position of each of the file's rows in the scenario's [[assets]] order.
+std::vector<std::size_t> stress_order(const std::filesystem::path& path, const toml::table& document,
+                                      const Scenario& scenario) {
+    const std::size_t n = scenario.asset_count();
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    const toml::node* node = document.get("symbols");
+    if (node == nullptr) return order;
+    std::string all;
+    for (const Asset& asset : scenario.assets) all += (all.empty() ? "\"" : ", \"") + asset.symbol + "\"";
+    const std::string expected = fmt::format("every asset of the scenario once: [{}] in any order", all);
+    const toml::array* symbols = node->as_array();
+    if (symbols == nullptr || symbols->size() != n) {
+        fail_at(path, node->source(), "symbols", fmt::format("not a list of {} symbols", n), expected);
+    }
+    std::vector<bool> seen(n, false);
+    for (std::size_t r = 0; r < n; ++r) {
+        const toml::node& entry = (*symbols)[r];
+        const std::optional<std::string> symbol = entry.value<std::string>();
+        std::size_t found = n;
+        for (std::size_t i = 0; symbol && i < n; ++i)
+            if (scenario.assets[i].symbol == *symbol) found = i;
+        if (found == n || seen[found]) {
+            fail_at(path, entry.source(), fmt::format("symbols[{}]", r),
+                    found == n ? "not an asset of the scenario" : "listed twice", expected);
+        }
+        seen[found] = true;
+        order[r] = found;
+    }
+    return order;
+}
+
+std::vector<double> read_square_matrix(const std::filesystem::path& path, const toml::node& node,
+                                       std::size_t n) {
+    const std::string expected = fmt::format("a {0} x {0} matrix of correlations in [-1, 1]", n);
+    const toml::array* rows = node.as_array();
+    if (rows == nullptr || rows->size() != n) {
+        fail_at(path, node.source(), "matrix", fmt::format("not a list of {} rows", n), expected);
+    }
+    std::vector<double> matrix(n * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const toml::array* row = (*rows)[i].as_array();
+        if (row == nullptr || row->size() != n) {
+            fail_at(path, (*rows)[i].source(), fmt::format("matrix[{}]", i),
+                    fmt::format("not a row of {} numbers", n), expected);
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+            const toml::node& entry = (*row)[j];
+            const std::optional<double> value = entry.value<double>();
+            if (!value || !(*value >= -1.0 && *value <= 1.0)) {
+                fail_at(path, entry.source(), fmt::format("matrix[{}][{}]", i, j),
+                        "not a correlation in [-1, 1]", expected);
+            }
+            matrix[i * n + j] = *value;
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (std::abs(matrix[i * n + i] - 1.0) > matrix_tolerance) {
+            fail_at(path, (*(*rows)[i].as_array())[i].source(), fmt::format("matrix[{0}][{0}]", i),
+                    "not a unit diagonal", "1 on the diagonal");
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (std::abs(matrix[i * n + j] - matrix[j * n + i]) > matrix_tolerance) {
+                fail_at(path, (*(*rows)[i].as_array())[j].source(), fmt::format("matrix[{}][{}]", i, j),
+                        fmt::format("not symmetric: matrix[{}][{}] is {}", j, i, matrix[j * n + i]),
+                        "a symmetric matrix");
+            }
+        }
+    }
+    const double smallest = detail::smallest_eigenvalue(matrix, n);
+    if (smallest < psd_tolerance) {
+        fail_at(path, node.source(), "matrix",
+                fmt::format("not positive semi-definite: smallest eigenvalue {:.3g}", smallest),
+                "a positive semi-definite matrix, correlations that can hold together");
+    }
+    return matrix;
+}
+
+// ---------------------------------------------------------------- checks
+
+[[noreturn]] void fail_value(SweepParameter parameter, double value, const std::string& message,
+                             const std::string& expected) {
+    throw InputError(std::string(to_string(parameter)), 0, 0, fmt::format("value {}", value), message,
+                     expected);
+}
+
+std::vector<double> uniform_matrix(std::size_t n, double rho) {
+    std::vector<double> matrix(n * n, rho);
+    for (std::size_t i = 0; i < n; ++i) matrix[i * n + i] = 1.0;
+    return matrix;
+}
+
+void check_correlation_value(const Scenario& scenario, SweepParameter parameter, double value) {
+    const std::size_t n = scenario.asset_count();
+    if (n < 2) {
+        fail_value(parameter, value, "the scenario has a single asset: there is no correlation to sweep",
+                   "a scenario with two or more assets");
+    }
+    if (parameter == SweepParameter::correlation_blend) {
+        if (!(value >= 0.0 && value <= 1.0))
+            fail_value(parameter, value, "blend weight outside [0, 1]", "a weight in [0, 1]");
+        return;
+    }
+    const double lowest = -1.0 / static_cast<double>(n - 1);
+    if (!(value >= lowest - 1e-12 && value <= 1.0)) {
+        fail_value(parameter, value,
+                   fmt::format("no {} assets can all have the same correlation {}", n, value),
+                   fmt::format("a correlation in [-1/(n-1), 1] = [{:.6g}, 1] for {} assets", lowest, n));
+    }
+}
+
+double start_upnl(const Scenario& scenario, const Position& position) {
+    const double price = scenario.assets[position.asset].price;
+    return sign(position.side) * position.quantity * (price - position.entry_price);
+}
+
+double start_maintenance(const Scenario& scenario, const Position& position) {
+    const Asset& asset = scenario.assets[position.asset];
+    return maintenance_margin(asset.tiers, position.quantity * asset.price);
+}
+
+// The checks scenario loading makes on positions, for a scaled book.
+void check_positions(const Scenario& scaled, double value) {
+    const SweepParameter parameter = SweepParameter::leverage_scale;
+    for (std::size_t j = 0; j < scaled.positions.size(); ++j) {
+        const Position& position = scaled.positions[j];
+        const Asset& asset = scaled.assets[position.asset];
+        const double notional = position.notional_at_entry();
+        if (notional > asset.tiers.back().notional_cap) {
+            fail_value(parameter, value,
+                       fmt::format("positions[{}] ({}) has notional {} above the cap {} of its last tier",
+                                   j, position.symbol, notional, asset.tiers.back().notional_cap),
+                       "a scale that keeps every notional within its tier table");
+        }
+        const std::optional<double>& max_leverage = asset.tiers[tier_index(asset.tiers, notional)].max_leverage;
+        if (max_leverage && position.leverage > *max_leverage + leverage_tolerance) {
+            fail_value(parameter, value,
+                       fmt::format("positions[{}] ({}) has leverage {:.6g}, above max_leverage {} of its tier",
+                                   j, position.symbol, position.leverage, *max_leverage),
+                       "a scale that keeps every leverage within its tier's max_leverage");
+        }
+        if (position.margin + start_upnl(scaled, position) <= start_maintenance(scaled, position)) {
+            fail_value(parameter, value,
+                       fmt::format("positions[{}] ({}) starts at or below its maintenance margin in "
+                                   "isolated mode",
+                                   j, position.symbol),
+                       "a scale at which no position starts liquidated");
+        }
+    }
+    for (const MarginMode mode : {MarginMode::cross, MarginMode::as_configured}) {
+        double equity = scaled.cross_wallet(mode);
+        double maintenance = 0.0;
+        bool any = false;
+        for (const Position& position : scaled.positions) {
+            if (mode == MarginMode::as_configured && position.mode != MarginMode::cross) continue;
+            any = true;
+            equity += start_upnl(scaled, position);
+            maintenance += start_maintenance(scaled, position);
+        }
+        if (any && equity <= maintenance) {
+            fail_value(parameter, value,
+                       fmt::format("the cross positions start at or below their maintenance margin "
+                                   "in {} mode: equity {:.2f} <= maintenance {:.2f}",
+                                   to_string(mode), equity, maintenance),
+                       "a scale at which no pool starts liquidated");
+        }
+    }
+}
+
+void check_value(const Scenario& scenario, const SweepSpec& spec, double value) {
+    switch (spec.parameter) {
+        case SweepParameter::correlation:
+        case SweepParameter::correlation_blend:
+            check_correlation_value(scenario, spec.parameter, value);
+            return;
+        case SweepParameter::leverage_scale:
+            if (!(value > 0.0)) fail_value(spec.parameter, value, "not positive", "a scale > 0");
+            check_positions(scenario_at(scenario, spec, value), value);
+            return;
+        case SweepParameter::volatility_scale:
+            if (!(value >= 0.0)) fail_value(spec.parameter, value, "negative", "a scale >= 0");
+            return;
+        case SweepParameter::horizon_days: {
+            const double steps = std::round(value * scenario.simulation.steps_per_day);
+            if (!(value > 0.0) || steps < 1.0 ||
+                steps > static_cast<double>(std::numeric_limits<int>::max())) {
+                fail_value(spec.parameter, value,
+                           fmt::format("makes {:.0f} steps at {} steps per day", steps,
+                                       scenario.simulation.steps_per_day),
+                           "a horizon of at least one step");
+            }
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- running
+
+SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double value,
+                    const SweepOptions& options) {
+    DetailedRun run = run_detailed(scenario_at(scenario, spec, value), options.run);
+    SweepPoint point;
+    point.value = value;
+    point.report = std::move(run.report);
+    for (std::size_t m = 0; m < mode_count; ++m) point.contagion[m] = run.modes[m].contagion;
+    return point;
+}
+
+std::size_t tail_index(double level) {
+    for (std::size_t l = 0; l < tail_levels.size(); ++l)
+        if (tail_levels[l] == level) return l;
+    return tail_levels.size();
+}
+static_assert(tail_levels[1] == crossover_level);
+
+double es(const SweepPoint& point, MarginMode mode) {
+    return point.report.modes[mode_index(mode)].summary.loss.es[tail_index(crossover_level)];
+}
+double es_gap(const SweepPoint& point) {
+    return es(point, MarginMode::cross) - es(point, MarginMode::isolated);
+}
+
+// ---------------------------------------------------------------- rendering
+
+std::string level_key(double level) { return fmt::format("{}", level); }
+
+Json proportion_json(const Proportion& p) {
+    return {{"estimate", p.estimate}, {"ci95", Json::array({p.ci95.lo, p.ci95.hi})}};
+}
+
+Json levels_json(const std::array<double, tail_levels.size()>& values) {
+    Json out = Json::object();
+    for (std::size_t l = 0; l < tail_levels.size(); ++l) out[level_key(tail_levels[l])] = values[l];
+    return out;
+}
+
+Json point_json(const SweepPoint& point) {
+    Json modes = Json::object();
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const ModeSummary& summary = point.report.modes[m].summary;
+        modes[std::string(to_string(all_modes[m]))] = {
+            {"liquidation_probability", proportion_json(summary.liquidation_probability)},
+            {"var", levels_json(summary.loss.var)},
+            {"es", levels_json(summary.loss.es)},
+            {"loss_mean", summary.loss.mean},
+            {"contagion_probability", proportion_json(point.contagion[m])}};
+    }
+    return {{"value", point.value},
+            {"modes", std::move(modes)},
+            {"comparison",
+             {{"p_cross_loss_exceeds_isolated", proportion_json(point.report.p_cross_loss_exceeds_isolated)},
+              {"contagion_probability", proportion_json(point.report.contagion_probability)}}}};
+}
+
+Json crossover_json(const SweepResult& sweep) {
+    if (!sweep.crossover) return nullptr;
+    const Crossover& c = *sweep.crossover;
+    return {{"value", c.value},
+            {"bracket", Json::array({c.lo, c.hi})},
+            {"cross_exceeds_isolated", c.cross_exceeds_above ? "above" : "below"},
+            {"level", crossover_level},
+            {"es_cross", Json::array({c.es_cross[0], c.es_cross[1]})},
+            {"es_isolated", Json::array({c.es_isolated[0], c.es_isolated[1]})},
+            {"bisection_steps", c.bisection_steps},
+            {"grid_sign_changes", c.grid_sign_changes}};
+}
+
+std::string parameter_label(const SweepResult& sweep) {
+    switch (sweep.spec.parameter) {
+        case SweepParameter::correlation: return "correlation of every pair";
+        case SweepParameter::correlation_blend:
+            return sweep.spec.blend_target_source.empty()
+                       ? std::string("blend weight toward perfect co-movement")
+                       : "blend weight toward " + sweep.spec.blend_target_source;
+        case SweepParameter::leverage_scale: return "leverage scale";
+        case SweepParameter::volatility_scale: return "volatility scale";
+        case SweepParameter::horizon_days: return "horizon (days)";
+    }
+    return {};
+}
+
+std::string percent(double p) { return fmt::format("{:.2f}%", 100.0 * p); }
+
+std::string money(double value) {
+    if (std::abs(value) < 0.005) value = 0.0;
+    std::string digits = fmt::format("{:.2f}", value);
+    const std::size_t first = digits[0] == '-' ? 1 : 0;
+    std::size_t end = digits.find('.');
+    while (end > first + 3) {
+        end -= 3;
+        digits.insert(end, 1, ',');
+    }
+    return digits;
+}
+
+}  // namespace
+
+std::string_view to_string(SweepParameter parameter) noexcept {
+    switch (parameter) {
+        case SweepParameter::correlation: return "correlation";
+        case SweepParameter::correlation_blend: return "correlation_blend";
+        case SweepParameter::leverage_scale: return "leverage_scale";
+        case SweepParameter::volatility_scale: return "volatility_scale";
+        case SweepParameter::horizon_days: return "horizon_days";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(CrossoverOutcome outcome) noexcept {
+    switch (outcome) {
+        case CrossoverOutcome::found: return "found";
+        case CrossoverOutcome::cross_above_throughout: return "cross_above_throughout";
+        case CrossoverOutcome::cross_never_above: return "cross_never_above";
+    }
+    return "unknown";
+}
+
+std::vector<double> parse_sweep_values(std::string_view text, std::string_view option) {
+    text = trim(text);
+    if (text.empty()) fail_option(option, "no values", values_expected);
+    std::vector<double> values;
+    if (text.find(':') != std::string_view::npos) {
+        values = range_values(text, option);
+    } else {
+        for (const std::string_view part : split(text, ',')) values.push_back(tidy(parse_number(part, option)));
+    }
+    if (values.size() > max_sweep_values) {
+        fail_option(option, fmt::format("{} values", values.size()),
+                    fmt::format("at most {} values", max_sweep_values));
+    }
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    return values;
+}
+
+std::vector<double> load_stress_matrix(const std::filesystem::path& path, const Scenario& scenario) {
+    const toml::table document = parse_toml_file(path);
+    for (const auto& [key, node] : document) {
+        if (key.str() != "matrix" && key.str() != "symbols") {
+            fail_at(path, node.source(), std::string(key.str()), "unknown key",
+                    "only `matrix` and the optional `symbols`");
+        }
+    }
+    const toml::node* matrix_node = document.get("matrix");
+    if (matrix_node == nullptr) {
+        throw InputError(path.string(), 0, 0, "matrix", "missing",
+                         "matrix = [[...]]: the stress correlation matrix");
+    }
+    const std::size_t n = scenario.asset_count();
+    const std::vector<double> in_file = read_square_matrix(path, *matrix_node, n);
+    const std::vector<std::size_t> order = stress_order(path, document, scenario);
+    std::vector<double> matrix(n * n);
+    for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t c = 0; c < n; ++c) matrix[order[r] * n + order[c]] = in_file[r * n + c];
+    return matrix;
+}
+
+Scenario scenario_at(const Scenario& base, const SweepSpec& spec, double value) {
+    Scenario scenario = base;
+    const std::size_t n = base.asset_count();
+    switch (spec.parameter) {
+        case SweepParameter::correlation:
+            scenario.correlation = uniform_matrix(n, value);
+            break;
+        case SweepParameter::correlation_blend:
+            for (std::size_t k = 0; k < n * n; ++k) {
+                const double target = spec.blend_target.empty() ? 1.0 : spec.blend_target[k];
+                scenario.correlation[k] = (1.0 - value) * base.correlation[k] + value * target;
+            }
+            break;
+        case SweepParameter::leverage_scale:
+            for (Position& position : scenario.positions) {
+                position.quantity *= value;
+                position.leverage *= value;
+            }
+            break;
+        case SweepParameter::volatility_scale:
+            for (Asset& asset : scenario.assets) asset.volatility *= value;
+            break;
+        case SweepParameter::horizon_days:
+            scenario.simulation.horizon_days = value;
+            scenario.simulation.steps =
+                static_cast<int>(std::llround(value * scenario.simulation.steps_per_day));
+            break;
+    }
+    return scenario;
+}
+
+void check_sweep(const Scenario& scenario, const SweepSpec& spec) {
+    if (spec.values.empty()) {
+        throw InputError(std::string(to_string(spec.parameter)), 0, 0, "", "no values", values_expected);
+    }
+    const std::size_t n = scenario.asset_count();
+    if (spec.parameter == SweepParameter::correlation_blend && !spec.blend_target.empty() &&
+        spec.blend_target.size() != n * n) {
+        throw InputError(spec.blend_target_source, 0, 0, "matrix",
+                         fmt::format("{} entries for {} assets", spec.blend_target.size(), n),
+                         fmt::format("a {0} x {0} matrix", n));
+    }
+    for (const double value : spec.values) check_value(scenario, spec, value);
+}
+
+SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec, const SweepOptions& options,
+                      const SweepProgress& progress) {
+    check_sweep(scenario, spec);
+    const auto start = std::chrono::steady_clock::now();
+    SweepResult sweep;
+    sweep.scenario = scenario.source;
+    sweep.spec = spec;
+    std::size_t done = 0;
+    std::size_t planned = spec.values.size();
+    const auto run_point = [&](double value) {
+        if (progress) progress(done, planned, value);
+        SweepPoint point = evaluate(scenario, spec, value, options);
+        ++done;
+        return point;
+    };
+    for (const double value : spec.values) sweep.points.push_back(run_point(value));
+    sweep.paths = sweep.points.front().report.simulation.paths;
+    sweep.seed = sweep.points.front().report.simulation.seed;
+
+    // The first interval of the grid where the sign of the gap changes; then halve it on the
+    // same paths.
+    const auto above = [](const SweepPoint& point) { return es_gap(point) > 0.0; };
+    int sign_changes = 0;
+    std::optional<std::size_t> first_change;
+    for (std::size_t k = 0; k + 1 < sweep.points.size(); ++k) {
+        if (above(sweep.points[k]) == above(sweep.points[k + 1])) continue;
+        ++sign_changes;
+        if (!first_change) first_change = k;
+    }
+    if (!first_change) {
+        sweep.crossover_outcome = above(sweep.points.front()) ? CrossoverOutcome::cross_above_throughout
+                                                              : CrossoverOutcome::cross_never_above;
+    } else {
+        sweep.crossover_outcome = CrossoverOutcome::found;
+        planned += static_cast<std::size_t>(std::max(0, options.bisection_steps));
+        SweepPoint lo = sweep.points[*first_change];
+        SweepPoint hi = sweep.points[*first_change + 1];
+        const bool lo_above = above(lo);
+        int steps = 0;
+        for (; steps < options.bisection_steps; ++steps) {
+            const double middle = tidy(0.5 * (lo.value + hi.value));
+            if (middle <= lo.value || middle >= hi.value) break;  // nothing left to halve
+            SweepPoint mid = run_point(middle);
+            (above(mid) == lo_above ? lo : hi) = std::move(mid);
+        }
+        Crossover crossover;
+        crossover.lo = lo.value;
+        crossover.hi = hi.value;
+        crossover.value = tidy(0.5 * (lo.value + hi.value));
+        crossover.cross_exceeds_above = !lo_above;
+        crossover.es_cross = {es(lo, MarginMode::cross), es(hi, MarginMode::cross)};
+        crossover.es_isolated = {es(lo, MarginMode::isolated), es(hi, MarginMode::isolated)};
+        crossover.bisection_steps = steps;
+        crossover.grid_sign_changes = sign_changes;
+        sweep.crossover = crossover;
+    }
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    sweep.elapsed_s = elapsed.count();
+    return sweep;
+}
+
+std::string to_json(const SweepResult& sweep) {
+    Json out;
+    out["schema"] = sweep_schema;
+    out["scenario"] = sweep.scenario;
+    out["parameter"] = to_string(sweep.spec.parameter);
+    if (sweep.spec.parameter == SweepParameter::correlation_blend) {
+        out["blend_target"] = sweep.spec.blend_target_source.empty()
+                                  ? Json("perfect co-movement")
+                                  : Json(sweep.spec.blend_target_source);
+    }
+    const SimulationInfo& info = sweep.points.front().report.simulation;
+    out["simulation"] = {{"paths", sweep.paths},
+                         {"seed", sweep.seed},
+                         {"threads", info.threads},
+                         {"model", to_string(info.model)},
+                         {"steps_per_day", info.steps_per_day},
+                         {"common_random_numbers", true},
+                         {"elapsed_s", sweep.elapsed_s}};
+    Json points = Json::array();
+    for (const SweepPoint& point : sweep.points) points.push_back(point_json(point));
+    out["points"] = std::move(points);
+    out["crossover"] = crossover_json(sweep);
+    out["crossover_outcome"] = to_string(sweep.crossover_outcome);
+    return out.dump(2) + "\n";
+}
+
+// parameter,value,mode,liquidation_probability,ci95_lo,ci95_hi,var_<a>..,es_<a>..,loss_mean,
+// contagion_probability,contagion_ci95_lo,contagion_ci95_hi
+std::string to_csv(const SweepResult& sweep) {
+    std::string out = "parameter,value,mode,liquidation_probability,ci95_lo,ci95_hi";
+    for (const double level : tail_levels) out += ",var_" + level_key(level);
+    for (const double level : tail_levels) out += ",es_" + level_key(level);
+    out += ",loss_mean,contagion_probability,contagion_ci95_lo,contagion_ci95_hi\n";
+    for (const SweepPoint& point : sweep.points) {
+        for (std::size_t m = 0; m < mode_count; ++m) {
+            const ModeSummary& s = point.report.modes[m].summary;
+            out += fmt::format("{},{},{},{},{},{}", to_string(sweep.spec.parameter), point.value,
+                               to_string(all_modes[m]), s.liquidation_probability.estimate,
+                               s.liquidation_probability.ci95.lo, s.liquidation_probability.ci95.hi);
+            for (const double v : s.loss.var) out += fmt::format(",{}", v);
+            for (const double v : s.loss.es) out += fmt::format(",{}", v);
+            out += fmt::format(",{},{},{},{}\n", s.loss.mean, point.contagion[m].estimate,
+                               point.contagion[m].ci95.lo, point.contagion[m].ci95.hi);
+        }
+    }
+    return out;
+}
+
+void write_text(std::ostream& out, const SweepResult& sweep) {
+    fmt::print(out, "marginsim sweep: {}\n", sweep.scenario);
+    fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n\n",
+               parameter_label(sweep), sweep.points.size(), sweep.paths, sweep.seed);
+    fmt::print(out, "{:>10} | {:^35} | {:^41} | {:^21}\n", "", "P(any liquidation)", "ES 99% (USDT)",
+               "contagion");
+    fmt::print(out, "{:>10} | {:>11}{:>11}{:>13} | {:>13}{:>13}{:>15} | {:>8}{:>13}\n", "value",
+               "isolated", "cross", "as_config.", "isolated", "cross", "as_config.", "cross",
+               "as_config.");
+    fmt::print(out, "{}\n", std::string(10 + 3 + 35 + 3 + 41 + 3 + 21, '-'));
+    for (const SweepPoint& point : sweep.points) {
+        const auto& modes = point.report.modes;
+        fmt::print(out, "{:>10.6g} | {:>11}{:>11}{:>13} | {:>13}{:>13}{:>15} | {:>8}{:>13}\n",
+                   point.value, percent(modes[0].summary.liquidation_probability.estimate),
+                   percent(modes[1].summary.liquidation_probability.estimate),
+                   percent(modes[2].summary.liquidation_probability.estimate),
+                   money(es(point, MarginMode::isolated)), money(es(point, MarginMode::cross)),
+                   money(es(point, MarginMode::as_configured)), percent(point.contagion[1].estimate),
+                   percent(point.contagion[2].estimate));
+    }
+    fmt::print(out, "\n");
+    switch (sweep.crossover_outcome) {
+        case CrossoverOutcome::found: {
+            const Crossover& c = *sweep.crossover;
+            fmt::print(out,
+                       "Crossover: cross margin's ES 99% exceeds isolated's {} {} = {:.6g} "
+                       "(between {:.6g} and {:.6g}, {} bisection steps on the same paths).\n",
+                       c.cross_exceeds_above ? "above" : "below", to_string(sweep.spec.parameter),
+                       c.value, c.lo, c.hi, c.bisection_steps);
+            if (c.grid_sign_changes > 1) {
+                fmt::print(out, "The curves cross {} times on the grid: this is the first.\n",
+                           c.grid_sign_changes);
+            }
+            break;
+        }
+        case CrossoverOutcome::cross_above_throughout:
+            fmt::print(out,
+                       "No crossover in the range: cross margin's ES 99% exceeds isolated's at "
+                       "every value.\n");
+            break;
+        case CrossoverOutcome::cross_never_above:
+            fmt::print(out,
+                       "No crossover in the range: cross margin's ES 99% never exceeds isolated's.\n");
+            break;
+    }
+}
+
+}  // namespace marginsim
