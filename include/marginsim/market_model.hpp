@@ -87,12 +87,17 @@ public:
         advance(paths);
     }
 private:
+    struct Term {
+        std::size_t asset;
+        double coefficient;
+    };
     PriceModel model_;
     double dof_;
     std::vector<double> start_log_price_;
     std::vector<double> log_drift_per_step_;  // (mu - vol^2/2) dt
-    std::vector<double> vol_per_step_;        // vol sqrt(dt)
     std::vector<double> factor_;              // n x n, row-major, lower triangular
+    // Per asset i, the non-zero vol_i sqrt(dt) L[i][c], diagonal first: x_i += drift_i + sum.
+    std::vector<std::vector<Term>> row_terms_;
 };
 
 }  // namespace marginsim

@@ -1,0 +1,96 @@
+#pragma once
+// Branch-free elementary functions for the hot loops (private): written so that the compiler
+// vectorises the loops that call them, which it cannot do with scalar libm calls.
+
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+namespace marginsim::detail {
+
+// exp_vectorizable's domain is [-exp_max_argument, exp_max_argument].
+inline constexpr double exp_max_argument = 708.0;
+
+// 2^(j/128) for j = 0..127 as an unevaluated sum hi + lo (lo: the rounding error of hi, from
+// long double), so that the table adds no error of its own to exp_vectorizable.
+struct Exp2Table {
+    static constexpr int bits = 7;
+    static constexpr int size = 1 << bits;
+    std::array<double, size> hi{};
+    std::array<double, size> lo{};
+
+    Exp2Table() noexcept {
+        for (int j = 0; j < size; ++j) {
+            const long double exact = std::exp2(static_cast<long double>(j) / size);
+            hi[j] = static_cast<double>(exact);
+            lo[j] = static_cast<double>(exact - static_cast<long double>(hi[j]));
+        }
+    }
+};
+// Internal linkage: with -fPIC an inline variable is reached through the GOT, and GCC
+// then does not vectorise the table look-up.
+static const Exp2Table exp2_table;
+
+// e^x to within 1 ulp of libm's for |x| <= exp_max_argument; garbage outside (the exponent
+// field wraps), which callers rule out with exp_out_of_range_bits(). No clamp
+// inside: GCC does not vectorise the branches it turns a clamp into.
+// The method of glibc's exp: x = (128 n + j) ln2 / 128 + r with |r| <= ln2 / 256, so that
+// e^x = 2^n 2^(j/128) e^r; e^r - 1 by a degree-5 Taylor polynomial (error below 2^-60 on
+// that range), 2^(j/128) from the table, 2^n put in the exponent field.
+inline double exp_vectorizable(double x) noexcept {
+    constexpr double n_over_ln2 = Exp2Table::size / 0.6931471805599453;
+    // ln2 / 128 in two parts: k * ln2_hi is exact for the |k| < 2^17 of the domain.
+    constexpr double ln2_hi = 0.693147180369123816490 / Exp2Table::size;
+    constexpr double ln2_lo = 1.90821492927058770002e-10 / Exp2Table::size;
+    constexpr double round_shift = 0x1.8p52;  // adding it rounds to an integer in the low bits
+    const double shifted = x * n_over_ln2 + round_shift;
+    const double k = shifted - round_shift;
+    const double r = (x - k * ln2_hi) - k * ln2_lo;
+    const auto k_bits = std::bit_cast<std::uint64_t>(shifted);  // k + 2^51 in the low bits
+    const std::size_t j = k_bits & (Exp2Table::size - 1);
+    const std::uint64_t two_to_n = (k_bits >> Exp2Table::bits) << 52;  // floor(k / 128) << 52
+    const double r2 = r * r;
+    const double expm1_r = r + r2 * ((1.0 / 2 + r * (1.0 / 6)) + r2 * (1.0 / 24 + r * (1.0 / 120)));
+    const double t = exp2_table.hi[j];
+    const double y = t + (t * expm1_r + exp2_table.lo[j]);
+    return std::bit_cast<double>(std::bit_cast<std::uint64_t>(y) + two_to_n);
+}
+
+// Bit tests for "does any element of this loop ...": OR-ing 64-bit patterns is a reduction
+// GCC vectorises at full width, where a floating-point count is added lane after lane and a
+// bool-to-integer count is not vectorised at all. The answer is the top bit of the OR.
+inline bool any_top_bit(std::uint64_t bits) noexcept { return (bits >> 63) != 0; }
+
+// Top bit set when |x| > exp_max_argument (or x is NaN): the magnitude bits of a double order
+// like the double, and adding the constant carries into bit 63 exactly past the limit's bits.
+inline std::uint64_t exp_out_of_range_bits(double x) noexcept {
+    constexpr std::uint64_t magnitude = 0x7fffffffffffffffULL;
+    constexpr std::uint64_t past_limit = magnitude - std::bit_cast<std::uint64_t>(exp_max_argument);
+    return (std::bit_cast<std::uint64_t>(x) & magnitude) + past_limit;
+}
+
+// Top bit set when a - b <= 0, i.e. a <= b for finite a, b (with gradual underflow a - b is
+// 0 only when a == b, and otherwise has the sign of the exact difference): the sign bit for
+// negative differences and -0, and 0 - 1 wrapping into it for +0.
+inline std::uint64_t at_most_bits(double a, double b) noexcept {
+    const auto d = std::bit_cast<std::uint64_t>(a - b);
+    return d | (d - 1);
+}
+
+// Top bit set when x is 1.0, clear when it is 0.0 (1.0 is 0x3ff0...: bit 61 shifted up).
+inline std::uint64_t one_bits(double x) noexcept { return std::bit_cast<std::uint64_t>(x) << 2; }
+
+// y[k] = e^x[k], vectorised; libm for the rare array that leaves the fast domain.
+inline void exp_array(const double* x, double* y, std::size_t n) noexcept {
+    std::uint64_t outside = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        y[k] = exp_vectorizable(x[k]);
+        outside |= exp_out_of_range_bits(x[k]);
+    }
+    if (any_top_bit(outside))
+        for (std::size_t k = 0; k < n; ++k) y[k] = std::exp(x[k]);
+}
+
+}  // namespace marginsim::detail
