@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "vector_math.hpp"
+
 namespace marginsim {
 namespace {
 
@@ -169,165 +171,335 @@ double MarginBook::margin_ratio(MarginMode mode, std::size_t pool_index,
     return maintenance_total / balance;
 }
 
-BookState::BookState(const MarginBook& book, std::size_t capacity) : book_(&book), capacity_(capacity) {
-    for (MarginMode mode : all_modes) {
-        pool_offset_[mode_index(mode)] = pool_total_;
-        pool_total_ += book.layout(mode).pools.size();
+BookState::BookState(const MarginBook& book, std::size_t capacity)
+    : book_(&book),
+      capacity_(capacity),
+      fee_policy_(book.policy_ == LiquidationPolicy::fee),
+      fee_rate_(book.fee_rate_) {
+    for (std::size_t j = 0; j < book.position_count(); ++j) {
+        PositionTerms t;
+        t.asset = book.asset_[j];
+        t.quantity = book.quantity_[j];
+        t.signed_quantity = book.side_[j] * t.quantity;
+        t.signed_entry = t.signed_quantity * book.entry_price_[j];
+        t.funding_per_price = book.side_[j] * book.funding_rate_[j] * t.quantity;
+        t.tier_begin = tier_caps_.size();
+        for (const Tier& tier : book.tiers_[t.asset]) {
+            tier_caps_.push_back(tier.notional_cap);
+            tier_rates_.push_back(tier.rate);
+            tier_amounts_.push_back(tier.amount);
+        }
+        t.tier_count = tier_caps_.size() - t.tier_begin;
+        positions_.push_back(t);
     }
-    const std::size_t positions = book.position_count();
-    upnl_.resize(positions * capacity);
-    maintenance_.resize(positions * capacity);
-    notional_.resize(positions * capacity);
-    collateral_.resize(pool_total_ * capacity);
-    realised_loss_.resize(pool_total_ * capacity);
-    liquidated_at_.resize(pool_total_ * capacity);
+    for (MarginMode mode : all_modes) {
+        const std::size_t m = mode_index(mode);
+        mode_pools_[m] = pools_.size();
+        for (const MarginPool& pool : book.layout(mode).pools) {
+            PoolTerms terms{m, pool.start_equity, pool.collateral, pool.positions, false};
+            for (std::size_t j : pool.positions) terms.has_funding |= positions_[j].funding_per_price != 0.0;
+            pools_.push_back(std::move(terms));
+        }
+    }
+    mode_pools_[mode_count] = pools_.size();
+
+    const std::size_t pool_paths = pools_.size() * capacity;
+    collateral_.resize(pool_paths);
+    open_.resize(pool_paths);
+    base_loss_.resize(pool_paths);
+    liquidated_at_.resize(pool_paths);
     loss_.resize(mode_count * capacity);
     min_loss_.resize(mode_count * capacity);
     drawdown_.resize(mode_count * capacity);
     funding_paid_.resize(mode_count * capacity);
-    path_open_.resize(capacity);
-    pool_equity_.resize(capacity);
-    pool_maintenance_.resize(capacity);
-    pool_notional_.resize(capacity);
-    pool_funding_.resize(capacity);
+    position_upnl_.resize(positions_.size() * chunk_);
+    position_maintenance_.resize(positions_.size() * chunk_);
+    pool_upnl_.resize(pools_.size() * chunk_);
+    pool_maintenance_.resize(pools_.size() * chunk_);
+    funding_.resize(chunk_);
+    pool_rows_.resize(pools_.size());
 }
 
 void BookState::reset(std::size_t n) {
     assert(n <= capacity_);
     size_ = n;
-    open_paths_ = n;
-    for (MarginMode mode : all_modes) {
-        const ModeLayout& layout = book_->layout(mode);
-        for (std::size_t g = 0; g < layout.pools.size(); ++g) {
-            const std::size_t row = (pool_offset_[mode_index(mode)] + g) * capacity_;
-            std::fill_n(collateral_.begin() + row, n, layout.pools[g].collateral);
-            std::fill_n(realised_loss_.begin() + row, n, 0.0);
-            std::fill_n(liquidated_at_.begin() + row, n, 0);
-        }
+    open_pool_paths_ = pools_.size() * n;
+    for (std::size_t g = 0; g < pools_.size(); ++g) {
+        const std::size_t row = g * capacity_;
+        std::fill_n(collateral_.begin() + row, n, pools_[g].collateral);
+        std::fill_n(open_.begin() + row, n, 1.0);
+        std::fill_n(base_loss_.begin() + row, n, pools_[g].start_equity - pools_[g].collateral);
+        std::fill_n(liquidated_at_.begin() + row, n, 0);
     }
     std::fill(loss_.begin(), loss_.end(), 0.0);
     std::fill(min_loss_.begin(), min_loss_.end(), 0.0);
     std::fill(drawdown_.begin(), drawdown_.end(), 0.0);
     std::fill(funding_paid_.begin(), funding_paid_.end(), 0.0);
-    std::fill_n(path_open_.begin(), n, std::uint8_t{1});
-}
-
-void BookState::update_positions(const PathBlock& paths) {
-    const MarginBook& book = *book_;
-    const std::size_t n = size_;
-    for (std::size_t j = 0; j < book.position_count(); ++j) {
-        const double* price = paths.price(book.asset_[j]);
-        const double q = book.quantity_[j];
-        const double signed_q = book.side_[j] * q;
-        const double entry = book.entry_price_[j];
-        const std::vector<Tier>& tiers = book.tiers_[book.asset_[j]];
-        double* upnl = upnl_.data() + j * capacity_;
-        double* mm = maintenance_.data() + j * capacity_;
-        double* notional = notional_.data() + j * capacity_;
-        for (std::size_t p = 0; p < n; ++p) {
-            notional[p] = q * price[p];
-            upnl[p] = signed_q * (price[p] - entry);
-        }
-        if (tiers.size() == 1) {
-            const double rate = tiers.front().rate;
-            const double amount = tiers.front().amount;
-            for (std::size_t p = 0; p < n; ++p) mm[p] = notional[p] * rate - amount;
-        } else {
-            for (std::size_t p = 0; p < n; ++p) mm[p] = maintenance_margin(tiers, notional[p]);
-        }
-    }
 }
 
 void BookState::update(const PathBlock& paths, int step) {
     assert(paths.size() == size_);
-    const MarginBook& book = *book_;
-    const std::size_t n = size_;
-    update_positions(paths);
-    const int fundings = book.fundings_at(step);
-    const bool fee_policy = book.policy_ == LiquidationPolicy::fee;
-
-    for (MarginMode mode : all_modes) {
-        const std::size_t m = mode_index(mode);
-        const ModeLayout& layout = book.layout(mode);
-        double* loss = loss_.data() + m * capacity_;
-        double* funding_paid = funding_paid_.data() + m * capacity_;
-        std::fill_n(loss, n, 0.0);
-        for (std::size_t g = 0; g < layout.pools.size(); ++g) {
-            const MarginPool& pool = layout.pools[g];
-            const std::size_t row = (pool_offset_[m] + g) * capacity_;
-            double* collateral = collateral_.data() + row;
-            double* realised = realised_loss_.data() + row;
-            std::int32_t* liquidated_at = liquidated_at_.data() + row;
-
-            std::fill_n(pool_equity_.begin(), n, 0.0);
-            std::fill_n(pool_maintenance_.begin(), n, 0.0);
-            std::fill_n(pool_notional_.begin(), n, 0.0);
-            std::fill_n(pool_funding_.begin(), n, 0.0);
-            for (std::size_t j : pool.positions) {
-                const double* upnl = upnl_.data() + j * capacity_;
-                const double* mm = maintenance_.data() + j * capacity_;
-                const double* notional = notional_.data() + j * capacity_;
-                for (std::size_t p = 0; p < n; ++p) {
-                    pool_equity_[p] += upnl[p];
-                    pool_maintenance_[p] += mm[p];
-                    pool_notional_[p] += notional[p];
-                }
-                const double funding = book.side_[j] * book.funding_rate_[j] * fundings;
-                if (funding != 0.0)
-                    for (std::size_t p = 0; p < n; ++p) pool_funding_[p] += funding * notional[p];
-            }
-            for (std::size_t p = 0; p < n; ++p) {
-                if (liquidated_at[p] != 0) {
-                    loss[p] += realised[p];
-                    continue;
-                }
-                collateral[p] -= pool_funding_[p];
-                funding_paid[p] += pool_funding_[p];
-                const double equity = collateral[p] + pool_equity_[p];
-                if (MarginBook::is_liquidated(equity, pool_maintenance_[p])) {
-                    liquidated_at[p] = step;
-                    const double left = fee_policy
-                        ? std::max(0.0, equity - book.fee_rate_ * pool_notional_[p]) : 0.0;
-                    realised[p] = pool.start_equity - left;
-                    loss[p] += realised[p];
-                } else {
-                    loss[p] += pool.start_equity - equity;
-                }
-            }
-        }
-        double* min_loss = min_loss_.data() + m * capacity_;
-        double* drawdown = drawdown_.data() + m * capacity_;
-        for (std::size_t p = 0; p < n; ++p) {
-            min_loss[p] = std::min(min_loss[p], loss[p]);
-            drawdown[p] = std::max(drawdown[p], loss[p] - min_loss[p]);
-        }
+    const int fundings = book_->fundings_at(step);
+    for (std::size_t begin = 0; begin < size_; begin += chunk_) {
+        const std::size_t count = std::min(chunk_, size_ - begin);
+        update_positions(paths, begin, count);
+        if (fundings > 0) pay_funding(paths, begin, count, fundings);
+        for (std::size_t m = 0; m < mode_count; ++m) update_mode(paths, m, begin, count, step);
     }
-    refresh_open_paths();
 }
 
-void BookState::refresh_open_paths() {
-    const std::size_t n = size_;
-    std::fill_n(path_open_.begin(), n, std::uint8_t{0});
-    for (std::size_t g = 0; g < pool_total_; ++g) {
-        const std::int32_t* liquidated_at = liquidated_at_.data() + g * capacity_;
-        for (std::size_t p = 0; p < n; ++p) path_open_[p] |= liquidated_at[p] == 0 ? 1 : 0;
+namespace {
+
+// out[k] = sum of the rows' k-th entries, 4 rows a pass.
+void sum_rows(double* __restrict out, const double* rows, std::span<const std::size_t> indices,
+              std::size_t stride, std::size_t count) {
+    std::fill_n(out, count, 0.0);
+    std::size_t t = 0;
+    for (; t + 4 <= indices.size(); t += 4) {
+        const double* __restrict a = rows + indices[t] * stride;
+        const double* __restrict b = rows + indices[t + 1] * stride;
+        const double* __restrict c = rows + indices[t + 2] * stride;
+        const double* __restrict d = rows + indices[t + 3] * stride;
+        for (std::size_t k = 0; k < count; ++k) out[k] += ((a[k] + b[k]) + c[k]) + d[k];
     }
-    open_paths_ = static_cast<std::size_t>(std::count(path_open_.begin(), path_open_.begin() + n, 1));
+    for (; t < indices.size(); ++t) {
+        const double* __restrict a = rows + indices[t] * stride;
+        for (std::size_t k = 0; k < count; ++k) out[k] += a[k];
+    }
+}
+
+// mm[k] = N rate - amount of the tier whose range (previous cap, cap] holds the notional
+// N = q price[k] (SPEC 3). Caps increase, so the tier is the number of caps N exceeds: counted
+// a pass per cap (in a double, the form GCC vectorises), stopping at the first cap no path
+// exceeds (tables run to caps of 10^9 that a path never reaches), then rate and amount are
+// looked up. Not inlined: GCC 12 does not vectorise these loops once inlined into the caller.
+[[gnu::noinline]] void tiered_maintenance(const double* __restrict price, double quantity,
+                                          std::span<const double> caps, const double* rates,
+                                          const double* amounts, double* __restrict mm, std::size_t count) {
+    double* __restrict tier = mm;  // the tier index, until the last pass
+    std::fill_n(tier, count, 0.0);
+    std::size_t passed = 0;
+    for (; passed + 1 < caps.size(); ++passed) {
+        const double cap = caps[passed];
+        std::uint64_t below = ~std::uint64_t{0};  // top bit: every notional <= cap so far
+        for (std::size_t k = 0; k < count; ++k) {
+            const double notional = quantity * price[k];
+            tier[k] += notional > cap ? 1.0 : 0.0;
+            below &= detail::at_most_bits(notional, cap);
+        }
+        if (detail::any_top_bit(below)) break;
+    }
+    if (passed == 0) {  // every path in the first tier
+        for (std::size_t k = 0; k < count; ++k) mm[k] = quantity * price[k] * rates[0] - amounts[0];
+        return;
+    }
+    for (std::size_t k = 0; k < count; ++k) {
+        const int i = static_cast<int>(tier[k]);  // int: GCC gathers with 32-bit indices
+        mm[k] = quantity * price[k] * rates[i] - amounts[i];
+    }
+}
+
+}  // namespace
+
+void BookState::update_positions(const PathBlock& paths, std::size_t begin, std::size_t count) {
+    for (std::size_t j = 0; j < positions_.size(); ++j) {
+        const PositionTerms& t = positions_[j];
+        const double* __restrict price = paths.price(t.asset) + begin;
+        double* __restrict upnl = position_upnl_.data() + j * chunk_;
+        double* __restrict mm = position_maintenance_.data() + j * chunk_;
+        const double signed_quantity = t.signed_quantity;
+        const double signed_entry = t.signed_entry;
+        const double quantity = t.quantity;
+        for (std::size_t k = 0; k < count; ++k) upnl[k] = signed_quantity * price[k] - signed_entry;
+        const double* caps = tier_caps_.data() + t.tier_begin;
+        const double* rates = tier_rates_.data() + t.tier_begin;
+        const double* amounts = tier_amounts_.data() + t.tier_begin;
+        if (t.tier_count == 1) {
+            const double rate = rates[0];
+            const double amount = amounts[0];
+            for (std::size_t k = 0; k < count; ++k) mm[k] = quantity * price[k] * rate - amount;
+            continue;
+        }
+        tiered_maintenance(price, quantity, {caps, t.tier_count}, rates, amounts, mm, count);
+    }
+}
+
+void BookState::pay_funding(const PathBlock& paths, std::size_t begin, std::size_t count, int fundings) {
+    double* __restrict funding = funding_.data();
+    for (std::size_t g = 0; g < pools_.size(); ++g) {
+        const PoolTerms& pool = pools_[g];
+        if (!pool.has_funding) continue;
+        std::fill_n(funding, count, 0.0);
+        for (std::size_t j : pool.positions) {
+            const double per_price = fundings * positions_[j].funding_per_price;
+            if (per_price == 0.0) continue;
+            const double* __restrict price = paths.price(positions_[j].asset) + begin;
+            for (std::size_t k = 0; k < count; ++k) funding[k] += per_price * price[k];
+        }
+        const std::size_t row = g * capacity_ + begin;
+        double* __restrict collateral = collateral_.data() + row;
+        double* __restrict base_loss = base_loss_.data() + row;
+        const double* __restrict open = open_.data() + row;
+        double* __restrict paid = funding_paid_.data() + pool.mode * capacity_ + begin;
+        for (std::size_t k = 0; k < count; ++k) {
+            const double due = open[k] * funding[k];  // a liquidated pool pays nothing
+            collateral[k] -= due;
+            base_loss[k] += due;
+            paid[k] += due;
+        }
+    }
+}
+
+void BookState::liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step) {
+    const PoolTerms& pool = pools_[g];
+    const std::size_t at = g * capacity_ + p;
+    double left = 0.0;  // policy full: the collateral is lost whole
+    if (fee_policy_) {
+        double notional = 0.0;
+        for (std::size_t j : pool.positions) notional += positions_[j].quantity * paths.price(positions_[j].asset)[p];
+        left = std::max(0.0, collateral_[at] + upnl - fee_rate_ * notional);
+    }
+    base_loss_[at] = pool.start_equity - left;
+    open_[at] = 0.0;
+    liquidated_at_[at] = step;
+    --open_pool_paths_;
+}
+
+BookState::PoolRows BookState::rows_of(std::size_t g, std::size_t count) {
+    const PoolTerms& pool = pools_[g];
+    PoolRows rows;
+    if (pool.positions.size() > rows.upnl.size()) {
+        double* upnl = pool_upnl_.data() + g * chunk_;
+        double* mm = pool_maintenance_.data() + g * chunk_;
+        sum_rows(upnl, position_upnl_.data(), pool.positions, chunk_, count);
+        sum_rows(mm, position_maintenance_.data(), pool.positions, chunk_, count);
+        rows.add(upnl, mm);
+        return rows;
+    }
+    for (std::size_t j : pool.positions)
+        rows.add(position_upnl_.data() + j * chunk_, position_maintenance_.data() + j * chunk_);
+    return rows;
+}
+
+namespace {
+
+template <std::size_t Rows>
+double row_sum(const std::array<const double*, 4>& rows, std::size_t k) noexcept {
+    double sum = rows[0][k];
+    if constexpr (Rows > 1) sum += rows[1][k];
+    if constexpr (Rows > 2) sum += rows[2][k];
+    if constexpr (Rows > 3) sum += rows[3][k];
+    return sum;
+}
+
+double row_sum(const std::array<const double*, 4>& rows, std::size_t count, std::size_t k) noexcept {
+    switch (count) {
+    case 1: return row_sum<1>(rows, k);
+    case 2: return row_sum<2>(rows, k);
+    case 3: return row_sum<3>(rows, k);
+    default: return row_sum<4>(rows, k);
+    }
+}
+
+// One pass over a chunk for one pool of Rows positions (or one row of sums): adds the pool's
+// loss to the mode's, as if nothing were liquidated at this step (open: start equity -
+// (collateral + upnl); liquidated earlier: the realised loss), and tells whether an open path
+// liquidates now (top bit of the result; see vector_math.hpp). Not inlined: GCC 12 does not
+// vectorise it once inlined.
+template <std::size_t Rows>
+[[gnu::noinline]] std::uint64_t add_loss_find_hits(const std::array<const double*, 4>& upnl_rows,
+                                                   const std::array<const double*, 4>& mm_rows,
+                                                   const double* __restrict collateral, const double* __restrict open,
+                                                   const double* __restrict base_loss, double* __restrict loss,
+                                                   std::size_t count) {
+    const double* __restrict u0 = upnl_rows[0];
+    const double* __restrict u1 = upnl_rows[1];
+    const double* __restrict u2 = upnl_rows[2];
+    const double* __restrict u3 = upnl_rows[3];
+    const double* __restrict m0 = mm_rows[0];
+    const double* __restrict m1 = mm_rows[1];
+    const double* __restrict m2 = mm_rows[2];
+    const double* __restrict m3 = mm_rows[3];
+    std::uint64_t hits = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+        double upnl = u0[k];
+        double mm = m0[k];
+        if constexpr (Rows > 1) upnl += u1[k], mm += m1[k];
+        if constexpr (Rows > 2) upnl += u2[k], mm += m2[k];
+        if constexpr (Rows > 3) upnl += u3[k], mm += m3[k];
+        loss[k] += base_loss[k] - open[k] * upnl;
+        // MarginBook::is_liquidated (balance <= maintenance) on an open pool, as bits.
+        hits |= detail::at_most_bits(collateral[k] + upnl, mm) & detail::one_bits(open[k]);
+    }
+    return hits;
+}
+
+bool add_loss_find_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
+                        const std::array<const double*, 4>& mm_rows, const double* collateral,
+                        const double* open, const double* base_loss, double* loss, std::size_t count) {
+    std::uint64_t hits = 0;
+    switch (rows) {
+    case 1: hits = add_loss_find_hits<1>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
+    case 2: hits = add_loss_find_hits<2>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
+    case 3: hits = add_loss_find_hits<3>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
+    default: hits = add_loss_find_hits<4>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
+    }
+    return detail::any_top_bit(hits);
+}
+
+}  // namespace
+
+void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step) {
+    double* loss = loss_.data() + m * capacity_ + begin;
+    std::fill_n(loss, count, 0.0);
+    bool liquidations = false;
+    for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
+        const PoolRows rows = pool_rows_[g] = rows_of(g, count);
+        const std::size_t row = g * capacity_ + begin;
+        const double* collateral = collateral_.data() + row;
+        const double* open = open_.data() + row;
+        if (!add_loss_find_hits(rows.count, rows.upnl, rows.mm, collateral, open, base_loss_.data() + row,
+                                loss, count))
+            continue;
+        // Rare: liquidate the paths one by one.
+        liquidations = true;
+        for (std::size_t k = 0; k < count; ++k) {
+            const double upnl = row_sum(rows.upnl, rows.count, k);
+            if (open[k] != 0.0 && MarginBook::is_liquidated(collateral[k] + upnl, row_sum(rows.mm, rows.count, k)))
+                liquidate(paths, g, begin + k, upnl, step);
+        }
+    }
+    if (liquidations) {
+        // The loss again, now with this step's liquidations realised (same sums, same order).
+        std::fill_n(loss, count, 0.0);
+        for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
+            const PoolRows& rows = pool_rows_[g];
+            const std::size_t row = g * capacity_ + begin;
+            add_loss_find_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
+                               base_loss_.data() + row, loss, count);
+        }
+    }
+    double* __restrict min_loss = min_loss_.data() + m * capacity_ + begin;
+    double* __restrict drawdown = drawdown_.data() + m * capacity_ + begin;
+    for (std::size_t k = 0; k < count; ++k) {
+        min_loss[k] = std::min(min_loss[k], loss[k]);
+        drawdown[k] = std::max(drawdown[k], loss[k] - min_loss[k]);
+    }
 }
 
 int BookState::first_liquidation_step(MarginMode mode, std::size_t p) const noexcept {
     const std::size_t m = mode_index(mode);
     int first = 0;
-    for (std::size_t g = 0; g < book_->layout(mode).pools.size(); ++g) {
-        const int at = liquidated_at_[(pool_offset_[m] + g) * capacity_ + p];
+    for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
+        const int at = liquidated_at_[g * capacity_ + p];
         if (at != 0 && (first == 0 || at < first)) first = at;
     }
     return first;
 }
 
 int BookState::liquidation_step(MarginMode mode, std::size_t j, std::size_t p) const noexcept {
-    const std::size_t g = book_->layout(mode).pool_of_position[j];
-    return liquidated_at_[(pool_offset_[mode_index(mode)] + g) * capacity_ + p];
+    const std::size_t g = mode_pools_[mode_index(mode)] + book_->layout(mode).pool_of_position[j];
+    return liquidated_at_[g * capacity_ + p];
 }
 
 }  // namespace marginsim

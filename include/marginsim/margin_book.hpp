@@ -106,7 +106,7 @@ public:
     // Applies step `step` (1-based) at the block's current prices.
     void update(const PathBlock& paths, int step);
     // True when no pool of any mode is open on any path: later steps change nothing.
-    bool all_settled() const noexcept { return open_paths_ == 0; }
+    bool all_settled() const noexcept { return open_pool_paths_ == 0; }
     std::size_t size() const noexcept { return size_; }
 
     // Results, valid after the last update (positions still open are marked to market).
@@ -128,34 +128,74 @@ public:
     }
 
 private:
-    void update_positions(const PathBlock& paths);
-    void refresh_open_paths();
+    // What the hot loop reads of a position and of a pool, flattened from the book.
+    struct PositionTerms {
+        std::size_t asset = 0;
+        double signed_quantity = 0.0;   // s q: upnl = s q P - s q P0
+        double signed_entry = 0.0;      // s q P0
+        double quantity = 0.0;
+        double funding_per_price = 0.0; // s f q: funding paid per 8 hours at price P, over P
+        std::size_t tier_begin = 0;     // tiers in tier_caps_/tier_rates_/tier_amounts_
+        std::size_t tier_count = 0;
+    };
+    struct PoolTerms {
+        std::size_t mode = 0;
+        double start_equity = 0.0;
+        double collateral = 0.0;
+        std::vector<std::size_t> positions;
+        bool has_funding = false;
+    };
+    // Paths are updated a chunk at a time, so that the per-position scratch stays in L1.
+    static constexpr std::size_t chunk_ = 128;
+
+    void update_positions(const PathBlock& paths, std::size_t begin, std::size_t count);
+    void pay_funding(const PathBlock& paths, std::size_t begin, std::size_t count, int fundings);
+    // A pool's upnl and maintenance rows in the chunk scratch: its positions' own rows (up to
+    // 4), or one row of their sums.
+    struct PoolRows {
+        std::array<const double*, 4> upnl{};
+        std::array<const double*, 4> mm{};
+        std::size_t count = 0;
+        void add(const double* u, const double* m) noexcept {
+            upnl[count] = u;
+            mm[count] = m;
+            ++count;
+        }
+    };
+    PoolRows rows_of(std::size_t g, std::size_t count);
+    void update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step);
+    void liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step);
 
     const MarginBook* book_;
     std::size_t capacity_;
     std::size_t size_ = 0;
-    std::size_t open_paths_ = 0;
-    std::size_t pool_total_ = 0;
-    std::array<std::size_t, mode_count> pool_offset_{};  // first global pool index of a mode
-    // Per position, per path, at the current step: [j * capacity + p].
-    std::vector<double> upnl_;
-    std::vector<double> maintenance_;
-    std::vector<double> notional_;
-    // Per pool (all modes, globally numbered), per path.
+    std::size_t open_pool_paths_ = 0;  // (pool, path) pairs not yet liquidated
+    std::vector<PositionTerms> positions_;
+    std::vector<double> tier_caps_, tier_rates_, tier_amounts_;
+    std::vector<PoolTerms> pools_;  // every mode's pools, mode by mode
+    std::array<std::size_t, mode_count + 1> mode_pools_{};  // pools of mode m: [m], [m + 1])
+    bool fee_policy_ = false;
+    double fee_rate_ = 0.0;
+    // Per pool, per path [g * capacity + p]: collateral, 1 while open (0 once liquidated),
+    // the loss it carries apart from its unrealised PnL (start equity - collateral while
+    // open, the realised loss once liquidated), and the step it was liquidated at.
     std::vector<double> collateral_;
-    std::vector<double> realised_loss_;
+    std::vector<double> open_;
+    std::vector<double> base_loss_;
     std::vector<std::int32_t> liquidated_at_;
     // Per mode, per path.
     std::vector<double> loss_;
     std::vector<double> min_loss_;
     std::vector<double> drawdown_;
     std::vector<double> funding_paid_;
-    std::vector<std::uint8_t> path_open_;  // path has some open pool in some mode
-    // Scratch of one pool, per path.
-    std::vector<double> pool_equity_;
+    // Scratch of one chunk: per position [j * chunk_ + k] its upnl and maintenance margin;
+    // per pool [g * chunk_ + k] the sums of pools of more than one position.
+    std::vector<double> position_upnl_;
+    std::vector<double> position_maintenance_;
+    std::vector<double> pool_upnl_;
     std::vector<double> pool_maintenance_;
-    std::vector<double> pool_notional_;
-    std::vector<double> pool_funding_;
+    std::vector<double> funding_;
+    std::vector<PoolRows> pool_rows_;  // of the chunk being updated
 };
 
 }  // namespace marginsim
