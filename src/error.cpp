@@ -5,6 +5,25 @@
 namespace marginsim {
 namespace {
 
+// The text may echo what the user wrote (a key, a symbol): control characters are shown as
+// \u escapes, so that a message can neither break its line nor drive the terminal.
+std::string escape_control(const std::string& text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7f) {
+            out += c;
+            continue;
+        }
+        out += "\\u00";
+        out += hex[byte >> 4];
+        out += hex[byte & 0xf];
+    }
+    return out;
+}
+
 std::string format_input_error(const std::string& file, std::size_t line, std::size_t column,
                                const std::string& key, const std::string& message,
                                const std::string& expected) {
@@ -17,7 +36,7 @@ std::string format_input_error(const std::string& file, std::size_t line, std::s
     if (!key.empty()) text += key + ": ";
     text += message;
     if (!expected.empty()) text += " (expected " + expected + ")";
-    return text;
+    return escape_control(text);
 }
 
 }  // namespace

@@ -198,6 +198,12 @@ public:
     }
     const toml::node* find(std::string_view name) const { return table_->get(name); }
     bool has(std::string_view name) const { return find(name) != nullptr; }
+    // Where the value of `name` is written; the table's own position when it is absent.
+    SourcePosition position_of(std::string_view name) const {
+        const toml::node* node = find(name);
+        const toml::source_position at = (node != nullptr ? node->source() : source()).begin;
+        return {at.line, at.column};
+    }
 
     // Rejects keys not in `names`, reporting the first in file order: typos never pass silently.
     void allow_only(std::initializer_list<std::string_view> names) const {
@@ -403,6 +409,9 @@ Simulation read_simulation(const TableReader& root) {
     }
     sim.steps = static_cast<int>(std::llround(sim.horizon_days * sim.steps_per_day));
     sim.dt_years = 1.0 / (365.0 * sim.steps_per_day);
+    sim.paths_at = s.position_of("paths");
+    sim.horizon_days_at = s.position_of("horizon_days");
+    sim.steps_per_day_at = s.position_of("steps_per_day");
     return sim;
 }
 
@@ -600,6 +609,19 @@ std::vector<Tier> read_tier_reference(const TableReader& asset, const TierSearch
                      expected);
 }
 
+// Symbols are shown in reports, CSV rows and messages: no control characters, and no
+// surrounding spaces that would make "BTC " a different asset from "BTC".
+bool clean_symbol(std::string_view symbol) {
+    const bool control = std::any_of(symbol.begin(), symbol.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    return !control && symbol.front() != ' ' && symbol.back() != ' ';
+}
+
+// The correlation matrix and its factorisation grow with the square and the cube of the
+// asset count: a thousand assets take seconds to check, a hundred thousand would not end.
+constexpr std::size_t max_assets = 1000;
+
 std::vector<Asset> read_assets(const TableReader& root, const TierSearch& search) {
     const std::vector<TableReader> tables =
         root.tables("assets", "an array of tables: one [[assets]] table per asset",
@@ -609,6 +631,13 @@ std::vector<Asset> read_assets(const TableReader& root, const TierSearch& search
         root.context().fail(node != nullptr ? node->source() : root.source(), "assets",
                             node != nullptr ? "no assets defined" : "missing required table",
                             "at least one [[assets]] table");
+    }
+    if (tables.size() > max_assets) {
+        tables[max_assets].fail_table(
+            fmt::format("{} assets, more than the {} the engine takes", tables.size(), max_assets),
+            fmt::format("at most {} [[assets]] tables: the correlation matrix grows with the "
+                        "square of the count",
+                        max_assets));
     }
     std::vector<Asset> assets;
     for (std::size_t i = 0; i < tables.size(); ++i) {
@@ -621,6 +650,14 @@ std::vector<Asset> read_assets(const TableReader& root, const TierSearch& search
         asset.symbol = *a.text("symbol", symbol_expected);
         if (asset.symbol.empty())
             a.fail_value("symbol", "empty symbol", std::string(symbol_expected));
+        if (!clean_symbol(asset.symbol)) {
+            a.fail_value("symbol",
+                         fmt::format("symbol \"{}\" has a control character or a leading or "
+                                     "trailing space",
+                                     asset.symbol),
+                         "a symbol of printable characters without surrounding spaces, such as "
+                         "\"BTC\"");
+        }
         for (std::size_t j = 0; j < assets.size(); ++j) {
             if (assets[j].symbol == asset.symbol) {
                 a.fail_value("symbol",
@@ -907,6 +944,9 @@ std::string known_symbols(const std::vector<Asset>& assets) {
     return text;
 }
 
+constexpr std::string_view overflow_expected =
+    "amounts whose products and sums stay far below the largest floating-point number, 1.8e308";
+
 Position read_position(const TableReader& p, const std::vector<Asset>& assets) {
     p.allow_only({"symbol", "side", "margin", "leverage", "quantity", "entry_price", "mode"});
     Position position;
@@ -952,6 +992,14 @@ Position read_position(const TableReader& p, const std::vector<Asset>& assets) {
                             format_input(position.margin)),
                 "quantity * entry_price >= margin, i.e. leverage >= 1");
         }
+    }
+    if (!std::isfinite(position.quantity) || !std::isfinite(position.notional_at_entry())) {
+        p.fail_table(fmt::format("numbers too large: margin {}, leverage {}, quantity {} and "
+                                 "entry price {} overflow",
+                                 format_input(position.margin), format_amount(position.leverage),
+                                 format_amount(position.quantity),
+                                 format_input(position.entry_price)),
+                     std::string(overflow_expected));
     }
     return position;
 }
@@ -1081,10 +1129,40 @@ void check_isolated_positions(const Context& context, const Scenario& scenario,
     }
 }
 
+// The start state in finite numbers: otherwise the checks below compare NaN and report
+// nonsense, and the engine starts from infinities.
+void check_start_finite(const Context& context, const Scenario& scenario,
+                        const std::vector<PositionSource>& sources) {
+    double total = scenario.balance;
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        const double upnl = start_upnl(scenario, position);
+        const double maintenance = start_maintenance(scenario, position);
+        if (!std::isfinite(upnl) || !std::isfinite(maintenance)) {
+            context.fail(sources[j].region, sources[j].key,
+                         fmt::format("numbers too large: quantity {} at the start price {} "
+                                     "(entry price {}) overflows its unrealised PnL or "
+                                     "maintenance margin",
+                                     format_amount(position.quantity),
+                                     format_input(scenario.assets[position.asset].price),
+                                     format_input(position.entry_price)),
+                         std::string(overflow_expected));
+        }
+        total += std::abs(upnl) + std::abs(maintenance) + position.margin;
+    }
+    if (!std::isfinite(total)) {
+        context.fail(sources.front().region, "positions",
+                     "numbers too large: the balance, margins, unrealised PnL and maintenance "
+                     "margins of the positions add up past the largest floating-point number",
+                     std::string(overflow_expected));
+    }
+}
+
 // No pool may start liquidated. The whole-account pools are checked first: when one of them
 // fails, that is what the user most needs to hear.
 void check_start_not_liquidated(const Context& context, const Scenario& scenario,
                                 const std::vector<PositionSource>& sources) {
+    check_start_finite(context, scenario, sources);
     check_cross_pool(context, scenario, sources, MarginMode::cross);
     check_cross_pool(context, scenario, sources, MarginMode::as_configured);
     check_isolated_positions(context, scenario, sources);

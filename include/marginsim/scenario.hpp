@@ -35,6 +35,12 @@ struct Tier {
     std::optional<double> max_leverage;
 };
 
+// A place in the scenario file, 1-based; 0 = not written there. For checks made after loading.
+struct SourcePosition {
+    std::size_t line = 0;
+    std::size_t column = 0;
+};
+
 struct Simulation {
     std::uint64_t paths = 0;
     double horizon_days = 0.0;
@@ -47,6 +53,12 @@ struct Simulation {
     int steps = 0;          // round(horizon_days * steps_per_day)
     double dt_years = 0.0;  // 1 / (365 * steps_per_day)
     double dt_days() const noexcept { return 1.0 / steps_per_day; }
+
+    // Where the keys that size a run are written (the [simulation] table's own position when
+    // a key is left to its default): the run-size check of estimate_run.hpp points there.
+    SourcePosition paths_at;
+    SourcePosition horizon_days_at;
+    SourcePosition steps_per_day_at;
 };
 
 struct Asset {

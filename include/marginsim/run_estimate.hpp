@@ -1,0 +1,69 @@
+#pragma once
+// What a run will cost, estimated before it starts: its wall time on this machine and its
+// peak memory. A run beyond the limits (an hour, or 75% of the physical memory) is refused
+// unless forced, with the estimate in the message, instead of running for days or being
+// killed by the kernel after it has eaten the machine.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "marginsim/scenario.hpp"
+#include "marginsim/simulate.hpp"
+
+namespace marginsim {
+
+// Cost model of the engine, one core, Release build (-O3, g++ 12). The time of a path-step
+// is base + per_asset * assets + per_position * positions, fitted on user CPU time of
+// `marginsim run --threads 1` over 40,000 paths x 168 steps of synthetic books of 1 to 40
+// assets and 1 to 40 positions (commit 9c4b9f9; residuals within 6%), and consistent with
+// configs/seed_example.toml (100,000 paths x 168 steps, 3 assets, 3 positions: 1.13 s user,
+// 67 ns per path-step; the model says 59). Re-measure when the hot loop changes: the model
+// is meant to tell an hour from a minute, not to the second.
+struct CostModel {
+    double base_ns = 10.0;
+    double per_asset_ns = 9.5;
+    double per_position_ns = 7.0;
+    // std::sort of the loss and drawdown samples of each mode after the run (serial).
+    double sort_ns_per_element_log2 = 3.5;
+};
+
+struct RunEstimate {
+    std::uint64_t paths = 0;
+    int steps = 0;
+    std::size_t assets = 0;
+    std::size_t positions = 0;
+    int threads = 0;      // as the run resolves them (0 = all cores)
+    int parallelism = 0;  // threads working at once: min(threads, cores)
+    double seconds = 0.0;       // wall time
+    double memory_bytes = 0.0;  // peak resident memory
+};
+
+struct RunLimits {
+    double max_seconds = 3600.0;
+    double max_memory_bytes = 0.0;       // <= 0: no memory limit
+    double physical_memory_bytes = 0.0;  // 0 when unknown
+    double memory_fraction = 0.75;       // of the physical memory, for the message
+};
+
+// The run of `scenario` with `options` applied (paths and threads overrides).
+RunEstimate estimate_run(const Scenario& scenario, const RunOptions& options = {},
+                         const CostModel& cost = {});
+
+// One hour, and 75% of this machine's physical memory.
+RunLimits machine_run_limits();
+
+// "about 2.4 s on 2 threads and 38 MiB of memory".
+std::string describe(const RunEstimate& estimate);
+// "2.4 s", "35 min", "6.4 h", "13.2 days", "1.5e+04 years".
+std::string format_duration(double seconds);
+// "512 B", "38 MiB", "17.7 GiB" (binary units, 3 significant digits).
+std::string format_bytes(double bytes);
+
+// Throws InputError when the run would exceed a limit: the message gives the estimated time
+// and memory and points at the key that sizes the run most (paths, horizon_days or
+// steps_per_day; "--paths" when the override set the path count).
+void check_run_size(const Scenario& scenario, const RunOptions& options,
+                    const RunLimits& limits = machine_run_limits());
+
+}  // namespace marginsim
