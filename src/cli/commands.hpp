@@ -56,6 +56,21 @@ struct LiqArguments {
 CLI::App* add_liq_command(CLI::App& app, LiqArguments& arguments);
 int liq_command(const LiqArguments& arguments);
 
+struct CalibrateArguments {
+    std::vector<std::string> files;
+    int window = 0;
+    std::string method = "sample";
+    double lambda = 0.94;
+    std::vector<std::string> symbols;
+    std::string out;
+    // Set after parsing: which options were given.
+    const CLI::Option* window_option = nullptr;
+    const CLI::Option* lambda_option = nullptr;
+};
+
+CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments);
+int calibrate_command(const CalibrateArguments& arguments);
+
 inline void print_warnings(const std::vector<std::string>& warnings) {
     for (const std::string& warning : warnings) std::cerr << "warning: " << warning << '\n';
 }

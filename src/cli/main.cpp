@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     const CLI::App* validate = add_validate_command(app, validate_arguments);
     LiqArguments liq_arguments;
     const CLI::App* liq = add_liq_command(app, liq_arguments);
+    CalibrateArguments calibrate_arguments;
+    const CLI::App* calibrate = add_calibrate_command(app, calibrate_arguments);
 
     try {
         app.parse(argc, argv);
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
         if (run->parsed()) return run_command(run_arguments);
         if (validate->parsed()) return validate_command(validate_arguments);
         if (liq->parsed()) return liq_command(liq_arguments);
+        if (calibrate->parsed()) return calibrate_command(calibrate_arguments);
         std::cerr << "error: no subcommand\n";
         return exit_usage;
     } catch (const marginsim::InputError& error) {

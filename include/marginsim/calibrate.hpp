@@ -1,0 +1,178 @@
+#pragma once
+// Calibration from daily price history: annualised volatilities, the correlation matrix and
+// the Student-t degrees of freedom of daily log returns, written as a scenario snippet.
+// Pipeline: read_price_csv per file -> align_returns on the dates all files share ->
+// calibrate -> to_toml_snippet.
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace marginsim {
+
+using Date = std::chrono::sys_days;
+
+// "2026-03-30".
+std::string format_date(Date date);
+
+// One asset's daily closes, ascending by date, one close per date.
+struct PriceSeries {
+    std::string symbol;
+    std::string source;  // file path, or a name for in-memory text
+    std::vector<Date> dates;
+    std::vector<double> closes;
+};
+
+// Reads a daily price CSV, in either format:
+// - CryptoDataDownload/Binance: an optional first line (the publisher's URL), the header
+//   `Unix,Date,Symbol,Open,High,Low,Close,...`, one row per day, newest first;
+// - plain: the header `date,close`, one row per day.
+// Columns are found by name (case-insensitive): `date` (YYYY-MM-DD, a time after it is
+// ignored), `close` (> 0) and the optional `symbol`. Rows may come in any order; a date given
+// twice is an error. The symbol is `symbol` when given, else the Symbol column without its
+// quote currency (BTCUSDT -> BTC), else symbol_from_file_name. Throws InputError naming the
+// file, line and column.
+PriceSeries read_price_csv(const std::filesystem::path& path,
+                           const std::optional<std::string>& symbol = std::nullopt);
+PriceSeries parse_price_csv(std::string_view text, std::string_view source_name,
+                            const std::optional<std::string>& symbol = std::nullopt);
+
+// BTCUSDT, BTC/USDT, BTC-USDT -> BTC (quotes USDT, USDC, BUSD, USD); anything else unchanged.
+std::string strip_quote_currency(std::string_view pair);
+// Binance_ADAUSDT_d.csv -> ADA: the first '_'-separated part of the file name that ends in a
+// quote currency, without it; else the file name without its extension.
+std::string symbol_from_file_name(const std::filesystem::path& path);
+
+// Where one series came from, for the printed summary.
+struct SeriesInfo {
+    std::string symbol;
+    std::string source;
+    std::size_t days = 0;
+    Date first_date;
+    Date last_date;
+};
+
+// Daily log returns of several series on the dates they all share.
+struct AlignedReturns {
+    std::vector<SeriesInfo> series;
+    std::vector<double> last_close;            // per asset, at last_date
+    Date first_date;                           // first close used
+    Date last_date;                            // the last date all series share
+    std::optional<int> window_days;            // as requested
+    bool window_truncated = false;             // the common history is shorter than the window
+    std::size_t common_dates = 0;              // dates in the window that every series has
+    std::size_t missing_days = 0;              // calendar days in the window some series lacks
+    std::size_t dropped_returns = 0;           // returns spanning a missing day: not used
+    std::vector<Date> return_dates;            // the day each return ends on
+    std::vector<std::vector<double>> returns;  // [asset][k]: ln(close_k / close_(k-1))
+
+    std::size_t asset_count() const noexcept { return series.size(); }
+    std::size_t return_count() const noexcept { return return_dates.size(); }
+};
+
+inline constexpr std::size_t min_calibration_returns = 10;
+
+// Aligns the series on the dates all of them have. With `window_days` = N, keeps the dates
+// of the N calendar days up to the last common date (closes from last - N to last: N returns
+// when no day is missing). Returns are taken only between common dates exactly one calendar
+// day apart: a return spanning a missing day would mix two days' moves into one. Throws
+// InputError when the series share no date, a symbol is repeated, or fewer than
+// min_calibration_returns returns remain.
+AlignedReturns align_returns(const std::vector<PriceSeries>& series,
+                             std::optional<int> window_days = std::nullopt);
+
+enum class CovarianceMethod { sample, ewma };
+std::string_view to_string(CovarianceMethod method) noexcept;
+
+struct CalibrationOptions {
+    std::optional<int> window_days;  // calendar days up to the last common date; all if absent
+    CovarianceMethod method = CovarianceMethod::sample;
+    double lambda = 0.94;  // decay of the ewma method, in (0, 1)
+};
+
+struct Estimate {
+    double value = 0.0;
+    double standard_error = 0.0;
+};
+
+// Student-t degrees of freedom by maximum likelihood over (2, max_dof].
+inline constexpr double min_dof = 2.01;
+inline constexpr double max_dof = 100.0;
+struct DofEstimate {
+    Estimate estimate;      // standard_error NaN when the maximum is at a bound
+    bool at_bound = false;  // the likelihood keeps rising to min_dof or max_dof
+};
+
+struct Calibration {
+    AlignedReturns data;
+    CovarianceMethod method = CovarianceMethod::sample;
+    double lambda = 0.0;                  // ewma only
+    double effective_returns = 0.0;       // n, or for ewma (sum w)^2 / sum w^2
+    std::vector<Estimate> volatility;     // annualised, per asset
+    std::vector<double> excess_kurtosis;  // of the daily returns, per asset
+    std::vector<Estimate> correlation;    // row-major, asset_count()^2
+    std::optional<DofEstimate> dof;       // absent when the correlation matrix is singular
+    std::vector<std::string> notes;       // what the user should know about the estimates
+
+    std::size_t asset_count() const noexcept { return data.asset_count(); }
+    const Estimate& correlation_at(std::size_t i, std::size_t j) const noexcept {
+        return correlation[i * asset_count() + j];
+    }
+};
+
+// Estimates from aligned returns:
+// - sample: volatility sqrt(365) x the standard deviation (n - 1) of the daily returns,
+//   Pearson correlation;
+// - ewma (RiskMetrics): covariance sum_k w_k r_k r_k^T of zero-mean returns with weights
+//   w_k proportional to lambda^(n-1-k), summing to 1 (the newest return weighs most);
+//   volatility and correlation both from it.
+// Standard errors, normal theory corrected for fat tails (n = effective_returns, g2_i the
+// sample excess kurtosis of asset i over the window): volatility vol sqrt((2 + g2) / (4 n)),
+// i.e. vol / sqrt(2 n) for normal returns; correlation (1 - r^2) sqrt((1 + k) / n) with
+// k = (g2_i + g2_j) / 6, the elliptical kurtosis of the pair, i.e. (1 - r^2) / sqrt(n) for
+// normal returns.
+// dof: the multivariate Student-t of unit variance (the engine's student_t model) fitted by
+// maximum likelihood to the returns standardised by the sample mean, volatility and
+// correlation, with a common scale factor profiled out (it absorbs the error of the sample
+// variances, which fat tails make large); its standard error from the observed information
+// of that profile likelihood, 1 / sqrt(-d^2 loglik / d dof^2).
+Calibration calibrate(AlignedReturns data, const CalibrationOptions& options = {});
+
+// read_price_csv of each file (with symbols[i] when `symbols` is not empty: one per file),
+// align_returns, calibrate.
+Calibration calibrate_files(const std::vector<std::filesystem::path>& files,
+                            const std::vector<std::string>& symbols,
+                            const CalibrationOptions& options = {});
+
+// A ready-to-paste scenario snippet: one [[assets]] block per asset (last close as price,
+// the volatility, drift 0 and a placeholder maintenance_margin_rate), [correlation] matrix
+// (with more decimals when 4 would not keep it positive semi-definite), and the fitted dof
+// as a commented [simulation] model = "student_t" suggestion; estimates' standard errors in
+// comments.
+std::string to_toml_snippet(const Calibration& calibration);
+
+namespace detail {
+
+// Row-major covariance matrix of returns [asset][k].
+std::vector<double> sample_covariance(const std::vector<std::vector<double>>& returns);
+std::vector<double> ewma_covariance(const std::vector<std::vector<double>>& returns, double lambda);
+// (sum w)^2 / sum w^2 of the ewma weights of n returns.
+double ewma_effective_count(std::size_t n, double lambda);
+
+// Log-likelihood (up to a constant) of the multivariate Student-t of unit variance with
+// `dof` degrees of freedom at the squared Mahalanobis norms m_t of d-dimensional points.
+double student_t_log_likelihood(const std::vector<double>& mahalanobis_sq, std::size_t dimension,
+                                double dof, double scale = 1.0);
+double student_t_scale(const std::vector<double>& mahalanobis_sq, std::size_t dimension,
+                       double dof);
+double student_t_profile_log_likelihood(const std::vector<double>& mahalanobis_sq,
+                                        std::size_t dimension, double dof);
+DofEstimate fit_student_t_dof(const std::vector<double>& mahalanobis_sq, std::size_t dimension);
+
+}  // namespace detail
+
+}  // namespace marginsim

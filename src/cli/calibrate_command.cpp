@@ -1,0 +1,172 @@
+// `marginsim calibrate PRICES.csv...`: volatilities, correlations and the Student-t dof
+// estimated from daily closes, printed with their standard errors, and a scenario snippet.
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "marginsim/calibrate.hpp"
+#include "marginsim/report.hpp"
+
+namespace marginsim::cli {
+namespace {
+
+std::string with_error(const Estimate& estimate, int decimals = 4) {
+    if (!std::isfinite(estimate.standard_error)) {
+        return fmt::format("{:.{}f}", estimate.value, decimals);
+    }
+    return fmt::format("{:.{}f} ({:.{}f})", estimate.value, decimals, estimate.standard_error,
+                       decimals);
+}
+
+std::string describe_window(const AlignedReturns& data) {
+    std::string text =
+        fmt::format("{} .. {}", format_date(data.first_date), format_date(data.last_date));
+    if (!data.window_days) return text + ": every date the files share";
+    if (data.window_truncated) {
+        return text + fmt::format(": all the files share, shorter than the {} days requested",
+                                  *data.window_days);
+    }
+    return text +
+           fmt::format(": the {} calendar days up to the last common date", *data.window_days);
+}
+
+std::string summary(const Calibration& c) {
+    const AlignedReturns& data = c.data;
+    std::string out = fmt::format("calibration of {} asset{} from daily closes\n", c.asset_count(),
+                                  c.asset_count() == 1 ? "" : "s");
+    for (const SeriesInfo& s : data.series) {
+        out += fmt::format("  {:<8} {} days {} .. {}  {}\n", s.symbol, s.days,
+                           format_date(s.first_date), format_date(s.last_date), s.source);
+    }
+    out += fmt::format("window   {}\n", describe_window(data));
+    out += fmt::format("returns  {} daily log returns", data.return_count());
+    if (data.missing_days > 0) {
+        out += fmt::format(
+            " ({} days of the window missing in some file, {} returns spanning "
+            "them left out)",
+            data.missing_days, data.dropped_returns);
+    }
+    out += '\n';
+    if (c.method == CovarianceMethod::ewma) {
+        out +=
+            fmt::format("method   ewma (RiskMetrics), lambda {}: about {:.1f} effective returns\n",
+                        c.lambda, c.effective_returns);
+    } else {
+        out += "method   sample: volatility sqrt(365) x standard deviation, Pearson correlation\n";
+    }
+
+    out += fmt::format("\n{:<24} {:>9} {:>10} {:>16}\n", "volatility (annualised)", "estimate",
+                       "std error", "excess kurtosis");
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        out += fmt::format("  {:<22} {:>9.4f} {:>10.4f} {:>16.2f}\n", data.series[i].symbol,
+                           c.volatility[i].value, c.volatility[i].standard_error,
+                           c.excess_kurtosis[i]);
+    }
+    if (c.asset_count() > 1) {
+        out += "\ncorrelation (std error)\n  " + std::string(10, ' ');
+        for (const SeriesInfo& s : data.series) out += fmt::format(" {:>17}", s.symbol);
+        out += '\n';
+        for (std::size_t i = 0; i < c.asset_count(); ++i) {
+            out += fmt::format("  {:<10}", data.series[i].symbol);
+            for (std::size_t j = 0; j < c.asset_count(); ++j) {
+                out += fmt::format(" {:>17}",
+                                   i == j ? std::string("1") : with_error(c.correlation_at(i, j)));
+            }
+            out += '\n';
+        }
+    }
+    out += "\nstudent_t dof  ";
+    if (!c.dof) {
+        out += "not fitted (singular correlation matrix)\n";
+    } else if (c.dof->at_bound) {
+        out += fmt::format(
+            "{:.2f}: the likelihood is highest at the bound of the search, "
+            "see the notes\n",
+            c.dof->estimate.value);
+    } else {
+        out += with_error(c.dof->estimate, 2) +
+               ": maximum likelihood of the multivariate Student-t of unit variance\n";
+    }
+    if (!c.notes.empty()) {
+        out += "\nnotes\n";
+        for (const std::string& note : c.notes) out += "  - " + note + '\n';
+    }
+    return out;
+}
+
+}  // namespace
+
+CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
+    CLI::App* command = app.add_subcommand(
+        "calibrate",
+        "Estimate volatilities, correlations and the Student-t dof from daily price files and "
+        "write a scenario snippet ([[assets]], [correlation], [simulation] model/dof)");
+    command
+        ->add_option("PRICES", arguments.files,
+                     "Daily price CSV files, one asset each: CryptoDataDownload/Binance "
+                     "(Unix,Date,Symbol,...,Close,...) or plain date,close")
+        ->required();
+    arguments.window_option =
+        command
+            ->add_option("--window", arguments.window,
+                         "Use the DAYS calendar days up to the last date all files share "
+                         "(default: all shared dates)")
+            ->check(CLI::Range(1, 100000));
+    command->add_option("--method", arguments.method, "Covariance estimator: sample or ewma")
+        ->check(CLI::IsMember({"sample", "ewma"}))
+        ->capture_default_str();
+    arguments.lambda_option =
+        command->add_option("--lambda", arguments.lambda, "Decay of the ewma method, in (0, 1)")
+            ->check(CLI::Validator(
+                [](std::string& text) -> std::string {
+                    try {
+                        const double value = std::stod(text);
+                        if (value > 0.0 && value < 1.0) return {};
+                    } catch (const std::exception&) {
+                    }
+                    return "must be a number in (0, 1), not '" + text + "'";
+                },
+                "(0, 1)"))
+            ->capture_default_str();
+    command
+        ->add_option("--symbols", arguments.symbols,
+                     "Symbols of the files, in order (A,B,...); default: the Symbol column "
+                     "(BTCUSDT -> BTC), else the file name (Binance_ADAUSDT_d.csv -> ADA)")
+        ->delimiter(',');
+    command->add_option("--out", arguments.out,
+                        "Write the snippet to this file (default: stdout, the summary then "
+                        "goes to stderr)");
+    return command;
+}
+
+int calibrate_command(const CalibrateArguments& arguments) {
+    if (arguments.lambda_option->count() > 0 && arguments.method != "ewma") {
+        std::cerr << "error: --lambda is only used with --method ewma\n";
+        return exit_usage;
+    }
+    CalibrationOptions options;
+    if (arguments.window_option->count() > 0) options.window_days = arguments.window;
+    options.method = arguments.method == "ewma" ? CovarianceMethod::ewma : CovarianceMethod::sample;
+    options.lambda = arguments.lambda;
+    const std::vector<std::filesystem::path> files(arguments.files.begin(), arguments.files.end());
+    const Calibration calibration = calibrate_files(files, arguments.symbols, options);
+    const std::string snippet = to_toml_snippet(calibration);
+    if (arguments.out.empty()) {
+        std::cerr << summary(calibration);
+        std::cout << snippet;
+    } else {
+        write_file_atomically(arguments.out, snippet);
+        std::cout << summary(calibration)
+                  << fmt::format("\nsnippet written to {}\n", arguments.out);
+    }
+    return exit_ok;
+}
+
+}  // namespace marginsim::cli
