@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <utility>
 
 namespace marginsim {
 namespace {
@@ -36,36 +37,74 @@ double mean_of(const std::vector<T>& values) {
 
 }  // namespace
 
+namespace {
+
+// Adds counts elementwise, growing `to` to the longer of the two.
+void add_counts(std::vector<std::uint64_t>& to, const std::vector<std::uint64_t>& from) {
+    if (to.size() < from.size()) to.resize(from.size(), 0);
+    for (std::size_t k = 0; k < from.size(); ++k) to[k] += from[k];
+}
+
+void count_steps(std::vector<std::uint64_t>& by_step, const std::vector<std::int32_t>& steps) {
+    for (const std::int32_t step : steps) {
+        assert(step >= 1);
+        const auto k = static_cast<std::size_t>(step);
+        if (by_step.size() <= k) by_step.resize(k + 1, 0);
+        ++by_step[k];
+    }
+}
+
+}  // namespace
+
 void ModeSample::merge(const ModeSample& other) {
     append(loss, other.loss);
     append(drawdown, other.drawdown);
-    append(liquidation_time_days, other.liquidation_time_days);
-    if (position_liquidations.empty()) position_liquidations.assign(other.position_liquidations.size(), 0);
-    assert(position_liquidations.size() == other.position_liquidations.size());
-    for (std::size_t j = 0; j < position_liquidations.size(); ++j)
-        position_liquidations[j] += other.position_liquidations[j];
+    count_steps(liquidations_by_step, first_liquidation_steps);
+    first_liquidation_steps.clear();
+    count_steps(liquidations_by_step, other.first_liquidation_steps);
+    add_counts(liquidations_by_step, other.liquidations_by_step);
+    add_counts(position_liquidations, other.position_liquidations);
     liquidated_paths += other.liquidated_paths;
     funding_paid += other.funding_paid;
 }
 
-BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book, double balance) {
-    BlockStats stats;
+RunSamples::RunSamples(std::uint64_t paths) : paths_(paths) {
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        loss_[m].resize(paths);
+        drawdown_[m].resize(paths);
+    }
+}
+
+void RunSamples::move_into(std::array<ModeSample, mode_count>& into) {
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        into[m].loss = std::move(loss_[m]);
+        into[m].drawdown = std::move(drawdown_[m]);
+    }
+    paths_ = 0;
+}
+
+namespace {
+
+// The counts of a finished block into `stats`, its losses and drawdowns to loss[m] and
+// drawdown[m] (n entries each).
+void read_block(const BookState& state, const MarginBook& book, double balance, BlockStats& stats,
+                const std::array<double*, mode_count>& loss, const std::array<float*, mode_count>& drawdown) {
     const std::size_t n = state.size();
     const std::size_t positions = book.position_count();
     stats.paths = n;
+    stats.dt_days = book.dt_days();
     for (MarginMode mode : all_modes) {
-        ModeSample& sample = stats.modes[mode_index(mode)];
-        sample.loss.reserve(n);
-        sample.drawdown.reserve(n);
+        const std::size_t m = mode_index(mode);
+        ModeSample& sample = stats.modes[m];
         sample.position_liquidations.assign(positions, 0);
         for (std::size_t p = 0; p < n; ++p) {
-            sample.loss.push_back(state.loss(mode, p));
-            sample.drawdown.push_back(static_cast<float>(state.drawdown(mode, p)));
+            loss[m][p] = state.loss(mode, p);
+            drawdown[m][p] = static_cast<float>(state.drawdown(mode, p));
             sample.funding_paid += state.funding_paid(mode, p);
             const int first = state.first_liquidation_step(mode, p);
             if (first == 0) continue;
             ++sample.liquidated_paths;
-            sample.liquidation_time_days.push_back(static_cast<float>(first * book.dt_days()));
+            sample.first_liquidation_steps.push_back(first);
             for (std::size_t j = 0; j < positions; ++j)
                 if (state.liquidation_step(mode, j, p) != 0) ++sample.position_liquidations[j];
         }
@@ -83,11 +122,42 @@ BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book
             }
         }
     }
+}
+
+}  // namespace
+
+BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book, double balance) {
+    BlockStats stats;
+    std::array<double*, mode_count> loss{};
+    std::array<float*, mode_count> drawdown{};
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        stats.modes[m].loss.resize(state.size());
+        stats.modes[m].drawdown.resize(state.size());
+        loss[m] = stats.modes[m].loss.data();
+        drawdown[m] = stats.modes[m].drawdown.data();
+    }
+    read_block(state, book, balance, stats, loss, drawdown);
+    return stats;
+}
+
+BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book, double balance,
+                                  RunSamples& samples, std::uint64_t first_path) {
+    assert(first_path + state.size() <= samples.paths_);
+    BlockStats stats;
+    std::array<double*, mode_count> loss{};
+    std::array<float*, mode_count> drawdown{};
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        loss[m] = samples.loss_[m].data() + first_path;
+        drawdown[m] = samples.drawdown_[m].data() + first_path;
+    }
+    read_block(state, book, balance, stats, loss, drawdown);
     return stats;
 }
 
 void BlockStats::merge(const BlockStats& other) {
     paths += other.paths;
+    if (dt_days == 0.0) dt_days = other.dt_days;
+    assert(other.dt_days == 0.0 || other.dt_days == dt_days);
     for (std::size_t m = 0; m < mode_count; ++m) modes[m].merge(other.modes[m]);
     cross_loss_exceeds_isolated += other.cross_loss_exceeds_isolated;
     contagion += other.contagion;
@@ -145,12 +215,9 @@ Summary summarize(BlockStats& merged) {
             out.position_liquidation_probability.push_back(static_cast<double>(hits) /
                                                            static_cast<double>(merged.paths));
         out.loss = summarize_losses(sample.loss);
-        if (!sample.liquidation_time_days.empty()) {
-            std::sort(sample.liquidation_time_days.begin(), sample.liquidation_time_days.end());
-            out.time_to_liquidation_days = TimeSummary{order_statistic(sample.liquidation_time_days, 0.05),
-                                                       order_statistic(sample.liquidation_time_days, 0.5),
-                                                       order_statistic(sample.liquidation_time_days, 0.95)};
-        }
+        count_steps(sample.liquidations_by_step, sample.first_liquidation_steps);
+        sample.first_liquidation_steps.clear();
+        out.time_to_liquidation_days = liquidation_time_summary(sample.liquidations_by_step, merged.dt_days);
         std::sort(sample.drawdown.begin(), sample.drawdown.end());
         out.drawdown = DrawdownSummary{mean_of(sample.drawdown), order_statistic(sample.drawdown, 0.95),
                                        order_statistic(sample.drawdown, 0.99)};
@@ -159,6 +226,23 @@ Summary summarize(BlockStats& merged) {
     summary.p_cross_loss_exceeds_isolated = wilson_proportion(merged.cross_loss_exceeds_isolated, merged.paths);
     summary.contagion_probability = wilson_proportion(merged.contagion, merged.paths);
     return summary;
+}
+
+std::optional<TimeSummary> liquidation_time_summary(const std::vector<std::uint64_t>& liquidations_by_step,
+                                                    double dt_days) {
+    std::uint64_t liquidated = 0;
+    for (const std::uint64_t count : liquidations_by_step) liquidated += count;
+    if (liquidated == 0) return std::nullopt;
+    // The a-quantile of the sorted times: the step holding order_index among the counts,
+    // as the float that a list of times would have held.
+    auto quantile = [&](double a) {
+        const std::uint64_t index = order_index(static_cast<std::size_t>(liquidated), a);
+        std::uint64_t below = 0;
+        std::size_t step = 0;
+        while (below + liquidations_by_step[step] <= index) below += liquidations_by_step[step++];
+        return static_cast<double>(static_cast<float>(static_cast<double>(step) * dt_days));
+    };
+    return TimeSummary{quantile(0.05), quantile(0.5), quantile(0.95)};
 }
 
 }  // namespace marginsim

@@ -1,6 +1,7 @@
 #include "marginsim/simulate.hpp"
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/enumerable_thread_specific.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
@@ -8,6 +9,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <utility>
 
@@ -36,11 +38,17 @@ int resolve_threads(int requested) {
     return requested > 0 ? requested : tbb::info::default_concurrency();
 }
 
-std::vector<BlockStats> run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t seed,
-                                   double balance, int threads) {
+// The statistics of a whole run. Each block writes its losses and drawdowns into its slice of
+// the preallocated samples and adds its counts to its thread's tally (integer counts add in
+// any order); the only floating-point sums, funding, are kept per block and added in block
+// order. Nothing grows with the path count but the samples, and nothing is copied.
+BlockStats run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t seed, double balance,
+                      int threads) {
     // Written so that it cannot wrap for path counts near 2^64.
     const std::uint64_t block_count = paths / block_size + (paths % block_size != 0 ? 1 : 0);
-    std::vector<BlockStats> per_block(block_count);
+    RunSamples samples(paths);
+    std::vector<std::array<double, mode_count>> funding(block_count);
+    tbb::enumerable_thread_specific<BlockStats> tallies;
     // The global limit admits more threads than cores when asked, without TBB's warning.
     const tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                                     static_cast<std::size_t>(threads));
@@ -54,17 +62,30 @@ std::vector<BlockStats> run_blocks(const Engine& engine, std::uint64_t paths, st
                 detail::observe(&fork);
                 PathBlock block_paths(engine.model().asset_count(), block_size);
                 BookState state(engine.book(), block_size);
+                BlockStats& tally = tallies.local();
                 for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
                     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
                     engine.run_block(seed, b, n, block_paths, state);
-                    per_block[b] = BlockStats::from_state(state, engine.book(), balance);
-                    detail::publish(&per_block[b]);
+                    BlockStats block = BlockStats::from_state(state, engine.book(), balance, samples, b * block_size);
+                    for (std::size_t m = 0; m < mode_count; ++m) {
+                        funding[b][m] = block.modes[m].funding_paid;
+                        block.modes[m].funding_paid = 0.0;
+                    }
+                    tally.merge(block);
                 }
+                detail::publish(&tally);
             },
             tbb::simple_partitioner());
     });
-    for (const BlockStats& block : per_block) detail::observe(&block);
-    return per_block;
+    BlockStats total;
+    for (const BlockStats& tally : tallies) {
+        detail::observe(&tally);
+        total.merge(tally);
+    }
+    for (const auto& block : funding)  // block order: the same sums whatever the thread count
+        for (std::size_t m = 0; m < mode_count; ++m) total.modes[m].funding_paid += block[m];
+    samples.move_into(total.modes);
+    return total;
 }
 
 }  // namespace
@@ -77,14 +98,8 @@ Report simulate(const Scenario& input, const RunOptions& options) {
 
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
-    std::vector<BlockStats> per_block =
+    BlockStats total =
         run_blocks(engine, scenario.simulation.paths, scenario.simulation.seed, scenario.balance, threads);
-    // Merged in block order, so every sum is the same whatever the thread count.
-    BlockStats total;
-    for (BlockStats& block : per_block) {
-        total.merge(block);
-        block = BlockStats{};
-    }
     Summary summary = summarize(total);
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 

@@ -12,26 +12,56 @@
 
 namespace marginsim {
 
-// What one block of paths contributes to one mode.
+// What a set of paths contributes to one mode. The per-path samples are the only storage
+// that grows with the path count: one double (loss) and one float (drawdown) per path.
 struct ModeSample {
-    std::vector<double> loss;                   // one per path, in path order
-    std::vector<float> drawdown;                // one per path
-    std::vector<float> liquidation_time_days;   // one per liquidated path
+    std::vector<double> loss;     // one per path, in path order (empty when written to a RunSamples)
+    std::vector<float> drawdown;  // one per path
+    // When paths were first liquidated: a block lists the step of each liquidated path
+    // (sparse, small); merging folds the lists into counts per step, [k] = paths first
+    // liquidated at step k, so that a merged run holds steps + 1 counts, not a list.
+    std::vector<std::int32_t> first_liquidation_steps;
+    std::vector<std::uint64_t> liquidations_by_step;
     std::vector<std::uint64_t> position_liquidations;  // per position
     std::uint64_t liquidated_paths = 0;
-    double funding_paid = 0.0;                  // summed over paths
+    double funding_paid = 0.0;  // summed over paths
 
+    // Appends other's samples (after this one's) and adds its counts.
     void merge(const ModeSample& other);
+};
+
+// The per-path samples of a whole run, allocated once: each block writes its own slice, so
+// nothing is copied or reallocated when blocks are merged.
+class RunSamples {
+public:
+    explicit RunSamples(std::uint64_t paths);
+    std::uint64_t paths() const noexcept { return paths_; }
+    // Moves the samples into `into` (no copy), leaving this empty.
+    void move_into(std::array<ModeSample, mode_count>& into);
+
+private:
+    friend struct BlockStats;
+    std::uint64_t paths_;
+    std::array<std::vector<double>, mode_count> loss_;
+    std::array<std::vector<float>, mode_count> drawdown_;
 };
 
 struct BlockStats {
     std::uint64_t paths = 0;
+    double dt_days = 0.0;  // the length of a step, for times to liquidation
     std::array<ModeSample, mode_count> modes;
     std::uint64_t cross_loss_exceeds_isolated = 0;
     std::uint64_t contagion = 0;  // some position survives in isolated, liquidated in cross
 
     // Reads the outcome of every path of a finished block.
     static BlockStats from_state(const BookState& state, const MarginBook& book, double balance);
+    // The same, but the block's losses and drawdowns are written to `samples` at paths
+    // [first_path, first_path + state.size()) instead of into the result (which then holds
+    // only counts and sums).
+    static BlockStats from_state(const BookState& state, const MarginBook& book, double balance,
+                                 RunSamples& samples, std::uint64_t first_path);
+    // Adds other's paths after this one's. Counts add in any order; the floating-point sums
+    // (funding) depend on the order, which callers keep fixed (block order).
     void merge(const BlockStats& other);
 };
 
@@ -92,5 +122,10 @@ LossSummary summarize_losses(std::vector<double>& losses);
 
 // Finishes merged statistics (sorts the samples in place).
 Summary summarize(BlockStats& merged);
+
+// Times to liquidation (days) of a mode from its counts per step: p05, median and p95 as
+// order statistics of the liquidated paths' times; empty when none liquidated.
+std::optional<TimeSummary> liquidation_time_summary(const std::vector<std::uint64_t>& liquidations_by_step,
+                                                    double dt_days);
 
 }  // namespace marginsim

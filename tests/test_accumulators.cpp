@@ -1,0 +1,137 @@
+// The mergeable statistics: the run's preallocated samples and per-step counts give exactly
+// what per-block copies and lists of times give, and the summaries are order statistics.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "marginsim/accumulators.hpp"
+#include "marginsim/simulate.hpp"
+#include "scenario_builder.hpp"
+
+using namespace marginsim;
+using marginsim::testing::ScenarioBuilder;
+
+namespace {
+
+Scenario liquidating_book() {
+    const std::vector<double> rho{1.0, 0.8, 0.7, 0.8, 1.0, 0.75, 0.7, 0.75, 1.0};
+    return ScenarioBuilder(10000, 7, 24)
+        .asset("BTC", 66800, 0.6, 0.0, 0.004, 0.0002)
+        .asset("ETH", 2000, 0.8, 0.0, 0.005)
+        .asset("SOL", 80, 0.9, 0.0, 0.005, -0.0001)
+        .correlation(rho)
+        .position("BTC", Side::long_side, 2000, 15)
+        .position("ETH", Side::short_side, 2000, 10, MarginMode::isolated)
+        .position("SOL", Side::long_side, 2000, 20)
+        .policy(LiquidationPolicy::fee, 0.01)
+        .build();
+}
+
+void require_same(const Summary& a, const Summary& b) {
+    REQUIRE(a.paths == b.paths);
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const ModeSummary& x = a.modes[m];
+        const ModeSummary& y = b.modes[m];
+        REQUIRE(x.liquidation_probability.estimate == y.liquidation_probability.estimate);
+        REQUIRE(x.position_liquidation_probability == y.position_liquidation_probability);
+        REQUIRE(x.loss.mean == y.loss.mean);
+        REQUIRE(x.loss.std == y.loss.std);
+        REQUIRE(x.loss.var == y.loss.var);
+        REQUIRE(x.loss.es == y.loss.es);
+        REQUIRE(x.loss.max == y.loss.max);
+        REQUIRE(x.drawdown.mean == y.drawdown.mean);
+        REQUIRE(x.drawdown.p95 == y.drawdown.p95);
+        REQUIRE(x.drawdown.p99 == y.drawdown.p99);
+        REQUIRE(x.funding_paid_mean == y.funding_paid_mean);
+        REQUIRE(x.time_to_liquidation_days.has_value() == y.time_to_liquidation_days.has_value());
+        if (x.time_to_liquidation_days) {
+            REQUIRE(x.time_to_liquidation_days->p05 == y.time_to_liquidation_days->p05);
+            REQUIRE(x.time_to_liquidation_days->median == y.time_to_liquidation_days->median);
+            REQUIRE(x.time_to_liquidation_days->p95 == y.time_to_liquidation_days->p95);
+        }
+    }
+    REQUIRE(a.p_cross_loss_exceeds_isolated.estimate == b.p_cross_loss_exceeds_isolated.estimate);
+    REQUIRE(a.contagion_probability.estimate == b.contagion_probability.estimate);
+}
+
+}  // namespace
+
+TEST_CASE("samples written to the run's slices and tallied in any order equal per-block copies") {
+    const Scenario s = liquidating_book();
+    const Engine engine(s);
+    const std::size_t blocks = 12;
+    const std::size_t last = 300;  // a short last block, as when paths is not a multiple
+    const std::uint64_t paths = (blocks - 1) * block_size + last;
+    PathBlock path_block(s.asset_count(), block_size);
+    BookState state(engine.book(), block_size);
+
+    BlockStats copied;      // the reference: each block owns its samples, merged in block order
+    RunSamples samples(paths);
+    std::vector<BlockStats> counted(blocks);
+    for (std::size_t b = 0; b < blocks; ++b) {
+        const std::size_t n = b + 1 == blocks ? last : block_size;
+        engine.run_block(s.simulation.seed, b, n, path_block, state);
+        copied.merge(BlockStats::from_state(state, engine.book(), s.balance));
+        counted[b] = BlockStats::from_state(state, engine.book(), s.balance, samples, b * block_size);
+        REQUIRE(counted[b].modes[0].loss.empty());
+    }
+    // Counts merged in reverse and in two halves (as threads would), funding in block order.
+    BlockStats front, back;
+    for (std::size_t b = blocks; b-- > blocks / 2;) back.merge(counted[b]);
+    for (std::size_t b = blocks / 2; b-- > 0;) front.merge(counted[b]);
+    BlockStats total;
+    total.merge(back);
+    total.merge(front);
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        double funding = 0.0;
+        for (const BlockStats& b : counted) funding += b.modes[m].funding_paid;
+        total.modes[m].funding_paid = funding;
+    }
+    samples.move_into(total.modes);
+    REQUIRE(total.paths == paths);
+
+    std::size_t liquidated = 0;
+    for (const ModeSample& m : copied.modes) liquidated += m.liquidated_paths;
+    CHECK(liquidated > 100);  // the times to liquidation were exercised
+    require_same(summarize(copied), summarize(total));
+}
+
+TEST_CASE("times to liquidation from counts per step are the order statistics of the times") {
+    std::mt19937_64 random(11);
+    for (int trial = 0; trial < 50; ++trial) {
+        const int steps = 1 + static_cast<int>(random() % 3000);
+        const double dt_days = 1.0 / static_cast<double>(1 + random() % 300);
+        std::vector<std::uint64_t> counts(static_cast<std::size_t>(steps) + 1, 0);
+        std::vector<float> times;
+        const std::size_t liquidated = 1 + random() % 500;
+        for (std::size_t i = 0; i < liquidated; ++i) {
+            const int step = 1 + static_cast<int>(random() % static_cast<std::uint64_t>(steps));
+            ++counts[static_cast<std::size_t>(step)];
+            times.push_back(static_cast<float>(step * dt_days));
+        }
+        std::sort(times.begin(), times.end());
+        const auto summary = liquidation_time_summary(counts, dt_days);
+        REQUIRE(summary.has_value());
+        CHECK(summary->p05 == order_statistic(times, 0.05));
+        CHECK(summary->median == order_statistic(times, 0.5));
+        CHECK(summary->p95 == order_statistic(times, 0.95));
+    }
+    CHECK_FALSE(liquidation_time_summary(std::vector<std::uint64_t>(10, 0), 0.5).has_value());
+}
+
+TEST_CASE("merging folds the steps of liquidated paths into counts per step") {
+    ModeSample a, b;
+    a.first_liquidation_steps = {3, 1, 3};
+    a.liquidated_paths = 3;
+    b.first_liquidation_steps = {7};
+    b.liquidations_by_step = {0, 2};
+    b.liquidated_paths = 3;
+    ModeSample total;
+    total.merge(a);
+    total.merge(b);
+    CHECK(total.first_liquidation_steps.empty());
+    CHECK(total.liquidations_by_step == std::vector<std::uint64_t>{0, 3, 0, 2, 0, 0, 0, 1});
+    CHECK(total.liquidated_paths == 6);
+}
