@@ -151,3 +151,151 @@ TEST_CASE("with zero volatility the price grows at the drift exactly") {
     const double t = 10.0 / 365.0;
     for (std::size_t p = 0; p < 8; ++p) CHECK(paths.price(0)[p] == Approx(100.0 * std::exp(0.3 * t)).epsilon(1e-12));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The generator of the fast path (xoshiro256++ and the batched ziggurat, rng.hpp) and the
+// vectorised exp (vector_math.hpp): statistical checks of the normals, accuracy of the exp.
+// ---------------------------------------------------------------------------------------------
+
+#include <bit>
+#include <limits>
+#include <random>
+
+#include "rng.hpp"
+#include "vector_math.hpp"
+
+namespace {
+
+double standard_normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+// Normals of consecutive streams of one seed, drawn in blocks as the engine draws them.
+std::vector<double> stream_normals(std::uint64_t seed, std::uint64_t stream, std::size_t n) {
+    RandomStream rng(seed, stream);
+    std::vector<double> z(n);
+    for (std::size_t k = 0; k < n; k += 1024) rng.fill_normals({z.data() + k, std::min<std::size_t>(1024, n - k)});
+    return z;
+}
+
+// Sample autocorrelation of x at `lag`.
+double autocorrelation(const std::vector<double>& x, std::size_t lag) {
+    const double m = mean(x);
+    double num = 0.0, den = 0.0;
+    for (std::size_t k = 0; k < x.size(); ++k) {
+        den += (x[k] - m) * (x[k] - m);
+        if (k + lag < x.size()) num += (x[k] - m) * (x[k + lag] - m);
+    }
+    return num / den;
+}
+
+}  // namespace
+
+TEST_CASE("the normals pass a chi-square goodness-of-fit test on 200 equiprobable bins") {
+    // 2,000,000 normals from 20 streams. Under the null the statistic is chi-square with 199
+    // degrees of freedom: mean 199, sd 19.9; its 0.9999 quantile is 284.9 (fixed seed).
+    constexpr std::size_t bins = 200;
+    std::vector<double> counts(bins, 0.0);
+    std::size_t n = 0;
+    for (std::uint64_t stream = 0; stream < 20; ++stream) {
+        for (double z : stream_normals(2024, stream, 100000)) {
+            const auto bin = static_cast<std::size_t>(standard_normal_cdf(z) * bins);
+            ++counts[std::min(bin, bins - 1)];
+            ++n;
+        }
+    }
+    const double expected = static_cast<double>(n) / bins;
+    double chi2 = 0.0;
+    for (double c : counts) chi2 += (c - expected) * (c - expected) / expected;
+    INFO("chi-square " << chi2 << " on " << bins - 1 << " degrees of freedom");
+    CHECK(chi2 < 284.9);
+    // And the statistic is not suspiciously small either (0.0001 quantile: 128.4).
+    CHECK(chi2 > 128.4);
+}
+
+TEST_CASE("the normals' far tails (the ziggurat's tail algorithm) have the normal's mass") {
+    // Beyond the base layer's edge (3.44) the ziggurat samples the tail separately.
+    const std::size_t n = 4000000;
+    std::size_t beyond_35 = 0, beyond_45 = 0;
+    for (std::uint64_t stream = 0; stream < 4; ++stream) {
+        for (double z : stream_normals(77, stream, n / 4)) {
+            beyond_35 += std::abs(z) > 3.5;
+            beyond_45 += std::abs(z) > 4.5;
+        }
+    }
+    auto check_binomial = [&](std::size_t hits, double p) {
+        const double expected = p * static_cast<double>(n);
+        const double sd = std::sqrt(expected * (1.0 - p));
+        INFO(hits << " beyond, expected " << expected << " +- " << sd);
+        CHECK(std::abs(static_cast<double>(hits) - expected) < 4.5 * sd);
+    };
+    check_binomial(beyond_35, 2.0 * standard_normal_cdf(-3.5));
+    check_binomial(beyond_45, 2.0 * standard_normal_cdf(-4.5));
+}
+
+TEST_CASE("the normals show no autocorrelation within a stream nor correlation across streams") {
+    const std::size_t n = 1000000;
+    const std::vector<double> z = stream_normals(5, 0, n);
+    std::vector<double> z2(n);
+    for (std::size_t k = 0; k < n; ++k) z2[k] = z[k] * z[k];
+    // Standard error of a sample autocorrelation of independent draws: 1 / sqrt(n).
+    const double bound = 4.5 / std::sqrt(static_cast<double>(n));
+    for (std::size_t lag : {1, 2, 3, 4, 7, 64, 1023, 1024, 1025}) {
+        INFO("lag " << lag);
+        CHECK(std::abs(autocorrelation(z, lag)) < bound);
+        CHECK(std::abs(autocorrelation(z2, lag)) < bound);  // magnitudes: layer and tail choices
+    }
+    // Streams of neighbouring blocks, and the same block under neighbouring seeds.
+    CHECK(std::abs(correlation(z, stream_normals(5, 1, n))) < bound);
+    CHECK(std::abs(correlation(z, stream_normals(6, 0, n))) < bound);
+}
+
+TEST_CASE("the vectorised exp is within 1 ulp of libm's and falls back to it outside its domain") {
+    std::mt19937_64 random(3);
+    std::uniform_real_distribution<double> wide(-detail::exp_max_argument, detail::exp_max_argument);
+    std::uniform_real_distribution<double> prices(-12.0, 25.0);
+    double worst_ulps = 0.0;
+    for (int k = 0; k < 2000000; ++k) {
+        const double x = k % 2 == 0 ? wide(random) : prices(random);
+        const double exact = std::exp(x);
+        const double ulp = std::nextafter(exact, std::numeric_limits<double>::infinity()) - exact;
+        worst_ulps = std::max(worst_ulps, std::abs(detail::exp_vectorizable(x) - exact) / ulp);
+    }
+    CHECK(worst_ulps <= 1.0);
+    CHECK(detail::exp_vectorizable(0.0) == 1.0);
+    CHECK(detail::exp_vectorizable(1.0) == Approx(std::exp(1.0)).epsilon(1e-15));
+
+    std::vector<double> x{0.5, -3.0, 800.0, 11.0}, y(4);
+    detail::exp_array(x.data(), y.data(), x.size());
+    CHECK(std::isinf(y[2]));
+    for (std::size_t k : {0, 1, 3}) CHECK(y[k] == std::exp(x[k]));
+    x = {-800.0, 1.0};
+    detail::exp_array(x.data(), y.data(), x.size());
+    CHECK(y[0] == 0.0);
+}
+
+TEST_CASE("the bit tests of the hot loop agree with the comparisons they replace") {
+    auto top = [](std::uint64_t bits) { return detail::any_top_bit(bits); };
+    const double min_sub = std::numeric_limits<double>::denorm_min();
+    const std::vector<double> values{0.0, -0.0, min_sub, -min_sub, 1e-300, -1e-300, 1.0, -1.0, 2.5, 1e300, -1e300,
+                                     std::numeric_limits<double>::max(), -std::numeric_limits<double>::max()};
+    for (double a : values)
+        for (double b : values) {
+            INFO(a << " <= " << b);
+            CHECK(top(detail::at_most_bits(a, b)) == (a <= b));
+        }
+    std::mt19937_64 random(9);
+    std::uniform_real_distribution<double> u(-1e4, 1e4);
+    for (int k = 0; k < 100000; ++k) {
+        const double a = u(random);
+        const double b = k % 3 == 0 ? a : u(random);
+        REQUIRE(top(detail::at_most_bits(a, b)) == (a <= b));
+    }
+    CHECK(top(detail::one_bits(1.0)));
+    CHECK_FALSE(top(detail::one_bits(0.0)));
+    const double limit = detail::exp_max_argument;
+    CHECK_FALSE(top(detail::exp_out_of_range_bits(limit)));
+    CHECK_FALSE(top(detail::exp_out_of_range_bits(-limit)));
+    CHECK(top(detail::exp_out_of_range_bits(std::nextafter(limit, 1e9))));
+    CHECK(top(detail::exp_out_of_range_bits(-std::nextafter(limit, 1e9))));
+    CHECK(top(detail::exp_out_of_range_bits(std::numeric_limits<double>::quiet_NaN())));
+    CHECK(top(detail::exp_out_of_range_bits(std::numeric_limits<double>::infinity())));
+}
