@@ -739,7 +739,7 @@ TEST_CASE("marginsim calibrate writes the summary and the snippet", "[calibrate]
         CHECK(parsed.assets[0].price == closes[0].closes.back());
     }
     SECTION("to stdout with the summary on stderr") {
-        const Result r = dir.run("calibrate " + files + " --symbols AAA,BBB --method ewma");
+        const Result r = dir.run("calibrate " + files + " --symbols 'AAA, BBB' --method ewma");
         REQUIRE(r.code == 0);
         CHECK_THAT(r.err, Catch::Contains("method   ewma (RiskMetrics), lambda 0.94"));
         const Scenario parsed =
@@ -759,7 +759,8 @@ TEST_CASE("marginsim calibrate writes the summary and the snippet", "[calibrate]
             {files + " --method ewma --lambda 1.5", "must be a number in (0, 1)"},
             {files + " --method garch", "--method"},
             {files + " --window 0", "--window"},
-            {files + " --symbols A", "--symbols: 1 symbols for 2 price files"},
+            {files + " --symbols A", "error: --symbols: 1 symbols for 2 price files"},
+            {files + " --symbols 'A, '", "error: --symbols: an empty symbol"},
             {files + " --symbols A,A", "symbol \"A\" is already the symbol of"},
         };
         for (const Case& c : cases) {

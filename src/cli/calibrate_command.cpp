@@ -1,8 +1,8 @@
 // `marginsim calibrate PRICES.csv...`: volatilities, correlations and the Student-t dof
 // estimated from daily closes, printed with their standard errors, and a scenario snippet.
 
+#include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -151,12 +151,29 @@ int calibrate_command(const CalibrateArguments& arguments) {
         std::cerr << "error: --lambda is only used with --method ewma\n";
         return exit_usage;
     }
+    std::vector<std::string> symbols;
+    for (const std::string& symbol : arguments.symbols) {
+        const std::size_t begin = symbol.find_first_not_of(" \t");
+        const std::size_t end = symbol.find_last_not_of(" \t");
+        symbols.push_back(begin == std::string::npos ? std::string()
+                                                     : symbol.substr(begin, end - begin + 1));
+    }
+    if (!symbols.empty() && symbols.size() != arguments.files.size()) {
+        std::cerr << fmt::format(
+            "error: --symbols: {} symbols for {} price files (expected one per file, in order)\n",
+            symbols.size(), arguments.files.size());
+        return exit_usage;
+    }
+    if (std::find(symbols.begin(), symbols.end(), std::string()) != symbols.end()) {
+        std::cerr << "error: --symbols: an empty symbol (expected A,B,... one per file)\n";
+        return exit_usage;
+    }
     CalibrationOptions options;
     if (arguments.window_option->count() > 0) options.window_days = arguments.window;
     options.method = arguments.method == "ewma" ? CovarianceMethod::ewma : CovarianceMethod::sample;
     options.lambda = arguments.lambda;
     const std::vector<std::filesystem::path> files(arguments.files.begin(), arguments.files.end());
-    const Calibration calibration = calibrate_files(files, arguments.symbols, options);
+    const Calibration calibration = calibrate_files(files, symbols, options);
     const std::string snippet = to_toml_snippet(calibration);
     if (arguments.out.empty()) {
         std::cerr << summary(calibration);
