@@ -22,6 +22,9 @@ readonly packages=(
     libeigen3-dev libboost-dev libboost-random-dev libtbb-dev
     catch2 libtomlplusplus-dev libcli11-dev libfmt-dev nlohmann-json3-dev libbenchmark-dev
 )
+# `test` only: headless Chromium renders the HTML reports in tests/test_html.cpp (100+ MB, so
+# not installed for build or example; without it that test says it skipped the browser).
+readonly test_packages=(chromium)
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
@@ -35,7 +38,8 @@ usage() {
 usage: scripts/setup.sh [build | example [RUN-ARGS...] | test [CTEST-ARGS...] | help]
   build     (the default) install missing Debian packages, configure and build
   example   ... then run: <build>/marginsim run configs/seed_example.toml RUN-ARGS
-  test      ... then run: ctest --output-on-failure -j2 CTEST-ARGS in the build directory
+  test      ... also install chromium (for the HTML report test), then run:
+            ctest --output-on-failure -j2 CTEST-ARGS in the build directory
 Environment: BUILD_DIR (default build), BUILD_TYPE (default Release), CMAKE_ARGS, JOBS.
 EOF
 }
@@ -47,15 +51,15 @@ is_installed() {
 install_packages() {
     if ! command -v dpkg-query >/dev/null 2>&1; then
         say "no dpkg-query: not a Debian system, skipping package installation"
-        say "make sure these (or their equivalents) are installed: ${packages[*]}"
+        say "make sure these (or their equivalents) are installed: ${wanted[*]}"
         return
     fi
     local missing=() p
-    for p in "${packages[@]}"; do
+    for p in "${wanted[@]}"; do
         is_installed "$p" || missing+=("$p")
     done
     if ((${#missing[@]} == 0)); then
-        say "all ${#packages[@]} packages already installed"
+        say "all ${#wanted[@]} packages already installed"
         return
     fi
     if ((EUID != 0)); then
@@ -99,6 +103,8 @@ case "$command" in
         ;;
 esac
 
+wanted=("${packages[@]}")
+if [[ "$command" == test ]]; then wanted+=("${test_packages[@]}"); fi
 install_packages
 configure
 build

@@ -269,6 +269,32 @@ TEST_CASE("run writes CSV and a failed write exits 1") {
     }
 }
 
+TEST_CASE("run prints its report as text JSON or CSV and writes HTML") {
+    const TempDir dir;
+    const fs::path scenario = dir.write("scenario.toml", scenario_text);
+    const std::string run = "run " + quoted(scenario) + " --paths 1500 --json " + quoted(dir / "file.json");
+    const Result as_json = dir.run(run + " --format json");
+    REQUIRE(as_json.code == 0);
+    // stdout holds the same report as the file.
+    CHECK(json::parse(as_json.out).at("modes") == json::parse(read_all(dir / "file.json")).at("modes"));
+    const Result as_csv = dir.run(run + " --format csv");
+    REQUIRE(as_csv.code == 0);
+    CHECK(as_csv.out.rfind("section,mode,key,value\n", 0) == 0);
+    CHECK(dir.run(run + " --format text").out.find("P(any liquidation)") != std::string::npos);
+    CHECK(dir.run(run + " --format yaml").code == 2);
+
+    // --html: the charts, and the same numbers as without it.
+    const Result with_html =
+        dir.run(run + " -q --html " + quoted(dir / "report.html") + " --csv " + quoted(dir / "with.csv"));
+    REQUIRE(with_html.code == 0);
+    CHECK(with_html.out.empty());
+    const std::string html = read_all(dir / "report.html");
+    CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+    CHECK(html.find("<svg") != std::string::npos);
+    json from_html_run = json::parse(read_all(dir / "file.json"));
+    CHECK(from_html_run.at("modes") == json::parse(as_json.out).at("modes"));
+}
+
 TEST_CASE("validate prints the normalised scenario and OK") {
     const TempDir dir;
     const fs::path scenario = dir.write("scenario.toml", scenario_text);

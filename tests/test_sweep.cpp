@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/error.hpp"
 #include "marginsim/simulate.hpp"
@@ -73,27 +74,6 @@ SweepSpec correlation_spec(std::vector<double> values) {
     return spec;
 }
 
-class TempDir {
-public:
-    TempDir() {
-        std::random_device seed;
-        path_ = fs::temp_directory_path() / ("marginsim_test_sweep_" + std::to_string(seed()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    fs::path write(const std::string& name, const std::string& text) const {
-        std::ofstream(path_ / name, std::ios::binary) << text;
-        return path_ / name;
-    }
-
-private:
-    fs::path path_;
-};
 
 }  // namespace
 
@@ -204,7 +184,7 @@ TEST_CASE("values that make no valid scenario are refused before anything runs")
 }
 
 TEST_CASE("a stress matrix file is read in its symbols' order and checked") {
-    const TempDir dir;
+    const marginsim::testing::TempDir dir("marginsim_test_sweep");
     const Scenario base = stacked_longs(1000);
     const fs::path good = dir.write("stress.toml",
                                     "symbols = [\"CCC\", \"AAA\", \"BBB\"]\n"
@@ -538,4 +518,77 @@ TEST_CASE("the details agree with the report and do not depend on the thread cou
     const auto median_step = static_cast<std::size_t>(std::llround(time->median * 24.0));
     CHECK(2 * cross.liquidated_by_step[median_step] >= total);
     CHECK(2 * cross.liquidated_by_step[median_step - 1] < total + 2);
+}
+
+// ---------------------------------------------------------------- the command
+
+namespace {
+
+std::string stress_file_text() {
+    return "symbols = [\"BBB\", \"AAA\"]\nmatrix = [[1.0, 0.95], [0.95, 1.0]]\n";
+}
+
+}  // namespace
+
+TEST_CASE("marginsim sweep writes the JSON CSV and HTML of a sweep") {
+    using marginsim::testing::CliResult;
+    using marginsim::testing::read_all;
+    using marginsim::testing::shell_quoted;
+    const marginsim::testing::TempDir dir("marginsim_test_sweep_cli");
+    const fs::path scenario = dir.write("pair.toml", marginsim::testing::small_scenario(0.8, 1500));
+    const fs::path stress = dir.write("stress.toml", stress_file_text());
+    const std::string file = shell_quoted(scenario);
+
+    const CliResult result = dir.run("sweep " + file + " --correlation 0:1:0.5 --json " +
+                                     shell_quoted(dir / "s.json") + " --csv " + shell_quoted(dir / "s.csv") +
+                                     " --html " + shell_quoted(dir / "s.html"));
+    INFO(result.err);
+    REQUIRE(result.code == 0);
+    CHECK_THAT(result.out, Catch::Contains("the same random numbers at every value"));
+    const nlohmann::json json = nlohmann::json::parse(read_all(dir / "s.json"));
+    CHECK(json.at("parameter") == "correlation");
+    REQUIRE(json.at("points").size() == 3);
+    CHECK(json.at("points").at(2).at("value") == 1.0);
+    CHECK(json.at("simulation").at("paths") == 1500);
+    CHECK_THAT(read_all(dir / "s.csv"), Catch::StartsWith("parameter,value,mode,"));
+    CHECK_THAT(read_all(dir / "s.html"), Catch::Contains("Sweep: correlation of every pair of assets"));
+
+    // stdout formats, and the other parameters.
+    const CliResult as_json = dir.run("sweep " + file + " --vol-scale 0.5,1 --paths 1000 --seed 3 --format json");
+    REQUIRE(as_json.code == 0);
+    const nlohmann::json vol = nlohmann::json::parse(as_json.out);
+    CHECK(vol.at("parameter") == "volatility_scale");
+    CHECK(vol.at("simulation").at("seed") == 3);
+    const CliResult as_csv = dir.run("sweep " + file + " --horizon 1,2 --paths 1000 --format csv");
+    REQUIRE(as_csv.code == 0);
+    CHECK(std::count(as_csv.out.begin(), as_csv.out.end(), '\n') == 1 + 2 * 3);
+    const CliResult blend = dir.run("sweep " + file + " --correlation 0,1 --stress " + shell_quoted(stress) +
+                                    " --paths 1000 --format json");
+    INFO(blend.err);
+    REQUIRE(blend.code == 0);
+    CHECK(nlohmann::json::parse(blend.out).at("parameter") == "correlation_blend");
+    CHECK(dir.run("sweep " + file + " --leverage 1,2 --paths 1000 -q").code == 0);
+}
+
+TEST_CASE("marginsim sweep refuses a missing or doubled parameter and bad values") {
+    using marginsim::testing::CliResult;
+    using marginsim::testing::shell_quoted;
+    const marginsim::testing::TempDir dir("marginsim_test_sweep_cli");
+    const std::string file = shell_quoted(dir.write("pair.toml", marginsim::testing::small_scenario(0.8, 1000)));
+    for (const std::string arguments :
+         {"", " --correlation 0,1 --leverage 1,2", " --blend --leverage 1,2", " --correlation 0,1 --format xml",
+          " --correlation 0,1 --bisect -1"}) {
+        INFO(arguments);
+        CHECK(dir.run("sweep " + file + arguments).code == 2);
+    }
+    const CliResult range = dir.run("sweep " + file + " --correlation 0:1");
+    CHECK(range.code == 2);
+    CHECK_THAT(range.err, Catch::Contains("--correlation"));
+    const CliResult low = dir.run("sweep " + file + " --correlation -1.5,0");
+    CHECK(low.code == 2);
+    CHECK_THAT(low.err, Catch::Contains("value -1.5"));
+    const CliResult stress = dir.run("sweep " + file + " --correlation 0,1 --stress " +
+                                     shell_quoted(dir.write("bad.toml", "matrix = [[1, 2], [2, 1]]\n")));
+    CHECK(stress.code == 2);
+    CHECK_THAT(stress.err, Catch::Contains("bad.toml:1"));
 }

@@ -3,30 +3,93 @@
 // app, then runs once they are parsed and returns the exit code; errors are thrown and
 // mapped to exit codes by main.
 
+#include <charconv>
 #include <cstdint>
 #include <iostream>
+#include <limits>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "marginsim/simulate.hpp"
 
 namespace marginsim::cli {
 
 enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
 
-struct RunArguments {
-    std::string scenario;
+// CLI11 reads "-3" into an unsigned as 2^64 - 3 and lets overflow pass: accept only plain
+// decimal integers that fit the option's type and are at least `minimum`.
+template <class Integer>
+CLI::Validator integer_at_least(Integer minimum, std::string name) {
+    return CLI::Validator(
+        [minimum](std::string& text) -> std::string {
+            Integer value{};
+            const char* end = text.data() + text.size();
+            const auto [stop, error] = std::from_chars(text.data(), end, value);
+            if (text.empty() || text[0] == '-' || error != std::errc() || stop != end) {
+                return fmt::format("must be an integer in [{}, {}], not '{}'", minimum,
+                                   std::numeric_limits<Integer>::max(), text);
+            }
+            if (value < minimum) return fmt::format("must be at least {}, not {}", minimum, text);
+            return std::string();
+        },
+        std::move(name));
+}
+
+// --paths, --seed and --threads of every command that simulates.
+struct RunOverrides {
     std::uint64_t paths = 0;
     std::uint64_t seed = 0;
     int threads = 0;
-    std::string json;
-    std::string csv;
-    std::string tiers_dir;
-    bool quiet = false;
     // Set after parsing: which overrides were given.
     const CLI::Option* paths_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const CLI::Option* threads_option = nullptr;
+
+    RunOptions options() const {
+        RunOptions out;
+        if (paths_option->count() > 0) out.paths = paths;
+        if (seed_option->count() > 0) out.seed = seed;
+        if (threads_option->count() > 0) out.threads = threads;
+        return out;
+    }
+};
+
+inline void add_run_override_options(CLI::App& command, RunOverrides& overrides) {
+    overrides.paths_option =
+        command.add_option("--paths", overrides.paths, "Override [simulation] paths (> 0)")
+            ->check(integer_at_least<std::uint64_t>(1, "POSITIVE"));
+    overrides.seed_option =
+        command.add_option("--seed", overrides.seed, "Override [simulation] seed")
+            ->check(integer_at_least<std::uint64_t>(0, "NONNEGATIVE"));
+    overrides.threads_option =
+        command.add_option("--threads", overrides.threads,
+                           "Override [simulation] threads (0 = all cores; results do not "
+                           "depend on it)")
+            ->check(integer_at_least<int>(0, "NONNEGATIVE"));
+}
+
+// --format text|json|csv: what a command prints on stdout.
+inline CLI::Option* add_format_option(CLI::App& command, std::string& format) {
+    return command
+        .add_option("--format", format, "What to print on stdout: text (a table), json or csv")
+        ->check(CLI::IsMember({"text", "json", "csv"}))
+        ->capture_default_str();
+}
+
+struct RunArguments {
+    std::string scenario;
+    RunOverrides overrides;
+    std::string json;
+    std::string csv;
+    std::string html;
+    std::string format = "text";
+    std::string tiers_dir;
+    bool quiet = false;
 };
 
 struct ValidateArguments {
@@ -55,6 +118,42 @@ struct LiqArguments {
 
 CLI::App* add_liq_command(CLI::App& app, LiqArguments& arguments);
 int liq_command(const LiqArguments& arguments);
+
+struct SweepArguments {
+    std::string scenario;
+    // Exactly one parameter: its values "start:stop:step" or "v1,v2,...".
+    std::string correlation;
+    std::string leverage;
+    std::string volatility;
+    std::string horizon;
+    bool blend = false;
+    std::string stress;
+    int bisect = 8;
+    RunOverrides overrides;
+    std::string json;
+    std::string csv;
+    std::string html;
+    std::string format = "text";
+    std::string tiers_dir;
+    bool quiet = false;
+};
+
+CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments);
+int sweep_command(const SweepArguments& arguments);
+
+struct BatchArguments {
+    std::vector<std::string> inputs;
+    std::string out;
+    bool force = false;
+    int jobs = 1;
+    RunOverrides overrides;
+    std::string tiers_dir;
+    bool quiet = false;
+};
+
+CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments);
+// Exit code: the number of scenarios that failed, at most 125.
+int batch_command(const BatchArguments& arguments);
 
 struct CalibrateArguments {
     std::vector<std::string> files;

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
     const CLI::App* validate = add_validate_command(app, validate_arguments);
     LiqArguments liq_arguments;
     const CLI::App* liq = add_liq_command(app, liq_arguments);
+    SweepArguments sweep_arguments;
+    const CLI::App* sweep = add_sweep_command(app, sweep_arguments);
+    BatchArguments batch_arguments;
+    const CLI::App* batch = add_batch_command(app, batch_arguments);
     CalibrateArguments calibrate_arguments;
     const CLI::App* calibrate = add_calibrate_command(app, calibrate_arguments);
 
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
         if (run->parsed()) return run_command(run_arguments);
         if (validate->parsed()) return validate_command(validate_arguments);
         if (liq->parsed()) return liq_command(liq_arguments);
+        if (sweep->parsed()) return sweep_command(sweep_arguments);
+        if (batch->parsed()) return batch_command(batch_arguments);
         if (calibrate->parsed()) return calibrate_command(calibrate_arguments);
         std::cerr << "error: no subcommand\n";
         return exit_usage;

@@ -1,0 +1,390 @@
+#include "marginsim/batch.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <unistd.h>
+
+#include "marginsim/detailed_run.hpp"
+#include "marginsim/html_report.hpp"
+#include "marginsim/report.hpp"
+#include "svg_chart.hpp"
+
+namespace marginsim {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using detail::escape_html;
+using detail::mode_colors;
+
+constexpr std::array<const char*, 3> report_extensions{".csv", ".html", ".json"};  // json last
+
+fs::path report_path(const fs::path& dir, const std::string& name, const char* extension) {
+    return dir / (name + extension);
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+Proportion proportion_from(const json& estimate, const json& ci95) {
+    return {estimate.get<double>(), {ci95.at(0).get<double>(), ci95.at(1).get<double>()}};
+}
+
+// The row of a scenario from its SPEC 4 JSON report; throws when the text is not one.
+BatchRow row_from_json(const std::string& text) {
+    const json report = json::parse(text);
+    if (report.at("schema") != report_schema) throw std::runtime_error("not a marginsim report");
+    BatchRow row;
+    row.paths = report.at("simulation").at("paths").get<std::uint64_t>();
+    row.seed = report.at("simulation").at("seed").get<std::uint64_t>();
+    row.elapsed_s = report.at("simulation").at("elapsed_s").get<double>();
+    row.balance = report.at("account").at("balance").get<double>();
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const json& mode = report.at("modes").at(std::string(to_string(all_modes[m])));
+        BatchModeRow& out = row.modes[m];
+        out.liquidation_probability = proportion_from(mode.at("liquidation_probability").at("estimate"),
+                                                      mode.at("liquidation_probability").at("ci95"));
+        out.loss_mean = mode.at("loss").at("mean").get<double>();
+        out.var_99 = mode.at("loss").at("var").at("0.99").get<double>();
+        out.es_99 = mode.at("loss").at("es").at("0.99").get<double>();
+        out.collateral_at_risk = mode.at("collateral_at_risk").get<double>();
+    }
+    const json& comparison = report.at("comparison");
+    row.contagion_probability = proportion_from(comparison.at("contagion_probability"),
+                                                comparison.at("contagion_probability_ci95"));
+    row.p_cross_loss_exceeds_isolated = proportion_from(comparison.at("p_cross_loss_exceeds_isolated"),
+                                                        comparison.at("p_cross_loss_exceeds_isolated_ci95"));
+    return row;
+}
+
+// The reports of `name` are newer than the scenario file and made with these paths and seed.
+std::optional<BatchRow> up_to_date_row(const fs::path& dir, const std::string& name, const fs::path& scenario,
+                                       std::uint64_t paths, std::uint64_t seed) {
+    std::error_code error;
+    const fs::file_time_type scenario_time = fs::last_write_time(scenario, error);
+    if (error) return std::nullopt;
+    for (const char* extension : report_extensions) {
+        const fs::file_time_type time = fs::last_write_time(report_path(dir, name, extension), error);
+        if (error || time <= scenario_time) return std::nullopt;
+    }
+    try {
+        BatchRow row = row_from_json(read_text(report_path(dir, name, ".json")));
+        if (row.paths != paths || row.seed != seed) return std::nullopt;
+        return row;
+    } catch (const std::exception&) {
+        return std::nullopt;  // unreadable: run it again
+    }
+}
+
+int threads_per_job(const BatchOptions& options) {
+    if (options.run.threads) return *options.run.threads;
+    if (options.jobs <= 1) return 0;  // the scenario's own setting
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<int>(std::max(1u, cores / static_cast<unsigned>(options.jobs)));
+}
+
+void run_entry(BatchEntry& entry, const BatchOptions& options) {
+    try {
+        const Scenario scenario = load_scenario(entry.scenario, options.load);
+        const std::uint64_t paths = options.run.paths.value_or(scenario.simulation.paths);
+        const std::uint64_t seed = options.run.seed.value_or(scenario.simulation.seed);
+        if (!options.force) {
+            if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, entry.scenario, paths, seed)) {
+                entry.status = BatchStatus::skipped;
+                entry.row = std::move(row);
+                return;
+            }
+        }
+        RunOptions run = options.run;
+        if (const int threads = threads_per_job(options); threads > 0) run.threads = threads;
+        const DetailedRun result = run_detailed(scenario, run);
+        // Everything is rendered before anything is written.
+        const std::string json_text = to_json(result.report);
+        const std::array<std::string, 3> contents{to_csv(result.report), to_html(result), json_text};
+        for (std::size_t k = 0; k < report_extensions.size(); ++k)
+            write_file_atomically(report_path(options.out_dir, entry.name, report_extensions[k]), contents[k]);
+        entry.row = row_from_json(json_text);
+        entry.status = BatchStatus::ran;
+    } catch (const std::exception& error) {
+        entry.status = BatchStatus::failed;
+        entry.error = error.what();
+        entry.row.reset();
+    }
+}
+
+// Output names: the file stems, which must be distinct and not those of the batch's own files.
+std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files) {
+    std::vector<BatchEntry> entries;
+    std::set<std::string> taken{"index", "summary"};
+    for (const fs::path& file : files) {
+        BatchEntry entry;
+        entry.scenario = file;
+        entry.name = file.stem().string();
+        if (!fs::is_regular_file(file)) {
+            entry.error = fmt::format("{}: no such scenario file", file.string());
+        } else if (entry.name == "index" || entry.name == "summary") {
+            entry.error = fmt::format("{}: the name '{}' is reserved for the batch's own {} files; rename the "
+                                      "scenario file",
+                                      file.string(), entry.name, entry.name);
+        } else if (!taken.insert(entry.name).second) {
+            entry.error = fmt::format("{}: another scenario of the batch has the same file name '{}': its "
+                                      "reports would overwrite each other; rename one",
+                                      file.string(), entry.name);
+        }
+        entries.push_back(std::move(entry));
+    }
+    return entries;
+}
+
+// ---------------------------------------------------------------- summary.csv
+
+std::string csv_field(std::string_view text) {
+    if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+    std::string quoted = "\"";
+    for (const char c : text) {
+        if (c == '"') quoted += '"';
+        quoted += c;
+    }
+    return quoted + '"';
+}
+
+std::string number(double value) { return fmt::format("{}", value); }
+
+// ---------------------------------------------------------------- index.html
+
+std::string mode_name(MarginMode mode) {
+    return mode == MarginMode::as_configured ? std::string("as configured") : std::string(to_string(mode));
+}
+
+std::string pct(double p) { return detail::percent_text(p, p < 0.01 ? 2 : 1); }
+std::string usdt(double v) { return detail::grouped(v, std::abs(v) >= 100.0 ? 0 : 2) + " USDT"; }
+std::string percent_tick(double v) { return fmt::format("{:g}%", 100.0 * v); }
+
+std::vector<const BatchEntry*> with_rows(const BatchResult& result) {
+    std::vector<const BatchEntry*> rows;
+    for (const BatchEntry& entry : result.entries)
+        if (entry.row) rows.push_back(&entry);
+    return rows;
+}
+
+// Grouped horizontal bars: one group per scenario, one bar per mode.
+template <class Value>
+std::string scenario_bars(const std::vector<const BatchEntry*>& rows, const std::string& title,
+                          const std::string& x_label, Value value) {
+    double top = 0.0;
+    for (const BatchEntry* entry : rows)
+        for (std::size_t m = 0; m < mode_count; ++m) top = std::max(top, value(*entry->row, m));
+    const double x_hi = detail::nice_range(0.0, std::max(top * 1.15, 0.01), 5).second;
+    const std::size_t count = rows.size();
+    std::vector<std::pair<double, std::string>> ticks;
+    for (std::size_t i = 0; i < count; ++i) ticks.emplace_back(static_cast<double>(count - i) - 0.5, rows[i]->name);
+    detail::Axis x{0.0, x_hi, false, x_label, percent_tick, {}};
+    detail::Axis y{0.0, static_cast<double>(count), false, "", {}, std::move(ticks)};
+    detail::SvgPlot plot(1040.0, 100.0 + 58.0 * static_cast<double>(count), std::move(x), std::move(y), title,
+                         detail::Margins{220.0, 60.0, 40.0, 56.0});
+    constexpr double bar = 0.26;
+    for (std::size_t i = 0; i < count; ++i) {
+        const double center = static_cast<double>(count - i) - 0.5;
+        for (std::size_t m = 0; m < mode_count; ++m) {
+            const double v = value(*rows[i]->row, m);
+            const double y0 = center + bar * (1.0 - static_cast<double>(m)) - bar / 2.0;
+            plot.rect(0.0, v, y0, y0 + bar * 0.9, mode_colors[m],
+                      fmt::format("{}, {}: {}", rows[i]->name, mode_name(all_modes[m]), pct(v)));
+            plot.text(v, y0 + bar * 0.45, pct(v), "start", 4.0, 4.0);
+        }
+    }
+    std::vector<std::pair<std::string, std::string>> legend;
+    for (std::size_t m = 0; m < mode_count; ++m) legend.emplace_back(mode_name(all_modes[m]), mode_colors[m]);
+    plot.legend(legend);
+    return fmt::format("<h3>{}</h3>\n", escape_html(title)) + plot.str();
+}
+
+std::string td(const std::string& text) { return "<td class=\"num\">" + escape_html(text) + "</td>"; }
+
+std::string index_table(const BatchResult& result) {
+    std::string out = "<table>\n<tr><th>Scenario</th><th>Status</th><th>Paths</th><th>Balance</th>";
+    for (const MarginMode mode : all_modes) out += "<th>" + escape_html(mode_name(mode)) + ": P(any liquidation)</th>";
+    for (const MarginMode mode : all_modes) out += "<th>" + escape_html(mode_name(mode)) + ": ES 99%</th>";
+    out += "<th>Contagion</th></tr>\n";
+    for (const BatchEntry& entry : result.entries) {
+        if (!entry.row) {
+            out += fmt::format("<tr class=\"failed\"><th>{}</th><td>failed</td><td colspan=\"9\">{}</td></tr>\n",
+                               escape_html(entry.name.empty() ? entry.scenario.string() : entry.name),
+                               escape_html(entry.error));
+            continue;
+        }
+        const BatchRow& row = *entry.row;
+        out += fmt::format("<tr><th><a href=\"{0}.html\">{1}</a></th><td>{2}</td>", escape_html(entry.name),
+                           escape_html(entry.name), to_string(entry.status));
+        out += td(detail::grouped(static_cast<double>(row.paths))) + td(usdt(row.balance));
+        for (const BatchModeRow& mode : row.modes) out += td(pct(mode.liquidation_probability.estimate));
+        for (const BatchModeRow& mode : row.modes) out += td(usdt(mode.es_99));
+        out += td(pct(row.contagion_probability.estimate)) + "</tr>\n";
+    }
+    return out + "</table>\n";
+}
+
+}  // namespace
+
+std::string_view to_string(BatchStatus status) noexcept {
+    switch (status) {
+        case BatchStatus::ran: return "ran";
+        case BatchStatus::skipped: return "skipped";
+        case BatchStatus::failed: return "failed";
+    }
+    return "unknown";
+}
+
+std::size_t BatchResult::count(BatchStatus status) const noexcept {
+    return static_cast<std::size_t>(std::count_if(entries.begin(), entries.end(),
+                                                  [status](const BatchEntry& e) { return e.status == status; }));
+}
+
+std::vector<fs::path> collect_scenarios(const std::vector<fs::path>& inputs) {
+    std::vector<fs::path> files;
+    for (const fs::path& input : inputs) {
+        std::error_code error;
+        if (!fs::is_directory(input, error)) {
+            files.push_back(input);
+            continue;
+        }
+        std::vector<fs::path> found;
+        for (const fs::directory_entry& item : fs::directory_iterator(input)) {
+            if (item.path().extension() == ".toml" && item.is_regular_file()) found.push_back(item.path());
+        }
+        std::sort(found.begin(), found.end());
+        files.insert(files.end(), found.begin(), found.end());
+    }
+    return files;
+}
+
+std::size_t remove_stale_temporaries(const fs::path& dir) {
+    static const std::regex temporary(R"(.+\.tmp-(\d+)-\d+)");
+    std::size_t removed = 0;
+    std::error_code error;
+    for (const fs::directory_entry& item : fs::directory_iterator(dir, error)) {
+        const std::string name = item.path().filename().string();
+        std::smatch match;
+        if (!std::regex_match(name, match, temporary)) continue;
+        const long pid = std::stol(match[1].str());
+        const bool running = pid == static_cast<long>(::getpid()) ||
+                             ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
+        if (running) continue;
+        std::error_code ignored;
+        if (fs::remove(item.path(), ignored)) ++removed;
+    }
+    return removed;
+}
+
+BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& options,
+                      const BatchProgress& progress) {
+    fs::create_directories(options.out_dir);
+    remove_stale_temporaries(options.out_dir);
+    BatchResult result;
+    result.entries = plan_entries(collect_scenarios(inputs));
+
+    std::atomic<std::size_t> next{0};
+    std::size_t done = 0;
+    std::mutex report_lock;
+    const auto worker = [&] {
+        for (std::size_t k = next++; k < result.entries.size(); k = next++) {
+            BatchEntry& entry = result.entries[k];
+            if (entry.error.empty()) run_entry(entry, options);
+            const std::lock_guard<std::mutex> lock(report_lock);
+            ++done;
+            if (progress) progress(entry, done, result.entries.size());
+        }
+    };
+    const std::size_t jobs = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(1, options.jobs)), 1,
+                                                     std::max<std::size_t>(1, result.entries.size()));
+    std::vector<std::thread> workers;
+    for (std::size_t j = 1; j < jobs; ++j) workers.emplace_back(worker);
+    worker();
+    for (std::thread& thread : workers) thread.join();
+
+    write_file_atomically(options.out_dir / "summary.csv", batch_summary_csv(result));
+    write_file_atomically(options.out_dir / "index.html", batch_index_html(result));
+    return result;
+}
+
+std::string batch_summary_csv(const BatchResult& result) {
+    std::string out = "name,scenario,status,error,paths,seed,balance";
+    for (const MarginMode mode : all_modes) {
+        const std::string m(to_string(mode));
+        out += fmt::format(",{0}_liquidation_probability,{0}_ci95_lo,{0}_ci95_hi,{0}_loss_mean,{0}_var_0.99,"
+                           "{0}_es_0.99,{0}_collateral_at_risk",
+                           m);
+    }
+    out += ",contagion_probability,p_cross_loss_exceeds_isolated\n";
+    for (const BatchEntry& entry : result.entries) {
+        out += fmt::format("{},{},{},{}", csv_field(entry.name), csv_field(entry.scenario.string()),
+                           to_string(entry.status), csv_field(entry.error));
+        if (!entry.row) {
+            out += std::string(3 + 7 * mode_count + 2, ',') + "\n";
+            continue;
+        }
+        const BatchRow& row = *entry.row;
+        out += fmt::format(",{},{},{}", row.paths, row.seed, number(row.balance));
+        for (const BatchModeRow& mode : row.modes) {
+            out += fmt::format(",{},{},{},{},{},{},{}", number(mode.liquidation_probability.estimate),
+                               number(mode.liquidation_probability.ci95.lo),
+                               number(mode.liquidation_probability.ci95.hi), number(mode.loss_mean),
+                               number(mode.var_99), number(mode.es_99), number(mode.collateral_at_risk));
+        }
+        out += fmt::format(",{},{}\n", number(row.contagion_probability.estimate),
+                           number(row.p_cross_loss_exceeds_isolated.estimate));
+    }
+    return out;
+}
+
+std::string batch_index_html(const BatchResult& result) {
+    std::string body = "<h1>marginsim batch</h1>\n";
+    body += fmt::format("<p class=\"meta\">{} scenarios: {} ran, {} up to date (skipped), {} failed</p>\n",
+                        result.entries.size(), result.count(BatchStatus::ran), result.count(BatchStatus::skipped),
+                        result.count(BatchStatus::failed));
+    const std::vector<const BatchEntry*> rows = with_rows(result);
+    if (!rows.empty()) {
+        body += "<h2>Scenarios side by side</h2>\n";
+        body += scenario_bars(rows, "P(any liquidation by the horizon) per scenario and mode",
+                              "P(any liquidation)", [](const BatchRow& row, std::size_t m) {
+                                  return row.modes[m].liquidation_probability.estimate;
+                              });
+        body += scenario_bars(rows, "ES 99% per scenario and mode, as a share of the balance",
+                              "ES 99% / account balance", [](const BatchRow& row, std::size_t m) {
+                                  return row.balance > 0.0 ? row.modes[m].es_99 / row.balance : 0.0;
+                              });
+    }
+    body += "<h2>All scenarios</h2>\n" + index_table(result);
+    if (result.count(BatchStatus::failed) > 0) {
+        body += "<h2>Failed</h2>\n<ul class=\"reading\">\n";
+        for (const BatchEntry& entry : result.entries) {
+            if (entry.status == BatchStatus::failed)
+                body += "<li>" + escape_html(entry.error) + "</li>\n";
+        }
+        body += "</ul>\n";
+    }
+    body += "<p class=\"note\">Amounts in USDT. ES 99% is the mean loss of the 1% worst paths over each "
+            "scenario's horizon; the charts divide it by the account balance so that accounts of different "
+            "sizes compare. Each scenario's page has its loss distributions, liquidation over time and "
+            "positions.</p>\n";
+    return detail::html_page("marginsim batch", body);
+}
+
+}  // namespace marginsim

@@ -1,0 +1,148 @@
+// `marginsim sweep FILE --correlation SPEC`: one parameter swept on the same random numbers,
+// with the crossover of cross and isolated margin's ES 99%.
+
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "commands.hpp"
+#include "marginsim/detailed_run.hpp"
+#include "marginsim/html_report.hpp"
+#include "marginsim/report.hpp"
+#include "marginsim/scenario.hpp"
+#include "marginsim/sweep.hpp"
+
+namespace marginsim::cli {
+namespace {
+
+constexpr const char* values_help = "values 'start:stop:step' (stop included) or 'v1,v2,...'";
+
+SweepSpec sweep_spec(const SweepArguments& arguments, const Scenario& scenario) {
+    SweepSpec spec;
+    if (!arguments.correlation.empty()) {
+        const bool blend = arguments.blend || !arguments.stress.empty();
+        spec.parameter = blend ? SweepParameter::correlation_blend : SweepParameter::correlation;
+        spec.values = parse_sweep_values(arguments.correlation, "--correlation");
+        if (!arguments.stress.empty()) {
+            spec.blend_target = load_stress_matrix(arguments.stress, scenario);
+            spec.blend_target_source = arguments.stress;
+        }
+    } else if (!arguments.leverage.empty()) {
+        spec.parameter = SweepParameter::leverage_scale;
+        spec.values = parse_sweep_values(arguments.leverage, "--leverage");
+    } else if (!arguments.volatility.empty()) {
+        spec.parameter = SweepParameter::volatility_scale;
+        spec.values = parse_sweep_values(arguments.volatility, "--vol-scale");
+    } else {
+        spec.parameter = SweepParameter::horizon_days;
+        spec.values = parse_sweep_values(arguments.horizon, "--horizon");
+    }
+    return spec;
+}
+
+// One line rewritten in place, only when stderr is a terminal.
+SweepProgress progress_line(const SweepArguments& arguments, std::string_view parameter) {
+    if (arguments.quiet || ::isatty(STDERR_FILENO) == 0) return {};
+    return [parameter](std::size_t done, std::size_t planned, double value) {
+        fmt::print(stderr, "\rsweep: run {}/{}, {} = {:g}   ", done + 1, planned, parameter, value);
+        std::fflush(stderr);
+    };
+}
+
+}  // namespace
+
+CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
+    CLI::App* command = app.add_subcommand(
+        "sweep",
+        "Sweep one parameter on the same random numbers: P(liquidation), VaR, ES and contagion "
+        "per mode at every value, and the crossover where cross margin's ES 99% exceeds "
+        "isolated's");
+    command->add_option("FILE", arguments.scenario, "Scenario file (TOML)")->required();
+    CLI::Option_group* parameter =
+        command->add_option_group("parameter", "The parameter to sweep (exactly one)");
+    CLI::Option* correlation = parameter->add_option(
+        "--correlation", arguments.correlation,
+        fmt::format("The same correlation for every pair of assets, or blend weights with "
+                    "--blend or --stress: {}",
+                    values_help));
+    parameter->add_option("--leverage", arguments.leverage,
+                          fmt::format("Scale of every position's size (its leverage; margins "
+                                      "unchanged): {}",
+                                      values_help));
+    parameter->add_option("--vol-scale", arguments.volatility,
+                          fmt::format("Scale of every asset's volatility: {}", values_help));
+    parameter->add_option("--horizon", arguments.horizon,
+                          fmt::format("Horizon in days, at the scenario's steps per day: {}",
+                                      values_help));
+    parameter->require_option(1);
+    command
+        ->add_flag("--blend", arguments.blend,
+                   "The --correlation values are weights w of (1 - w) C + w 11': the scenario's "
+                   "matrix C moved toward perfect co-movement")
+        ->needs(correlation);
+    command
+        ->add_option("--stress", arguments.stress,
+                     "Blend toward the correlation matrix in this TOML file (matrix = [[...]], "
+                     "optional symbols = [...] giving its order) instead of 11'; implies --blend")
+        ->needs(correlation);
+    command
+        ->add_option("--bisect", arguments.bisect,
+                     "Bisection steps locating the crossover on the same paths (0: the grid "
+                     "interval only)")
+        ->check(integer_at_least<int>(0, "NONNEGATIVE"))
+        ->capture_default_str();
+    add_run_override_options(*command, arguments.overrides);
+    command->add_option("--json", arguments.json,
+                        "Write the sweep as JSON (schema marginsim.sweep/1) to this file");
+    command->add_option("--csv", arguments.csv, "Write the sweep as CSV (one row per value and mode)");
+    command->add_option("--html", arguments.html,
+                        "Write an HTML report: the scenario as configured and the sweep curves");
+    add_format_option(*command, arguments.format);
+    command->add_flag("-q,--quiet", arguments.quiet, "Print nothing on stdout, no progress");
+    add_tiers_dir_option(*command, arguments.tiers_dir);
+    return command;
+}
+
+int sweep_command(const SweepArguments& arguments) {
+    const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
+    print_warnings(scenario.warnings);
+    const SweepSpec spec = sweep_spec(arguments, scenario);
+    check_sweep(scenario, spec);
+    const SweepOptions options{arguments.overrides.options(), arguments.bisect};
+
+    const SweepProgress progress = progress_line(arguments, to_string(spec.parameter));
+    const SweepResult sweep = run_sweep(scenario, spec, options, progress);
+    std::optional<DetailedRun> base;
+    if (!arguments.html.empty()) {
+        if (progress) fmt::print(stderr, "\rsweep: the scenario as configured, for the report   ");
+        base = run_detailed(scenario, options.run);
+    }
+    if (progress) fmt::print(stderr, "\r{:60}\r", "");
+
+    // Everything is rendered before anything is written: a failure leaves no partial output.
+    const std::optional<std::string> json =
+        arguments.json.empty() ? std::nullopt : std::optional(to_json(sweep));
+    const std::optional<std::string> csv =
+        arguments.csv.empty() ? std::nullopt : std::optional(to_csv(sweep));
+    const std::optional<std::string> html =
+        base ? std::optional(to_html(*base, &sweep)) : std::nullopt;
+    if (!arguments.quiet) {
+        if (arguments.format == "json") {
+            std::cout << to_json(sweep);
+        } else if (arguments.format == "csv") {
+            std::cout << to_csv(sweep);
+        } else {
+            write_text(std::cout, sweep);
+        }
+        std::cout.flush();
+    }
+    if (json) write_file_atomically(arguments.json, *json);
+    if (csv) write_file_atomically(arguments.csv, *csv);
+    if (html) write_file_atomically(arguments.html, *html);
+    return exit_ok;
+}
+
+}  // namespace marginsim::cli

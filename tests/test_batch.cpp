@@ -1,0 +1,301 @@
+// `marginsim batch`: the reports of every scenario and the index, the bad scenarios listed and
+// counted in the exit code, reruns that skip what is up to date, and a batch killed mid-run
+// that leaves complete files or none.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+#include "marginsim/batch.hpp"
+
+using marginsim::testing::CliResult;
+using marginsim::testing::read_all;
+using marginsim::testing::shell_quoted;
+using marginsim::testing::small_scenario;
+using marginsim::testing::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Line 3 holds a key the format does not know.
+constexpr const char* bad_scenario = "[simulation]\npaths = 100\npathz = 10\n";
+
+// Fields of one CSV line, with RFC 4180 quotes.
+std::vector<std::string> csv_fields(const std::string& line) {
+    std::vector<std::string> fields(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                fields.back() += '"';
+                ++i;
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                fields.back() += c;
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            fields.emplace_back();
+        } else {
+            fields.back() += c;
+        }
+    }
+    return fields;
+}
+
+std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
+    std::vector<std::vector<std::string>> rows;
+    std::size_t begin = 0;
+    while (begin < text.size()) {
+        const std::size_t end = text.find('\n', begin);
+        rows.push_back(csv_fields(text.substr(begin, end - begin)));
+        begin = end + 1;
+    }
+    return rows;
+}
+
+// A report's numbers, without what depends on the run rather than on (scenario, seed, paths).
+json numbers_of(json report) {
+    report.erase("scenario");
+    report["simulation"].erase("elapsed_s");
+    report["simulation"].erase("threads");
+    return report;
+}
+
+fs::file_time_type mtime(const fs::path& path) { return fs::last_write_time(path); }
+
+}  // namespace
+
+TEST_CASE("batch writes every report and an index and counts the bad scenario") {
+    const TempDir dir("marginsim_test_batch");
+    dir.write("in/calm.toml", small_scenario(0.4));
+    dir.write("in/wild.toml", small_scenario(1.2));
+    dir.write("in/broken.toml", bad_scenario);
+    dir.write("in/notes.txt", "not a scenario");
+    const fs::path out = dir / "out";
+
+    const CliResult batch = dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(out));
+    INFO(batch.err);
+    CHECK(batch.code == 1);  // one scenario failed
+    CHECK_THAT(batch.err, Catch::Contains("broken.toml:3"));
+    CHECK_THAT(batch.err, Catch::Contains("3 scenarios: 2 ran, 0 skipped, 1 failed"));
+
+    for (const char* name : {"calm", "wild"}) {
+        INFO(name);
+        for (const char* extension : {".json", ".csv", ".html"}) CHECK(fs::is_regular_file(out / (std::string(name) + extension)));
+        // The same numbers as `run` for the same scenario, seed and paths.
+        const fs::path scenario = dir / "in" / (std::string(name) + ".toml");
+        const CliResult run = dir.run("run " + shell_quoted(scenario) + " -q --json " + shell_quoted(dir / "run.json"));
+        REQUIRE(run.code == 0);
+        const json from_batch = json::parse(read_all(out / (std::string(name) + ".json")));
+        const json from_run = json::parse(read_all(dir / "run.json"));
+        CHECK(numbers_of(from_batch) == numbers_of(from_run));
+        // The CSV is the report's CSV: one value per row.
+        const auto rows = csv_rows(read_all(out / (std::string(name) + ".csv")));
+        REQUIRE(rows.size() > 20);
+        CHECK(rows[0] == std::vector<std::string>{"section", "mode", "key", "value"});
+        for (const auto& row : rows) CHECK(row.size() == 4);
+        const std::string html = read_all(out / (std::string(name) + ".html"));
+        CHECK_THAT(html, Catch::EndsWith("</html>\n"));
+        CHECK_THAT(html, Catch::Contains("<svg"));
+    }
+    CHECK_FALSE(fs::exists(out / "broken.json"));
+    CHECK_FALSE(fs::exists(out / "notes.json"));
+
+    const auto summary = csv_rows(read_all(out / "summary.csv"));
+    REQUIRE(summary.size() == 4);  // header and three scenarios, in name order
+    const std::vector<std::string>& header = summary[0];
+    for (const auto& row : summary) CHECK(row.size() == header.size());
+    CHECK(summary[1][0] == "broken");
+    CHECK(summary[1][2] == "failed");
+    CHECK_THAT(summary[1][3], Catch::Contains("pathz"));
+    CHECK(summary[1][4].empty());
+    CHECK(summary[2][0] == "calm");
+    CHECK(summary[2][2] == "ran");
+    CHECK(summary[3][0] == "wild");
+    // Its numbers are the report's.
+    const json wild = json::parse(read_all(out / "wild.json"));
+    const auto column = [&](const std::string& name) {
+        const auto at = std::find(header.begin(), header.end(), name);
+        REQUIRE(at != header.end());
+        return static_cast<std::size_t>(at - header.begin());
+    };
+    CHECK(std::stod(summary[3][column("cross_liquidation_probability")]) ==
+          wild["modes"]["cross"]["liquidation_probability"]["estimate"].get<double>());
+    CHECK(std::stod(summary[3][column("isolated_es_0.99")]) ==
+          wild["modes"]["isolated"]["loss"]["es"]["0.99"].get<double>());
+    CHECK(std::stod(summary[3][column("paths")]) == 2000);
+    // More volatility, more liquidations.
+    CHECK(std::stod(summary[3][column("isolated_liquidation_probability")]) >
+          std::stod(summary[2][column("isolated_liquidation_probability")]));
+
+    const std::string index = read_all(out / "index.html");
+    CHECK_THAT(index, Catch::Contains("href=\"calm.html\""));
+    CHECK_THAT(index, Catch::Contains("href=\"wild.html\""));
+    CHECK_THAT(index, Catch::Contains("broken.toml:3"));
+    CHECK_THAT(index, Catch::Contains("1 failed"));
+}
+
+TEST_CASE("a rerun skips the reports that are up to date") {
+    const TempDir dir("marginsim_test_batch");
+    const fs::path a = dir.write("in/a.toml", small_scenario(0.5));
+    dir.write("in/b.toml", small_scenario(0.7));
+    const fs::path out = dir / "out";
+    const std::string batch = "batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(out);
+    REQUIRE(dir.run(batch).code == 0);
+    const auto a_time = mtime(out / "a.json");
+    const auto b_time = mtime(out / "b.json");
+    const std::string first_summary = read_all(out / "summary.csv");
+
+    const CliResult again = dir.run(batch);
+    CHECK(again.code == 0);
+    CHECK_THAT(again.err, Catch::Contains("0 ran, 2 skipped"));
+    CHECK(mtime(out / "a.json") == a_time);
+    // The index of a rerun reads the skipped reports back: the same numbers.
+    const auto rows = csv_rows(read_all(out / "summary.csv"));
+    const auto first_rows = csv_rows(first_summary);
+    REQUIRE(rows.size() == 3);
+    for (std::size_t r = 1; r < rows.size(); ++r) {
+        CHECK(rows[r][2] == "skipped");
+        for (std::size_t c = 4; c < rows[r].size(); ++c) CHECK(rows[r][c] == first_rows[r][c]);
+    }
+
+    SECTION("a scenario edited after its report runs again") {
+        fs::last_write_time(a, mtime(out / "a.json") + std::chrono::seconds(2));
+        const CliResult edited = dir.run(batch);
+        CHECK_THAT(edited.err, Catch::Contains("1 ran, 1 skipped"));
+        CHECK(mtime(out / "b.json") == b_time);
+    }
+    SECTION("other paths or seed run again") {
+        CHECK_THAT(dir.run(batch + " --paths 1500").err, Catch::Contains("2 ran, 0 skipped"));
+        CHECK(json::parse(read_all(out / "a.json"))["simulation"]["paths"] == 1500);
+        CHECK_THAT(dir.run(batch + " --paths 1500 --seed 9").err, Catch::Contains("2 ran, 0 skipped"));
+    }
+    SECTION("--force runs everything") {
+        CHECK_THAT(dir.run(batch + " --force --jobs 2").err, Catch::Contains("2 ran, 0 skipped"));
+    }
+    SECTION("a missing report runs again") {
+        fs::remove(out / "b.html");
+        CHECK_THAT(dir.run(batch).err, Catch::Contains("1 ran, 1 skipped"));
+        CHECK(fs::exists(out / "b.html"));
+    }
+}
+
+TEST_CASE("the exit code is the number of failed scenarios capped at 125") {
+    const TempDir dir("marginsim_test_batch");
+    for (int k = 0; k < 130; ++k) dir.write("in/bad" + std::to_string(k) + ".toml", bad_scenario);
+    const CliResult result =
+        dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(dir / "out") + " -q");
+    CHECK(result.code == 125);
+    CHECK_THAT(result.err, Catch::Contains("130 failed"));
+    CHECK(csv_rows(read_all(dir / "out" / "summary.csv")).size() == 131);
+}
+
+TEST_CASE("scenario names that would overwrite other reports fail alone") {
+    const TempDir dir("marginsim_test_batch");
+    dir.write("one/same.toml", small_scenario(0.5, 1000));
+    dir.write("two/same.toml", small_scenario(0.6, 1000));
+    dir.write("one/index.toml", small_scenario(0.6, 1000));
+    const CliResult result = dir.run("batch " + shell_quoted(dir / "one") + " " + shell_quoted(dir / "two") +
+                                     " " + shell_quoted(dir / "missing.toml") + " --out " + shell_quoted(dir / "out"));
+    INFO(result.err);
+    CHECK(result.code == 3);
+    CHECK_THAT(result.err, Catch::Contains("reserved"));
+    CHECK_THAT(result.err, Catch::Contains("same file name"));
+    CHECK_THAT(result.err, Catch::Contains("no such scenario file"));
+    CHECK(json::parse(read_all(dir / "out" / "same.json"))["scenario"] == (dir / "one" / "same.toml").string());
+}
+
+TEST_CASE("a killed batch leaves complete reports or none and the next run cleans up") {
+    const TempDir dir("marginsim_test_batch");
+    for (int k = 0; k < 8; ++k) dir.write("in/s" + std::to_string(k) + ".toml", small_scenario(0.5 + 0.1 * k, 60000));
+    const fs::path out = dir / "out";
+
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        const int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        const std::string in = (dir / "in").string();
+        const std::string out_dir = out.string();
+        execl(MARGINSIM_CLI, MARGINSIM_CLI, "batch", in.c_str(), "--out", out_dir.c_str(), "--threads", "1",
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    // Kill it once the first report is written, or after a while.
+    const auto start = std::chrono::steady_clock::now();
+    while (!fs::exists(out / "s0.json") && std::chrono::steady_clock::now() - start < std::chrono::seconds(20))
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    REQUIRE(kill(child, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK_FALSE(fs::exists(out / "index.html"));  // killed before the end
+
+    // Whatever is there is complete; anything else is a recognisable temporary file.
+    int complete_json = 0;
+    for (const fs::directory_entry& item : fs::directory_iterator(out)) {
+        const std::string name = item.path().filename().string();
+        INFO(name);
+        if (name.find(".tmp-") != std::string::npos) {
+            CHECK_THAT(name, Catch::Contains(".tmp-" + std::to_string(child) + "-"));
+            continue;
+        }
+        const std::string text = read_all(item.path());
+        if (item.path().extension() == ".json") {
+            CHECK_NOTHROW(json::parse(text));
+            ++complete_json;
+        } else if (item.path().extension() == ".html") {
+            CHECK_THAT(text, Catch::EndsWith("</html>\n"));
+        } else {
+            CHECK(item.path().extension() == ".csv");
+            CHECK_THAT(text, Catch::EndsWith("\n"));
+        }
+    }
+    CHECK(complete_json >= 1);
+    CHECK(complete_json < 8);
+    // A temporary file of the dead process, as a kill mid-write leaves it.
+    const fs::path stale = out / ("s7.json.tmp-" + std::to_string(child) + "-99");
+    { std::ofstream(stale) << "{ \"truncated"; }
+
+    const CliResult rerun = dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(out));
+    INFO(rerun.err);
+    CHECK(rerun.code == 0);
+    CHECK_THAT(rerun.err, Catch::Contains(std::to_string(complete_json) + " skipped"));
+    for (const fs::directory_entry& item : fs::directory_iterator(out))
+        CHECK(item.path().filename().string().find(".tmp-") == std::string::npos);
+    for (int k = 0; k < 8; ++k) {
+        std::string name = "s";
+        name += std::to_string(k);
+        name += ".json";
+        CHECK_NOTHROW(json::parse(read_all(out / name)));
+    }
+}
+
+TEST_CASE("stale temporaries of running processes are kept") {
+    const TempDir dir("marginsim_test_batch");
+    const fs::path mine = dir.write("x.json.tmp-" + std::to_string(getpid()) + "-0", "partial");
+    const fs::path unrelated = dir.write("x.json.tmp-notapid", "other");
+    CHECK(marginsim::remove_stale_temporaries(dir.path()) == 0);
+    CHECK(fs::exists(mine));
+    CHECK(fs::exists(unrelated));
+}
