@@ -218,6 +218,7 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
     pool_maintenance_.resize(pools_.size() * chunk_);
     funding_.resize(chunk_);
     pool_rows_.resize(pools_.size());
+    hit_.resize(chunk_);
 }
 
 void BookState::reset(std::size_t n) {
@@ -251,7 +252,7 @@ void BookState::update(const PathBlock& paths, int step) {
 namespace {
 
 // out[k] = sum of the rows' k-th entries, 4 rows a pass.
-void sum_rows(double* __restrict out, const double* rows, std::span<const std::size_t> indices,
+[[MARGINSIM_HOT_KERNEL]] void sum_rows(double* __restrict out, const double* rows, std::span<const std::size_t> indices,
               std::size_t stride, std::size_t count) {
     std::fill_n(out, count, 0.0);
     std::size_t t = 0;
@@ -268,14 +269,16 @@ void sum_rows(double* __restrict out, const double* rows, std::span<const std::s
     }
 }
 
-// mm[k] = N rate - amount of the tier whose range (previous cap, cap] holds the notional
-// N = q price[k] (SPEC 3). Caps increase, so the tier is the number of caps N exceeds: counted
-// a pass per cap (in a double, the form GCC vectorises), stopping at the first cap no path
-// exceeds (tables run to caps of 10^9 that a path never reaches), then rate and amount are
-// looked up. Not inlined: GCC 12 does not vectorise these loops once inlined into the caller.
-[[gnu::noinline]] void tiered_maintenance(const double* __restrict price, double quantity,
-                                          std::span<const double> caps, const double* rates,
-                                          const double* amounts, double* __restrict mm, std::size_t count) {
+// A position's rows of a chunk: upnl[k] = s q price[k] - s q P0, and mm[k] = N rate - amount
+// of the tier whose range (previous cap, cap] holds the notional N = q price[k] (SPEC 3).
+// Caps increase, so the tier is the number of caps N exceeds: counted a pass per cap (in a
+// double, the form GCC vectorises), stopping at the first cap no path exceeds (tables run to
+// caps of 10^9 that a path never reaches), then rate and amount are looked up.
+[[MARGINSIM_HOT_KERNEL]] void position_rows(const double* __restrict price, double signed_quantity,
+                                            double signed_entry, double quantity, std::span<const double> caps,
+                                            const double* rates, const double* amounts, double* __restrict upnl,
+                                            double* __restrict mm, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) upnl[k] = signed_quantity * price[k] - signed_entry;
     double* __restrict tier = mm;  // the tier index, until the last pass
     std::fill_n(tier, count, 0.0);
     std::size_t passed = 0;
@@ -304,23 +307,10 @@ void sum_rows(double* __restrict out, const double* rows, std::span<const std::s
 void BookState::update_positions(const PathBlock& paths, std::size_t begin, std::size_t count) {
     for (std::size_t j = 0; j < positions_.size(); ++j) {
         const PositionTerms& t = positions_[j];
-        const double* __restrict price = paths.price(t.asset) + begin;
-        double* __restrict upnl = position_upnl_.data() + j * chunk_;
-        double* __restrict mm = position_maintenance_.data() + j * chunk_;
-        const double signed_quantity = t.signed_quantity;
-        const double signed_entry = t.signed_entry;
-        const double quantity = t.quantity;
-        for (std::size_t k = 0; k < count; ++k) upnl[k] = signed_quantity * price[k] - signed_entry;
-        const double* caps = tier_caps_.data() + t.tier_begin;
-        const double* rates = tier_rates_.data() + t.tier_begin;
-        const double* amounts = tier_amounts_.data() + t.tier_begin;
-        if (t.tier_count == 1) {
-            const double rate = rates[0];
-            const double amount = amounts[0];
-            for (std::size_t k = 0; k < count; ++k) mm[k] = quantity * price[k] * rate - amount;
-            continue;
-        }
-        tiered_maintenance(price, quantity, {caps, t.tier_count}, rates, amounts, mm, count);
+        position_rows(paths.price(t.asset) + begin, t.signed_quantity, t.signed_entry, t.quantity,
+                      {tier_caps_.data() + t.tier_begin, t.tier_count}, tier_rates_.data() + t.tier_begin,
+                      tier_amounts_.data() + t.tier_begin, position_upnl_.data() + j * chunk_,
+                      position_maintenance_.data() + j * chunk_, count);
     }
 }
 
@@ -404,10 +394,9 @@ double row_sum(const std::array<const double*, 4>& rows, std::size_t count, std:
 // One pass over a chunk for one pool of Rows positions (or one row of sums): adds the pool's
 // loss to the mode's, as if nothing were liquidated at this step (open: start equity -
 // (collateral + upnl); liquidated earlier: the realised loss), and tells whether an open path
-// liquidates now (top bit of the result; see vector_math.hpp). Not inlined: GCC 12 does not
-// vectorise it once inlined.
+// liquidates now (top bit of the result; see vector_math.hpp).
 template <std::size_t Rows>
-[[gnu::noinline]] std::uint64_t add_loss_find_hits(const std::array<const double*, 4>& upnl_rows,
+[[MARGINSIM_HOT_KERNEL]] std::uint64_t add_loss_find_hits(const std::array<const double*, 4>& upnl_rows,
                                                    const std::array<const double*, 4>& mm_rows,
                                                    const double* __restrict collateral, const double* __restrict open,
                                                    const double* __restrict base_loss, double* __restrict loss,
@@ -447,6 +436,51 @@ bool add_loss_find_hits(std::size_t rows, const std::array<const double*, 4>& up
     return detail::any_top_bit(hits);
 }
 
+// hit[k] has its top bit set when open path k liquidates now (the test of add_loss_find_hits,
+// per path), so that the paths to liquidate are found without recomputing the sums.
+template <std::size_t Rows>
+[[MARGINSIM_HOT_KERNEL]] void flag_hits(const std::array<const double*, 4>& upnl_rows,
+                                        const std::array<const double*, 4>& mm_rows,
+                                        const double* __restrict collateral, const double* __restrict open,
+                                        std::uint64_t* __restrict hit, std::size_t count) {
+    const double* __restrict u0 = upnl_rows[0];
+    const double* __restrict u1 = upnl_rows[1];
+    const double* __restrict u2 = upnl_rows[2];
+    const double* __restrict u3 = upnl_rows[3];
+    const double* __restrict m0 = mm_rows[0];
+    const double* __restrict m1 = mm_rows[1];
+    const double* __restrict m2 = mm_rows[2];
+    const double* __restrict m3 = mm_rows[3];
+    for (std::size_t k = 0; k < count; ++k) {
+        double upnl = u0[k];
+        double mm = m0[k];
+        if constexpr (Rows > 1) upnl += u1[k], mm += m1[k];
+        if constexpr (Rows > 2) upnl += u2[k], mm += m2[k];
+        if constexpr (Rows > 3) upnl += u3[k], mm += m3[k];
+        hit[k] = detail::at_most_bits(collateral[k] + upnl, mm) & detail::one_bits(open[k]);
+    }
+}
+
+void flag_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
+               const std::array<const double*, 4>& mm_rows, const double* collateral, const double* open,
+               std::uint64_t* hit, std::size_t count) {
+    switch (rows) {
+    case 1: flag_hits<1>(upnl_rows, mm_rows, collateral, open, hit, count); break;
+    case 2: flag_hits<2>(upnl_rows, mm_rows, collateral, open, hit, count); break;
+    case 3: flag_hits<3>(upnl_rows, mm_rows, collateral, open, hit, count); break;
+    default: flag_hits<4>(upnl_rows, mm_rows, collateral, open, hit, count); break;
+    }
+}
+
+// The running minimum of the loss (maximum of equity) and the largest rise of the loss above it.
+[[MARGINSIM_HOT_KERNEL]] void track_drawdown(const double* __restrict loss, double* __restrict min_loss,
+                                             double* __restrict drawdown, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        min_loss[k] = std::min(min_loss[k], loss[k]);
+        drawdown[k] = std::max(drawdown[k], loss[k] - min_loss[k]);
+    }
+}
+
 }  // namespace
 
 void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step) {
@@ -461,13 +495,11 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
         if (!add_loss_find_hits(rows.count, rows.upnl, rows.mm, collateral, open, base_loss_.data() + row,
                                 loss, count))
             continue;
-        // Rare: liquidate the paths one by one.
+        // Rare: find the paths, liquidate them one by one.
         liquidations = true;
-        for (std::size_t k = 0; k < count; ++k) {
-            const double upnl = row_sum(rows.upnl, rows.count, k);
-            if (open[k] != 0.0 && MarginBook::is_liquidated(collateral[k] + upnl, row_sum(rows.mm, rows.count, k)))
-                liquidate(paths, g, begin + k, upnl, step);
-        }
+        flag_hits(rows.count, rows.upnl, rows.mm, collateral, open, hit_.data(), count);
+        for (std::size_t k = 0; k < count; ++k)
+            if (detail::any_top_bit(hit_[k])) liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
     }
     if (liquidations) {
         // The loss again, now with this step's liquidations realised (same sums, same order).
@@ -479,12 +511,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
                                base_loss_.data() + row, loss, count);
         }
     }
-    double* __restrict min_loss = min_loss_.data() + m * capacity_ + begin;
-    double* __restrict drawdown = drawdown_.data() + m * capacity_ + begin;
-    for (std::size_t k = 0; k < count; ++k) {
-        min_loss[k] = std::min(min_loss[k], loss[k]);
-        drawdown[k] = std::max(drawdown[k], loss[k] - min_loss[k]);
-    }
+    track_drawdown(loss, min_loss_.data() + m * capacity_ + begin, drawdown_.data() + m * capacity_ + begin, count);
 }
 
 int BookState::first_liquidation_step(MarginMode mode, std::size_t p) const noexcept {

@@ -113,10 +113,9 @@ struct RowTerms {
 };
 
 // x[k] += drift + scale[k] * sum_t a_t z_t[k] over Terms (0 to 4) terms, then p[k] = e^x[k]:
-// one pass over the paths with the terms unrolled. Not Scaled: the gaussian model. Not
-// inlined: GCC 12 no longer vectorises the loop once it is inlined into advance().
+// one pass over the paths with the terms unrolled. Not Scaled: the gaussian model.
 template <std::size_t Terms, bool Scaled>
-[[gnu::noinline]] void advance_row(double* __restrict x, double* __restrict p, const RowTerms& row, double drift,
+[[MARGINSIM_HOT_KERNEL]] void advance_row(double* __restrict x, double* __restrict p, const RowTerms& row, double drift,
                  const double* __restrict scale, std::size_t n) {
     const double* __restrict z0 = row.z[0];
     const double* __restrict z1 = row.z[1];
@@ -153,7 +152,7 @@ void advance_row(double* x, double* p, const RowTerms& row, double drift, const 
 
 // out[k] = sum_t a_t z_t[k] over 4 terms, or out[k] += it. `out` may be one of the z_t:
 // each element is read before it is written.
-void accumulate_row(double* out, const RowTerms& row, bool add, std::size_t n) {
+[[MARGINSIM_HOT_KERNEL]] void accumulate_row(double* out, const RowTerms& row, bool add, std::size_t n) {
     const auto [z0, z1, z2, z3] = row.z;
     const auto [a0, a1, a2, a3] = row.a;
     for (std::size_t k = 0; k < n; ++k) {

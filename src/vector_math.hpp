@@ -8,6 +8,22 @@
 #include <cstddef>
 #include <cstdint>
 
+// The hot loops' kernels: not inlined (GCC 12 stops vectorising some of them once they are
+// inlined into a larger caller), and on x86-64 with GCC compiled three times, for AVX-512,
+// AVX2 and the baseline, the widest the CPU has picked when the library is loaded (function
+// multiversioning). Contraction into FMA is off in every version: each computes the same
+// IEEE operations in the same order, element by element, so results do not depend on the
+// machine that ran them. Define MARGINSIM_NO_TARGET_CLONES to build the baseline only.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__) && \
+    !defined(MARGINSIM_NO_TARGET_CLONES)
+#define MARGINSIM_HOT_KERNEL \
+    gnu::noinline, gnu::target_clones("avx512f", "avx2", "default"), gnu::optimize("fp-contract=off")
+#elif defined(__GNUC__) && !defined(__clang__)
+#define MARGINSIM_HOT_KERNEL gnu::noinline, gnu::optimize("fp-contract=off")
+#else
+#define MARGINSIM_HOT_KERNEL gnu::noinline
+#endif
+
 namespace marginsim::detail {
 
 // exp_vectorizable's domain is [-exp_max_argument, exp_max_argument].

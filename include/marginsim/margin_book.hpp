@@ -196,6 +196,7 @@ private:
     std::vector<double> pool_maintenance_;
     std::vector<double> funding_;
     std::vector<PoolRows> pool_rows_;  // of the chunk being updated
+    std::vector<std::uint64_t> hit_;   // per path of the chunk: liquidates now (top bit)
 };
 
 }  // namespace marginsim
