@@ -135,3 +135,42 @@ TEST_CASE("merging folds the steps of liquidated paths into counts per step") {
     CHECK(total.liquidations_by_step == std::vector<std::uint64_t>{0, 3, 0, 2, 0, 0, 0, 1});
     CHECK(total.liquidated_paths == 6);
 }
+
+TEST_CASE("loss and drawdown summaries by selection equal those of a fully sorted sample") {
+    std::mt19937_64 random(5);
+    for (std::size_t n : {1, 2, 19, 20, 1000, 99999}) {
+        std::vector<double> losses(n);
+        std::vector<float> drawdowns(n);
+        std::normal_distribution<double> normal(0.0, 1000.0);
+        for (std::size_t k = 0; k < n; ++k) {
+            losses[k] = k % 7 == 0 ? 2000.0 : std::round(normal(random));  // ties, like capped losses
+            drawdowns[k] = static_cast<float>(std::abs(normal(random)));
+        }
+        std::vector<double> sorted = losses;
+        std::sort(sorted.begin(), sorted.end());
+        BlockStats stats;
+        stats.paths = n;
+        stats.modes[0].loss = losses;
+        stats.modes[0].drawdown = drawdowns;
+        for (std::size_t m = 1; m < mode_count; ++m) {
+            stats.modes[m].loss.assign(n, 0.0);
+            stats.modes[m].drawdown.assign(n, 0.0f);
+        }
+        const ModeSummary out = summarize(stats).modes[0];
+        INFO("n = " << n);
+        for (std::size_t l = 0; l < tail_levels.size(); ++l) {
+            const std::size_t index = order_index(n, tail_levels[l]);
+            CHECK(out.loss.var[l] == sorted[index]);
+            double tail = 0.0;
+            for (std::size_t k = index; k < n; ++k) tail += sorted[k];
+            CHECK(out.loss.es[l] == Approx(tail / static_cast<double>(n - index)).epsilon(1e-14));
+        }
+        CHECK(out.loss.max == sorted.back());
+        double sum = 0.0;
+        for (double x : losses) sum += x;
+        CHECK(out.loss.mean == Approx(sum / static_cast<double>(n)).epsilon(1e-13).margin(1e-9));
+        std::sort(drawdowns.begin(), drawdowns.end());
+        CHECK(out.drawdown.p95 == order_statistic(drawdowns, 0.95));
+        CHECK(out.drawdown.p99 == order_statistic(drawdowns, 0.99));
+    }
+}

@@ -117,10 +117,11 @@ template <class T>
 double order_statistic(const std::vector<T>& sorted, double a) {
     return static_cast<double>(sorted[order_index(sorted.size(), a)]);
 }
-// Mean, std, VaR, ES and max of a loss sample (SPEC 4); sorts `losses` in place.
+// Mean, std, VaR, ES and max of a loss sample (SPEC 4). Reorders `losses` in place: the
+// tail from the 0.95 order statistic up ends sorted (the rest is in no particular order).
 LossSummary summarize_losses(std::vector<double>& losses);
 
-// Finishes merged statistics (sorts the samples in place).
+// Finishes merged statistics (reorders the samples in place).
 Summary summarize(BlockStats& merged);
 
 // Times to liquidation (days) of a mode from its counts per step: p05, median and p95 as
