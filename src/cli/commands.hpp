@@ -90,6 +90,7 @@ struct RunArguments {
     std::string format = "text";
     std::string tiers_dir;
     bool quiet = false;
+    bool force = false;  // run even when the estimate is above the time or memory limit
 };
 
 struct ValidateArguments {

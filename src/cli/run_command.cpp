@@ -10,6 +10,7 @@
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/html_report.hpp"
 #include "marginsim/report.hpp"
+#include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 
@@ -40,12 +41,15 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
     add_format_option(*command, arguments.format);
     command->add_flag("-q,--quiet", arguments.quiet, "Print nothing on stdout");
     add_tiers_dir_option(*command, arguments.tiers_dir);
+    command->add_flag("--force", arguments.force,
+                      "Run even when the estimate is above an hour or 75% of the physical memory");
     return command;
 }
 
 int run_command(const RunArguments& arguments) {
     const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
     print_warnings(scenario.warnings);
+    if (!arguments.force) check_run_size(scenario, arguments.overrides.options());
     // The HTML charts need every path's outcome: run_detailed gives the same report.
     std::optional<DetailedRun> detailed;
     if (!arguments.html.empty()) detailed = run_detailed(scenario, arguments.overrides.options());
