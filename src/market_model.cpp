@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cassert>
 #include <cmath>
 
@@ -36,12 +37,19 @@ void PathBlock::reset(std::span<const double> start_log_price, std::size_t n) {
     }
 }
 
-// xoshiro256++ with a batched ziggurat (rng.hpp): statistically as good as the Mersenne
-// Twister and much faster, which matters when the random numbers are most of the work.
+// The ziggurat (rng.hpp) on eight xoshiro256++ lanes stepped as one SIMD generator: the
+// candidates of a batch come out of one vectorised pass, the ~1% outside their layer's
+// rectangle are finished one by one with a ninth generator (new uniforms, the tail, restarts).
 struct RandomStream::Impl {
-    detail::Xoshiro256pp engine;
+    detail::XoshiroLanes lanes;
+    detail::Xoshiro256pp slow;
 
-    explicit Impl(std::uint64_t seed_word) : engine(seed_word) {}
+    explicit Impl(const detail::Xoshiro256pp& base) : lanes(base), slow(jumped(base, detail::XoshiroLanes::lanes)) {}
+
+    static detail::Xoshiro256pp jumped(detail::Xoshiro256pp g, std::size_t times) {
+        for (std::size_t k = 0; k < times; ++k) g.jump();
+        return g;
+    }
 };
 
 namespace {
@@ -53,21 +61,77 @@ std::uint64_t seed_word(std::uint64_t seed, std::uint64_t stream_index) {
     return detail::mix64(a ^ detail::mix64(stream_index + 0x6a09e667f3bcc909ULL));
 }
 
+constexpr std::size_t lane_count = detail::XoshiroLanes::lanes;
+constexpr std::size_t batch_rounds = 32;  // 256 candidates a batch: the scratch stays in L1
+constexpr std::size_t batch = batch_rounds * lane_count;
+
+// `rounds` rounds of ziggurat candidates, one per lane a round: out[k] the signed abscissa,
+// bits[k] the draw (layer in bits 0-7, sign in bit 8, a 52-bit uniform in bits 12-63),
+// reject[k] with its top bit set when the candidate falls outside its layer's rectangle.
+[[MARGINSIM_HOT_KERNEL]] void ziggurat_candidates(detail::XoshiroLanes& g, double* __restrict out,
+                                                  std::uint64_t* __restrict bits,
+                                                  std::uint64_t* __restrict reject, std::size_t rounds) {
+    std::array<std::uint64_t, lane_count> s0 = g.s[0], s1 = g.s[1], s2 = g.s[2], s3 = g.s[3];
+    const double* x_of_layer = detail::ziggurat_tables.x.data();
+    for (std::size_t r = 0; r < rounds; ++r) {
+        for (std::size_t l = 0; l < lane_count; ++l) {
+            const std::uint64_t u = detail::rotl(s0[l] + s3[l], 23) + s0[l];
+            const std::uint64_t t = s1[l] << 17;
+            s2[l] ^= s0[l];
+            s3[l] ^= s1[l];
+            s1[l] ^= s2[l];
+            s0[l] ^= s3[l];
+            s2[l] ^= t;
+            s3[l] = detail::rotl(s3[l], 45);
+            const std::size_t layer = detail::ZigguratNormal::layer(u);
+            // The top 52 bits as the mantissa of a double in [1, 2): a uniform without an
+            // integer-to-double conversion (which SIMD lacks before AVX-512DQ).
+            const double uniform = std::bit_cast<double>((u >> 12) | 0x3ff0000000000000ULL) - 1.0;
+            const double x = uniform * x_of_layer[layer];
+            const std::size_t k = r * lane_count + l;
+            out[k] = detail::ZigguratNormal::with_sign(x, u);
+            bits[k] = u;
+            reject[k] = detail::at_most_bits(x_of_layer[layer + 1], x);
+        }
+    }
+    g.s = {s0, s1, s2, s3};
+}
+
 }  // namespace
 
 RandomStream::RandomStream(std::uint64_t seed, std::uint64_t stream_index)
-    : impl_(std::make_unique<Impl>(seed_word(seed, stream_index))) {}
+    : impl_(std::make_unique<Impl>(detail::Xoshiro256pp(seed_word(seed, stream_index)))) {}
 RandomStream::~RandomStream() = default;
 RandomStream::RandomStream(RandomStream&&) noexcept = default;
 RandomStream& RandomStream::operator=(RandomStream&&) noexcept = default;
 
 void RandomStream::fill_normals(std::span<double> out) {
-    detail::ZigguratNormal::fill(impl_->engine, out.data(), out.size());
+    std::array<double, batch> spare;  // the last, partial batch (its extra candidates unused)
+    std::array<std::uint64_t, batch> bits;
+    std::array<std::uint64_t, batch> reject;
+    for (std::size_t done = 0; done < out.size();) {
+        const std::size_t count = std::min(batch, out.size() - done);
+        const std::size_t rounds = (count + lane_count - 1) / lane_count;
+        double* z = rounds * lane_count == count ? out.data() + done : spare.data();
+        ziggurat_candidates(impl_->lanes, z, bits.data(), reject.data(), rounds);
+        for (std::size_t k = 0; k < count; k += lane_count) {
+            std::uint64_t any = 0;
+            for (std::size_t l = 0; l < lane_count; ++l) any |= reject[k + l];
+            if (!detail::any_top_bit(any)) continue;
+            for (std::size_t l = k; l < std::min(k + lane_count, count); ++l) {
+                if (!detail::any_top_bit(reject[l])) continue;
+                const auto accepted = detail::ZigguratNormal::finish(impl_->slow, bits[l], z[l]);
+                z[l] = accepted ? *accepted : detail::ZigguratNormal::draw(impl_->slow);
+            }
+        }
+        if (z == spare.data()) std::copy_n(spare.data(), count, out.data() + done);
+        done += count;
+    }
 }
 
 void RandomStream::fill_chi_square(double dof, std::span<double> out) {
     boost::random::chi_squared_distribution<double> chi(dof);
-    for (double& w : out) w = chi(impl_->engine);
+    for (double& w : out) w = chi(impl_->slow);
 }
 
 MarketModel::MarketModel(const Scenario& scenario)
