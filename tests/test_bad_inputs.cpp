@@ -233,7 +233,7 @@ TEST_CASE("a path count override too large for the machine is refused and names 
     CHECK_FALSE(fs::exists(scratch.path() / "r.json"));
 }
 
-// 14 h by the estimate, but every path is liquidated at the first step (no volatility, a
+// 4.9 h by the estimate, but every path is liquidated at the first step (no volatility, a
 // drift that takes 99.99% off the price in an hour), so the engine stops after one step.
 constexpr const char* settles_at_once = R"([simulation]
 paths = 1000000
@@ -287,7 +287,7 @@ TEST_CASE("--force runs a scenario the estimate refuses", "[bad_inputs]") {
     CHECK(refused.code == 2);
     CHECK(refused.err ==
           "error: settles.toml:3:16: simulation.horizon_days: run too large: 1000000 paths x "
-          "876000 steps with 3 assets and 3 positions would take about 14 h on 1 thread and 108 "
+          "876000 steps with 3 assets and 3 positions would take about 4.9 h on 1 thread and 108 "
           "MiB of memory, more than the limit of 1 h (expected fewer paths, a shorter horizon or "
           "fewer steps per day; or --force to run it anyway)\n");
 

@@ -14,16 +14,18 @@
 namespace marginsim {
 
 // Cost model of the engine, one core, Release build (-O3, g++ 12). The time of a path-step
-// is base + per_asset * assets + per_position * positions, fitted on user CPU time of
-// `marginsim run --threads 1` over 40,000 paths x 168 steps of synthetic books of 1 to 40
-// assets and 1 to 40 positions (commit 9c4b9f9; residuals within 6%), and consistent with
-// configs/seed_example.toml (100,000 paths x 168 steps, 3 assets, 3 positions: 1.13 s user,
-// 67 ns per path-step; the model says 59). Re-measure when the hot loop changes: the model
-// is meant to tell an hour from a minute, not to the second.
+// is base + per_asset * assets + per_position * positions, fitted by least squares on the
+// user CPU time of `marginsim run --threads 1` over 40,000 paths x 168 steps of synthetic
+// books of 1 to 40 assets and 1 to 40 positions (commit d81fbd8, best of 3 runs each; within
+// 20% of every point, within 3% from 10 assets or positions up). Check: configs/seed_example.toml
+// (100,000 paths x 168 steps, 3 assets, 3 positions) takes 0.30 s of CPU, 18 ns per
+// path-step; the model says 20. Re-measure when the hot loop changes (test_bad_inputs checks
+// the model against a real run within a factor of 3): it is meant to tell an hour from a
+// minute, not to the second.
 struct CostModel {
-    double base_ns = 10.0;
-    double per_asset_ns = 9.5;
-    double per_position_ns = 7.0;
+    double base_ns = 2.0;
+    double per_asset_ns = 4.0;
+    double per_position_ns = 2.0;
     // std::sort of the loss and drawdown samples of each mode after the run (serial).
     double sort_ns_per_element_log2 = 3.5;
 };
