@@ -38,7 +38,7 @@ void PathBlock::reset(std::span<const double> start_log_price, std::size_t n) {
 }
 
 // The ziggurat (rng.hpp) on eight xoshiro256++ lanes stepped as one SIMD generator: the
-// candidates of a batch come out of one vectorised pass, the ~1% outside their layer's
+// candidates of a batch come out of one vectorised pass, the 0.75% outside their layer's
 // rectangle are finished one by one with a ninth generator (new uniforms, the tail, restarts).
 struct RandomStream::Impl {
     detail::XoshiroLanes lanes;
@@ -66,7 +66,7 @@ constexpr std::size_t batch_rounds = 32;  // 256 candidates a batch: the scratch
 constexpr std::size_t batch = batch_rounds * lane_count;
 
 // `rounds` rounds of ziggurat candidates, one per lane a round: out[k] the signed abscissa,
-// bits[k] the draw (layer in bits 0-7, sign in bit 8, a 52-bit uniform in bits 12-63),
+// bits[k] the draw (layer in bits 0-8, sign in bit 9, a 52-bit uniform in bits 12-63),
 // reject[k] with its top bit set when the candidate falls outside its layer's rectangle.
 [[MARGINSIM_HOT_KERNEL]] void ziggurat_candidates(detail::XoshiroLanes& g, double* __restrict out,
                                                   std::uint64_t* __restrict bits,
