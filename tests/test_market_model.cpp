@@ -299,3 +299,22 @@ TEST_CASE("the bit tests of the hot loop agree with the comparisons they replace
     CHECK(top(detail::exp_out_of_range_bits(std::numeric_limits<double>::quiet_NaN())));
     CHECK(top(detail::exp_out_of_range_bits(std::numeric_limits<double>::infinity())));
 }
+
+TEST_CASE("the ziggurat's layers all have the area of the base strip and its tail") {
+    const auto& t = detail::ziggurat_tables;
+    constexpr std::size_t layers = detail::ZigguratTables::layers;
+    const double r = detail::ZigguratTables::r;
+    // v = r f(r) + the normal density's unnormalised tail beyond r.
+    const double v = r * std::exp(-0.5 * r * r) + std::sqrt(std::acos(-1.0) / 2.0) * std::erfc(r / std::sqrt(2.0));
+    CHECK(t.x[1] == r);
+    CHECK(t.x[0] * t.y[1] == Approx(v).epsilon(1e-13));
+    for (std::size_t i = 1; i < layers; ++i) {
+        INFO("layer " << i);
+        REQUIRE(t.x[i + 1] < t.x[i]);
+        REQUIRE(t.y[i] == Approx(std::exp(-0.5 * t.x[i] * t.x[i])).epsilon(1e-15));
+        // The top layer closes the recursion: it holds for the solved r, not by construction.
+        REQUIRE(t.x[i] * (t.y[i + 1] - t.y[i]) == Approx(v).epsilon(1e-11));
+    }
+    CHECK(t.x[layers] == 0.0);
+    CHECK(t.y[layers] == 1.0);
+}
