@@ -277,7 +277,7 @@ margin = 1000.0
 leverage = 10.0
 )";
 
-TEST_CASE("--force runs a scenario the estimate refuses", "[bad_inputs]") {
+TEST_CASE("run with the force flag runs a scenario the estimate refuses", "[bad_inputs]") {
     TempDir scratch;
     const fs::path scenario = scratch.path() / "settles.toml";
     std::ofstream(scenario) << settles_at_once;
