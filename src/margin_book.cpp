@@ -278,23 +278,28 @@ namespace {
                                             double signed_entry, double quantity, std::span<const double> caps,
                                             const double* rates, const double* amounts, double* __restrict upnl,
                                             double* __restrict mm, std::size_t count) {
-    for (std::size_t k = 0; k < count; ++k) upnl[k] = signed_quantity * price[k] - signed_entry;
+    // One pass for the usual case, every notional within the first tier: upnl, the first
+    // tier's maintenance, and whether some notional exceeds the first cap.
+    const double first_cap = caps.size() > 1 ? caps[0] : std::numeric_limits<double>::infinity();
+    std::uint64_t within = ~std::uint64_t{0};  // top bit: every notional <= the first cap
+    for (std::size_t k = 0; k < count; ++k) {
+        const double notional = quantity * price[k];
+        upnl[k] = signed_quantity * price[k] - signed_entry;
+        mm[k] = notional * rates[0] - amounts[0];
+        within &= detail::at_most_bits(notional, first_cap);
+    }
+    if (detail::any_top_bit(within)) return;
     double* __restrict tier = mm;  // the tier index, until the last pass
     std::fill_n(tier, count, 0.0);
-    std::size_t passed = 0;
-    for (; passed + 1 < caps.size(); ++passed) {
+    for (std::size_t passed = 0; passed + 1 < caps.size(); ++passed) {
         const double cap = caps[passed];
-        std::uint64_t below = ~std::uint64_t{0};  // top bit: every notional <= cap so far
+        std::uint64_t below = ~std::uint64_t{0};  // top bit: every notional <= cap
         for (std::size_t k = 0; k < count; ++k) {
             const double notional = quantity * price[k];
             tier[k] += notional > cap ? 1.0 : 0.0;
             below &= detail::at_most_bits(notional, cap);
         }
         if (detail::any_top_bit(below)) break;
-    }
-    if (passed == 0) {  // every path in the first tier
-        for (std::size_t k = 0; k < count; ++k) mm[k] = quantity * price[k] * rates[0] - amounts[0];
-        return;
     }
     for (std::size_t k = 0; k < count; ++k) {
         const int i = static_cast<int>(tier[k]);  // int: GCC gathers with 32-bit indices
@@ -395,7 +400,7 @@ double row_sum(const std::array<const double*, 4>& rows, std::size_t count, std:
 // loss to the mode's, as if nothing were liquidated at this step (open: start equity -
 // (collateral + upnl); liquidated earlier: the realised loss), and tells whether an open path
 // liquidates now (top bit of the result; see vector_math.hpp).
-template <std::size_t Rows>
+template <std::size_t Rows, bool First>
 [[MARGINSIM_HOT_KERNEL]] std::uint64_t add_loss_find_hits(const std::array<const double*, 4>& upnl_rows,
                                                    const std::array<const double*, 4>& mm_rows,
                                                    const double* __restrict collateral, const double* __restrict open,
@@ -416,23 +421,32 @@ template <std::size_t Rows>
         if constexpr (Rows > 1) upnl += u1[k], mm += m1[k];
         if constexpr (Rows > 2) upnl += u2[k], mm += m2[k];
         if constexpr (Rows > 3) upnl += u3[k], mm += m3[k];
-        loss[k] += base_loss[k] - open[k] * upnl;
+        // The first pool of a mode starts the sum (0 + x, as a zeroed sum would give).
+        loss[k] = (First ? 0.0 : loss[k]) + (base_loss[k] - open[k] * upnl);
         // MarginBook::is_liquidated (balance <= maintenance) on an open pool, as bits.
         hits |= detail::at_most_bits(collateral[k] + upnl, mm) & detail::one_bits(open[k]);
     }
     return hits;
 }
 
-bool add_loss_find_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
+template <bool First>
+std::uint64_t add_loss_find_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
+                                 const std::array<const double*, 4>& mm_rows, const double* collateral,
+                                 const double* open, const double* base_loss, double* loss, std::size_t count) {
+    switch (rows) {
+    case 1: return add_loss_find_hits<1, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
+    case 2: return add_loss_find_hits<2, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
+    case 3: return add_loss_find_hits<3, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
+    default: return add_loss_find_hits<4, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
+    }
+}
+
+bool add_loss_find_hits(bool first, std::size_t rows, const std::array<const double*, 4>& upnl_rows,
                         const std::array<const double*, 4>& mm_rows, const double* collateral,
                         const double* open, const double* base_loss, double* loss, std::size_t count) {
-    std::uint64_t hits = 0;
-    switch (rows) {
-    case 1: hits = add_loss_find_hits<1>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
-    case 2: hits = add_loss_find_hits<2>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
-    case 3: hits = add_loss_find_hits<3>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
-    default: hits = add_loss_find_hits<4>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count); break;
-    }
+    const std::uint64_t hits =
+        first ? add_loss_find_hits<true>(rows, upnl_rows, mm_rows, collateral, open, base_loss, loss, count)
+              : add_loss_find_hits<false>(rows, upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
     return detail::any_top_bit(hits);
 }
 
@@ -485,15 +499,15 @@ void flag_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
 
 void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step) {
     double* loss = loss_.data() + m * capacity_ + begin;
-    std::fill_n(loss, count, 0.0);
+    if (mode_pools_[m] == mode_pools_[m + 1]) std::fill_n(loss, count, 0.0);  // no pool, no loss
     bool liquidations = false;
     for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
         const PoolRows rows = pool_rows_[g] = rows_of(g, count);
         const std::size_t row = g * capacity_ + begin;
         const double* collateral = collateral_.data() + row;
         const double* open = open_.data() + row;
-        if (!add_loss_find_hits(rows.count, rows.upnl, rows.mm, collateral, open, base_loss_.data() + row,
-                                loss, count))
+        if (!add_loss_find_hits(g == mode_pools_[m], rows.count, rows.upnl, rows.mm, collateral, open,
+                                base_loss_.data() + row, loss, count))
             continue;
         // Rare: find the paths, liquidate them one by one.
         liquidations = true;
@@ -503,11 +517,10 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
     }
     if (liquidations) {
         // The loss again, now with this step's liquidations realised (same sums, same order).
-        std::fill_n(loss, count, 0.0);
         for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
             const PoolRows& rows = pool_rows_[g];
             const std::size_t row = g * capacity_ + begin;
-            add_loss_find_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
+            add_loss_find_hits(g == mode_pools_[m], rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
                                base_loss_.data() + row, loss, count);
         }
     }
