@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -39,6 +40,7 @@ struct Options {
     int repeat = 1;
     bool single_thread = true;
     bool large_book = true;
+    std::string write_large_book;  // write the large book's TOML here and exit
 };
 
 struct Timing {
@@ -176,7 +178,13 @@ int main(int argc, char** argv) {
     app.add_option("--repeat", options.repeat, "Runs of each measurement; the fastest is kept")->check(CLI::PositiveNumber);
     app.add_flag("!--no-single-thread", options.single_thread, "Skip the 1-thread runs");
     app.add_flag("!--no-large-book", options.large_book, "Skip the 10-asset, 20-position book");
+    app.add_option("--write-large-book", options.write_large_book,
+                   "Write the 10-asset, 20-position book as a scenario file and exit");
     CLI11_PARSE(app, argc, argv);
+    if (!options.write_large_book.empty()) {
+        std::ofstream(options.write_large_book) << bench::large_book_toml(options.paths);
+        return 0;
+    }
 
     const int all_threads = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
     Scenario seed = load_scenario(options.scenario_path);

@@ -62,7 +62,9 @@ BENCHMARK_TEMPLATE(BM_normals, boost::random::ranlux64_3);
 BENCHMARK_TEMPLATE(BM_normals, std::mt19937_64);
 BENCHMARK_TEMPLATE(BM_normals, detail::Xoshiro256pp);
 
-// The engine's ziggurat (Boost's tables, batched) on a Boost engine and on xoshiro256++.
+// The scalar form of the engine's ziggurat (rng.hpp: 512 layers, batched, used by the engine
+// for its rare slow path) on a Boost engine and on xoshiro256++; the engine's own SIMD form
+// is BM_random_stream_normals.
 template <class Engine>
 void BM_ziggurat_fill(benchmark::State& state) {
     Engine engine(42u);
@@ -205,6 +207,23 @@ void BM_accumulate_from_state(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n_paths));
 }
 BENCHMARK(BM_accumulate_from_state)->Arg(0)->Arg(1);
+
+// As simulate() reads a block: losses and drawdowns into the run's preallocated samples.
+void BM_accumulate_from_state_into_samples(benchmark::State& state) {
+    const Scenario& scenario = scenario_of(state);
+    const Engine engine(scenario);
+    PathBlock paths(scenario.asset_count(), n_paths);
+    BookState book_state(engine.book(), n_paths);
+    engine.run_block(scenario.simulation.seed, 0, n_paths, paths, book_state);
+    RunSamples samples(n_paths);
+    for (auto _ : state) {
+        BlockStats stats = BlockStats::from_state(book_state, engine.book(), scenario.balance, samples, 0);
+        benchmark::DoNotOptimize(stats);
+    }
+    state.SetLabel(name_of(state));
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n_paths));
+}
+BENCHMARK(BM_accumulate_from_state_into_samples)->Arg(0)->Arg(1);
 
 // Merging the blocks of a run of 256 blocks, then summarizing it.
 std::vector<BlockStats> finished_blocks(const Scenario& scenario, std::size_t count) {
