@@ -48,7 +48,15 @@ BlockStats run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t s
     const std::uint64_t block_count = paths / block_size + (paths % block_size != 0 ? 1 : 0);
     RunSamples samples(paths);
     std::vector<std::array<double, mode_count>> funding(block_count);
-    tbb::enumerable_thread_specific<BlockStats> tallies;
+    // Per thread, allocated once for the run: the block's paths and margin state, its tally.
+    struct Workspace {
+        PathBlock paths;
+        BookState state;
+        BlockStats tally;
+    };
+    tbb::enumerable_thread_specific<Workspace> workspaces([&] {
+        return Workspace{PathBlock(engine.model().asset_count(), block_size), BookState(engine.book(), block_size), {}};
+    });
     // The global limit admits more threads than cores when asked, without TBB's warning.
     const tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                                     static_cast<std::size_t>(threads));
@@ -60,9 +68,10 @@ BlockStats run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t s
             tbb::blocked_range<std::uint64_t>(0, block_count, 1),
             [&](const tbb::blocked_range<std::uint64_t>& range) {
                 detail::observe(&fork);
-                PathBlock block_paths(engine.model().asset_count(), block_size);
-                BookState state(engine.book(), block_size);
-                BlockStats& tally = tallies.local();
+                Workspace& work = workspaces.local();
+                PathBlock& block_paths = work.paths;
+                BookState& state = work.state;
+                BlockStats& tally = work.tally;
                 for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
                     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
                     engine.run_block(seed, b, n, block_paths, state);
@@ -78,9 +87,9 @@ BlockStats run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t s
             tbb::simple_partitioner());
     });
     BlockStats total;
-    for (const BlockStats& tally : tallies) {
-        detail::observe(&tally);
-        total.merge(tally);
+    for (const Workspace& work : workspaces) {
+        detail::observe(&work.tally);
+        total.merge(work.tally);
     }
     for (const auto& block : funding)  // block order: the same sums whatever the thread count
         for (std::size_t m = 0; m < mode_count; ++m) total.modes[m].funding_paid += block[m];
