@@ -171,7 +171,10 @@ Proportion wilson_proportion(std::uint64_t hits, std::uint64_t n) {
     const double denominator = 1.0 + z * z / trials;
     const double center = (p + z * z / (2.0 * trials)) / denominator;
     const double half = z * std::sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denominator;
-    return {p, {std::max(0.0, center - half), std::min(1.0, center + half)}};
+    // With no hits (or all hits) the exact bound is 0 (or 1); center - half only rounds to it.
+    const double lo = hits == 0 ? 0.0 : std::max(0.0, center - half);
+    const double hi = hits == n ? 1.0 : std::min(1.0, center + half);
+    return {p, {lo, hi}};
 }
 
 std::size_t order_index(std::size_t n, double a) {

@@ -174,3 +174,28 @@ TEST_CASE("loss and drawdown summaries by selection equal those of a fully sorte
         CHECK(out.drawdown.p99 == order_statistic(drawdowns, 0.99));
     }
 }
+
+TEST_CASE("Wilson intervals reproduce Newcombe's published examples") {
+    // Newcombe (1998) Statistics in Medicine 17:857-872 Table I method 3 (score interval
+    // without continuity correction), to the 4 decimals printed there.
+    struct Case {
+        std::uint64_t hits, n;
+        double lo, hi;
+    };
+    for (const Case& c : {Case{81, 263, 0.2553, 0.3662}, Case{15, 148, 0.0624, 0.1605},
+                          Case{0, 20, 0.0, 0.1611}, Case{1, 29, 0.0061, 0.1718}}) {
+        const Proportion p = wilson_proportion(c.hits, c.n);
+        CHECK(p.estimate == Approx(static_cast<double>(c.hits) / static_cast<double>(c.n)));
+        CHECK(p.ci95.lo == Approx(c.lo).margin(5e-5));
+        CHECK(p.ci95.hi == Approx(c.hi).margin(5e-5));
+    }
+}
+
+TEST_CASE("Wilson intervals end exactly at 0 with no hits and at 1 with all hits") {
+    for (std::uint64_t n : {1u, 7u, 1000u, 1000003u}) {
+        CHECK(wilson_proportion(0, n).ci95.lo == 0.0);
+        CHECK(wilson_proportion(n, n).ci95.hi == 1.0);
+        CHECK(wilson_proportion(0, n).ci95.hi < 1.0);
+        CHECK(wilson_proportion(n, n).ci95.lo > 0.0);
+    }
+}
