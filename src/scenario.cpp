@@ -1171,8 +1171,9 @@ Regimes read_regimes(const TableReader& r, const Scenario& scenario) {
     }
     const auto stress = r.table("stress", "a table [regime.stress]");
     if (!stress) {
-        r.fail_missing("stress", "a [regime.stress] table with volatility_scale or volatility, "
-                                 "and optionally correlation");
+        r.context().fail(r.source(), r.key("stress"), "missing required table",
+                         "a [regime.stress] table with volatility_scale or volatility, and "
+                         "optionally correlation");
     }
     read_stress(*stress, scenario, regimes);
     return regimes;
@@ -1196,7 +1197,9 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
                                           to_string(t.model), t.name));
         }
         if (!table && model == t.model) {
-            root.context().fail(root.source(), std::string(t.name), "missing required table",
+            // Points at the model that asks for the table.
+            const toml::node* model_node = root.find("simulation")->as_table()->get("model");
+            root.context().fail(model_node->source(), std::string(t.name), "missing required table",
                                 fmt::format("a [{}] table with {} for model = \"{}\"", t.name,
                                             t.holds, to_string(t.model)));
         }
