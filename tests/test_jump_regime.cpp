@@ -11,6 +11,7 @@
 #include "marginsim/error.hpp"
 #include "marginsim/market_model.hpp"
 #include "marginsim/simulate.hpp"
+#include "marginsim/sweep.hpp"
 #include "scenario_builder.hpp"
 
 using namespace marginsim;
@@ -420,6 +421,23 @@ TEST_CASE("market-wide jumps raise the chance that the whole cross account is li
     const auto& j = jump.modes[mode_index(MarginMode::cross)].summary.liquidation_probability;
     INFO("cross P(liquidation): gaussian " << g.estimate << ", jump " << j.estimate);
     CHECK(j.ci95.lo > g.ci95.hi);
+}
+
+TEST_CASE("a volatility scale sweep scales the diffusion volatilities of both regimes and not the jumps") {
+    SweepSpec spec;
+    spec.parameter = SweepParameter::volatility_scale;
+    const Scenario regime = book_with(two_assets().regimes(10.0, 30.0, 2.0, {1.0, 0.95, 0.95, 1.0}));
+    const Scenario scaled_regime = scenario_at(regime, spec, 1.5);
+    const Scenario jump = book_with(two_assets().jumps(10.0, -0.1, 0.05));
+    const Scenario scaled_jump = scenario_at(jump, spec, 1.5);
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(scaled_regime.assets[i].volatility == Approx(1.5 * regime.assets[i].volatility));
+        CHECK(scaled_regime.regimes.stress_volatility[i] == Approx(1.5 * regime.regimes.stress_volatility[i]));
+        CHECK(scaled_jump.assets[i].volatility == Approx(1.5 * jump.assets[i].volatility));
+        CHECK(scaled_jump.jumps.market[i].vol == jump.jumps.market[i].vol);
+        CHECK(scaled_jump.jumps.market[i].mean == jump.jumps.market[i].mean);
+    }
+    CHECK(scaled_jump.jumps.intensity == jump.jumps.intensity);
 }
 
 namespace {
