@@ -245,13 +245,16 @@ void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) cons
 
 std::uint32_t MarketModel::poisson_count(const PoissonStep& source, double u) noexcept {
     // Inversion from 0: almost every draw stops at once, since u < exp(-lambda dt) ~ 1.
+    // A u above the CDF as rounded (within 1e-16 of 1) stops where the CDF stops growing.
     double probability = source.none;
     double cumulative = probability;
     std::uint32_t count = 0;
-    while (u >= cumulative && probability > 0.0) {
+    while (u >= cumulative) {
+        probability *= source.mean / (count + 1);
+        const double next = cumulative + probability;
+        if (next == cumulative) break;
         ++count;
-        probability *= source.mean / count;
-        cumulative += probability;
+        cumulative = next;
     }
     return count;
 }

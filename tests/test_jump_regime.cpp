@@ -167,6 +167,8 @@ TEST_CASE("Poisson counts by inversion have the Poisson probabilities") {
         cdf += p;
         CHECK(MarketModel::poisson_count(source, std::nextafter(cdf, 2.0)) == k + 1);
     }
+    // Above the CDF as rounded: the count where it stops growing, not a runaway.
+    CHECK(MarketModel::poisson_count(source, std::nextafter(1.0, 0.0)) < 30);
 }
 
 namespace {
