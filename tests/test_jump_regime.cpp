@@ -2,6 +2,7 @@
 // return, simultaneity of market-wide jumps, the stationary law and sojourn times of the
 // regime chain, the per-regime correlation; determinism; the [jumps] and [regime] keys.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cmath>
@@ -423,6 +424,30 @@ TEST_CASE("market-wide jumps raise the chance that the whole cross account is li
     const auto& j = jump.modes[mode_index(MarginMode::cross)].summary.liquidation_probability;
     INFO("cross P(liquidation): gaussian " << g.estimate << ", jump " << j.estimate);
     CHECK(j.ci95.lo > g.ci95.hi);
+}
+
+TEST_CASE("the JSON and CSV reports carry the model parameters") {
+    const Scenario jump = book_with(two_assets().jumps(10.0, -0.1, 0.05).idiosyncratic_jumps(1, 5.0, -0.05, 0.03));
+    const auto j = nlohmann::json::parse(to_json(simulate(jump, RunOptions{1024, 1, 1})));
+    const auto& jumps = j.at("simulation").at("jumps");
+    CHECK(j.at("simulation").at("model") == "jump");
+    CHECK(jumps.at("intensity") == 10.0);
+    CHECK(jumps.at("assets").at(0).at("symbol") == "BTC");
+    CHECK(jumps.at("assets").at(0).at("market").at("kappa").get<double>() == Approx(std::expm1(-0.1 + 0.5 * 0.05 * 0.05)));
+    CHECK_FALSE(jumps.at("assets").at(0).contains("idiosyncratic"));
+    CHECK(jumps.at("assets").at(1).at("idiosyncratic").at("intensity") == 5.0);
+
+    const Scenario regime = book_with(two_assets().regimes(10.0, 30.0, 2.0, {1.0, 0.95, 0.95, 1.0}));
+    const Report report = simulate(regime, RunOptions{1024, 1, 1});
+    const auto r = nlohmann::json::parse(to_json(report)).at("simulation").at("regime");
+    CHECK(r.at("calm_to_stress") == 10.0);
+    CHECK(r.at("stationary_stress_share").get<double>() == Approx(0.25));
+    CHECK(r.at("start") == "stationary");
+    CHECK(r.at("stress_volatility").at("ETH").get<double>() == Approx(1.3));
+    CHECK(r.at("stress_correlation").at(0).at(1) == 0.95);
+    const std::string csv = to_csv(report);
+    CHECK(csv.find("simulation,,calm_to_stress,10") != std::string::npos);
+    CHECK(csv.find("simulation,,stress_to_calm,30") != std::string::npos);
 }
 
 TEST_CASE("a volatility scale sweep scales the diffusion volatilities of both regimes and not the jumps") {
