@@ -146,6 +146,9 @@ DetailedRun run_detailed(const Scenario& input, const RunOptions& options) {
     info.elapsed_s = elapsed.count();
     info.model = scenario.simulation.model;
     info.dof = scenario.simulation.dof;
+    info.jumps = scenario.jumps;
+    info.regimes = scenario.regimes;
+    for (const Asset& asset : scenario.assets) info.symbols.push_back(asset.symbol);
     info.horizon_days = scenario.simulation.horizon_days;
     info.steps_per_day = scenario.simulation.steps_per_day;
     info.block_size = block_size;

@@ -349,6 +349,8 @@ std::string run_header(const Report& report) {
     const SimulationInfo& info = report.simulation;
     std::string model(to_string(info.model));
     if (info.model == PriceModel::student_t) model += fmt::format(" (dof {:g})", info.dof);
+    if (const std::string parameters = model_parameters(info); !parameters.empty())
+        model += " (" + parameters + ")";
     return fmt::format(
         "<h1>Liquidation risk: {}</h1>\n<p class=\"meta\">{} &middot; {} paths &times; {} steps "
         "({:g} days at {} steps per day), {} model, seed {} &middot; balance {}, liquidation "

@@ -20,11 +20,35 @@ PathBlock::PathBlock(std::size_t asset_count, std::size_t capacity)
       log_price_(asset_count * capacity),
       price_(asset_count * capacity),
       normals_(asset_count * capacity),
-      chi_square_(capacity) {}
+      chi_square_(capacity),
+      uniforms_(capacity),
+      shock_(capacity),
+      regime_(capacity, 0),
+      jump_path_(capacity),
+      jump_slot_(capacity, -1),
+      jump_size_(asset_count * capacity) {}
+
+void PathBlock::clear_jumps() noexcept {
+    for (std::size_t s = 0; s < jump_count_; ++s) jump_slot_[jump_path_[s]] = -1;
+    jump_count_ = 0;
+}
+
+double* PathBlock::jump_sizes_of(std::size_t path) noexcept {
+    assert(path < size_);
+    if (jump_slot_[path] < 0) {
+        jump_slot_[path] = static_cast<std::int32_t>(jump_count_);
+        jump_path_[jump_count_] = static_cast<std::uint32_t>(path);
+        std::fill_n(jump_size_.data() + jump_count_ * asset_count_, asset_count_, 0.0);
+        ++jump_count_;
+    }
+    return jump_size_.data() + static_cast<std::size_t>(jump_slot_[path]) * asset_count_;
+}
 
 void PathBlock::reset(std::span<const double> start_log_price, std::size_t n) {
     assert(start_log_price.size() == asset_count_ && n <= capacity_);
     size_ = n;
+    clear_jumps();
+    std::fill_n(regime_.begin(), n, std::uint8_t{0});
     for (std::size_t i = 0; i < asset_count_; ++i) {
         const double x0 = start_log_price[i];
         const double p0 = std::exp(x0);
@@ -134,15 +158,62 @@ void RandomStream::fill_chi_square(double dof, std::span<double> out) {
     for (double& w : out) w = chi(impl_->slow);
 }
 
+void RandomStream::fill_uniforms(std::span<double> out) {
+    for (double& u : out) u = detail::uniform01(impl_->slow());
+}
+
+double RandomStream::normal() { return detail::ZigguratNormal::draw(impl_->slow); }
+
+namespace {
+
+MarketModel::PoissonStep poisson_step(double intensity, double dt) {
+    return {std::exp(-intensity * dt), intensity * dt};
+}
+
+}  // namespace
+
 MarketModel::MarketModel(const Scenario& scenario)
     : model_(scenario.simulation.model),
       dof_(scenario.simulation.dof),
-      factor_(detail::cholesky_lower(scenario.correlation, scenario.asset_count())) {
+      factor_(detail::cholesky_lower(scenario.correlation, scenario.asset_count())),
+      start_regime_(scenario.regimes.start) {
     const double dt = scenario.simulation.dt_years;
     const std::size_t n = scenario.asset_count();
-    for (const Asset& asset : scenario.assets) {
+    const bool jumps = model_ == PriceModel::jump;
+    if (jumps) {
+        market_jumps_ = poisson_step(scenario.jumps.intensity, dt);
+        market_size_ = scenario.jumps.market;
+        for (std::size_t i = 0; i < n; ++i)
+            idiosyncratic_jumps_.push_back(poisson_step(scenario.jumps.idiosyncratic_intensity[i], dt));
+        idiosyncratic_size_ = scenario.jumps.idiosyncratic;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const Asset& asset = scenario.assets[i];
         start_log_price_.push_back(std::log(asset.price));
-        log_drift_per_step_.push_back((asset.drift - 0.5 * asset.volatility * asset.volatility) * dt);
+        // Jumps compensated: E[S_T] = S_0 exp(mu T) as without them.
+        const double compensation =
+            jumps ? scenario.jumps.intensity * market_size_[i].kappa() +
+                        scenario.jumps.idiosyncratic_intensity[i] * idiosyncratic_size_[i].kappa()
+                  : 0.0;
+        log_drift_per_step_.push_back(
+            (asset.drift - 0.5 * asset.volatility * asset.volatility - compensation) * dt);
+    }
+    if (model_ == PriceModel::regime) {
+        const Regimes& regimes = scenario.regimes;
+        const std::vector<double> stress_factor = detail::cholesky_lower(regimes.stress_correlation, n);
+        regime_drift_.resize(2 * n);
+        regime_rows_.assign(2 * n * n, 0.0);
+        for (std::size_t r = 0; r < 2; ++r) {
+            const std::vector<double>& factor = r == 0 ? factor_ : stress_factor;
+            for (std::size_t i = 0; i < n; ++i) {
+                const double vol = r == 0 ? scenario.assets[i].volatility : regimes.stress_volatility[i];
+                regime_drift_[r * n + i] = (scenario.assets[i].drift - 0.5 * vol * vol) * dt;
+                for (std::size_t c = 0; c <= i; ++c)
+                    regime_rows_[(r * n + i) * n + c] = vol * std::sqrt(dt) * factor[i * n + c];
+            }
+        }
+        switch_probability_ = {-std::expm1(-regimes.calm_to_stress * dt),
+                               -std::expm1(-regimes.stress_to_calm * dt)};
     }
     // Row i of vol_i sqrt(dt) L, its non-zero entries only, the diagonal first (see advance).
     row_terms_.resize(n);
@@ -155,10 +226,83 @@ MarketModel::MarketModel(const Scenario& scenario)
     }
 }
 
+void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) const {
+    paths.reset(start_log_price_, n);
+    if (model_ != PriceModel::regime || start_regime_ == StartRegime::calm) return;
+    std::uint8_t* regime = paths.regime();
+    if (start_regime_ == StartRegime::stress) {
+        std::fill_n(regime, n, std::uint8_t{1});
+        return;
+    }
+    // The stationary law of the chain as simulated (per-step switching probabilities): the
+    // share of time in stress stays the same at every step.
+    const double stress_share =
+        switch_probability_[0] / (switch_probability_[0] + switch_probability_[1]);
+    const std::span<double> u = paths.uniforms();
+    rng.fill_uniforms(u);
+    for (std::size_t k = 0; k < n; ++k) regime[k] = u[k] < stress_share ? 1 : 0;
+}
+
+std::uint32_t MarketModel::poisson_count(const PoissonStep& source, double u) noexcept {
+    // Inversion from 0: almost every draw stops at once, since u < exp(-lambda dt) ~ 1.
+    // A u above the CDF as rounded (within 1e-16 of 1) stops where the CDF stops growing.
+    double probability = source.none;
+    double cumulative = probability;
+    std::uint32_t count = 0;
+    while (u >= cumulative) {
+        probability *= source.mean / (count + 1);
+        const double next = cumulative + probability;
+        if (next == cumulative) break;
+        ++count;
+        cumulative = next;
+    }
+    return count;
+}
+
+void MarketModel::draw_jumps(PathBlock& paths, RandomStream& rng) const {
+    const std::size_t n = paths.size();
+    const std::size_t assets = asset_count();
+    paths.clear_jumps();
+    const std::span<double> u = paths.uniforms();
+    if (market_jumps_.mean > 0.0) {
+        rng.fill_uniforms(u);
+        for (std::size_t k = 0; k < n; ++k) {
+            if (u[k] < market_jumps_.none) continue;
+            const std::uint32_t count = poisson_count(market_jumps_, u[k]);
+            if (count == 0) continue;
+            // The sum of `count` jumps: mean count m_i, normal part sqrt(count) s_i (L z)_i.
+            double* size = paths.jump_sizes_of(k);
+            const double root = std::sqrt(static_cast<double>(count));
+            for (std::size_t c = 0; c < assets; ++c) {
+                const double z = rng.normal();
+                // Row i of L z accumulates column c's term: no per-jump scratch of n normals.
+                for (std::size_t i = c; i < assets; ++i) size[i] += factor_[i * assets + c] * z;
+            }
+            for (std::size_t i = 0; i < assets; ++i)
+                size[i] = static_cast<double>(count) * market_size_[i].mean + root * market_size_[i].vol * size[i];
+        }
+    }
+    for (std::size_t i = 0; i < assets; ++i) {
+        const PoissonStep& source = idiosyncratic_jumps_[i];
+        if (source.mean <= 0.0) continue;
+        rng.fill_uniforms(u);
+        for (std::size_t k = 0; k < n; ++k) {
+            if (u[k] < source.none) continue;
+            const std::uint32_t count = poisson_count(source, u[k]);
+            if (count == 0) continue;
+            const JumpSize& jump = idiosyncratic_size_[i];
+            paths.jump_sizes_of(k)[i] += static_cast<double>(count) * jump.mean +
+                                         std::sqrt(static_cast<double>(count)) * jump.vol * rng.normal();
+        }
+    }
+}
+
 void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
     const std::size_t n = paths.size();
     for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.normals(i), n});
     if (model_ == PriceModel::student_t) rng.fill_chi_square(dof_, paths.chi_square());
+    if (model_ == PriceModel::jump) draw_jumps(paths, rng);
+    if (model_ == PriceModel::regime) rng.fill_uniforms(paths.uniforms());
 }
 
 namespace {
@@ -227,7 +371,77 @@ void advance_row(double* x, double* p, const RowTerms& row, double drift, const 
 
 }  // namespace
 
+namespace {
+
+// x[k] += drift_r + e[k] with r the path's regime, then p[k] = e^x[k].
+[[MARGINSIM_HOT_KERNEL]] void advance_regime_row(double* __restrict x, double* __restrict p,
+                                                 const double* __restrict e,
+                                                 const std::uint8_t* __restrict regime,
+                                                 double calm_drift, double stress_drift,
+                                                 std::size_t n) {
+    std::uint64_t outside = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const double xk = x[k] + ((regime[k] != 0 ? stress_drift : calm_drift) + e[k]);
+        x[k] = xk;
+        p[k] = detail::exp_vectorizable(xk);
+        outside |= detail::exp_out_of_range_bits(xk);
+    }
+    if (detail::any_top_bit(outside))
+        for (std::size_t k = 0; k < n; ++k) p[k] = std::exp(x[k]);
+}
+
+// e[k] (+)= a_r z[k], a_r the coefficient of the path's regime.
+[[MARGINSIM_HOT_KERNEL]] void add_regime_term(double* __restrict e, const double* __restrict z,
+                                              const std::uint8_t* __restrict regime, double calm,
+                                              double stress, bool add, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) {
+        const double term = (regime[k] != 0 ? stress : calm) * z[k];
+        e[k] = add ? e[k] + term : term;
+    }
+}
+
+}  // namespace
+
+void MarketModel::advance_regime(PathBlock& paths) const {
+    const std::size_t n = paths.size();
+    const std::size_t assets = asset_count();
+    std::uint8_t* regime = paths.regime();
+    double* e = paths.shock();
+    for (std::size_t i = 0; i < assets; ++i) {
+        const double* calm = regime_rows_.data() + i * assets;
+        const double* stress = regime_rows_.data() + (assets + i) * assets;
+        for (std::size_t c = 0; c <= i; ++c)
+            add_regime_term(e, paths.normals(c), regime, calm[c], stress[c], c > 0, n);
+        advance_regime_row(paths.log_price(i), paths.price(i), e, regime, regime_drift_[i],
+                           regime_drift_[assets + i], n);
+    }
+    // The step was taken in the regime it started in; the switch applies from the next one.
+    const std::span<double> u = paths.uniforms();
+    const double to_stress = switch_probability_[0];
+    const double to_calm = switch_probability_[1];
+    for (std::size_t k = 0; k < n; ++k) {
+        const bool stress = regime[k] != 0;
+        const bool switches = u[k] < (stress ? to_calm : to_stress);
+        regime[k] = static_cast<std::uint8_t>(stress != switches);
+    }
+}
+
+void MarketModel::apply_jumps(PathBlock& paths) const {
+    const std::size_t assets = asset_count();
+    const std::uint32_t* hit = paths.jump_paths();
+    for (std::size_t s = 0; s < paths.jump_count(); ++s) {
+        const double* size = paths.jump_sizes(s);
+        for (std::size_t i = 0; i < assets; ++i) paths.log_price(i)[hit[s]] += size[i];
+    }
+}
+
 void MarketModel::advance(PathBlock& paths) const {
+    if (model_ == PriceModel::regime) {
+        advance_regime(paths);
+        return;
+    }
+    // Jumps go into the log prices first: the diffusion pass below refreshes the prices.
+    if (model_ == PriceModel::jump) apply_jumps(paths);
     const std::size_t n = paths.size();
     const double* scale = nullptr;
     if (model_ == PriceModel::student_t) {

@@ -90,6 +90,43 @@ Json mode_json(const ModeReport& mode) {
     return out;
 }
 
+Json jump_size_json(const JumpSize& size) {
+    return {{"mean", size.mean}, {"vol", size.vol}, {"kappa", size.kappa()}};
+}
+
+Json jumps_json(const SimulationInfo& info) {
+    const Jumps& jumps = info.jumps;
+    Json assets = Json::array();
+    for (std::size_t i = 0; i < info.symbols.size(); ++i) {
+        Json row = {{"symbol", info.symbols[i]}, {"market", jump_size_json(jumps.market[i])}};
+        if (jumps.idiosyncratic_intensity[i] > 0.0) {
+            row["idiosyncratic"] = jump_size_json(jumps.idiosyncratic[i]);
+            row["idiosyncratic"]["intensity"] = jumps.idiosyncratic_intensity[i];
+        }
+        assets.push_back(std::move(row));
+    }
+    return {{"intensity", jumps.intensity}, {"assets", std::move(assets)}};
+}
+
+Json regime_json(const SimulationInfo& info) {
+    const Regimes& regimes = info.regimes;
+    const std::size_t n = info.symbols.size();
+    Json vol = Json::object();
+    for (std::size_t i = 0; i < n; ++i) vol[info.symbols[i]] = regimes.stress_volatility[i];
+    Json matrix = Json::array();
+    for (std::size_t i = 0; i < n; ++i) {
+        Json row = Json::array();
+        for (std::size_t j = 0; j < n; ++j) row.push_back(regimes.stress_correlation[i * n + j]);
+        matrix.push_back(std::move(row));
+    }
+    return {{"calm_to_stress", regimes.calm_to_stress},
+            {"stress_to_calm", regimes.stress_to_calm},
+            {"start", to_string(regimes.start)},
+            {"stationary_stress_share", regimes.stationary_stress_share()},
+            {"stress_volatility", std::move(vol)},
+            {"stress_correlation", std::move(matrix)}};
+}
+
 Json simulation_json(const SimulationInfo& info) {
     Json out;
     out["paths"] = info.paths;
@@ -99,11 +136,33 @@ Json simulation_json(const SimulationInfo& info) {
     out["elapsed_s"] = info.elapsed_s;
     out["model"] = to_string(info.model);
     if (info.model == PriceModel::student_t) out["dof"] = info.dof;
+    if (info.model == PriceModel::jump) out["jumps"] = jumps_json(info);
+    if (info.model == PriceModel::regime) out["regime"] = regime_json(info);
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
     out["block_size"] = info.block_size;
     return out;
 }
+
+}  // namespace
+
+std::string model_parameters(const SimulationInfo& info) {
+    if (info.model == PriceModel::jump) {
+        double idiosyncratic = 0.0;
+        for (const double intensity : info.jumps.idiosyncratic_intensity) idiosyncratic += intensity;
+        std::string text = fmt::format("market-wide jumps {:g}/yr", info.jumps.intensity);
+        if (idiosyncratic > 0.0) text += fmt::format(", idiosyncratic {:g}/yr in all", idiosyncratic);
+        return text;
+    }
+    if (info.model == PriceModel::regime) {
+        return fmt::format("calm->stress {:g}/yr, stress->calm {:g}/yr, {:.3g} of the time in stress",
+                           info.regimes.calm_to_stress, info.regimes.stress_to_calm,
+                           info.regimes.stationary_stress_share());
+    }
+    return "";
+}
+
+namespace {
 
 // nlohmann would silently write NaN and infinities as null: refuse them instead.
 void check_finite(const Json& value, const std::string& where) {
@@ -183,6 +242,8 @@ void write_header(std::ostream& out, const Report& report) {
     const SimulationInfo& info = report.simulation;
     std::string model(to_string(info.model));
     if (info.model == PriceModel::student_t) model += fmt::format(" (dof {})", info.dof);
+    if (const std::string parameters = model_parameters(info); !parameters.empty())
+        model += " (" + parameters + ")";
     fmt::print(out, "marginsim report: {}\n", report.scenario);
     fmt::print(out, "{} paths x {} steps, horizon {} days ({} steps/day), model {}\n",
                group_thousands(std::to_string(info.paths)), info.steps, info.horizon_days,
@@ -445,6 +506,11 @@ std::string to_csv(const Report& report) {
     csv.number("simulation", "", "elapsed_s", info.elapsed_s);
     csv.text("simulation", "", "model", to_string(info.model));
     if (info.model == PriceModel::student_t) csv.number("simulation", "", "dof", info.dof);
+    if (info.model == PriceModel::jump) csv.number("simulation", "", "jump_intensity", info.jumps.intensity);
+    if (info.model == PriceModel::regime) {
+        csv.number("simulation", "", "calm_to_stress", info.regimes.calm_to_stress);
+        csv.number("simulation", "", "stress_to_calm", info.regimes.stress_to_calm);
+    }
     csv.number("simulation", "", "horizon_days", info.horizon_days);
     csv.text("simulation", "", "steps_per_day", std::to_string(info.steps_per_day));
     csv.text("simulation", "", "block_size", std::to_string(info.block_size));

@@ -26,14 +26,15 @@ constexpr double sample_copies = 2.0;
 constexpr double base_memory_bytes = 16.0 * 1024 * 1024;
 
 // Doubles per path of one block's scratch, per thread: the path block (log price, price,
-// normals per asset) and the book state (upnl, maintenance, notional per position; two
+// normals and jump sizes per asset; chi-square, uniform, shock, regime and jump slot per
+// path) and the book state (upnl, maintenance, notional per position; two
 // doubles and a step per pool, at most 2 positions + 2 pools over the three modes; loss,
 // running minimum, drawdown and funding per mode; one pool's scratch).
 double scratch_doubles_per_path(std::size_t assets, std::size_t positions) {
     const auto a = static_cast<double>(assets);
     const auto p = static_cast<double>(positions);
     const double pools = 2.0 * p + 2.0;
-    return 3.0 * a + 1.0 + 3.0 * p + 2.5 * pools + 4.0 * mode_count + 4.0;
+    return 4.0 * a + 4.0 + 3.0 * p + 2.5 * pools + 4.0 * mode_count + 4.0;
 }
 
 int resolve_threads(int requested) {

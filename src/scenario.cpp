@@ -22,9 +22,22 @@ std::string_view to_string(PriceModel model) noexcept {
     switch (model) {
         case PriceModel::gaussian: return "gaussian";
         case PriceModel::student_t: return "student_t";
+        case PriceModel::jump: return "jump";
+        case PriceModel::regime: return "regime";
     }
     return "unknown";
 }
+
+std::string_view to_string(StartRegime start) noexcept {
+    switch (start) {
+        case StartRegime::calm: return "calm";
+        case StartRegime::stress: return "stress";
+        case StartRegime::stationary: return "stationary";
+    }
+    return "unknown";
+}
+
+double JumpSize::kappa() const noexcept { return std::expm1(mean + 0.5 * vol * vol); }
 
 std::string_view to_string(LiquidationPolicy policy) noexcept {
     switch (policy) {
@@ -375,7 +388,9 @@ Simulation read_simulation(const TableReader& root) {
     sim.seed =
         static_cast<std::uint64_t>(s.integer("seed", "an integer >= 0", 0, int64_max).value_or(1));
     sim.model = s.choice<PriceModel>("model", {{"gaussian", PriceModel::gaussian},
-                                               {"student_t", PriceModel::student_t}})
+                                               {"student_t", PriceModel::student_t},
+                                               {"jump", PriceModel::jump},
+                                               {"regime", PriceModel::regime}})
                     .value_or(PriceModel::gaussian);
     const std::string_view dof_expected = "a number > 2: the variance is infinite for dof <= 2";
     if (sim.model == PriceModel::student_t) {
@@ -385,8 +400,11 @@ Simulation read_simulation(const TableReader& root) {
         sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
     } else if (s.has("dof")) {
         s.fail_value("dof",
-                     "dof is only used by model = \"student_t\", but the model is \"gaussian\"",
-                     "no dof with the gaussian model, or model = \"student_t\"");
+                     fmt::format("dof is only used by model = \"student_t\", but the model is "
+                                 "\"{}\"",
+                                 to_string(sim.model)),
+                     fmt::format("no dof with the {} model, or model = \"student_t\"",
+                                 to_string(sim.model)));
     }
     sim.threads = static_cast<int>(
         s.integer("threads", "an integer >= 0, 0 = all cores", 0, int_max).value_or(0));
@@ -702,8 +720,9 @@ std::string count(std::size_t n, std::string_view one, std::string_view many) {
     return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
-std::string matrix_key(std::size_t i, std::size_t j) {
-    return fmt::format("correlation.matrix[{}][{}]", i, j);
+// `prefix` is the matrix's own key: "correlation.matrix", "regime.stress.correlation.matrix".
+std::string matrix_key(std::string_view prefix, std::size_t i, std::size_t j) {
+    return fmt::format("{}[{}][{}]", prefix, i, j);
 }
 
 // A matrix as a TOML array of rows, to 6 significant digits: how a repaired matrix is shown.
@@ -724,21 +743,22 @@ std::string format_matrix(const std::vector<double>& matrix, std::size_t n) {
 std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
     Context& context = c.context();
     const toml::node& node = *c.find("matrix");
+    const std::string matrix_name = c.key("matrix");
     const std::string square =
         fmt::format("a {0} x {0} matrix: one row and one column per asset, in [[assets]] order", n);
     const toml::array* rows = node.as_array();
     if (rows == nullptr)
-        context.fail(node.source(), "correlation.matrix", "wrong type: found " + describe(node),
+        context.fail(node.source(), matrix_name, "wrong type: found " + describe(node),
                      square);
     if (rows->size() != n) {
-        context.fail(node.source(), "correlation.matrix",
+        context.fail(node.source(), matrix_name,
                      fmt::format("found {} for {} assets", count(rows->size(), "row", "rows"), n),
                      square);
     }
     std::vector<const toml::array*> row_arrays;
     for (std::size_t i = 0; i < n; ++i) {
         const toml::node& row = (*rows)[i];
-        const std::string key = fmt::format("correlation.matrix[{}]", i);
+        const std::string key = fmt::format("{}[{}]", matrix_name, i);
         const std::string row_expected = fmt::format("a row of {} numbers, one per asset", n);
         const toml::array* values = row.as_array();
         if (values == nullptr)
@@ -754,7 +774,7 @@ std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
     std::vector<double> matrix(n * n);
     for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = 0; j < n; ++j) {
-            matrix[i * n + j] = read_number(context, (*row_arrays[i])[j], matrix_key(i, j),
+            matrix[i * n + j] = read_number(context, (*row_arrays[i])[j], matrix_key(matrix_name, i, j),
                                             "a correlation in [-1, 1]",
                                             [](double v) { return v >= -1.0 && v <= 1.0; });
         }
@@ -762,7 +782,7 @@ std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         const double a = matrix[i * n + i];
         if (std::abs(a - 1.0) > symmetry_tolerance) {
-            context.fail((*row_arrays[i])[i].source(), matrix_key(i, i),
+            context.fail((*row_arrays[i])[i].source(), matrix_key(matrix_name, i, i),
                          "not a unit diagonal: found " + format_input(a),
                          "1 on the diagonal: each asset's correlation with itself");
         }
@@ -773,9 +793,9 @@ std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
             const double upper = matrix[j * n + i];
             if (std::abs(lower - upper) > symmetry_tolerance) {
                 context.fail(
-                    (*row_arrays[i])[j].source(), matrix_key(i, j),
+                    (*row_arrays[i])[j].source(), matrix_key(matrix_name, i, j),
                     fmt::format("not symmetric: found {}, but {} is {}", format_input(lower),
-                                matrix_key(j, i), format_input(upper)),
+                                matrix_key(matrix_name, j, i), format_input(upper)),
                     "a symmetric matrix: [i][j] equal to [j][i]");
             }
         }
@@ -867,7 +887,7 @@ std::vector<double> read_pairs(const TableReader& c, const std::vector<Asset>& a
     });
     std::vector<const toml::key*> given(n * n, nullptr);
     for (const auto& [name, node] : entries) {
-        const std::string key = fmt::format("correlation.pairs.\"{}\"", name->str());
+        const std::string key = fmt::format("{}.\"{}\"", c.key("pairs"), name->str());
         const NamedPair pair = read_pair_name(context, *name, key, assets);
         const double value = read_number(context, *node, key, correlation_expected, in_range);
         const std::size_t ij = pair.first * n + pair.second;
@@ -885,13 +905,19 @@ std::vector<double> read_pairs(const TableReader& c, const std::vector<Asset>& a
     return matrix;
 }
 
-void read_correlation(const TableReader& root, Scenario& scenario) {
-    const std::size_t n = scenario.assets.size();
-    scenario.correlation.assign(n * n, 0.0);
-    for (std::size_t i = 0; i < n; ++i) scenario.correlation[i * n + i] = 1.0;
-    const auto table = root.table("correlation", "a table [correlation]");
-    if (!table) return;
-    const TableReader& c = *table;
+struct CorrelationRead {
+    std::vector<double> matrix;
+    double repair_distance = 0.0;
+    bool repaired = false;
+};
+
+// A [correlation]-style table (matrix, or pairs with a default; repair), `fallback` when it
+// gives neither matrix nor pairs. Used for [correlation] and [regime.stress.correlation].
+CorrelationRead read_correlation_table(const TableReader& c, const std::vector<Asset>& assets,
+                                       std::vector<double> fallback) {
+    const std::size_t n = assets.size();
+    CorrelationRead result;
+    result.matrix = std::move(fallback);
     c.allow_only({"matrix", "pairs", "default", "repair"});
     const bool repair =
         c.choice<bool>("repair", {{"none", false}, {"nearest", true}}).value_or(false);
@@ -902,12 +928,11 @@ void read_correlation(const TableReader& root, Scenario& scenario) {
         c.fail_value("default", "default is only used with pairs, but no pairs are given",
                      "pairs = { \"A/B\" = ... } next to default, or no default");
     }
-    if (!c.has("matrix") && !c.has("pairs")) return;  // identity
+    if (!c.has("matrix") && !c.has("pairs")) return result;
 
     const std::string_view source_key = c.has("matrix") ? "matrix" : "pairs";
-    std::vector<double> matrix =
-        c.has("matrix") ? read_matrix(c, n) : read_pairs(c, scenario.assets);
-    const std::string key = "correlation." + std::string(source_key);
+    std::vector<double> matrix = c.has("matrix") ? read_matrix(c, n) : read_pairs(c, assets);
+    const std::string key = c.key(source_key);
     const double smallest = detail::smallest_eigenvalue(matrix, n);
     if (smallest < psd_tolerance) {
         const toml::source_region& at = c.find(source_key)->source();
@@ -917,14 +942,15 @@ void read_correlation(const TableReader& root, Scenario& scenario) {
                 fmt::format("{}not positive semi-definite: smallest eigenvalue {:.3g}",
                             source_key == "pairs" ? "the matrix of pairs and default is " : "",
                             smallest),
-                "a positive semi-definite matrix, correlations that can hold together; "
-                "or repair = \"nearest\" in [correlation] to use the nearest valid "
-                "correlation matrix");
+                fmt::format("a positive semi-definite matrix, correlations that can hold "
+                            "together; or repair = \"nearest\" in [{}] to use the nearest valid "
+                            "correlation matrix",
+                            c.path()));
         }
         detail::NearestCorrelation nearest = detail::nearest_correlation(matrix, n);
         matrix = std::move(nearest.matrix);
-        scenario.correlation_repaired = true;
-        scenario.correlation_repair_distance = nearest.frobenius_distance;
+        result.repaired = true;
+        result.repair_distance = nearest.frobenius_distance;
         c.context().warn(at,
                          fmt::format("{} is not positive semi-definite (smallest eigenvalue "
                                      "{:.3g}): replaced by the nearest correlation matrix, "
@@ -932,7 +958,254 @@ void read_correlation(const TableReader& root, Scenario& scenario) {
                                      key, smallest, nearest.frobenius_distance,
                                      format_matrix(matrix, n)));
     }
-    scenario.correlation = std::move(matrix);
+    result.matrix = std::move(matrix);
+    return result;
+}
+
+std::vector<double> identity_matrix(std::size_t n) {
+    std::vector<double> matrix(n * n, 0.0);
+    for (std::size_t i = 0; i < n; ++i) matrix[i * n + i] = 1.0;
+    return matrix;
+}
+
+void read_correlation(const TableReader& root, Scenario& scenario) {
+    const std::size_t n = scenario.assets.size();
+    scenario.correlation = identity_matrix(n);
+    const auto table = root.table("correlation", "a table [correlation]");
+    if (!table) return;
+    CorrelationRead read = read_correlation_table(*table, scenario.assets, identity_matrix(n));
+    scenario.correlation = std::move(read.matrix);
+    scenario.correlation_repaired = read.repaired;
+    scenario.correlation_repair_distance = read.repair_distance;
+}
+
+// A symbol as a TOML key in messages: bare when TOML allows it, quoted otherwise.
+std::string symbol_key(std::string_view symbol) {
+    const bool bare = !symbol.empty() && std::all_of(symbol.begin(), symbol.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_' || ch == '-';
+    });
+    return bare ? std::string(symbol) : fmt::format("\"{}\"", symbol);
+}
+
+// The entries of a table keyed by asset symbol, in file order, each with its asset index;
+// a key that names no asset is an error.
+struct SymbolEntry {
+    std::size_t asset = 0;
+    std::string key;
+    const toml::node* node = nullptr;
+};
+
+std::vector<SymbolEntry> symbol_entries(const TableReader& owner, std::string_view name,
+                                        const std::vector<Asset>& assets) {
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [symbol, node] : *owner.find(name)->as_table()) entries.emplace_back(&symbol, &node);
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+        const auto& x = a.first->source().begin;
+        const auto& y = b.first->source().begin;
+        return std::pair(x.line, x.column) < std::pair(y.line, y.column);
+    });
+    std::vector<SymbolEntry> result;
+    for (const auto& [symbol, node] : entries) {
+        const std::string key = owner.key(name) + '.' + symbol_key(symbol->str());
+        const auto asset = asset_index(assets, symbol->str());
+        if (!asset) {
+            owner.context().fail(symbol->source(), key,
+                                 fmt::format("no asset named \"{}\"", symbol->str()),
+                                 "one of the asset symbols " + quoted_symbols(assets));
+        }
+        result.push_back({*asset, key, node});
+    }
+    return result;
+}
+
+// A per-asset number: one number for every asset, or a table { BTC = ..., ETH = ... } naming
+// each asset once. Empty when the key is absent.
+template <class Ok>
+std::vector<double> per_asset_numbers(const TableReader& t, std::string_view name,
+                                      const std::vector<Asset>& assets, std::string_view expected,
+                                      Ok ok) {
+    const toml::node* node = t.find(name);
+    if (node == nullptr) return {};
+    const std::string per_symbol =
+        fmt::format("{}: one number for every asset, or a table {{ {} = ..., ... }} with a "
+                    "value for each asset",
+                    expected, symbol_key(assets.front().symbol));
+    if (!node->is_table()) {
+        if (!node->is_number()) t.fail_value(name, "wrong type: found " + describe(*node), per_symbol);
+        return std::vector<double>(assets.size(), *t.number(name, expected, ok));
+    }
+    std::vector<double> values(assets.size(), 0.0);
+    std::vector<bool> given(assets.size(), false);
+    for (const SymbolEntry& entry : symbol_entries(t, name, assets)) {
+        values[entry.asset] = read_number(t.context(), *entry.node, entry.key, expected, ok);
+        given[entry.asset] = true;
+    }
+    std::string missing;
+    for (std::size_t i = 0; i < assets.size(); ++i) {
+        if (!given[i]) missing += fmt::format("{}\"{}\"", missing.empty() ? "" : ", ", assets[i].symbol);
+    }
+    if (!missing.empty()) {
+        t.fail_value(name, fmt::format("no value for {}", missing),
+                     fmt::format("a value for every asset: {}", quoted_symbols(assets)));
+    }
+    return values;
+}
+
+constexpr std::string_view intensity_expected = "a number of events per year in [0, 1000]";
+constexpr std::string_view jump_mean_expected = "a mean log jump in [-5, 5]";
+constexpr std::string_view jump_vol_expected = "a standard deviation of the log jump in [0, 2]";
+bool intensity_range(double v) { return v >= 0.0 && v <= 1000.0; }
+bool jump_mean_range(double v) { return v >= -5.0 && v <= 5.0; }
+bool jump_vol_range(double v) { return v >= 0.0 && v <= 2.0; }
+
+// The per-asset market jump sizes of [jumps]: mean and vol, required when intensity > 0.
+std::vector<JumpSize> read_market_jumps(const TableReader& j, const std::vector<Asset>& assets,
+                                        double intensity) {
+    std::vector<JumpSize> sizes(assets.size());
+    const std::vector<double> mean =
+        per_asset_numbers(j, "mean", assets, jump_mean_expected, jump_mean_range);
+    const std::vector<double> vol =
+        per_asset_numbers(j, "vol", assets, jump_vol_expected, jump_vol_range);
+    if (intensity > 0.0) {
+        if (mean.empty()) j.fail_missing("mean", "the mean log jump of each asset, such as -0.08");
+        if (vol.empty()) j.fail_missing("vol", "the standard deviation of each asset's log jump");
+    }
+    for (std::size_t i = 0; i < assets.size(); ++i) {
+        sizes[i].mean = mean.empty() ? 0.0 : mean[i];
+        sizes[i].vol = vol.empty() ? 0.0 : vol[i];
+    }
+    return sizes;
+}
+
+// [jumps.idiosyncratic.SOL]: intensity, mean and vol of the jumps of one asset alone.
+void read_idiosyncratic_jumps(const TableReader& j, const std::vector<Asset>& assets, Jumps& jumps) {
+    jumps.idiosyncratic_intensity.assign(assets.size(), 0.0);
+    jumps.idiosyncratic.assign(assets.size(), JumpSize{});
+    const auto table = j.table("idiosyncratic",
+                               "a table of assets, such as [jumps.idiosyncratic.SOL] with "
+                               "intensity, mean and vol");
+    if (!table) return;
+    for (const SymbolEntry& entry : symbol_entries(j, "idiosyncratic", assets)) {
+        const toml::table* sub = entry.node->as_table();
+        if (sub == nullptr) {
+            j.context().fail(entry.node->source(), entry.key, "wrong type: found " + describe(*entry.node),
+                             "a table { intensity, mean, vol } for this asset");
+        }
+        const TableReader a(j.context(), *sub, entry.key);
+        a.allow_only({"intensity", "mean", "vol"});
+        jumps.idiosyncratic_intensity[entry.asset] =
+            a.required_number("intensity", intensity_expected, intensity_range);
+        jumps.idiosyncratic[entry.asset].mean =
+            a.required_number("mean", jump_mean_expected, jump_mean_range);
+        jumps.idiosyncratic[entry.asset].vol =
+            a.required_number("vol", jump_vol_expected, jump_vol_range);
+    }
+}
+
+Jumps read_jumps(const TableReader& j, const std::vector<Asset>& assets) {
+    j.allow_only({"intensity", "mean", "vol", "idiosyncratic"});
+    Jumps jumps;
+    jumps.intensity = j.required_number("intensity", intensity_expected, intensity_range);
+    jumps.market = read_market_jumps(j, assets, jumps.intensity);
+    read_idiosyncratic_jumps(j, assets, jumps);
+    return jumps;
+}
+
+constexpr std::string_view stress_vol_expected = "an annualised volatility in [0, 10)";
+
+// [regime.stress]: exactly one of volatility_scale (times the calm volatilities) or volatility
+// (per asset); correlation as in [correlation], the calm matrix when absent.
+void read_stress(const TableReader& st, const Scenario& scenario, Regimes& regimes) {
+    st.allow_only({"volatility_scale", "volatility", "correlation"});
+    const std::string one_of =
+        "exactly one of volatility_scale (a factor on the [[assets]] volatilities) or volatility "
+        "(per asset)";
+    const bool has_scale = st.has("volatility_scale");
+    if (has_scale && st.has("volatility")) st.fail_table("both volatility_scale and volatility are given", one_of);
+    if (!has_scale && !st.has("volatility")) st.fail_table("no stress volatility: neither volatility_scale nor volatility is given", one_of);
+    if (has_scale) {
+        const double scale = *st.number("volatility_scale", "a factor in [0, 100]",
+                                        [](double v) { return v >= 0.0 && v <= 100.0; });
+        for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+            const double vol = scale * scenario.assets[i].volatility;
+            if (vol >= 10.0) {
+                st.fail_value("volatility_scale",
+                              fmt::format("the stress volatility of {} would be {}, out of range",
+                                          scenario.assets[i].symbol, format_amount(vol)),
+                              "a scale keeping every stress volatility below 10");
+            }
+            regimes.stress_volatility.push_back(vol);
+        }
+    } else {
+        regimes.stress_volatility = per_asset_numbers(st, "volatility", scenario.assets, stress_vol_expected,
+                                                      [](double v) { return v >= 0.0 && v < 10.0; });
+    }
+    regimes.stress_correlation = scenario.correlation;
+    if (const auto c = st.table("correlation", "a table [regime.stress.correlation] like [correlation]")) {
+        CorrelationRead read = read_correlation_table(*c, scenario.assets, scenario.correlation);
+        regimes.stress_correlation = std::move(read.matrix);
+        regimes.stress_correlation_repaired = read.repaired;
+        regimes.stress_correlation_repair_distance = read.repair_distance;
+    }
+}
+
+Regimes read_regimes(const TableReader& r, const Scenario& scenario) {
+    r.allow_only({"calm_to_stress", "stress_to_calm", "start", "stress"});
+    Regimes regimes;
+    const std::string_view switching = "a switching intensity per year in [0, 10000]";
+    const auto in_range = [](double v) { return v >= 0.0 && v <= 10000.0; };
+    regimes.calm_to_stress = r.required_number("calm_to_stress", switching, in_range);
+    regimes.stress_to_calm = r.required_number("stress_to_calm", switching, in_range);
+    regimes.start = r.choice<StartRegime>("start", {{"calm", StartRegime::calm},
+                                                    {"stress", StartRegime::stress},
+                                                    {"stationary", StartRegime::stationary}})
+                        .value_or(StartRegime::stationary);
+    if (regimes.start == StartRegime::stationary &&
+        regimes.calm_to_stress + regimes.stress_to_calm <= 0.0) {
+        r.fail_value("stress_to_calm",
+                     "no stationary share with both switching intensities 0: the start "
+                     "regime is stationary",
+                     "a positive calm_to_stress or stress_to_calm, or start = \"calm\" or "
+                     "\"stress\"");
+    }
+    const auto stress = r.table("stress", "a table [regime.stress]");
+    if (!stress) {
+        r.context().fail(r.source(), r.key("stress"), "missing required table",
+                         "a [regime.stress] table with volatility_scale or volatility, and "
+                         "optionally correlation");
+    }
+    read_stress(*stress, scenario, regimes);
+    return regimes;
+}
+
+// [jumps] and [regime]: each required by its model and refused under any other, like dof.
+void read_model_tables(const TableReader& root, Scenario& scenario) {
+    const PriceModel model = scenario.simulation.model;
+    const struct {
+        std::string_view name;
+        PriceModel model;
+        std::string_view holds;
+    } tables[] = {{"jumps", PriceModel::jump, "intensity, mean and vol"},
+                  {"regime", PriceModel::regime, "calm_to_stress, stress_to_calm and [regime.stress]"}};
+    for (const auto& t : tables) {
+        const auto table = root.table(t.name, fmt::format("a table [{}]", t.name));
+        if (table && model != t.model) {
+            table->fail_table(fmt::format("[{}] is only used by model = \"{}\", but the model is \"{}\"",
+                                          t.name, to_string(t.model), to_string(model)),
+                              fmt::format("model = \"{}\" in [simulation], or no [{}] table",
+                                          to_string(t.model), t.name));
+        }
+        if (!table && model == t.model) {
+            // Points at the model that asks for the table.
+            const toml::node* model_node = root.find("simulation")->as_table()->get("model");
+            root.context().fail(model_node->source(), std::string(t.name), "missing required table",
+                                fmt::format("a [{}] table with {} for model = \"{}\"", t.name,
+                                            t.holds, to_string(t.model)));
+        }
+    }
+    if (model == PriceModel::jump) scenario.jumps = read_jumps(*root.table("jumps", ""), scenario.assets);
+    if (model == PriceModel::regime) scenario.regimes = read_regimes(*root.table("regime", ""), scenario);
 }
 
 std::string known_symbols(const std::vector<Asset>& assets) {
@@ -1193,7 +1466,8 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
                         const LoadOptions& options) {
     Context context{std::string(source_name)};
     const TableReader root(context, document, "");
-    root.allow_only({"simulation", "account", "liquidation", "assets", "correlation", "positions"});
+    root.allow_only({"simulation", "account", "liquidation", "assets", "correlation", "positions",
+                     "jumps", "regime"});
 
     Scenario scenario;
     scenario.source = std::string(source_name);
@@ -1202,6 +1476,7 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     read_liquidation(root, scenario);
     scenario.assets = read_assets(root, tier_search(options, source_name));
     read_correlation(root, scenario);
+    read_model_tables(root, scenario);
     read_positions(root, scenario);
     scenario.warnings = context.take_warnings();
     return scenario;

@@ -22,7 +22,7 @@ Engine::Engine(const Scenario& scenario) : model_(scenario), book_(scenario) {}
 void Engine::run_block(std::uint64_t seed, std::uint64_t block, std::size_t n, PathBlock& paths,
                        BookState& state) const {
     RandomStream rng(seed, block);
-    paths.reset(model_.start_log_price(), n);
+    model_.start(paths, n, rng);
     state.reset(n);
     for (int step = 1; step <= book_.steps(); ++step) {
         model_.step(paths, rng);
@@ -120,6 +120,9 @@ Report simulate(const Scenario& input, const RunOptions& options) {
     info.elapsed_s = elapsed.count();
     info.model = scenario.simulation.model;
     info.dof = scenario.simulation.dof;
+    info.jumps = scenario.jumps;
+    info.regimes = scenario.regimes;
+    for (const Asset& asset : scenario.assets) info.symbols.push_back(asset.symbol);
     info.horizon_days = scenario.simulation.horizon_days;
     info.steps_per_day = scenario.simulation.steps_per_day;
     info.block_size = block_size;

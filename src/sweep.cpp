@@ -499,7 +499,9 @@ Scenario scenario_at(const Scenario& base, const SweepSpec& spec, double value) 
             }
             break;
         case SweepParameter::volatility_scale:
+            // The diffusion volatilities (both regimes'); jump sizes are left as they are.
             for (Asset& asset : scenario.assets) asset.volatility *= value;
+            for (double& vol : scenario.regimes.stress_volatility) vol *= value;
             break;
         case SweepParameter::horizon_days:
             scenario.simulation.horizon_days = value;

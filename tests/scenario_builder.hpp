@@ -28,6 +28,37 @@ struct ScenarioBuilder {
         scenario.simulation.dof = dof;
         return *this;
     }
+    // model = "jump": market-wide jumps of the same law on every asset added so far.
+    ScenarioBuilder& jumps(double intensity, double mean, double vol) {
+        const std::size_t n = scenario.assets.size();
+        scenario.simulation.model = PriceModel::jump;
+        scenario.jumps.intensity = intensity;
+        scenario.jumps.market.assign(n, JumpSize{mean, vol});
+        scenario.jumps.idiosyncratic_intensity.assign(n, 0.0);
+        scenario.jumps.idiosyncratic.assign(n, JumpSize{});
+        return *this;
+    }
+    // After jumps(): idiosyncratic jumps of one asset.
+    ScenarioBuilder& idiosyncratic_jumps(std::size_t asset, double intensity, double mean, double vol) {
+        scenario.jumps.idiosyncratic_intensity[asset] = intensity;
+        scenario.jumps.idiosyncratic[asset] = JumpSize{mean, vol};
+        return *this;
+    }
+    // model = "regime", after the assets and the calm correlation: stress volatilities
+    // `stress_vol_scale` times the calm ones, the given stress correlation matrix.
+    ScenarioBuilder& regimes(double calm_to_stress, double stress_to_calm, double stress_vol_scale,
+                             std::vector<double> stress_correlation,
+                             StartRegime start = StartRegime::stationary) {
+        scenario.simulation.model = PriceModel::regime;
+        Regimes& r = scenario.regimes;
+        r.calm_to_stress = calm_to_stress;
+        r.stress_to_calm = stress_to_calm;
+        r.start = start;
+        r.stress_volatility.clear();
+        for (const Asset& a : scenario.assets) r.stress_volatility.push_back(stress_vol_scale * a.volatility);
+        r.stress_correlation = std::move(stress_correlation);
+        return *this;
+    }
     ScenarioBuilder& policy(LiquidationPolicy p, double fee_rate = 0.005) {
         scenario.policy = p;
         scenario.fee_rate = fee_rate;

@@ -389,7 +389,7 @@ TEST_CASE("malformed scenarios are rejected with a precise message", "[scenario]
         // unknown keys
         {{{"", "[accounts]\nbalance = 5\n"}},
          "case.toml:25:2: accounts: unknown key (expected one of simulation, account, liquidation, "
-         "assets, correlation, positions)"},
+         "assets, correlation, positions, jumps, regime)"},
         {{{"horizon_days = 7", "horizon_days = 7\npahts = 10"}},
          "case.toml:3:1: simulation.pahts: unknown key (expected one of paths, horizon_days, "
          "steps_per_day, seed, model, dof, threads)"},
@@ -418,7 +418,7 @@ TEST_CASE("malformed scenarios are rejected with a precise message", "[scenario]
          "\"long\", \"short\")"},
         {{{"horizon_days = 7", "horizon_days = 7\nmodel = \"gausian\""}},
          "case.toml:3:9: simulation.model: unknown value \"gausian\" (expected one of \"gaussian\", "
-         "\"student_t\")"},
+         "\"student_t\", \"jump\", \"regime\")"},
         {{{"leverage = 10", "leverage = 10\nmode = \"as_configured\""}},
          "case.toml:20:8: positions[0].mode: unknown value \"as_configured\" (expected one of "
          "\"cross\", \"isolated\")"},

@@ -148,6 +148,8 @@ std::vector<NamedScenario> invariant_scenarios() {
     out.push_back({"three cross longs", three_longs(MarginMode::cross).build()});
     out.push_back({"mixed, fee policy", three_longs(MarginMode::isolated).policy(LiquidationPolicy::fee, 0.01).build()});
     out.push_back({"student_t", three_longs(MarginMode::isolated).student_t(3.5).build()});
+    out.push_back({"jump", three_longs(MarginMode::isolated).jumps(20.0, -0.08, 0.05).idiosyncratic_jumps(2, 10.0, -0.05, 0.05).build()});
+    out.push_back({"regime", three_longs(MarginMode::cross).regimes(10.0, 30.0, 2.0, std::vector<double>{1.0, 0.95, 0.9, 0.95, 1.0, 0.92, 0.9, 0.92, 1.0}).build()});
     out.push_back({"hedged pair, tiers, funding",
                    ScenarioBuilder(3000, 14, 24)
                        .asset("BTC", 66800, 0.47, 0.0, 0.004, 0.0003)

@@ -3,6 +3,7 @@
 // for a block of paths stored asset-major (structure of arrays). It knows nothing of
 // positions; the random numbers come from a RandomStream the caller owns.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -38,6 +39,25 @@ public:
     double* normals(std::size_t asset) noexcept { return normals_.data() + asset * capacity_; }
     std::span<double> normals() noexcept { return {normals_.data(), asset_count_ * capacity_}; }
     std::span<double> chi_square() noexcept { return {chi_square_.data(), size_}; }
+    // Per-path uniforms of a step: the regime switches (regime model).
+    std::span<double> uniforms() noexcept { return {uniforms_.data(), size_}; }
+    // Per-path scratch of one asset's innovation (regime model).
+    double* shock() noexcept { return shock_.data(); }
+
+    // The regime of each path (regime model): 0 calm, 1 stress. reset() starts every path calm.
+    std::uint8_t* regime() noexcept { return regime_.data(); }
+    const std::uint8_t* regime() const noexcept { return regime_.data(); }
+
+    // The jumps drawn for the coming step (jump model), sparse: the paths hit, and per path
+    // hit the log jump of every asset, [slot * asset_count + asset].
+    std::size_t jump_count() const noexcept { return jump_count_; }
+    const std::uint32_t* jump_paths() const noexcept { return jump_path_.data(); }
+    const double* jump_sizes(std::size_t slot) const noexcept {
+        return jump_size_.data() + slot * asset_count_;
+    }
+    void clear_jumps() noexcept;
+    // The slot of `path` in this step's jumps, added (zero jumps) if it has none yet.
+    double* jump_sizes_of(std::size_t path) noexcept;
 
 private:
     std::size_t asset_count_;
@@ -47,6 +67,13 @@ private:
     std::vector<double> price_;
     std::vector<double> normals_;
     std::vector<double> chi_square_;
+    std::vector<double> uniforms_;
+    std::vector<double> shock_;
+    std::vector<std::uint8_t> regime_;
+    std::size_t jump_count_ = 0;
+    std::vector<std::uint32_t> jump_path_;
+    std::vector<std::int32_t> jump_slot_;  // per path: its slot, or -1
+    std::vector<double> jump_size_;
 };
 
 // An independent random stream per (seed, stream index): a Boost.Random engine with
@@ -60,6 +87,9 @@ public:
 
     void fill_normals(std::span<double> out);
     void fill_chi_square(double dof, std::span<double> out);
+    // Uniforms in [0, 1), and single standard normals for the rare draws (jump sizes).
+    void fill_uniforms(std::span<double> out);
+    double normal();
 
 private:
     struct Impl;
@@ -76,28 +106,58 @@ public:
     // Lower-triangular factor L of the correlation matrix (row-major): e = L z.
     std::span<const double> correlation_factor() const noexcept { return factor_; }
 
+    // Restarts the first n paths of the block at the start prices, in the start regime
+    // (regime model; a stationary start draws it from `rng`).
+    void start(PathBlock& paths, std::size_t n, RandomStream& rng) const;
     // Draws one step of innovations for the block's paths from `rng` into its scratch.
     void draw(PathBlock& paths, RandomStream& rng) const;
     // Moves every path of the block one step with the innovations already drawn,
-    // then refreshes prices: x += (mu - vol^2/2) dt + vol sqrt(dt) e.
+    // then refreshes prices: x += (mu - vol^2/2) dt + vol sqrt(dt) e (+ the step's jumps,
+    // the drift compensated; in the regime model with the path's regime, which then switches).
     void advance(PathBlock& paths) const;
     // draw + advance.
     void step(PathBlock& paths, RandomStream& rng) const {
         draw(paths, rng);
         advance(paths);
     }
+    // A source of Poisson events over one step: the mean count lambda dt and exp(-lambda dt).
+    struct PoissonStep {
+        double none = 1.0;
+        double mean = 0.0;
+    };
+    // The Poisson count whose CDF first exceeds the uniform u (inversion).
+    static std::uint32_t poisson_count(const PoissonStep& source, double u) noexcept;
+
 private:
     struct Term {
         std::size_t asset;
         double coefficient;
     };
+    void draw_jumps(PathBlock& paths, RandomStream& rng) const;
+    void apply_jumps(PathBlock& paths) const;
+    void advance_regime(PathBlock& paths) const;
+
     PriceModel model_;
     double dof_;
     std::vector<double> start_log_price_;
-    std::vector<double> log_drift_per_step_;  // (mu - vol^2/2) dt
+    std::vector<double> log_drift_per_step_;  // (mu - vol^2/2 - sum lambda kappa) dt
     std::vector<double> factor_;              // n x n, row-major, lower triangular
     // Per asset i, the non-zero vol_i sqrt(dt) L[i][c], diagonal first: x_i += drift_i + sum.
     std::vector<std::vector<Term>> row_terms_;
+
+    // Jump model: market-wide jumps (one count per path, sizes per asset, correlated through L)
+    // and per-asset idiosyncratic ones.
+    PoissonStep market_jumps_;
+    std::vector<JumpSize> market_size_;
+    std::vector<PoissonStep> idiosyncratic_jumps_;
+    std::vector<JumpSize> idiosyncratic_size_;
+
+    // Regime model, per regime r (0 calm, 1 stress): drift per step [r * n + i] and the full
+    // lower triangle of vol_i sqrt(dt) L_r, [(r * n + i) * n + c]; switching probabilities per step.
+    std::vector<double> regime_drift_;
+    std::vector<double> regime_rows_;
+    std::array<double, 2> switch_probability_{};  // per step: calm -> stress, stress -> calm
+    StartRegime start_regime_ = StartRegime::calm;
 };
 
 }  // namespace marginsim

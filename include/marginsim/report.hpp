@@ -43,6 +43,9 @@ struct SimulationInfo {
     double elapsed_s = 0.0;
     PriceModel model = PriceModel::gaussian;
     double dof = 0.0;
+    Jumps jumps;                       // model jump
+    Regimes regimes;                   // model regime
+    std::vector<std::string> symbols;  // the assets, in the order of the per-asset parameters
     double horizon_days = 0.0;
     int steps_per_day = 0;
     std::uint64_t block_size = 0;
@@ -59,6 +62,10 @@ struct Report {
     Proportion contagion_probability;
     std::vector<std::string> warnings;
 };
+
+// The model's parameters in a few words for headers ("market-wide jumps 4/yr, ..."); empty for
+// the gaussian and student_t models.
+std::string model_parameters(const SimulationInfo& info);
 
 // SPEC 4 JSON, schema "marginsim.report/1"; pretty-printed.
 std::string to_json(const Report& report);

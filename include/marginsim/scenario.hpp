@@ -12,7 +12,7 @@
 
 namespace marginsim {
 
-enum class PriceModel { gaussian, student_t };
+enum class PriceModel { gaussian, student_t, jump, regime };
 enum class LiquidationPolicy { full, fee };
 enum class Side { long_side = 1, short_side = -1 };
 // How an account is margined. A position's own `mode` is isolated or cross; the three
@@ -21,6 +21,8 @@ enum class MarginMode { isolated, cross, as_configured };
 
 inline constexpr int sign(Side side) noexcept { return static_cast<int>(side); }
 std::string_view to_string(PriceModel model) noexcept;
+enum class StartRegime { calm, stress, stationary };
+std::string_view to_string(StartRegime start) noexcept;
 std::string_view to_string(LiquidationPolicy policy) noexcept;
 std::string_view to_string(Side side) noexcept;
 std::string_view to_string(MarginMode mode) noexcept;
@@ -84,6 +86,40 @@ struct Position {
     double notional_at_entry() const noexcept { return quantity * entry_price; }
 };
 
+// The law of a log jump: normal with this mean and standard deviation.
+struct JumpSize {
+    double mean = 0.0;
+    double vol = 0.0;
+    // kappa = E[e^J] - 1, the mean relative price move of a jump (drift compensation).
+    double kappa() const noexcept;
+};
+
+// model = "jump" ([jumps]): Poisson jumps on top of the diffusion. Market-wide jumps hit every
+// asset at the same step; idiosyncratic ones hit one asset. Per-asset vectors in [[assets]] order.
+struct Jumps {
+    double intensity = 0.0;                       // market-wide jumps per year
+    std::vector<JumpSize> market;                 // per asset
+    std::vector<double> idiosyncratic_intensity;  // per asset, per year; 0 = none
+    std::vector<JumpSize> idiosyncratic;          // per asset
+};
+
+// model = "regime" ([regime]): a calm and a stress regime, each path switching between them.
+// Calm is the [[assets]] volatilities and [correlation]; stress has its own of both.
+struct Regimes {
+    double calm_to_stress = 0.0;  // switching intensities, per year
+    double stress_to_calm = 0.0;
+    StartRegime start = StartRegime::stationary;
+    std::vector<double> stress_volatility;   // per asset, annualised
+    std::vector<double> stress_correlation;  // row-major, positive semi-definite
+    double stress_correlation_repair_distance = 0.0;
+    bool stress_correlation_repaired = false;
+
+    // Long-run share of time in stress: calm_to_stress / (calm_to_stress + stress_to_calm).
+    double stationary_stress_share() const noexcept {
+        return calm_to_stress / (calm_to_stress + stress_to_calm);
+    }
+};
+
 struct Scenario {
     std::string source;  // file path, or a name for in-memory text
     Simulation simulation;
@@ -95,6 +131,8 @@ struct Scenario {
     double correlation_repair_distance = 0.0;  // Frobenius norm moved by repair = "nearest"
     bool correlation_repaired = false;
     std::vector<Position> positions;
+    Jumps jumps;      // model = "jump" only
+    Regimes regimes;  // model = "regime" only
     std::vector<std::string> warnings;
 
     std::size_t asset_count() const noexcept { return assets.size(); }

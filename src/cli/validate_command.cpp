@@ -21,6 +21,33 @@ std::string cap(double notional_cap) {
     return std::isinf(notional_cap) ? std::string("unbounded") : fmt::format("{}", notional_cap);
 }
 
+void print_jumps(const Scenario& scenario) {
+    const Jumps& jumps = scenario.jumps;
+    fmt::print("  jumps          market-wide {}/yr; drift compensated by lambda kappa\n", jumps.intensity);
+    for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+        fmt::print("    {:<12} market mean {} vol {} (kappa {:.4g})", scenario.assets[i].symbol,
+                   jumps.market[i].mean, jumps.market[i].vol, jumps.market[i].kappa());
+        if (jumps.idiosyncratic_intensity[i] > 0.0)
+            fmt::print("; idiosyncratic {}/yr mean {} vol {}", jumps.idiosyncratic_intensity[i],
+                       jumps.idiosyncratic[i].mean, jumps.idiosyncratic[i].vol);
+        fmt::print("\n");
+    }
+}
+
+void print_regimes(const Scenario& scenario) {
+    const Regimes& r = scenario.regimes;
+    fmt::print("  regime         calm->stress {}/yr, stress->calm {}/yr, start {}, stationary "
+               "share in stress {:.4g}\n",
+               r.calm_to_stress, r.stress_to_calm, to_string(r.start), r.stationary_stress_share());
+    const std::size_t n = scenario.assets.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        fmt::print("    {:<12} vol calm {} stress {}; stress correlations", scenario.assets[i].symbol,
+                   scenario.assets[i].volatility, r.stress_volatility[i]);
+        for (std::size_t j = 0; j < n; ++j) fmt::print(" {:.4g}", r.stress_correlation[i * n + j]);
+        fmt::print("\n");
+    }
+}
+
 void print_simulation(const Scenario& scenario) {
     const Simulation& sim = scenario.simulation;
     fmt::print("simulation\n");
@@ -32,6 +59,8 @@ void print_simulation(const Scenario& scenario) {
     fmt::print("  seed           {}\n", sim.seed);
     fmt::print("  model          {}\n", to_string(sim.model));
     if (sim.model == PriceModel::student_t) fmt::print("  dof            {}\n", sim.dof);
+    if (sim.model == PriceModel::jump) print_jumps(scenario);
+    if (sim.model == PriceModel::regime) print_regimes(scenario);
     fmt::print("  threads        {}{}\n", sim.threads, sim.threads == 0 ? " (all cores)" : "");
 }
 

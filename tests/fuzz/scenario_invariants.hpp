@@ -108,6 +108,38 @@ inline std::string check_correlation(const Scenario& s) {
     return {};
 }
 
+// The jump and regime parameters the engine reads: sized per asset, in range, a PSD stress matrix.
+inline std::string check_model_tables(const Scenario& s) {
+    const std::size_t n = s.assets.size();
+    const auto intensity_ok = [](double v) { return v >= 0.0 && v <= 1000.0; };
+    const auto size_ok = [](const JumpSize& j) {
+        return j.mean >= -5.0 && j.mean <= 5.0 && j.vol >= 0.0 && j.vol <= 2.0;
+    };
+    if (s.simulation.model == PriceModel::jump) {
+        const Jumps& j = s.jumps;
+        if (!intensity_ok(j.intensity)) return "jumps intensity";
+        if (j.market.size() != n || j.idiosyncratic.size() != n || j.idiosyncratic_intensity.size() != n)
+            return "jumps not sized per asset";
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!size_ok(j.market[i]) || !size_ok(j.idiosyncratic[i])) return fmt::format("jumps of asset {}", i);
+            if (!intensity_ok(j.idiosyncratic_intensity[i])) return fmt::format("idiosyncratic intensity {}", i);
+        }
+    }
+    if (s.simulation.model == PriceModel::regime) {
+        const Regimes& r = s.regimes;
+        if (!(r.calm_to_stress >= 0.0 && r.stress_to_calm >= 0.0 && std::isfinite(r.calm_to_stress + r.stress_to_calm)))
+            return "regime intensities";
+        if (r.start == StartRegime::stationary && !(r.calm_to_stress + r.stress_to_calm > 0.0))
+            return "stationary start without switching";
+        if (r.stress_volatility.size() != n || r.stress_correlation.size() != n * n) return "regime not sized per asset";
+        for (const double v : r.stress_volatility)
+            if (!(v >= 0.0 && v < 10.0)) return "stress volatility";
+        if (marginsim::detail::smallest_eigenvalue(r.stress_correlation, n) < -1e-8)
+            return "stress correlation not positive semi-definite";
+    }
+    return {};
+}
+
 inline std::string check_positions(const Scenario& s) {
     if (s.positions.empty()) return "no positions";
     double margins = 0.0;
@@ -144,6 +176,7 @@ inline std::string invariant_violation(const Scenario& s) {
     if (!(s.fee_rate >= 0.0 && s.fee_rate < 1.0)) return "fee_rate outside [0, 1)";
     if (std::string e = check_assets(s); !e.empty()) return e;
     if (std::string e = check_correlation(s); !e.empty()) return e;
+    if (std::string e = check_model_tables(s); !e.empty()) return e;
     if (std::string e = check_positions(s); !e.empty()) return e;
     const RunEstimate estimate = estimate_run(s);
     if (!(std::isfinite(estimate.seconds) && estimate.seconds > 0.0)) return "run time estimate";
