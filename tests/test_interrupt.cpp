@@ -358,7 +358,7 @@ bool no_temporaries(const fs::path& dir) {
 
 TEST_CASE("run stopped by SIGINT writes partial reports and resumes to the uninterrupted numbers") {
     const TempDir dir("marginsim_test_interrupt");
-    const fs::path scenario = dir.write("s.toml", scenario_text(1000, 96, 7.0));
+    const fs::path scenario = dir.write("s.toml", scenario_text(1000, 48, 7.0));
     const fs::path partial = dir / "partial.json";
     // Enough paths that the signal lands mid-run; more if this machine was quicker.
     std::uint64_t paths = 100 * ms::block_size;
@@ -414,8 +414,8 @@ TEST_CASE("run stopped by SIGINT writes partial reports and resumes to the unint
 
 TEST_CASE("batch stopped by SIGINT lists the partial scenario and resumes to the uninterrupted reports") {
     const TempDir dir("marginsim_test_interrupt");
-    std::uint64_t paths = 60 * ms::block_size;
-    for (int k = 0; k < 3; ++k) dir.write("in/" + scenario_file(k, ".toml"), scenario_text(paths, 96, 7.0));
+    std::uint64_t paths = 40 * ms::block_size;
+    for (int k = 0; k < 3; ++k) dir.write("in/" + scenario_file(k, ".toml"), scenario_text(paths, 48, 7.0));
     const fs::path out = dir / "out";
     int code = 0;
     for (int attempt = 0; attempt < 4 && code == 0; ++attempt, paths *= 4) {

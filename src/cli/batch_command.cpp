@@ -37,7 +37,7 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
         "batch",
         "Run many scenarios: NAME.json, NAME.csv and NAME.html per scenario, then summary.csv "
         "and index.html side by side; the exit code is the number of scenarios that failed "
-        "(at most 125)");
+        "(at most 125), or 130 when interrupted (Ctrl-C: partial reports, --resume continues)");
     command
         ->add_option("INPUTS", arguments.inputs,
                      "Scenario files, or directories whose *.toml files are scenarios")
