@@ -103,10 +103,12 @@ void keep_done_samples(BlockStats& total, const std::vector<std::uint8_t>& done,
             if (!done[b]) continue;
             const auto from = static_cast<std::ptrdiff_t>(b * block_size);
             const auto n = static_cast<std::ptrdiff_t>(paths_in(b, paths));
-            std::copy(mode.loss.begin() + from, mode.loss.begin() + from + n,
-                      mode.loss.begin() + static_cast<std::ptrdiff_t>(to));
-            std::copy(mode.drawdown.begin() + from, mode.drawdown.begin() + from + n,
-                      mode.drawdown.begin() + static_cast<std::ptrdiff_t>(to));
+            if (static_cast<std::ptrdiff_t>(to) != from) {  // to < from: a forward copy is safe
+                std::copy(mode.loss.begin() + from, mode.loss.begin() + from + n,
+                          mode.loss.begin() + static_cast<std::ptrdiff_t>(to));
+                std::copy(mode.drawdown.begin() + from, mode.drawdown.begin() + from + n,
+                          mode.drawdown.begin() + static_cast<std::ptrdiff_t>(to));
+            }
             to += static_cast<std::size_t>(n);
         }
         mode.loss.resize(to);
