@@ -65,6 +65,7 @@ void ModeSample::merge(const ModeSample& other) {
     add_counts(liquidations_by_step, other.liquidations_by_step);
     add_counts(position_liquidations, other.position_liquidations);
     liquidated_paths += other.liquidated_paths;
+    contagion += other.contagion;
     funding_paid += other.funding_paid;
 }
 
@@ -84,6 +85,15 @@ void RunSamples::move_into(std::array<ModeSample, mode_count>& into) {
 }
 
 namespace {
+
+// Some position that survives the horizon in isolated is liquidated in `mode` on path p.
+bool has_contagion(const BookState& state, std::size_t positions, MarginMode mode, std::size_t p) {
+    for (std::size_t j = 0; j < positions; ++j) {
+        if (state.liquidation_step(MarginMode::isolated, j, p) == 0 && state.liquidation_step(mode, j, p) != 0)
+            return true;
+    }
+    return false;
+}
 
 // The counts of a finished block into `stats`, its losses and drawdowns to loss[m] and
 // drawdown[m] (n entries each).
@@ -114,14 +124,10 @@ void read_block(const BookState& state, const MarginBook& book, double balance, 
     for (std::size_t p = 0; p < n; ++p) {
         if (state.loss(MarginMode::cross, p) > state.loss(MarginMode::isolated, p) + tolerance)
             ++stats.cross_loss_exceeds_isolated;
-        for (std::size_t j = 0; j < positions; ++j) {
-            if (state.liquidation_step(MarginMode::isolated, j, p) == 0 &&
-                state.liquidation_step(MarginMode::cross, j, p) != 0) {
-                ++stats.contagion;
-                break;
-            }
-        }
+        for (MarginMode mode : {MarginMode::cross, MarginMode::as_configured})
+            if (has_contagion(state, positions, mode, p)) ++stats.modes[mode_index(mode)].contagion;
     }
+    stats.contagion = stats.modes[mode_index(MarginMode::cross)].contagion;
 }
 
 }  // namespace

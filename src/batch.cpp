@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "marginsim/checkpoint.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/html_report.hpp"
 #include "marginsim/report.hpp"
@@ -53,6 +54,8 @@ BatchRow row_from_json(const std::string& text) {
     if (report.at("schema") != report_schema) throw std::runtime_error("not a marginsim report");
     BatchRow row;
     row.paths = report.at("simulation").at("paths").get<std::uint64_t>();
+    row.partial = report.value("partial", false);
+    row.paths_requested = report.value("paths_requested", row.paths);
     row.seed = report.at("simulation").at("seed").get<std::uint64_t>();
     row.elapsed_s = report.at("simulation").at("elapsed_s").get<double>();
     row.balance = report.at("account").at("balance").get<double>();
@@ -86,7 +89,7 @@ std::optional<BatchRow> up_to_date_row(const fs::path& dir, const std::string& n
     }
     try {
         BatchRow row = row_from_json(read_text(report_path(dir, name, ".json")));
-        if (row.paths != paths || row.seed != seed) return std::nullopt;
+        if (row.partial || row.paths != paths || row.seed != seed) return std::nullopt;
         return row;
     } catch (const std::exception&) {
         return std::nullopt;  // unreadable: run it again
@@ -98,6 +101,10 @@ int threads_per_job(const BatchOptions& options) {
     if (options.jobs <= 1) return 0;  // the scenario's own setting
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     return static_cast<int>(std::max(1u, cores / static_cast<unsigned>(options.jobs)));
+}
+
+bool stop_requested(const BatchOptions& options) {
+    return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
 }
 
 void run_entry(BatchEntry& entry, const BatchOptions& options) {
@@ -114,14 +121,36 @@ void run_entry(BatchEntry& entry, const BatchOptions& options) {
         }
         RunOptions run = options.run;
         if (const int threads = threads_per_job(options); threads > 0) run.threads = threads;
-        const DetailedRun result = run_detailed(scenario, run);
+        const fs::path checkpoint_path = report_path(options.out_dir, entry.name, ".checkpoint");
+        RunControl control;
+        control.stop = options.stop;
+        control.scenario_hash = file_hash(entry.scenario);
+        std::optional<RunCheckpoint> resume;
+        if (options.resume && fs::exists(checkpoint_path)) {
+            resume = read_checkpoint(checkpoint_path, run_checkpoint_key(scenario, run, control.scenario_hash));
+            control.resume = &*resume;
+        }
+        RunCheckpoint stopped_at;
+        control.checkpoint = &stopped_at;
+        if (options.run_progress) {
+            control.on_progress = [&](const RunProgress& progress) { options.run_progress(entry, progress); };
+        }
+        const DetailedRun result = run_detailed(scenario, run, control);
         // Everything is rendered before anything is written.
         const std::string json_text = to_json(result.report);
         const std::array<std::string, 3> contents{to_csv(result.report), to_html(result), json_text};
+        if (result.report.partial) write_checkpoint(checkpoint_path, stopped_at);
         for (std::size_t k = 0; k < report_extensions.size(); ++k)
             write_file_atomically(report_path(options.out_dir, entry.name, report_extensions[k]), contents[k]);
+        if (!result.report.partial) {
+            std::error_code ignored;
+            fs::remove(checkpoint_path, ignored);  // complete: any checkpoint of it is spent
+        }
         entry.row = row_from_json(json_text);
-        entry.status = BatchStatus::ran;
+        entry.status = result.report.partial ? BatchStatus::partial : BatchStatus::ran;
+    } catch (const RunInterrupted&) {
+        entry.status = BatchStatus::not_run;
+        entry.row.reset();
     } catch (const std::exception& error) {
         entry.status = BatchStatus::failed;
         entry.error = error.what();
@@ -225,14 +254,22 @@ std::string index_table(const BatchResult& result) {
     out += "<th>Contagion</th></tr>\n";
     for (const BatchEntry& entry : result.entries) {
         if (!entry.row) {
-            out += fmt::format("<tr class=\"failed\"><th>{}</th><td>failed</td><td colspan=\"9\">{}</td></tr>\n",
+            const bool not_run = entry.status == BatchStatus::not_run;
+            out += fmt::format("<tr class=\"{}\"><th>{}</th><td>{}</td><td colspan=\"9\">{}</td></tr>\n",
+                               not_run ? "partial" : "failed",
                                escape_html(entry.name.empty() ? entry.scenario.string() : entry.name),
-                               escape_html(entry.error));
+                               not_run ? "not run" : "failed",
+                               not_run ? std::string("interrupted before it started") : escape_html(entry.error));
             continue;
         }
         const BatchRow& row = *entry.row;
-        out += fmt::format("<tr><th><a href=\"{0}.html\">{1}</a></th><td>{2}</td>", escape_html(entry.name),
-                           escape_html(entry.name), to_string(entry.status));
+        const std::string status =
+            row.partial ? fmt::format("partial: {} of {} paths", detail::grouped(static_cast<double>(row.paths)),
+                                      detail::grouped(static_cast<double>(row.paths_requested)))
+                        : std::string(to_string(entry.status));
+        out += fmt::format("<tr{0}><th><a href=\"{1}.html\">{2}</a></th><td>{3}</td>",
+                           row.partial ? " class=\"partial\"" : "", escape_html(entry.name), escape_html(entry.name),
+                           escape_html(status));
         out += td(detail::grouped(static_cast<double>(row.paths))) + td(usdt(row.balance));
         for (const BatchModeRow& mode : row.modes) out += td(pct(mode.liquidation_probability.estimate));
         for (const BatchModeRow& mode : row.modes) out += td(usdt(mode.es_99));
@@ -248,6 +285,8 @@ std::string_view to_string(BatchStatus status) noexcept {
         case BatchStatus::ran: return "ran";
         case BatchStatus::skipped: return "skipped";
         case BatchStatus::failed: return "failed";
+        case BatchStatus::partial: return "partial";
+        case BatchStatus::not_run: return "not_run";
     }
     return "unknown";
 }
@@ -306,7 +345,13 @@ BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& o
     const auto worker = [&] {
         for (std::size_t k = next++; k < result.entries.size(); k = next++) {
             BatchEntry& entry = result.entries[k];
-            if (entry.error.empty()) run_entry(entry, options);
+            if (!entry.error.empty()) {
+                entry.status = BatchStatus::failed;
+            } else if (stop_requested(options)) {
+                entry.status = BatchStatus::not_run;
+            } else {
+                run_entry(entry, options);
+            }
             const std::lock_guard<std::mutex> lock(report_lock);
             ++done;
             if (progress) progress(entry, done, result.entries.size());
@@ -318,6 +363,7 @@ BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& o
     for (std::size_t j = 1; j < jobs; ++j) workers.emplace_back(worker);
     worker();
     for (std::thread& thread : workers) thread.join();
+    result.interrupted = result.count(BatchStatus::partial) + result.count(BatchStatus::not_run) > 0;
 
     write_file_atomically(options.out_dir / "summary.csv", batch_summary_csv(result));
     write_file_atomically(options.out_dir / "index.html", batch_index_html(result));
@@ -332,12 +378,12 @@ std::string batch_summary_csv(const BatchResult& result) {
                            "{0}_es_0.99,{0}_collateral_at_risk",
                            m);
     }
-    out += ",contagion_probability,p_cross_loss_exceeds_isolated\n";
+    out += ",contagion_probability,p_cross_loss_exceeds_isolated,paths_requested\n";
     for (const BatchEntry& entry : result.entries) {
         out += fmt::format("{},{},{},{}", csv_field(entry.name), csv_field(entry.scenario.string()),
                            to_string(entry.status), csv_field(entry.error));
         if (!entry.row) {
-            out += std::string(3 + 7 * mode_count + 2, ',') + "\n";
+            out += std::string(3 + 7 * mode_count + 3, ',') + "\n";
             continue;
         }
         const BatchRow& row = *entry.row;
@@ -348,8 +394,8 @@ std::string batch_summary_csv(const BatchResult& result) {
                                number(mode.liquidation_probability.ci95.hi), number(mode.loss_mean),
                                number(mode.var_99), number(mode.es_99), number(mode.collateral_at_risk));
         }
-        out += fmt::format(",{},{}\n", number(row.contagion_probability.estimate),
-                           number(row.p_cross_loss_exceeds_isolated.estimate));
+        out += fmt::format(",{},{},{}\n", number(row.contagion_probability.estimate),
+                           number(row.p_cross_loss_exceeds_isolated.estimate), row.paths_requested);
     }
     return out;
 }
@@ -359,6 +405,12 @@ std::string batch_index_html(const BatchResult& result) {
     body += fmt::format("<p class=\"meta\">{} scenarios: {} ran, {} up to date (skipped), {} failed</p>\n",
                         result.entries.size(), result.count(BatchStatus::ran), result.count(BatchStatus::skipped),
                         result.count(BatchStatus::failed));
+    if (result.interrupted) {
+        body += fmt::format("<p class=\"partial\"><strong>Interrupted:</strong> {} scenario(s) stopped part-way "
+                            "(partial reports of the paths completed) and {} not started. The same command with "
+                            "<code>--resume</code> completes them.</p>\n",
+                            result.count(BatchStatus::partial), result.count(BatchStatus::not_run));
+    }
     const std::vector<const BatchEntry*> rows = with_rows(result);
     if (!rows.empty()) {
         body += "<h2>Scenarios side by side</h2>\n";

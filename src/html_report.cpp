@@ -351,13 +351,21 @@ std::string run_header(const Report& report) {
     if (info.model == PriceModel::student_t) model += fmt::format(" (dof {:g})", info.dof);
     if (const std::string parameters = model_parameters(info); !parameters.empty())
         model += " (" + parameters + ")";
-    return fmt::format(
+    std::string out = fmt::format(
         "<h1>Liquidation risk: {}</h1>\n<p class=\"meta\">{} &middot; {} paths &times; {} steps "
         "({:g} days at {} steps per day), {} model, seed {} &middot; balance {}, liquidation "
         "policy {}</p>\n",
         escape_html(scenario_name(report.scenario)), escape_html(report.scenario),
         detail::grouped(static_cast<double>(info.paths)), info.steps, info.horizon_days,
         info.steps_per_day, model, info.seed, usdt(report.balance), to_string(report.policy));
+    if (report.partial) {
+        out += fmt::format("<p class=\"partial\"><strong>Partial report:</strong> the run was interrupted after {} "
+                           "of {} paths. Every number and chart on this page covers those paths only; the same "
+                           "command with <code>--resume</code> completes it.</p>\n",
+                           detail::grouped(static_cast<double>(report.paths_done)),
+                           detail::grouped(static_cast<double>(report.paths_requested)));
+    }
+    return out;
 }
 
 constexpr const char* method_note =

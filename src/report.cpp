@@ -245,6 +245,11 @@ void write_header(std::ostream& out, const Report& report) {
     if (const std::string parameters = model_parameters(info); !parameters.empty())
         model += " (" + parameters + ")";
     fmt::print(out, "marginsim report: {}\n", report.scenario);
+    if (report.partial) {
+        fmt::print(out, "PARTIAL: interrupted after {} of {} paths; every number below covers those paths only\n",
+                   group_thousands(std::to_string(report.paths_done)),
+                   group_thousands(std::to_string(report.paths_requested)));
+    }
     fmt::print(out, "{} paths x {} steps, horizon {} days ({} steps/day), model {}\n",
                group_thousands(std::to_string(info.paths)), info.steps, info.horizon_days,
                info.steps_per_day, model);
@@ -452,6 +457,9 @@ std::string to_json(const Report& report) {
     Json out;
     out["schema"] = report_schema;
     out["scenario"] = report.scenario;
+    out["partial"] = report.partial;
+    out["paths_done"] = report.paths_done;
+    out["paths_requested"] = report.paths_requested;
     out["simulation"] = simulation_json(report.simulation);
     out["account"] = {{"balance", report.balance},
                       {"policy", to_string(report.policy)},
@@ -479,7 +487,8 @@ void write_text(std::ostream& out, const Report& report) {
 }
 
 // Long format, one number per row: `section,mode,key,value`.
-//   simulation,,<key>,<value>                  paths, steps, seed, threads, elapsed_s, ...
+//   simulation,,<key>,<value>                  scenario, partial (true|false), paths_done,
+//                                              paths_requested, paths, steps, seed, threads, ...
 //   account,,<key>,<value>                     balance, policy, fee_rate
 //   liquidation_probability,<mode>,estimate|ci95_lo|ci95_hi,<value>
 //   loss,<mode>,mean|std|var_<a>|es_<a>|max,<value>           a in 0.95, 0.99, 0.999
@@ -499,6 +508,9 @@ std::string to_csv(const Report& report) {
     CsvWriter csv;
     const SimulationInfo& info = report.simulation;
     csv.text("simulation", "", "scenario", report.scenario);
+    csv.text("simulation", "", "partial", report.partial ? "true" : "false");
+    csv.text("simulation", "", "paths_done", std::to_string(report.paths_done));
+    csv.text("simulation", "", "paths_requested", std::to_string(report.paths_requested));
     csv.text("simulation", "", "paths", std::to_string(info.paths));
     csv.text("simulation", "", "steps", std::to_string(info.steps));
     csv.text("simulation", "", "seed", std::to_string(info.seed));

@@ -10,9 +10,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <stdexcept>
 #include <chrono>
 #include <utility>
 
+#include "block_runner.hpp"
 #include "thread_annotations.hpp"
 
 namespace marginsim {
@@ -32,22 +35,136 @@ void Engine::run_block(std::uint64_t seed, std::uint64_t block, std::size_t n, P
     }
 }
 
-namespace {
+namespace detail {
 
-int resolve_threads(int requested) {
+Scenario with_options(const Scenario& input, const RunOptions& options) {
+    Scenario scenario = input;
+    if (options.paths) set_paths(scenario, *options.paths);
+    if (options.seed) scenario.simulation.seed = *options.seed;
+    return scenario;
+}
+
+int resolve_threads(const Scenario& scenario, const RunOptions& options) {
+    const int requested = options.threads.value_or(scenario.simulation.threads);
     return requested > 0 ? requested : tbb::info::default_concurrency();
 }
+
+SimulationInfo simulation_info(const Scenario& scenario, int threads, double elapsed_s) {
+    SimulationInfo info;
+    info.paths = scenario.simulation.paths;
+    info.steps = scenario.simulation.steps;
+    info.seed = scenario.simulation.seed;
+    info.threads = threads;
+    info.elapsed_s = elapsed_s;
+    info.model = scenario.simulation.model;
+    info.dof = scenario.simulation.dof;
+    info.jumps = scenario.jumps;
+    info.regimes = scenario.regimes;
+    for (const Asset& asset : scenario.assets) info.symbols.push_back(asset.symbol);
+    info.horizon_days = scenario.simulation.horizon_days;
+    info.steps_per_day = scenario.simulation.steps_per_day;
+    info.block_size = block_size;
+    return info;
+}
+
+namespace {
+
+std::uint64_t paths_in(std::uint64_t block, std::uint64_t paths) {
+    return std::min<std::uint64_t>(block_size, paths - block * block_size);
+}
+
+// The blocks of a checkpoint back into the run: marked done, their funding and samples in
+// place. Returns their merged counts.
+BlockStats restore(const RunCheckpoint& checkpoint, std::uint64_t paths, std::vector<std::uint8_t>& done,
+                   std::vector<std::array<double, mode_count>>& funding, RunSamples& samples) {
+    if (checkpoint.key.paths != paths || checkpoint.key.block_size != block_size)
+        throw std::invalid_argument("simulate: the checkpoint to resume belongs to another run");
+    std::uint64_t offset = 0;
+    for (std::size_t i = 0; i < checkpoint.blocks.size(); ++i) {
+        const std::uint64_t b = checkpoint.blocks[i];
+        const std::uint64_t n = paths_in(b, paths);
+        done[b] = 1;
+        funding[b] = checkpoint.funding[i];
+        for (std::size_t m = 0; m < mode_count; ++m) {
+            const auto from = static_cast<std::ptrdiff_t>(offset);
+            const auto count = static_cast<std::ptrdiff_t>(n);
+            std::copy(checkpoint.loss[m].begin() + from, checkpoint.loss[m].begin() + from + count,
+                      samples.loss(m).begin() + static_cast<std::ptrdiff_t>(b * block_size));
+            std::copy(checkpoint.drawdown[m].begin() + from, checkpoint.drawdown[m].begin() + from + count,
+                      samples.drawdown(m).begin() + static_cast<std::ptrdiff_t>(b * block_size));
+        }
+        offset += n;
+    }
+    return checkpoint.counts;
+}
+
+// Moves the samples of the done blocks to the front, in block order, and drops the rest.
+void keep_done_samples(BlockStats& total, const std::vector<std::uint8_t>& done, std::uint64_t paths) {
+    for (ModeSample& mode : total.modes) {
+        std::size_t to = 0;
+        for (std::uint64_t b = 0; b < done.size(); ++b) {
+            if (!done[b]) continue;
+            const auto from = static_cast<std::ptrdiff_t>(b * block_size);
+            const auto n = static_cast<std::ptrdiff_t>(paths_in(b, paths));
+            if (static_cast<std::ptrdiff_t>(to) != from) {  // to < from: a forward copy is safe
+                std::copy(mode.loss.begin() + from, mode.loss.begin() + from + n,
+                          mode.loss.begin() + static_cast<std::ptrdiff_t>(to));
+                std::copy(mode.drawdown.begin() + from, mode.drawdown.begin() + from + n,
+                          mode.drawdown.begin() + static_cast<std::ptrdiff_t>(to));
+            }
+            to += static_cast<std::size_t>(n);
+        }
+        mode.loss.resize(to);
+        mode.drawdown.resize(to);
+    }
+}
+
+RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint8_t>& done,
+                            const std::vector<std::array<double, mode_count>>& funding) {
+    RunCheckpoint checkpoint;
+    for (std::uint64_t b = 0; b < done.size(); ++b) {
+        if (!done[b]) continue;
+        checkpoint.blocks.push_back(b);
+        checkpoint.funding.push_back(funding[b]);
+    }
+    checkpoint.counts.paths = total.paths;
+    checkpoint.counts.dt_days = total.dt_days;
+    checkpoint.counts.cross_loss_exceeds_isolated = total.cross_loss_exceeds_isolated;
+    checkpoint.counts.contagion = total.contagion;
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const ModeSample& from = total.modes[m];
+        ModeSample& to = checkpoint.counts.modes[m];
+        to.liquidations_by_step = from.liquidations_by_step;
+        to.position_liquidations = from.position_liquidations;
+        to.liquidated_paths = from.liquidated_paths;
+        to.contagion = from.contagion;
+        checkpoint.loss[m] = from.loss;
+        checkpoint.drawdown[m] = from.drawdown;
+    }
+    return checkpoint;
+}
+
+}  // namespace
 
 // The statistics of a whole run. Each block writes its losses and drawdowns into its slice of
 // the preallocated samples and adds its counts to its thread's tally (integer counts add in
 // any order); the only floating-point sums, funding, are kept per block and added in block
-// order. Nothing grows with the path count but the samples, and nothing is copied.
-BlockStats run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t seed, double balance,
-                      int threads) {
+// order. So the blocks may complete in any order, in one session or across a stop and a
+// resume, and still give the same numbers. Nothing grows with the path count but the samples.
+BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control) {
+    const std::uint64_t paths = scenario.simulation.paths;
+    const std::uint64_t seed = scenario.simulation.seed;
+    const double balance = scenario.balance;
     // Written so that it cannot wrap for path counts near 2^64.
     const std::uint64_t block_count = paths / block_size + (paths % block_size != 0 ? 1 : 0);
     RunSamples samples(paths);
     std::vector<std::array<double, mode_count>> funding(block_count);
+    std::vector<std::uint8_t> done(block_count, 0);  // each entry written by its block's task only
+    BlockStats total =
+        control.resume ? restore(*control.resume, paths, done, funding, samples) : BlockStats{};
+    const std::uint64_t resumed = total.paths;
+    std::atomic<std::uint64_t> paths_done{resumed};
+    const auto start = std::chrono::steady_clock::now();
     // Per thread, allocated once for the run: the block's paths and margin state, its tally.
     struct Workspace {
         PathBlock paths;
@@ -62,78 +179,94 @@ BlockStats run_blocks(const Engine& engine, std::uint64_t paths, std::uint64_t s
                                     static_cast<std::size_t>(threads));
     tbb::task_arena arena(threads);
     const int fork = 0;
-    detail::publish(&fork);
+    publish(&fork);
     arena.execute([&] {
         tbb::parallel_for(
             tbb::blocked_range<std::uint64_t>(0, block_count, 1),
             [&](const tbb::blocked_range<std::uint64_t>& range) {
-                detail::observe(&fork);
+                observe(&fork);
                 Workspace& work = workspaces.local();
-                PathBlock& block_paths = work.paths;
-                BookState& state = work.state;
-                BlockStats& tally = work.tally;
                 for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
-                    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
-                    engine.run_block(seed, b, n, block_paths, state);
-                    BlockStats block = BlockStats::from_state(state, engine.book(), balance, samples, b * block_size);
+                    if (done[b] != 0) continue;  // restored from the checkpoint
+                    if (control.stop != nullptr && control.stop->load(std::memory_order_relaxed)) continue;
+                    const auto n = static_cast<std::size_t>(paths_in(b, paths));
+                    engine.run_block(seed, b, n, work.paths, work.state);
+                    BlockStats block =
+                        BlockStats::from_state(work.state, engine.book(), balance, samples, b * block_size);
                     for (std::size_t m = 0; m < mode_count; ++m) {
                         funding[b][m] = block.modes[m].funding_paid;
                         block.modes[m].funding_paid = 0.0;
                     }
-                    tally.merge(block);
+                    work.tally.merge(block);
+                    done[b] = 1;
+                    const std::uint64_t now_done = paths_done.fetch_add(n, std::memory_order_relaxed) + n;
+                    if (control.on_progress) {
+                        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+                        control.on_progress(RunProgress{now_done, paths, resumed, elapsed.count()});
+                    }
                 }
-                detail::publish(&tally);
+                publish(&work.tally);
             },
             tbb::simple_partitioner());
     });
-    BlockStats total;
     for (const Workspace& work : workspaces) {
-        detail::observe(&work.tally);
+        observe(&work.tally);
         total.merge(work.tally);
     }
-    for (const auto& block : funding)  // block order: the same sums whatever the thread count
-        for (std::size_t m = 0; m < mode_count; ++m) total.modes[m].funding_paid += block[m];
+    total.dt_days = engine.book().dt_days();
+    for (std::uint64_t b = 0; b < block_count; ++b)  // block order: the same sums whatever the thread count
+        if (done[b] != 0)
+            for (std::size_t m = 0; m < mode_count; ++m) total.modes[m].funding_paid += funding[b][m];
     samples.move_into(total.modes);
+    if (total.paths == paths) return total;
+
+    keep_done_samples(total, done, paths);
+    if (total.paths == 0) throw RunInterrupted();
+    if (control.checkpoint != nullptr) *control.checkpoint = checkpoint_of(total, done, funding);
     return total;
 }
 
-}  // namespace
+}  // namespace detail
 
-Report simulate(const Scenario& input, const RunOptions& options) {
-    Scenario scenario = input;
-    if (options.paths) set_paths(scenario, *options.paths);
-    if (options.seed) scenario.simulation.seed = *options.seed;
-    const int threads = resolve_threads(options.threads.value_or(scenario.simulation.threads));
+Report simulate(const Scenario& input, const RunOptions& options, const RunControl& control) {
+    const Scenario scenario = detail::with_options(input, options);
+    const int threads = detail::resolve_threads(scenario, options);
 
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
-    BlockStats total =
-        run_blocks(engine, scenario.simulation.paths, scenario.simulation.seed, scenario.balance, threads);
+    BlockStats total = detail::run_blocks(engine, scenario, threads, control);
+    const bool stopped = total.paths < scenario.simulation.paths;
     Summary summary = summarize(total);
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    const std::chrono::duration<double> session = std::chrono::steady_clock::now() - start;
+    const double elapsed = session.count() + (control.resume ? control.resume->elapsed_s : 0.0);
+    if (stopped && control.checkpoint != nullptr) {
+        control.checkpoint->key = run_checkpoint_key(scenario, {}, control.scenario_hash);
+        control.checkpoint->elapsed_s = elapsed;
+    }
+    return make_report(scenario, engine.book(), std::move(summary), detail::simulation_info(scenario, threads, elapsed));
+}
 
-    SimulationInfo info;
-    info.paths = scenario.simulation.paths;
-    info.steps = scenario.simulation.steps;
-    info.seed = scenario.simulation.seed;
-    info.threads = threads;
-    info.elapsed_s = elapsed.count();
-    info.model = scenario.simulation.model;
-    info.dof = scenario.simulation.dof;
-    info.jumps = scenario.jumps;
-    info.regimes = scenario.regimes;
-    for (const Asset& asset : scenario.assets) info.symbols.push_back(asset.symbol);
-    info.horizon_days = scenario.simulation.horizon_days;
-    info.steps_per_day = scenario.simulation.steps_per_day;
-    info.block_size = block_size;
-    return make_report(scenario, engine.book(), std::move(summary), info);
+CheckpointKey run_checkpoint_key(const Scenario& input, const RunOptions& options, std::uint64_t scenario_hash) {
+    const Scenario scenario = detail::with_options(input, options);
+    CheckpointKey key;
+    key.scenario_hash = scenario_hash;
+    key.seed = scenario.simulation.seed;
+    key.paths = scenario.simulation.paths;
+    key.block_size = block_size;
+    key.steps = static_cast<std::uint64_t>(scenario.simulation.steps);
+    key.positions = scenario.positions.size();
+    return key;
 }
 
 Report make_report(const Scenario& scenario, const MarginBook& book, Summary summary,
                    const SimulationInfo& info) {
     Report report;
     report.scenario = scenario.source;
+    report.paths_done = summary.paths;
+    report.paths_requested = info.paths;
+    report.partial = summary.paths < info.paths;
     report.simulation = info;
+    report.simulation.paths = summary.paths;
     report.balance = scenario.balance;
     report.policy = scenario.policy;
     report.fee_rate = scenario.fee_rate;

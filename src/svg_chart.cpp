@@ -51,6 +51,8 @@ th, td { border: 1px solid #ccc; padding: 4px 10px; }
 th { background: #f3f3f3; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.failed td { background: #fdecea; }
+p.partial, tr.partial td { background: #fff4e0; }
+p.partial { padding: 8px 12px; border-left: 4px solid #e08a00; max-width: 960px; }
 .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 6px; vertical-align: middle; }
 svg.chart { display: block; margin: 4px 0 12px; }
 svg.chart text { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }

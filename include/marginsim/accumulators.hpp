@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "marginsim/margin_book.hpp"
@@ -24,6 +25,9 @@ struct ModeSample {
     std::vector<std::uint64_t> liquidations_by_step;
     std::vector<std::uint64_t> position_liquidations;  // per position
     std::uint64_t liquidated_paths = 0;
+    // Paths on which some position that survives the horizon in isolated is liquidated in this
+    // mode (0 in isolated itself; in cross, BlockStats::contagion).
+    std::uint64_t contagion = 0;
     double funding_paid = 0.0;  // summed over paths
 
     // Appends other's samples (after this one's) and adds its counts.
@@ -36,6 +40,9 @@ class RunSamples {
 public:
     explicit RunSamples(std::uint64_t paths);
     std::uint64_t paths() const noexcept { return paths_; }
+    // One mode's samples, in path order: for restoring the blocks of a resumed run.
+    std::span<double> loss(std::size_t mode) noexcept { return loss_[mode]; }
+    std::span<float> drawdown(std::size_t mode) noexcept { return drawdown_[mode]; }
     // Moves the samples into `into` (no copy), leaving this empty.
     void move_into(std::array<ModeSample, mode_count>& into);
 

@@ -6,6 +6,7 @@
 // file and a rename, so an interrupted batch leaves complete files or none.
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -22,6 +23,8 @@
 
 namespace marginsim {
 
+struct BatchEntry;
+
 struct BatchOptions {
     RunOptions run;                // paths, seed and threads overrides for every scenario
     LoadOptions load;
@@ -30,9 +33,19 @@ struct BatchOptions {
     // Scenarios run at once. Each run then gets (cores / jobs) threads unless run.threads
     // says otherwise; results do not depend on it.
     int jobs = 1;
+    // Continue the scenarios that an interrupted batch left partial from their checkpoints
+    // (out_dir/NAME.checkpoint); the others run as usual.
+    bool resume = false;
+    // Once true, no scenario starts and those in flight stop at a block boundary: their
+    // reports are written partial, with a checkpoint, and the index lists them.
+    const std::atomic<bool>* stop = nullptr;
+    // Progress of the scenario runs, per completed block (see RunControl::on_progress).
+    std::function<void(const BatchEntry& entry, const RunProgress& progress)> run_progress;
 };
 
-enum class BatchStatus { ran, skipped, failed };
+// partial: stopped mid-run, its reports cover the completed paths; not_run: the batch was
+// stopped before it started.
+enum class BatchStatus { ran, skipped, failed, partial, not_run };
 std::string_view to_string(BatchStatus status) noexcept;
 
 // What summary.csv and index.html show of one scenario, read back from its NAME.json.
@@ -44,7 +57,9 @@ struct BatchModeRow {
     double collateral_at_risk = 0.0;
 };
 struct BatchRow {
-    std::uint64_t paths = 0;
+    std::uint64_t paths = 0;  // those the numbers cover
+    std::uint64_t paths_requested = 0;
+    bool partial = false;
     std::uint64_t seed = 0;
     double balance = 0.0;
     double elapsed_s = 0.0;
@@ -63,6 +78,7 @@ struct BatchEntry {
 
 struct BatchResult {
     std::vector<BatchEntry> entries;  // in input order
+    bool interrupted = false;         // the stop flag ended it early
     std::size_t count(BatchStatus status) const noexcept;
 };
 
@@ -75,8 +91,8 @@ std::vector<std::filesystem::path> collect_scenarios(const std::vector<std::file
 
 // Runs the batch: removes stale temporaries in out_dir, runs or skips every scenario,
 // writes its reports, then summary.csv and index.html. A scenario is skipped (unless
-// `force`) when its three reports are newer than its file and were made with the same
-// paths and seed.
+// `force`) when its three reports are complete (not partial), newer than its file and were
+// made with the same paths and seed. A scenario that completes removes its checkpoint.
 BatchResult run_batch(const std::vector<std::filesystem::path>& inputs, const BatchOptions& options,
                       const BatchProgress& progress = {});
 

@@ -1,9 +1,9 @@
 #pragma once
 // simulate() plus what the charts and the sweep need beyond the summary numbers: every
 // path's loss, when each path was first liquidated, and per mode the contagion from isolated.
-// The Report is built by the same functions as simulate()'s (Engine::run_block,
-// BlockStats::from_state, merge in block order, summarize, make_report), so it is identical
-// to simulate()'s for the same scenario, seed and paths.
+// It runs simulate()'s own block runner and derives the details from the merged statistics
+// before they are summarized, so its Report is identical to simulate()'s for the same
+// scenario, seed and paths.
 
 #include <array>
 #include <cstdint>
@@ -33,8 +33,9 @@ struct DetailedRun {
     std::array<ModeDetail, mode_count> modes;
 };
 
-// Runs the whole scenario with the options applied, as simulate() does.
-DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options = {});
+// Runs the whole scenario with the options applied, as simulate() does (the same control:
+// progress, stop, resume; a stopped run's details cover its completed paths).
+DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options = {}, const RunControl& control = {});
 
 // Probability of a first liquidation by each monitoring step (k = 0..steps) of a mode.
 std::vector<double> liquidation_probability_by_step(const ModeDetail& detail, std::uint64_t paths);

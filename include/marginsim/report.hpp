@@ -53,6 +53,11 @@ struct SimulationInfo {
 
 struct Report {
     std::string scenario;  // source file
+    // A run stopped before its end reports the paths it completed: simulation.paths ==
+    // paths_done < paths_requested. Complete: partial false, the three counts equal.
+    bool partial = false;
+    std::uint64_t paths_done = 0;
+    std::uint64_t paths_requested = 0;
     SimulationInfo simulation;
     double balance = 0.0;
     LiquidationPolicy policy = LiquidationPolicy::full;

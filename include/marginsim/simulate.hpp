@@ -2,11 +2,15 @@
 // Wires the stages: market model -> margin book -> accumulators -> report, over fixed
 // blocks of paths run in parallel; results depend only on (scenario, seed, paths).
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <stdexcept>
 
 #include "marginsim/accumulators.hpp"
+#include "marginsim/checkpoint.hpp"
 #include "marginsim/margin_book.hpp"
 #include "marginsim/market_model.hpp"
 #include "marginsim/report.hpp"
@@ -42,8 +46,44 @@ private:
     MarginBook book_;
 };
 
-// Runs the whole scenario with the options applied and returns the report.
-Report simulate(const Scenario& scenario, const RunOptions& options = {});
+struct RunProgress {
+    std::uint64_t paths_done = 0;     // completed paths, those restored from a checkpoint included
+    std::uint64_t paths_total = 0;
+    std::uint64_t paths_resumed = 0;  // of paths_done, those restored from a checkpoint
+    double elapsed_s = 0.0;           // since this session's blocks started
+};
+
+// How a caller watches a run, stops it and resumes it. Stopping happens at block
+// boundaries: a block that has started always completes.
+struct RunControl {
+    // Called after each completed block, from the thread that ran it, so possibly from several
+    // threads at once: it must be thread-safe and quick (throttle any drawing yourself).
+    std::function<void(const RunProgress&)> on_progress;
+    // Read before each block: once true, no new block starts and the run returns a report of
+    // the completed blocks, marked partial. Async-signal-safe to set when lock-free.
+    const std::atomic<bool>* stop = nullptr;
+    // Blocks of an earlier, stopped run to restore instead of running them again; its key must
+    // be run_checkpoint_key of this run (read_checkpoint checks it).
+    const RunCheckpoint* resume = nullptr;
+    // When the run stops before its end, receives its completed blocks (resumed ones included).
+    RunCheckpoint* checkpoint = nullptr;
+    // Identifies the scenario in the checkpoint written: file_hash of its file.
+    std::uint64_t scenario_hash = 0;
+};
+
+// Thrown when a run is stopped before any block completed: there is nothing to report.
+class RunInterrupted : public std::runtime_error {
+public:
+    RunInterrupted() : std::runtime_error("interrupted before the first block of paths completed") {}
+};
+
+// Runs the whole scenario with the options applied and returns the report; with a control,
+// reports progress, stops when asked (the report is then partial) and resumes a checkpoint.
+// The numbers of a completed run never depend on the thread count or on stops and resumes.
+Report simulate(const Scenario& scenario, const RunOptions& options = {}, const RunControl& control = {});
+
+// The key a checkpoint of this run carries (the options applied to the scenario).
+CheckpointKey run_checkpoint_key(const Scenario& scenario, const RunOptions& options, std::uint64_t scenario_hash);
 
 // The report of already merged statistics (no simulation): used by simulate().
 Report make_report(const Scenario& scenario, const MarginBook& book, Summary summary,

@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "interrupt.hpp"
 #include "marginsim/batch.hpp"
+#include "progress.hpp"
 
 namespace marginsim::cli {
 namespace {
@@ -20,6 +22,10 @@ std::string outcome(const BatchEntry& entry) {
         case BatchStatus::ran: return fmt::format("ran in {:.2f} s", entry.row->elapsed_s);
         case BatchStatus::skipped: return "skipped, its reports are up to date (--force reruns it)";
         case BatchStatus::failed: return "FAILED: " + entry.error;
+        case BatchStatus::partial:
+            return fmt::format("interrupted after {} of {} paths: partial reports and a checkpoint written",
+                               entry.row->paths, entry.row->paths_requested);
+        case BatchStatus::not_run: return "not run: interrupted before it started";
     }
     return {};
 }
@@ -31,7 +37,7 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
         "batch",
         "Run many scenarios: NAME.json, NAME.csv and NAME.html per scenario, then summary.csv "
         "and index.html side by side; the exit code is the number of scenarios that failed "
-        "(at most 125)");
+        "(at most 125), or 130 when interrupted (Ctrl-C: partial reports, --resume continues)");
     command
         ->add_option("INPUTS", arguments.inputs,
                      "Scenario files, or directories whose *.toml files are scenarios")
@@ -47,33 +53,55 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
         ->check(integer_at_least<int>(1, "POSITIVE"))
         ->capture_default_str();
     add_run_override_options(*command, arguments.overrides);
-    command->add_flag("-q,--quiet", arguments.quiet, "Report only the scenarios that fail");
+    CLI::Option* quiet =
+        command->add_flag("-q,--quiet", arguments.quiet, "Report only the scenarios that fail; no progress bar");
+    command->add_flag("--progress", arguments.progress,
+                      "Show the progress bar on stderr even when it is not a terminal")
+        ->excludes(quiet);
+    command->add_flag("--resume", arguments.resume,
+                      "Continue the scenarios an interrupted batch left partial, from their checkpoints");
     add_tiers_dir_option(*command, arguments.tiers_dir);
     return command;
 }
 
 int batch_command(const BatchArguments& arguments) {
+    ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.quiet));
     BatchOptions options;
     options.run = arguments.overrides.options();
     options.load.tiers_dir = arguments.tiers_dir;
     options.out_dir = arguments.out;
     options.force = arguments.force;
     options.jobs = arguments.jobs;
+    options.resume = arguments.resume;
+    options.stop = &InterruptGuard::flag();
+    if (bar.enabled()) {
+        options.run_progress = [&bar](const BatchEntry& entry, const RunProgress& progress) {
+            bar.update(entry.name + " ", progress);
+        };
+    }
     const std::vector<std::filesystem::path> inputs(arguments.inputs.begin(), arguments.inputs.end());
 
+    const InterruptGuard guard;
     const bool quiet = arguments.quiet;
     const BatchResult result =
-        run_batch(inputs, options, [quiet](const BatchEntry& entry, std::size_t done, std::size_t total) {
+        run_batch(inputs, options, [quiet, &bar](const BatchEntry& entry, std::size_t done, std::size_t total) {
             if (quiet && entry.status != BatchStatus::failed) return;
-            fmt::print(stderr, "batch: [{}/{}] {}: {}\n", done, total, entry.scenario.string(),
-                       outcome(entry));
+            bar.message(fmt::format("batch: [{}/{}] {}: {}", done, total, entry.scenario.string(), outcome(entry)));
         });
     const std::size_t failed = result.count(BatchStatus::failed);
-    if (!quiet || failed > 0) {
-        fmt::print(stderr, "batch: {} scenarios: {} ran, {} skipped, {} failed; see {}\n",
-                   result.entries.size(), result.count(BatchStatus::ran),
-                   result.count(BatchStatus::skipped), failed,
-                   (std::filesystem::path(arguments.out) / "index.html").string());
+    if (!quiet || failed > 0 || result.interrupted) {
+        fmt::print(stderr, "batch: {} scenarios: {} ran, {} skipped, {} failed", result.entries.size(),
+                   result.count(BatchStatus::ran), result.count(BatchStatus::skipped), failed);
+        if (result.interrupted) {
+            fmt::print(stderr, ", {} partial, {} not run", result.count(BatchStatus::partial),
+                       result.count(BatchStatus::not_run));
+        }
+        fmt::print(stderr, "; see {}\n", (std::filesystem::path(arguments.out) / "index.html").string());
+    }
+    if (result.interrupted) {
+        fmt::print(stderr, "batch: interrupted; the same command with --resume continues the partial scenarios "
+                           "from their checkpoints and runs the others\n");
+        return InterruptGuard::exit_code();
     }
     return static_cast<int>(std::min<std::size_t>(failed, max_exit_code));
 }

@@ -19,6 +19,7 @@
 
 namespace marginsim::cli {
 
+// A run stopped by SIGINT or SIGTERM exits with 128 + the signal (130, 143).
 enum ExitCode : int { exit_ok = 0, exit_failure = 1, exit_usage = 2 };
 
 // CLI11 reads "-3" into an unsigned as 2^64 - 3 and lets overflow pass: accept only plain
@@ -91,6 +92,9 @@ struct RunArguments {
     std::string tiers_dir;
     bool quiet = false;
     bool force = false;  // run even when the estimate is above the time or memory limit
+    bool progress = false;  // the progress bar also when stderr is not a terminal
+    bool resume = false;    // continue from the checkpoint of an interrupted run
+    std::string checkpoint;  // where the checkpoint is written and read; default FILE.checkpoint
 };
 
 struct ValidateArguments {
@@ -150,6 +154,8 @@ struct BatchArguments {
     RunOverrides overrides;
     std::string tiers_dir;
     bool quiet = false;
+    bool progress = false;
+    bool resume = false;
 };
 
 CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments);

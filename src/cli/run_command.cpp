@@ -1,21 +1,31 @@
 // `marginsim run FILE`: simulate a scenario, print the table (or JSON/CSV), write
-// JSON/CSV/HTML files.
+// JSON/CSV/HTML files. SIGINT or SIGTERM stops it at a block boundary: the outputs are
+// written for the completed paths, marked partial, with a checkpoint that --resume continues.
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "commands.hpp"
+#include "interrupt.hpp"
+#include "marginsim/checkpoint.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/html_report.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
+#include "progress.hpp"
 
 namespace marginsim::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 // Warnings the run added to those of the scenario, already printed on loading.
 void print_new_warnings(const Scenario& scenario, const Report& report) {
@@ -25,6 +35,53 @@ void print_new_warnings(const Scenario& scenario, const Report& report) {
             std::cerr << "warning: " << warning << '\n';
         }
     }
+}
+
+fs::path checkpoint_path(const RunArguments& arguments) {
+    if (!arguments.checkpoint.empty()) return arguments.checkpoint;
+    fs::path path = arguments.scenario;
+    path += ".checkpoint";
+    return path;
+}
+
+struct RunOutcome {
+    Report report;
+    std::optional<DetailedRun> detailed;  // with --html: the charts need every path's outcome
+};
+
+RunOutcome run(const Scenario& scenario, const RunOptions& options, const RunControl& control, bool html) {
+    RunOutcome outcome;
+    if (html) {
+        outcome.detailed = run_detailed(scenario, options, control);
+        outcome.report = outcome.detailed->report;
+    } else {
+        outcome.report = simulate(scenario, options, control);
+    }
+    return outcome;
+}
+
+void write_outputs(const RunArguments& arguments, const RunOutcome& outcome) {
+    const Report& report = outcome.report;
+    // Everything is rendered before anything is written: a failure leaves no partial output.
+    const std::optional<std::string> json =
+        arguments.json.empty() ? std::nullopt : std::optional(to_json(report));
+    const std::optional<std::string> csv =
+        arguments.csv.empty() ? std::nullopt : std::optional(to_csv(report));
+    const std::optional<std::string> html =
+        outcome.detailed ? std::optional(to_html(*outcome.detailed)) : std::nullopt;
+    if (!arguments.quiet) {
+        if (arguments.format == "json") {
+            std::cout << to_json(report);
+        } else if (arguments.format == "csv") {
+            std::cout << to_csv(report);
+        } else {
+            write_text(std::cout, report);
+        }
+        std::cout.flush();
+    }
+    if (json) write_file_atomically(arguments.json, *json);
+    if (csv) write_file_atomically(arguments.csv, *csv);
+    if (html) write_file_atomically(arguments.html, *html);
 }
 
 }  // namespace
@@ -39,7 +96,16 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
     command->add_option("--html", arguments.html,
                         "Write the self-contained HTML report (charts) to this file");
     add_format_option(*command, arguments.format);
-    command->add_flag("-q,--quiet", arguments.quiet, "Print nothing on stdout");
+    CLI::Option* quiet =
+        command->add_flag("-q,--quiet", arguments.quiet, "Print nothing on stdout and no progress bar");
+    command->add_flag("--progress", arguments.progress,
+                      "Show the progress bar on stderr even when it is not a terminal")
+        ->excludes(quiet);
+    command->add_flag("--resume", arguments.resume,
+                      "Continue an interrupted run from its checkpoint, to the numbers of an uninterrupted run");
+    command->add_option("--checkpoint", arguments.checkpoint,
+                        "Where an interrupted run writes its checkpoint and --resume reads it "
+                        "(default: FILE.checkpoint, next to the scenario)");
     add_tiers_dir_option(*command, arguments.tiers_dir);
     command->add_flag("--force", arguments.force,
                       "Run even when the estimate is above an hour or 75% of the physical memory");
@@ -49,34 +115,52 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 int run_command(const RunArguments& arguments) {
     const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
     print_warnings(scenario.warnings);
-    if (!arguments.force) check_run_size(scenario, arguments.overrides.options());
-    // The HTML charts need every path's outcome: run_detailed gives the same report.
-    std::optional<DetailedRun> detailed;
-    if (!arguments.html.empty()) detailed = run_detailed(scenario, arguments.overrides.options());
-    const Report report =
-        detailed ? detailed->report : simulate(scenario, arguments.overrides.options());
+    const RunOptions options = arguments.overrides.options();
+    if (!arguments.force) check_run_size(scenario, options);
+
+    const fs::path checkpoint = checkpoint_path(arguments);
+    RunControl control;
+    control.scenario_hash = file_hash(arguments.scenario);
+    std::optional<RunCheckpoint> resume;
+    if (arguments.resume) {
+        resume = read_checkpoint(checkpoint, run_checkpoint_key(scenario, options, control.scenario_hash));
+        control.resume = &*resume;
+    }
+    RunCheckpoint stopped_at;
+    control.checkpoint = &stopped_at;
+    control.stop = &InterruptGuard::flag();
+    ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.quiet));
+    if (bar.enabled()) control.on_progress = [&bar](const RunProgress& progress) { bar.update("", progress); };
+
+    const InterruptGuard guard;
+    const auto start = std::chrono::steady_clock::now();
+    RunOutcome outcome;
+    try {
+        outcome = run(scenario, options, control, !arguments.html.empty());
+    } catch (const RunInterrupted& stopped) {
+        bar.message(fmt::format("marginsim: {}; nothing written", stopped.what()));
+        return InterruptGuard::exit_code();
+    }
+    const Report& report = outcome.report;
+    const std::chrono::duration<double> session = std::chrono::steady_clock::now() - start;
+    const std::uint64_t resumed = resume ? resume->paths_done() : 0;
+    bar.finish("", RunProgress{report.paths_done, report.paths_requested, resumed, session.count()});
     print_new_warnings(scenario, report);
 
-    // Everything is rendered before anything is written: a failure leaves no partial output.
-    const std::optional<std::string> json =
-        arguments.json.empty() ? std::nullopt : std::optional(to_json(report));
-    const std::optional<std::string> csv =
-        arguments.csv.empty() ? std::nullopt : std::optional(to_csv(report));
-    const std::optional<std::string> html =
-        detailed ? std::optional(to_html(*detailed)) : std::nullopt;
-    if (!arguments.quiet) {
-        if (arguments.format == "json") {
-            std::cout << to_json(report);
-        } else if (arguments.format == "csv") {
-            std::cout << to_csv(report);
-        } else {
-            write_text(std::cout, report);
-        }
-        std::cout.flush();
+    if (report.partial) write_checkpoint(checkpoint, stopped_at);
+    write_outputs(arguments, outcome);
+    if (report.partial) {
+        std::cerr << fmt::format(
+            "marginsim: interrupted after {} of {} paths: the reports written are partial (\"partial\": true) and "
+            "the completed blocks are saved in {}.\nResume with the same command and --resume{}.\n",
+            report.paths_done, report.paths_requested, checkpoint.string(),
+            arguments.checkpoint.empty() ? "" : " (and the same --checkpoint)");
+        return InterruptGuard::exit_code();
     }
-    if (json) write_file_atomically(arguments.json, *json);
-    if (csv) write_file_atomically(arguments.csv, *csv);
-    if (html) write_file_atomically(arguments.html, *html);
+    if (resume) {
+        std::error_code ignored;
+        fs::remove(checkpoint, ignored);  // spent: the run is complete
+    }
     return exit_ok;
 }
 

@@ -1,0 +1,70 @@
+#pragma once
+// The completed blocks of a stopped run, kept so that the run can be resumed: their merged
+// counts, their funding sums (per block, to be added in block order) and their per-path
+// samples. A resumed run restores them and runs only the other blocks, so that its report is
+// bit for bit the report of an uninterrupted run.
+//
+// File format (binary, this machine's byte order; version 1):
+//   "MSIMCKPT" | u32 version | u32 byte-order mark 0x01020304 | key | f64 elapsed_s |
+//   u64 completed blocks, per block: u64 index, f64 funding per mode |
+//   counts: u64 paths, cross_loss_exceeds_isolated, contagion; per mode: u64 liquidated_paths,
+//   contagion, u64 n + n u64 liquidations_by_step, u64 n + n u64 position_liquidations |
+//   per mode: f64 loss per path, f32 drawdown per path (completed blocks in block order) |
+//   u64 FNV-1a hash of everything before it.
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "marginsim/accumulators.hpp"
+#include "marginsim/margin_book.hpp"
+
+namespace marginsim {
+
+inline constexpr std::uint32_t checkpoint_version = 1;
+
+// What a checkpoint belongs to: a resume with any other value is refused.
+struct CheckpointKey {
+    std::uint64_t scenario_hash = 0;  // file_hash of the scenario file
+    std::uint64_t seed = 0;
+    std::uint64_t paths = 0;
+    std::uint64_t block_size = 0;
+    std::uint64_t steps = 0;
+    std::uint64_t positions = 0;
+
+    bool operator==(const CheckpointKey&) const = default;
+};
+
+struct RunCheckpoint {
+    CheckpointKey key;
+    double elapsed_s = 0.0;  // run time of the sessions so far
+    std::vector<std::uint64_t> blocks;                    // completed, ascending
+    std::vector<std::array<double, mode_count>> funding;  // per completed block
+    BlockStats counts;  // merged counts of the completed blocks (no samples, no funding)
+    // Per path of the completed blocks, in block order.
+    std::array<std::vector<double>, mode_count> loss;
+    std::array<std::vector<float>, mode_count> drawdown;
+
+    std::uint64_t paths_done() const noexcept { return counts.paths; }
+};
+
+// 64-bit FNV-1a of bytes, and of a file's content (throws std::runtime_error if unreadable).
+std::uint64_t fnv1a_hash(std::string_view bytes) noexcept;
+std::uint64_t file_hash(const std::filesystem::path& path);
+
+std::string checkpoint_bytes(const RunCheckpoint& checkpoint);
+// Parses checkpoint_bytes' output; throws InputError naming `source` when it is not one
+// (truncated, corrupted, another version or byte order).
+RunCheckpoint parse_checkpoint(std::string_view bytes, const std::string& source);
+
+// Written atomically (temporary file + rename).
+void write_checkpoint(const std::filesystem::path& path, const RunCheckpoint& checkpoint);
+// Reads the checkpoint at `path` and checks that it belongs to `expected`: throws InputError
+// naming the file and the first value that differs (a changed scenario file, another seed or
+// path count) so that a resume never mixes two runs.
+RunCheckpoint read_checkpoint(const std::filesystem::path& path, const CheckpointKey& expected);
+
+}  // namespace marginsim

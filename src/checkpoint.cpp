@@ -1,0 +1,251 @@
+#include "marginsim/checkpoint.hpp"
+
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "marginsim/error.hpp"
+#include "marginsim/report.hpp"
+
+namespace marginsim {
+namespace {
+
+constexpr std::string_view magic = "MSIMCKPT";
+constexpr std::uint32_t byte_order_mark = 0x01020304;
+
+class Writer {
+public:
+    template <class T>
+    void put(T value) {
+        static_assert(std::is_trivially_copyable_v<T>);
+        out_.append(reinterpret_cast<const char*>(&value), sizeof(T));
+    }
+    template <class T>
+    void put_array(const std::vector<T>& values) {
+        out_.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+    }
+    template <class T>
+    void put_counted(const std::vector<T>& values) {
+        put<std::uint64_t>(values.size());
+        put_array(values);
+    }
+    void put_raw(std::string_view bytes) { out_.append(bytes); }
+    std::string& str() { return out_; }
+
+private:
+    std::string out_;
+};
+
+class Reader {
+public:
+    Reader(std::string_view bytes, const std::string& source) : bytes_(bytes), source_(source) {}
+
+    [[noreturn]] void fail(const std::string& message) const {
+        throw InputError(source_, 0, 0, "", message, "a checkpoint written by this version of marginsim");
+    }
+    template <class T>
+    T get() {
+        T value;
+        std::memcpy(&value, take(sizeof(T)), sizeof(T));
+        return value;
+    }
+    // n values of T; n is checked against what is left before anything is allocated.
+    template <class T>
+    std::vector<T> get_array(std::uint64_t n) {
+        if (n > (bytes_.size() - at_) / sizeof(T)) fail("truncated: an array runs past the end of the file");
+        std::vector<T> values(static_cast<std::size_t>(n));
+        std::memcpy(values.data(), take(values.size() * sizeof(T)), values.size() * sizeof(T));
+        return values;
+    }
+    template <class T>
+    std::vector<T> get_counted() {
+        return get_array<T>(get<std::uint64_t>());
+    }
+    std::string_view get_raw(std::size_t n) { return {take(n), n}; }
+    std::size_t position() const noexcept { return at_; }
+    std::size_t left() const noexcept { return bytes_.size() - at_; }
+
+private:
+    const char* take(std::size_t n) {
+        if (n > bytes_.size() - at_) fail("truncated: the file ends early");
+        const char* p = bytes_.data() + at_;
+        at_ += n;
+        return p;
+    }
+    std::string_view bytes_;
+    const std::string& source_;
+    std::size_t at_ = 0;
+};
+
+void put_key(Writer& out, const CheckpointKey& key) {
+    out.put(key.scenario_hash);
+    out.put(key.seed);
+    out.put(key.paths);
+    out.put(key.block_size);
+    out.put(key.steps);
+    out.put(key.positions);
+}
+
+CheckpointKey get_key(Reader& in) {
+    CheckpointKey key;
+    key.scenario_hash = in.get<std::uint64_t>();
+    key.seed = in.get<std::uint64_t>();
+    key.paths = in.get<std::uint64_t>();
+    key.block_size = in.get<std::uint64_t>();
+    key.steps = in.get<std::uint64_t>();
+    key.positions = in.get<std::uint64_t>();
+    return key;
+}
+
+// The structure is consistent with its key, so that a resumed run can trust it.
+void check_shape(const RunCheckpoint& c, const Reader& in) {
+    const CheckpointKey& key = c.key;
+    if (key.block_size == 0 || key.paths == 0) in.fail("zero paths or block size");
+    const std::uint64_t block_count = key.paths / key.block_size + (key.paths % key.block_size != 0 ? 1 : 0);
+    std::uint64_t paths = 0;
+    for (std::size_t i = 0; i < c.blocks.size(); ++i) {
+        const std::uint64_t b = c.blocks[i];
+        if (b >= block_count || (i > 0 && b <= c.blocks[i - 1])) in.fail("completed blocks out of order or range");
+        paths += std::min(key.block_size, key.paths - b * key.block_size);
+    }
+    if (paths != c.counts.paths) in.fail("the completed blocks do not add up to the paths counted");
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const ModeSample& mode = c.counts.modes[m];
+        if (mode.liquidations_by_step.size() > key.steps + 1 || mode.position_liquidations.size() != key.positions)
+            in.fail("counts of the wrong size");
+    }
+}
+
+}  // namespace
+
+std::uint64_t fnv1a_hash(std::string_view bytes) noexcept {
+    std::uint64_t hash = 0xcbf29ce484222325ull;
+    for (const char c : bytes) {
+        hash ^= static_cast<unsigned char>(c);
+        hash *= 0x100000001b3ull;
+    }
+    return hash;
+}
+
+std::uint64_t file_hash(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(fmt::format("cannot read '{}'", path.string()));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return fnv1a_hash(text.view());
+}
+
+std::string checkpoint_bytes(const RunCheckpoint& c) {
+    Writer out;
+    out.put_raw(magic);
+    out.put(checkpoint_version);
+    out.put(byte_order_mark);
+    put_key(out, c.key);
+    out.put(c.elapsed_s);
+    out.put<std::uint64_t>(c.blocks.size());
+    for (std::size_t i = 0; i < c.blocks.size(); ++i) {
+        out.put(c.blocks[i]);
+        for (const double f : c.funding[i]) out.put(f);
+    }
+    out.put(c.counts.paths);
+    out.put(c.counts.cross_loss_exceeds_isolated);
+    out.put(c.counts.contagion);
+    for (const ModeSample& mode : c.counts.modes) {
+        out.put(mode.liquidated_paths);
+        out.put(mode.contagion);
+        out.put_counted(mode.liquidations_by_step);
+        out.put_counted(mode.position_liquidations);
+    }
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        out.put_array(c.loss[m]);
+        out.put_array(c.drawdown[m]);
+    }
+    out.put(fnv1a_hash(out.str()));
+    return std::move(out.str());
+}
+
+RunCheckpoint parse_checkpoint(std::string_view bytes, const std::string& source) {
+    Reader in(bytes, source);
+    if (bytes.size() < magic.size() + sizeof(std::uint64_t) || in.get_raw(magic.size()) != magic)
+        in.fail("not a marginsim checkpoint");
+    const std::string_view body = bytes.substr(0, bytes.size() - sizeof(std::uint64_t));
+    std::uint64_t stored_hash = 0;
+    std::memcpy(&stored_hash, bytes.data() + body.size(), sizeof(stored_hash));
+    if (const auto version = in.get<std::uint32_t>(); version != checkpoint_version)
+        in.fail(fmt::format("checkpoint format version {}, this program reads version {}", version,
+                            checkpoint_version));
+    if (in.get<std::uint32_t>() != byte_order_mark) in.fail("written on a machine of another byte order");
+    if (fnv1a_hash(body) != stored_hash) in.fail("corrupted or truncated: its checksum does not match");
+
+    RunCheckpoint c;
+    c.key = get_key(in);
+    c.elapsed_s = in.get<double>();
+    const auto blocks = in.get<std::uint64_t>();
+    if (blocks > in.left() / (sizeof(std::uint64_t) + mode_count * sizeof(double))) in.fail("truncated block list");
+    c.blocks.reserve(static_cast<std::size_t>(blocks));
+    c.funding.reserve(static_cast<std::size_t>(blocks));
+    for (std::uint64_t i = 0; i < blocks; ++i) {
+        c.blocks.push_back(in.get<std::uint64_t>());
+        std::array<double, mode_count> funding{};
+        for (double& f : funding) f = in.get<double>();
+        c.funding.push_back(funding);
+    }
+    c.counts.paths = in.get<std::uint64_t>();
+    c.counts.cross_loss_exceeds_isolated = in.get<std::uint64_t>();
+    c.counts.contagion = in.get<std::uint64_t>();
+    for (ModeSample& mode : c.counts.modes) {
+        mode.liquidated_paths = in.get<std::uint64_t>();
+        mode.contagion = in.get<std::uint64_t>();
+        mode.liquidations_by_step = in.get_counted<std::uint64_t>();
+        mode.position_liquidations = in.get_counted<std::uint64_t>();
+    }
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        c.loss[m] = in.get_array<double>(c.counts.paths);
+        c.drawdown[m] = in.get_array<float>(c.counts.paths);
+    }
+    if (in.position() != body.size()) in.fail("unexpected bytes after the samples");
+    check_shape(c, in);
+    return c;
+}
+
+void write_checkpoint(const std::filesystem::path& path, const RunCheckpoint& checkpoint) {
+    write_file_atomically(path, checkpoint_bytes(checkpoint));
+}
+
+RunCheckpoint read_checkpoint(const std::filesystem::path& path, const CheckpointKey& expected) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw InputError(path.string(), 0, 0, "", "no checkpoint to resume from (no such file)",
+                         "the checkpoint an interrupted run of the same command wrote");
+    }
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    RunCheckpoint c = parse_checkpoint(bytes.view(), path.string());
+    const auto refuse = [&](std::string_view what, std::uint64_t was, std::uint64_t now) {
+        throw InputError(path.string(), 0, 0, "",
+                         fmt::format("this checkpoint was made with {} {}, this run has {}: it belongs to another "
+                                     "run and is not resumed",
+                                     what, was, now),
+                         "the same scenario file, seed and paths as the interrupted run, or a run without --resume");
+    };
+    const CheckpointKey& k = c.key;
+    if (k.scenario_hash != expected.scenario_hash) {
+        throw InputError(path.string(), 0, 0, "",
+                         "the scenario file changed since this checkpoint was written (its content hash differs): "
+                         "it is not resumed",
+                         "the unchanged scenario file, or a run without --resume");
+    }
+    if (k.seed != expected.seed) refuse("seed", k.seed, expected.seed);
+    if (k.paths != expected.paths) refuse("paths", k.paths, expected.paths);
+    if (k.block_size != expected.block_size) refuse("block size", k.block_size, expected.block_size);
+    if (k.steps != expected.steps) refuse("steps", k.steps, expected.steps);
+    if (k.positions != expected.positions) refuse("positions", k.positions, expected.positions);
+    return c;
+}
+
+}  // namespace marginsim
