@@ -1,7 +1,5 @@
 #include "marginsim/market_model.hpp"
 
-#include <boost/random/chi_squared_distribution.hpp>
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -154,8 +152,28 @@ void RandomStream::fill_normals(std::span<double> out) {
 }
 
 void RandomStream::fill_chi_square(double dof, std::span<double> out) {
-    boost::random::chi_squared_distribution<double> chi(dof);
-    for (double& w : out) w = chi(impl_->slow);
+    // chi2(dof) = 2 Gamma(dof / 2), the gamma by Marsaglia and Tsang ("A Simple Method for
+    // Generating Gamma Variables", ACM TOMS 26(3), 2000) on the stream's own normals: about
+    // 1.03 normals per draw against Boost's tangent rejection, several times faster. Valid
+    // for shape >= 1, i.e. dof >= 2 (the scenario requires dof > 2).
+    assert(dof >= 2.0);
+    const double d = 0.5 * dof - 1.0 / 3.0;
+    const double c = 1.0 / std::sqrt(9.0 * d);
+    for (double& w : out) {
+        for (;;) {
+            const double z = detail::ZigguratNormal::draw(impl_->slow);
+            double v = 1.0 + c * z;
+            if (v <= 0.0) continue;
+            v = v * v * v;
+            const double u = detail::uniform01(impl_->slow());
+            const double z2 = z * z;
+            // The squeeze accepts ~98% without a log; the exact test decides the rest.
+            if (u < 1.0 - 0.0331 * z2 * z2 || std::log(u) < 0.5 * z2 + d * (1.0 - v + std::log(v))) {
+                w = 2.0 * d * v;
+                break;
+            }
+        }
+    }
 }
 
 void RandomStream::fill_uniforms(std::span<double> out) {
