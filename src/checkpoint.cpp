@@ -27,6 +27,7 @@ public:
     }
     template <class T>
     void put_array(const std::vector<T>& values) {
+        if (values.empty()) return;  // data() may be null
         out_.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
     }
     template <class T>
@@ -59,7 +60,7 @@ public:
     std::vector<T> get_array(std::uint64_t n) {
         if (n > (bytes_.size() - at_) / sizeof(T)) fail("truncated: an array runs past the end of the file");
         std::vector<T> values(static_cast<std::size_t>(n));
-        std::memcpy(values.data(), take(values.size() * sizeof(T)), values.size() * sizeof(T));
+        if (!values.empty()) std::memcpy(values.data(), take(values.size() * sizeof(T)), values.size() * sizeof(T));
         return values;
     }
     template <class T>

@@ -85,7 +85,8 @@ Report simulate(const Scenario& scenario, const RunOptions& options = {}, const 
 // The key a checkpoint of this run carries (the options applied to the scenario).
 CheckpointKey run_checkpoint_key(const Scenario& scenario, const RunOptions& options, std::uint64_t scenario_hash);
 
-// The report of already merged statistics (no simulation): used by simulate().
+// The report of already merged statistics (no simulation): used by simulate(). info.paths
+// is the paths requested; when the summary covers fewer, the report is partial.
 Report make_report(const Scenario& scenario, const MarginBook& book, Summary summary,
                    const SimulationInfo& info);
 
