@@ -41,6 +41,7 @@ BlockDetail detail_of(const BookState& state, const MarginBook& book) {
         const std::size_t m = mode_index(mode);
         detail.loss[m].reserve(n);
         for (std::size_t p = 0; p < n; ++p) {
+            if (state.overflowed(p)) continue;  // left out, as in the statistics
             detail.loss[m].push_back(static_cast<float>(state.loss(mode, p)));
             const int first = state.first_liquidation_step(mode, p);
             if (first != 0) detail.first_liquidation_step[m].push_back(first);
@@ -135,7 +136,7 @@ DetailedRun run_detailed(const Scenario& input, const RunOptions& options) {
     Summary summary = summarize(total);
     DetailedRun run;
     for (std::size_t m = 0; m < mode_count; ++m)
-        run.modes[m] = merge_details(per_block, m, scenario.simulation.steps, paths);
+        run.modes[m] = merge_details(per_block, m, scenario.simulation.steps, paths - summary.overflowed_paths);
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
     SimulationInfo info;

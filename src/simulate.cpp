@@ -13,6 +13,8 @@
 #include <chrono>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "thread_annotations.hpp"
 
 namespace marginsim {
@@ -163,6 +165,14 @@ Report make_report(const Scenario& scenario, const MarginBook& book, Summary sum
     }
     report.p_cross_loss_exceeds_isolated = summary.p_cross_loss_exceeds_isolated;
     report.contagion_probability = summary.contagion_probability;
+    report.simulation.overflowed_paths = summary.overflowed_paths;
+    if (summary.overflowed_paths != 0) {
+        report.warnings.push_back(fmt::format(
+            "{} of {} paths overflowed (a notional above {} or a price past the floating-point "
+            "range) and are left out of every statistic; they are the most extreme paths, so "
+            "the tails may be understated",
+            summary.overflowed_paths, summary.paths, max_amount));
+    }
     return report;
 }
 

@@ -291,7 +291,18 @@ void check_positions(const Scenario& scaled, double value) {
     }
 }
 
+void check_value_range(const Scenario& scenario, const SweepSpec& spec, double value);
+
 void check_value(const Scenario& scenario, const SweepSpec& spec, double value) {
+    check_value_range(scenario, spec, value);
+    // Scaled volatilities, sizes and longer horizons meet load_scenario's numerical guard too.
+    if (const auto overflow = find_overflow(scenario_at(scenario, spec, value))) {
+        fail_value(spec.parameter, value, *overflow,
+                   "a value at which no price or notional overflows on a plausible path");
+    }
+}
+
+void check_value_range(const Scenario& scenario, const SweepSpec& spec, double value) {
     switch (spec.parameter) {
         case SweepParameter::correlation:
         case SweepParameter::correlation_blend:
