@@ -131,7 +131,8 @@ build_tsan_tbb() {
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
     local codename
     codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
-    cat >"$apt_dir/sources" <<EOF
+    # The deb822 format: apt reads a source list in it only from a file named *.sources.
+    cat >"$apt_dir/onetbb.sources" <<EOF
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: $codename $codename-updates
@@ -144,7 +145,7 @@ Suites: $codename-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-    local apt_private=(-q -o "Dir::Etc::SourceList=$apt_dir/sources" -o Dir::Etc::SourceParts=/dev/null
+    local apt_private=(-q -o "Dir::Etc::SourceList=$apt_dir/onetbb.sources" -o Dir::Etc::SourceParts=/dev/null
                        -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache")
     # As root apt drops to the user _apt to download, who cannot write to the build directory.
     if ((EUID == 0)); then apt_private+=(-o APT::Sandbox::User=root); fi

@@ -370,6 +370,7 @@ Json levels_json(const std::array<double, tail_levels.size()>& values) {
 }
 
 Json point_json(const SweepPoint& point) {
+    check_finite(point.report);  // nlohmann would write NaN as null
     Json modes = Json::object();
     for (std::size_t m = 0; m < mode_count; ++m) {
         const ModeSummary& summary = point.report.modes[m].summary;
@@ -381,6 +382,7 @@ Json point_json(const SweepPoint& point) {
             {"contagion_probability", proportion_json(point.contagion[m])}};
     }
     return {{"value", point.value},
+            {"overflowed_paths", point.report.simulation.overflowed_paths},
             {"modes", std::move(modes)},
             {"comparison",
              {{"p_cross_loss_exceeds_isolated", proportion_json(point.report.p_cross_loss_exceeds_isolated)},
