@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace marginsim {
 namespace {
@@ -103,11 +107,19 @@ void read_block(const BookState& state, const MarginBook& book, double balance, 
     const std::size_t positions = book.position_count();
     stats.paths = n;
     stats.dt_days = book.dt_days();
+    stats.overflowed_paths = state.overflowed_paths();
+    const bool any_overflowed = stats.overflowed_paths != 0;
+    constexpr double overflowed = std::numeric_limits<double>::quiet_NaN();
     for (MarginMode mode : all_modes) {
         const std::size_t m = mode_index(mode);
         ModeSample& sample = stats.modes[m];
         sample.position_liquidations.assign(positions, 0);
         for (std::size_t p = 0; p < n; ++p) {
+            if (any_overflowed && state.overflowed(p)) {
+                loss[m][p] = overflowed;
+                drawdown[m][p] = static_cast<float>(overflowed);
+                continue;
+            }
             loss[m][p] = state.loss(mode, p);
             drawdown[m][p] = static_cast<float>(state.drawdown(mode, p));
             sample.funding_paid += state.funding_paid(mode, p);
@@ -122,6 +134,7 @@ void read_block(const BookState& state, const MarginBook& book, double balance, 
     // Losses of two modes agree to rounding when nothing is liquidated: compare beyond it.
     const double tolerance = 1e-9 * balance;
     for (std::size_t p = 0; p < n; ++p) {
+        if (any_overflowed && state.overflowed(p)) continue;
         if (state.loss(MarginMode::cross, p) > state.loss(MarginMode::isolated, p) + tolerance)
             ++stats.cross_loss_exceeds_isolated;
         for (MarginMode mode : {MarginMode::cross, MarginMode::as_configured})
@@ -167,6 +180,7 @@ void BlockStats::merge(const BlockStats& other) {
     for (std::size_t m = 0; m < mode_count; ++m) modes[m].merge(other.modes[m]);
     cross_loss_exceeds_isolated += other.cross_loss_exceeds_isolated;
     contagion += other.contagion;
+    overflowed_paths += other.overflowed_paths;
 }
 
 Proportion wilson_proportion(std::uint64_t hits, std::uint64_t n) {
@@ -238,22 +252,37 @@ LossSummary summarize_losses(std::vector<double>& losses) {
 Summary summarize(BlockStats& merged) {
     Summary summary;
     summary.paths = merged.paths;
+    summary.overflowed_paths = merged.overflowed_paths;
+    if (merged.overflowed_paths >= merged.paths) {
+        throw std::runtime_error(fmt::format(
+            "every one of the {} paths overflowed: a notional passed {} or a price left the "
+            "floating-point range on each of them",
+            merged.paths, max_amount));
+    }
+    // The statistics are over the paths that stayed in range: the NaN samples go.
+    const std::uint64_t paths = merged.paths - merged.overflowed_paths;
+    if (merged.overflowed_paths != 0) {
+        for (ModeSample& sample : merged.modes) {
+            std::erase_if(sample.loss, [](double x) { return std::isnan(x); });
+            std::erase_if(sample.drawdown, [](float x) { return std::isnan(x); });
+        }
+    }
     for (std::size_t m = 0; m < mode_count; ++m) {
         ModeSample& sample = merged.modes[m];
         ModeSummary& out = summary.modes[m];
-        out.liquidation_probability = wilson_proportion(sample.liquidated_paths, merged.paths);
+        out.liquidation_probability = wilson_proportion(sample.liquidated_paths, paths);
         for (std::uint64_t hits : sample.position_liquidations)
             out.position_liquidation_probability.push_back(static_cast<double>(hits) /
-                                                           static_cast<double>(merged.paths));
+                                                           static_cast<double>(paths));
         out.loss = summarize_losses(sample.loss);
         count_steps(sample.liquidations_by_step, sample.first_liquidation_steps);
         sample.first_liquidation_steps.clear();
         out.time_to_liquidation_days = liquidation_time_summary(sample.liquidations_by_step, merged.dt_days);
         out.drawdown = summarize_drawdowns(sample.drawdown);
-        out.funding_paid_mean = sample.funding_paid / static_cast<double>(merged.paths);
+        out.funding_paid_mean = sample.funding_paid / static_cast<double>(paths);
     }
-    summary.p_cross_loss_exceeds_isolated = wilson_proportion(merged.cross_loss_exceeds_isolated, merged.paths);
-    summary.contagion_probability = wilson_proportion(merged.contagion, merged.paths);
+    summary.p_cross_loss_exceeds_isolated = wilson_proportion(merged.cross_loss_exceeds_isolated, paths);
+    summary.contagion_probability = wilson_proportion(merged.contagion, paths);
     return summary;
 }
 

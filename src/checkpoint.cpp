@@ -156,6 +156,7 @@ std::string checkpoint_bytes(const RunCheckpoint& c) {
     out.put(c.counts.paths);
     out.put(c.counts.cross_loss_exceeds_isolated);
     out.put(c.counts.contagion);
+    out.put(c.counts.overflowed_paths);
     for (const ModeSample& mode : c.counts.modes) {
         out.put(mode.liquidated_paths);
         out.put(mode.contagion);
@@ -199,6 +200,7 @@ RunCheckpoint parse_checkpoint(std::string_view bytes, const std::string& source
     c.counts.paths = in.get<std::uint64_t>();
     c.counts.cross_loss_exceeds_isolated = in.get<std::uint64_t>();
     c.counts.contagion = in.get<std::uint64_t>();
+    c.counts.overflowed_paths = in.get<std::uint64_t>();
     for (ModeSample& mode : c.counts.modes) {
         mode.liquidated_paths = in.get<std::uint64_t>();
         mode.contagion = in.get<std::uint64_t>();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <cmath>
 #include <utility>
 
 #include "block_runner.hpp"
@@ -15,7 +16,8 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
     const ModeSample& sample = total.modes[m];
     ModeDetail out;
     out.sorted_loss.reserve(sample.loss.size());
-    for (const double loss : sample.loss) out.sorted_loss.push_back(static_cast<float>(loss));
+    for (const double loss : sample.loss)
+        if (!std::isnan(loss)) out.sorted_loss.push_back(static_cast<float>(loss));  // NaN: overflowed
     std::sort(out.sorted_loss.begin(), out.sorted_loss.end());
     assert(sample.first_liquidation_steps.empty());  // merged: folded into the counts per step
     assert(sample.liquidations_by_step.size() <= static_cast<std::size_t>(steps) + 1);
@@ -25,7 +27,7 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
         if (k < sample.liquidations_by_step.size()) liquidated += sample.liquidations_by_step[k];
         out.liquidated_by_step[k] = liquidated;
     }
-    out.contagion = wilson_proportion(sample.contagion, total.paths);
+    out.contagion = wilson_proportion(sample.contagion, total.paths - total.overflowed_paths);
     return out;
 }
 

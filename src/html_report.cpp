@@ -105,8 +105,13 @@ std::size_t count_in(const std::vector<float>& sorted, double lo, double hi) {
     return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, last - first));
 }
 
+// The paths the statistics are over: the overflowed ones are left out (report.hpp).
+std::uint64_t kept_paths(const Report& report) {
+    return report.simulation.paths - report.simulation.overflowed_paths;
+}
+
 std::string loss_histograms(const DetailedRun& run) {
-    const double paths = static_cast<double>(run.report.simulation.paths);
+    const double paths = static_cast<double>(kept_paths(run.report));
     double lo = 0.0;
     double hi = 0.0;
     for (const ModeDetail& mode : run.modes) {
@@ -168,7 +173,7 @@ std::string loss_histograms(const DetailedRun& run) {
 }
 
 std::string tail_chart(const DetailedRun& run) {
-    const double paths = static_cast<double>(run.report.simulation.paths);
+    const double paths = static_cast<double>(kept_paths(run.report));
     double hi = 1.0;
     for (const ModeDetail& mode : run.modes) hi = std::max(hi, static_cast<double>(mode.sorted_loss.back()));
     const double x_hi = detail::nice_range(0.0, hi, 10).second;
@@ -213,7 +218,7 @@ std::string tail_chart(const DetailedRun& run) {
 
 std::string time_chart(const DetailedRun& run) {
     const Report& report = run.report;
-    const std::uint64_t paths = report.simulation.paths;
+    const std::uint64_t paths = kept_paths(report);
     const int steps = report.simulation.steps;
     const double dt_days = 1.0 / report.simulation.steps_per_day;
     double top = 0.0;

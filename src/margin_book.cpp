@@ -219,6 +219,7 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
     funding_.resize(chunk_);
     pool_rows_.resize(pools_.size());
     hit_.resize(chunk_);
+    overflowed_.resize(capacity_);
 }
 
 void BookState::reset(std::size_t n) {
@@ -236,6 +237,8 @@ void BookState::reset(std::size_t n) {
     std::fill(min_loss_.begin(), min_loss_.end(), 0.0);
     std::fill(drawdown_.begin(), drawdown_.end(), 0.0);
     std::fill(funding_paid_.begin(), funding_paid_.end(), 0.0);
+    std::fill_n(overflowed_.begin(), n, std::uint8_t{0});
+    overflowed_paths_ = 0;
 }
 
 void BookState::update(const PathBlock& paths, int step) {
@@ -274,7 +277,8 @@ namespace {
 // Caps increase, so the tier is the number of caps N exceeds: counted a pass per cap (in a
 // double, the form GCC vectorises), stopping at the first cap no path exceeds (tables run to
 // caps of 10^9 that a path never reaches), then rate and amount are looked up.
-[[MARGINSIM_HOT_KERNEL]] void position_rows(const double* __restrict price, double signed_quantity,
+// Returns bits whose top bit is set when some notional is above max_amount or NaN.
+[[MARGINSIM_HOT_KERNEL]] std::uint64_t position_rows(const double* __restrict price, double signed_quantity,
                                             double signed_entry, double quantity, std::span<const double> caps,
                                             const double* rates, const double* amounts, double* __restrict upnl,
                                             double* __restrict mm, std::size_t count) {
@@ -282,13 +286,15 @@ namespace {
     // tier's maintenance, and whether some notional exceeds the first cap.
     const double first_cap = caps.size() > 1 ? caps[0] : std::numeric_limits<double>::infinity();
     std::uint64_t within = ~std::uint64_t{0};  // top bit: every notional <= the first cap
+    std::uint64_t outside = 0;
     for (std::size_t k = 0; k < count; ++k) {
         const double notional = quantity * price[k];
         upnl[k] = signed_quantity * price[k] - signed_entry;
         mm[k] = notional * rates[0] - amounts[0];
         within &= detail::at_most_bits(notional, first_cap);
+        outside |= detail::magnitude_above_bits(notional, max_amount);
     }
-    if (detail::any_top_bit(within)) return;
+    if (detail::any_top_bit(within)) return outside;
     double* __restrict tier = mm;  // the tier index, until the last pass
     std::fill_n(tier, count, 0.0);
     for (std::size_t passed = 0; passed + 1 < caps.size(); ++passed) {
@@ -305,6 +311,7 @@ namespace {
         const int i = static_cast<int>(tier[k]);  // int: GCC gathers with 32-bit indices
         mm[k] = quantity * price[k] * rates[i] - amounts[i];
     }
+    return outside;
 }
 
 }  // namespace
@@ -312,10 +319,23 @@ namespace {
 void BookState::update_positions(const PathBlock& paths, std::size_t begin, std::size_t count) {
     for (std::size_t j = 0; j < positions_.size(); ++j) {
         const PositionTerms& t = positions_[j];
-        position_rows(paths.price(t.asset) + begin, t.signed_quantity, t.signed_entry, t.quantity,
-                      {tier_caps_.data() + t.tier_begin, t.tier_count}, tier_rates_.data() + t.tier_begin,
-                      tier_amounts_.data() + t.tier_begin, position_upnl_.data() + j * chunk_,
-                      position_maintenance_.data() + j * chunk_, count);
+        const double* price = paths.price(t.asset) + begin;
+        const std::uint64_t outside =
+            position_rows(price, t.signed_quantity, t.signed_entry, t.quantity,
+                          {tier_caps_.data() + t.tier_begin, t.tier_count}, tier_rates_.data() + t.tier_begin,
+                          tier_amounts_.data() + t.tier_begin, position_upnl_.data() + j * chunk_,
+                          position_maintenance_.data() + j * chunk_, count);
+        if (detail::any_top_bit(outside)) mark_overflowed(price, t.quantity, begin, count);
+    }
+}
+
+// Rare (the validator refuses scenarios where it is plausible): the paths of the chunk whose
+// notional left [0, max_amount], NaN included.
+void BookState::mark_overflowed(const double* price, double quantity, std::size_t begin, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        if (quantity * price[k] <= max_amount || overflowed_[begin + k] != 0) continue;
+        overflowed_[begin + k] = 1;
+        ++overflowed_paths_;
     }
 }
 

@@ -141,6 +141,7 @@ Json simulation_json(const SimulationInfo& info) {
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
     out["block_size"] = info.block_size;
+    out["overflowed_paths"] = info.overflowed_paths;
     return out;
 }
 
@@ -254,6 +255,10 @@ void write_header(std::ostream& out, const Report& report) {
                group_thousands(std::to_string(info.paths)), info.steps, info.horizon_days,
                info.steps_per_day, model);
     fmt::print(out, "seed {}, {} threads, {:.2f} s\n", info.seed, info.threads, info.elapsed_s);
+    if (info.overflowed_paths != 0) {
+        fmt::print(out, "overflowed paths: {}, left out of every statistic below\n",
+                   group_thousands(std::to_string(info.overflowed_paths)));
+    }
     fmt::print(out, "balance {}, liquidation policy {}", money(report.balance),
                to_string(report.policy));
     if (report.policy == LiquidationPolicy::fee) {
@@ -452,7 +457,9 @@ std::string os_reason(int error) {
 
 }  // namespace
 
-std::string to_json(const Report& report) {
+namespace {
+
+Json report_json(const Report& report) {
     check_modes_in_order(report);
     Json out;
     out["schema"] = report_schema;
@@ -473,12 +480,21 @@ std::string to_json(const Report& report) {
         {"contagion_probability", report.contagion_probability.estimate},
         {"contagion_probability_ci95", interval_json(report.contagion_probability.ci95)}};
     out["warnings"] = report.warnings;
+    return out;
+}
+
+}  // namespace
+
+void check_finite(const Report& report) { check_finite(report_json(report), "report"); }
+
+std::string to_json(const Report& report) {
+    const Json out = report_json(report);
     check_finite(out, "report");
     return out.dump(2) + "\n";
 }
 
 void write_text(std::ostream& out, const Report& report) {
-    check_modes_in_order(report);
+    check_finite(report);  // before the first line: no half-written table
     write_header(out, report);
     write_mode_table(out, report);
     write_positions(out, report);
@@ -526,6 +542,7 @@ std::string to_csv(const Report& report) {
     csv.number("simulation", "", "horizon_days", info.horizon_days);
     csv.text("simulation", "", "steps_per_day", std::to_string(info.steps_per_day));
     csv.text("simulation", "", "block_size", std::to_string(info.block_size));
+    csv.text("simulation", "", "overflowed_paths", std::to_string(info.overflowed_paths));
     csv.number("account", "", "balance", report.balance);
     csv.text("account", "", "policy", to_string(report.policy));
     csv.number("account", "", "fee_rate", report.fee_rate);

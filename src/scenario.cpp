@@ -440,7 +440,14 @@ double read_balance(const TableReader& root) {
                             "an [account] table with balance > 0");
     }
     table->allow_only({"balance"});
-    return table->required_number("balance", "a balance > 0 in the quote currency", positive);
+    const double balance =
+        table->required_number("balance", "a balance > 0 in the quote currency", positive);
+    if (balance > max_amount) {
+        table->fail_value("balance", fmt::format("too large: found {}", format_input(balance)),
+                          fmt::format("a balance <= {}, the largest amount the engine computes with",
+                                      format_input(max_amount)));
+    }
+    return balance;
 }
 
 void read_liquidation(const TableReader& root, Scenario& scenario) {
@@ -1208,6 +1215,71 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
     if (model == PriceModel::regime) scenario.regimes = read_regimes(*root.table("regime", ""), scenario);
 }
 
+// How far an asset's log price plausibly rises above its start within the horizon T (years):
+// its log drift when positive plus 40 standard deviations of the horizon,
+// max(0, (mu - vol^2/2) T) + 40 vol sqrt(T); a Brownian running maximum passes that with
+// probability 2 P(Z > 40) < 1e-300. With the gaussian model the price discounted at mu is a
+// martingale, so by Doob's maximal inequality it passes max(0, mu) T + 46 with probability
+// below e^-46 = 1e-20: the smaller of the two is taken. Student-t steps have no such bound (their
+// price has no mean): a path with a larger jump is counted at run time (overflowed_paths).
+struct PlausibleRise {
+    double log_rise = 0.0;
+    double from_drift = 0.0;  // the drift's part of it
+    std::string how;          // the terms, for messages
+};
+
+constexpr double plausible_deviations = 40.0;
+constexpr double doob_log_margin = 46.0;  // e^-46 = 1.1e-20
+
+PlausibleRise plausible_rise(const Asset& asset, const Simulation& simulation) {
+    const double years = simulation.steps * simulation.dt_years;
+    const double log_drift = std::max(0.0, (asset.drift - 0.5 * asset.volatility * asset.volatility) * years);
+    const double diffusion = plausible_deviations * asset.volatility * std::sqrt(years);
+    PlausibleRise rise{log_drift + diffusion, log_drift,
+                       fmt::format("its log drift {} plus {} standard deviations of the horizon "
+                                   "({} x {} x sqrt({} years) = {})",
+                                   format_amount(log_drift), plausible_deviations, plausible_deviations,
+                                   format_input(asset.volatility), format_amount(years),
+                                   format_amount(diffusion))};
+    const double doob = std::max(0.0, asset.drift) * years + doob_log_margin;
+    if (simulation.model == PriceModel::gaussian && doob < rise.log_rise) {
+        rise = {doob, doob - doob_log_margin,
+                fmt::format("its drift {} x {} years plus {} (Doob's bound: probability below 1e-20)",
+                            format_input(asset.drift), format_amount(years), doob_log_margin)};
+    }
+    return rise;
+}
+
+// A value whose amounts overflow on a plausible path: the key within its [[assets]] or
+// [[positions]] table (empty: the table itself), what happens, and what is expected.
+struct Overflow {
+    std::string key;
+    std::string message;
+    std::string expected;
+};
+
+// A price that overflows a double on a plausible path would poison every path that reaches it.
+std::optional<Overflow> price_overflow(const Scenario& scenario, std::size_t i) {
+    const Asset& asset = scenario.assets[i];
+    const PlausibleRise rise = plausible_rise(asset, scenario.simulation);
+    const double log_max = std::log(std::numeric_limits<double>::max());
+    const double top = std::log(asset.price) + rise.log_rise;
+    if (top <= log_max) return std::nullopt;
+    // Point at what is extreme: the price when the rise is no more than Doob's margin (an
+    // ordinary move), else the drift when it makes most of the rise, else the volatility.
+    const char* key = rise.log_rise <= doob_log_margin        ? "price"
+                      : rise.from_drift > 0.5 * rise.log_rise ? "drift"
+                                                                : "volatility";
+    return Overflow{key,
+                    fmt::format("a plausible path overflows: from price {} over {} days the log "
+                                "price rises by {}, to e^{:.1f}, past the largest floating-point "
+                                "number e^{:.2f} = 1.8e308",
+                                format_input(asset.price), format_input(scenario.simulation.horizon_days),
+                                rise.how, top, log_max),
+                    "price x e^(plausible rise) below 1.8e308: a lower volatility, drift or price, or "
+                    "a shorter horizon_days"};
+}
+
 std::string known_symbols(const std::vector<Asset>& assets) {
     std::string text;
     for (const Asset& asset : assets) {
@@ -1431,6 +1503,31 @@ void check_start_finite(const Context& context, const Scenario& scenario,
     }
 }
 
+// Notionals at the top of a plausible path (and at the entry price) stay within max_amount,
+// so that no sum of the run overflows; a rarer path that passes it is counted at run time.
+std::optional<Overflow> notional_overflow(const Scenario& scenario, std::size_t j) {
+    const Position& position = scenario.positions[j];
+    const Asset& asset = scenario.assets[position.asset];
+    const PlausibleRise rise = plausible_rise(asset, scenario.simulation);
+    const double top_price = asset.price * std::exp(rise.log_rise);
+    const double notional = position.quantity * std::max(top_price, position.entry_price);
+    if (notional <= max_amount) return std::nullopt;
+    return Overflow{
+        "",
+        fmt::format("notional can overflow: quantity {} at {} is a notional of {}, above {}, the "
+                    "largest amount the engine computes with (the price {} of {} plausibly rises by "
+                    "{} over {} days)",
+                    format_amount(position.quantity),
+                    top_price >= position.entry_price
+                        ? fmt::format("the plausible top price {}", format_amount(top_price))
+                        : fmt::format("the entry price {}", format_input(position.entry_price)),
+                    format_amount(notional), format_input(max_amount), format_input(asset.price),
+                    asset.symbol, rise.how, format_input(scenario.simulation.horizon_days)),
+        fmt::format("a notional below {} at every plausible price: a smaller position, a lower "
+                    "volatility or drift, or a shorter horizon_days",
+                    format_input(max_amount))};
+}
+
 // No pool may start liquidated. The whole-account pools are checked first: when one of them
 // fails, that is what the user most needs to hear.
 void check_start_not_liquidated(const Context& context, const Scenario& scenario,
@@ -1460,6 +1557,10 @@ void read_positions(const TableReader& root, Scenario& scenario) {
     check_tier_limits(context, scenario, sources);
     check_margins_fundable(context, scenario, sources);
     check_start_not_liquidated(context, scenario, sources);
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        if (const auto overflow = notional_overflow(scenario, j))
+            context.fail(sources[j].region, sources[j].key, overflow->message, overflow->expected);
+    }
 }
 
 Scenario build_scenario(const toml::table& document, std::string_view source_name,
@@ -1475,6 +1576,11 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     scenario.balance = read_balance(root);
     read_liquidation(root, scenario);
     scenario.assets = read_assets(root, tier_search(options, source_name));
+    const std::vector<TableReader> assets = root.tables("assets", "", "");
+    for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+        if (const auto overflow = price_overflow(scenario, i))
+            assets[i].fail_value(overflow->key, overflow->message, overflow->expected);
+    }
     read_correlation(root, scenario);
     read_model_tables(root, scenario);
     read_positions(root, scenario);
@@ -1483,6 +1589,18 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
 }
 
 }  // namespace
+
+std::optional<std::string> find_overflow(const Scenario& scenario) {
+    for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+        if (const auto o = price_overflow(scenario, i))
+            return fmt::format("assets[{}].{}: {} (expected {})", i, o->key, o->message, o->expected);
+    }
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        if (const auto o = notional_overflow(scenario, j))
+            return fmt::format("positions[{}]: {} (expected {})", j, o->message, o->expected);
+    }
+    return std::nullopt;
+}
 
 Scenario parse_scenario(std::string_view toml_text, std::string_view source_name,
                         const LoadOptions& options) {

@@ -16,6 +16,8 @@
 #include <utility>
 
 #include "block_runner.hpp"
+#include <fmt/format.h>
+
 #include "thread_annotations.hpp"
 
 namespace marginsim {
@@ -131,6 +133,7 @@ RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint
     checkpoint.counts.dt_days = total.dt_days;
     checkpoint.counts.cross_loss_exceeds_isolated = total.cross_loss_exceeds_isolated;
     checkpoint.counts.contagion = total.contagion;
+    checkpoint.counts.overflowed_paths = total.overflowed_paths;
     for (std::size_t m = 0; m < mode_count; ++m) {
         const ModeSample& from = total.modes[m];
         ModeSample& to = checkpoint.counts.modes[m];
@@ -299,6 +302,14 @@ Report make_report(const Scenario& scenario, const MarginBook& book, Summary sum
     }
     report.p_cross_loss_exceeds_isolated = summary.p_cross_loss_exceeds_isolated;
     report.contagion_probability = summary.contagion_probability;
+    report.simulation.overflowed_paths = summary.overflowed_paths;
+    if (summary.overflowed_paths != 0) {
+        report.warnings.push_back(fmt::format(
+            "{} of {} paths overflowed (a notional above {} or a price past the floating-point "
+            "range) and are left out of every statistic; they are the most extreme paths, so "
+            "the tails may be understated",
+            summary.overflowed_paths, summary.paths, max_amount));
+    }
     return report;
 }
 

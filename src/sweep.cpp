@@ -291,7 +291,18 @@ void check_positions(const Scenario& scaled, double value) {
     }
 }
 
+void check_value_range(const Scenario& scenario, const SweepSpec& spec, double value);
+
 void check_value(const Scenario& scenario, const SweepSpec& spec, double value) {
+    check_value_range(scenario, spec, value);
+    // Scaled volatilities, sizes and longer horizons meet load_scenario's numerical guard too.
+    if (const auto overflow = find_overflow(scenario_at(scenario, spec, value))) {
+        fail_value(spec.parameter, value, *overflow,
+                   "a value at which no price or notional overflows on a plausible path");
+    }
+}
+
+void check_value_range(const Scenario& scenario, const SweepSpec& spec, double value) {
     switch (spec.parameter) {
         case SweepParameter::correlation:
         case SweepParameter::correlation_blend:
@@ -359,6 +370,7 @@ Json levels_json(const std::array<double, tail_levels.size()>& values) {
 }
 
 Json point_json(const SweepPoint& point) {
+    check_finite(point.report);  // nlohmann would write NaN as null
     Json modes = Json::object();
     for (std::size_t m = 0; m < mode_count; ++m) {
         const ModeSummary& summary = point.report.modes[m].summary;
@@ -370,6 +382,7 @@ Json point_json(const SweepPoint& point) {
             {"contagion_probability", proportion_json(point.contagion[m])}};
     }
     return {{"value", point.value},
+            {"overflowed_paths", point.report.simulation.overflowed_paths},
             {"modes", std::move(modes)},
             {"comparison",
              {{"p_cross_loss_exceeds_isolated", proportion_json(point.report.p_cross_loss_exceeds_isolated)},

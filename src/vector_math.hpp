@@ -87,6 +87,12 @@ inline std::uint64_t exp_out_of_range_bits(double x) noexcept {
     return (std::bit_cast<std::uint64_t>(x) & magnitude) + past_limit;
 }
 
+// Top bit set when |x| > limit or x is NaN, for a finite limit >= 0 (the test above).
+inline std::uint64_t magnitude_above_bits(double x, double limit) noexcept {
+    constexpr std::uint64_t magnitude = 0x7fffffffffffffffULL;
+    return (std::bit_cast<std::uint64_t>(x) & magnitude) + (magnitude - std::bit_cast<std::uint64_t>(limit));
+}
+
 // Top bit set when a - b <= 0, i.e. a <= b for finite a, b (with gradual underflow a - b is
 // 0 only when a == b, and otherwise has the sign of the exact difference): the sign bit for
 // negative differences and -0, and 0 - 1 wrapping into it for +0.

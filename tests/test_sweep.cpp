@@ -460,6 +460,7 @@ TEST_CASE("the sweep JSON has the points and the per-mode keys of the issue") {
             CHECK(m.at("contagion_probability").at("estimate").is_number());
         }
         CHECK(point.at("modes").at("isolated").at("contagion_probability").at("estimate") == 0.0);
+        CHECK(point.at("overflowed_paths") == 0);
     }
     REQUIRE_FALSE(json.at("crossover").is_null());
     CHECK(json.at("crossover").at("bracket").size() == 2);

@@ -59,6 +59,9 @@ struct BlockStats {
     std::array<ModeSample, mode_count> modes;
     std::uint64_t cross_loss_exceeds_isolated = 0;
     std::uint64_t contagion = 0;  // some position survives in isolated, liquidated in cross
+    // Paths whose amounts overflowed (BookState::overflowed): counted in `paths`, in no other
+    // count or sum; their samples hold NaN, which summarize() drops.
+    std::uint64_t overflowed_paths = 0;
 
     // Reads the outcome of every path of a finished block.
     static BlockStats from_state(const BookState& state, const MarginBook& book, double balance);
@@ -111,7 +114,8 @@ struct ModeSummary {
     double funding_paid_mean = 0.0;
 };
 struct Summary {
-    std::uint64_t paths = 0;
+    std::uint64_t paths = 0;             // simulated
+    std::uint64_t overflowed_paths = 0;  // of which left out of every statistic below
     std::array<ModeSummary, mode_count> modes;
     Proportion p_cross_loss_exceeds_isolated;
     Proportion contagion_probability;
@@ -128,7 +132,8 @@ double order_statistic(const std::vector<T>& sorted, double a) {
 // tail from the 0.95 order statistic up ends sorted (the rest is in no particular order).
 LossSummary summarize_losses(std::vector<double>& losses);
 
-// Finishes merged statistics (reorders the samples in place).
+// Finishes merged statistics (reorders the samples in place) over the paths that did not
+// overflow; throws std::runtime_error when every path overflowed.
 Summary summarize(BlockStats& merged);
 
 // Times to liquidation (days) of a mode from its counts per step: p05, median and p95 as

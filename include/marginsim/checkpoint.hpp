@@ -7,7 +7,7 @@
 // File format (binary, this machine's byte order; version 1):
 //   "MSIMCKPT" | u32 version | u32 byte-order mark 0x01020304 | key | f64 elapsed_s |
 //   u64 completed blocks, per block: u64 index, f64 funding per mode |
-//   counts: u64 paths, cross_loss_exceeds_isolated, contagion; per mode: u64 liquidated_paths,
+//   counts: u64 paths, cross_loss_exceeds_isolated, contagion, overflowed_paths; per mode: u64 liquidated_paths,
 //   contagion, u64 n + n u64 liquidations_by_step, u64 n + n u64 position_liquidations |
 //   per mode: f64 loss per path, f32 drawdown per path (completed blocks in block order) |
 //   u64 FNV-1a hash of everything before it.

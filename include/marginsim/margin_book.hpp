@@ -126,6 +126,11 @@ public:
     double funding_paid(MarginMode mode, std::size_t p) const noexcept {
         return funding_paid_[mode_index(mode) * capacity_ + p];
     }
+    // True when some position's notional on path p left [0, max_amount] at some step (a price
+    // that overflowed, or grew past what the sums of a run hold): the path's other results
+    // are meaningless, and the statistics leave it out.
+    bool overflowed(std::size_t p) const noexcept { return overflowed_[p] != 0; }
+    std::size_t overflowed_paths() const noexcept { return overflowed_paths_; }
 
 private:
     // What the hot loop reads of a position and of a pool, flattened from the book.
@@ -150,6 +155,7 @@ private:
 
     void update_positions(const PathBlock& paths, std::size_t begin, std::size_t count);
     void pay_funding(const PathBlock& paths, std::size_t begin, std::size_t count, int fundings);
+    void mark_overflowed(const double* price, double quantity, std::size_t begin, std::size_t count);
     // A pool's upnl and maintenance rows in the chunk scratch: its positions' own rows (up to
     // 4), or one row of their sums.
     struct PoolRows {
@@ -170,6 +176,8 @@ private:
     std::size_t capacity_;
     std::size_t size_ = 0;
     std::size_t open_pool_paths_ = 0;  // (pool, path) pairs not yet liquidated
+    std::size_t overflowed_paths_ = 0;
+    std::vector<std::uint8_t> overflowed_;  // per path
     std::vector<PositionTerms> positions_;
     std::vector<double> tier_caps_, tier_rates_, tier_amounts_;
     std::vector<PoolTerms> pools_;  // every mode's pools, mode by mode

@@ -49,6 +49,9 @@ struct SimulationInfo {
     double horizon_days = 0.0;
     int steps_per_day = 0;
     std::uint64_t block_size = 0;
+    // Paths on which a notional passed max_amount or a price overflowed: left out of every
+    // statistic of the report, which is over paths - overflowed_paths.
+    std::uint64_t overflowed_paths = 0;
 };
 
 struct Report {
@@ -76,6 +79,9 @@ std::string model_parameters(const SimulationInfo& info);
 std::string to_json(const Report& report);
 // The side-by-side table of the modes a trader reads first.
 void write_text(std::ostream& out, const Report& report);
+// Throws std::logic_error naming the key (as in the JSON) of the first NaN or infinity in the
+// report: no rendering prints one. to_json and write_text call it; to_csv checks each number.
+void check_finite(const Report& report);
 // One row per (mode, statistic) and per (mode, position): `section,mode,key,value`.
 std::string to_csv(const Report& report);
 

@@ -29,6 +29,13 @@ std::string_view to_string(MarginMode mode) noexcept;
 
 inline constexpr double no_cap = std::numeric_limits<double>::infinity();
 
+// The largest amount in the quote currency (balance, notional) the engine computes with: far
+// beyond any account, and small enough that every sum of a run stays finite (squared losses
+// over 2^63 paths, drawdowns kept in single precision). The validator refuses a scenario whose
+// balance or notionals exceed it on a plausible path; a path that exceeds it anyway is left
+// out of the statistics and counted (SimulationInfo::overflowed_paths).
+inline constexpr double max_amount = 1e30;
+
 // One maintenance-margin tier: applies to notionals in (previous cap, notional_cap].
 struct Tier {
     double notional_cap = no_cap;
@@ -159,6 +166,11 @@ Scenario parse_scenario(std::string_view toml_text, std::string_view source_name
 
 // Overrides applied after loading (command-line flags); re-derived fields are kept in step.
 void set_paths(Scenario& scenario, std::uint64_t paths);
+
+// The numerical guard of load_scenario, for a scenario changed after loading (a sweep point):
+// "assets[i].<key>: ..." or "positions[j]: ..." when a price overflows a double or a notional
+// passes max_amount on a plausible path (README, "Numerical guards"); empty when none does.
+std::optional<std::string> find_overflow(const Scenario& scenario);
 
 // Maintenance margin of a position of notional `notional` under a tier table:
 // notional * rate - amount of the tier whose range holds the notional (SPEC 3).

@@ -119,7 +119,7 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec,
                       const SweepOptions& options = {}, const SweepProgress& progress = {});
 
 // JSON, schema "marginsim.sweep/1": { schema, scenario, parameter, simulation, points: [ {
-// value, modes: { <mode>: { liquidation_probability: {estimate, ci95}, var: {<level>: ..},
+// value, overflowed_paths, modes: { <mode>: { liquidation_probability: {estimate, ci95}, var: {<level>: ..},
 // es: {<level>: ..}, loss_mean, contagion_probability: {estimate, ci95} } }, comparison } ],
 // crossover (null when there is none), crossover_outcome }; pretty-printed.
 std::string to_json(const SweepResult& sweep);
