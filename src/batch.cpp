@@ -21,6 +21,7 @@
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/html_report.hpp"
 #include "marginsim/report.hpp"
+#include "marginsim/run_estimate.hpp"
 #include "svg_chart.hpp"
 
 namespace marginsim {
@@ -121,6 +122,8 @@ void run_entry(BatchEntry& entry, const BatchOptions& options) {
         }
         RunOptions run = options.run;
         if (const int threads = threads_per_job(options); threads > 0) run.threads = threads;
+        // A scenario too large to run fails alone, with the estimate, like a malformed one.
+        if (!options.force) check_run_size(scenario, run);
         const fs::path checkpoint_path = report_path(options.out_dir, entry.name, ".checkpoint");
         RunControl control;
         control.stop = options.stop;

@@ -143,8 +143,9 @@ std::string describe(const RunEstimate& estimate) {
 }
 
 void check_run_size(const Scenario& scenario, const RunOptions& options,
-                    const RunLimits& limits) {
-    const RunEstimate estimate = estimate_run(scenario, options);
+                    const RunLimits& limits, std::uint64_t runs) {
+    RunEstimate estimate = estimate_run(scenario, options);
+    estimate.seconds *= static_cast<double>(std::max<std::uint64_t>(runs, 1));
     const bool time_over = estimate.seconds > limits.max_seconds;
     const bool memory_over =
         limits.max_memory_bytes > 0.0 && estimate.memory_bytes > limits.max_memory_bytes;
@@ -160,9 +161,9 @@ void check_run_size(const Scenario& scenario, const RunOptions& options,
     const Blame at = blame(scenario, options, memory_over);
     throw InputError(
         scenario.source, at.at.line, at.at.column, at.key,
-        fmt::format("run too large: {} paths x {} steps with {} and {} would take {}, more than "
+        fmt::format("run too large: {}{} paths x {} steps with {} and {} would take {}, more than "
                     "the {} of {}",
-                    estimate.paths, estimate.steps,
+                    runs > 1 ? fmt::format("{} runs of ", runs) : std::string(), estimate.paths, estimate.steps,
                     plural(estimate.assets, "asset", "assets"),
                     plural(estimate.positions, "position", "positions"),
                     describe(estimate), time_over && memory_over ? "limits" : "limit", over),

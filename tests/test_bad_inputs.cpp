@@ -302,6 +302,42 @@ TEST_CASE("run with the force flag runs a scenario the estimate refuses", "[bad_
     }
 }
 
+TEST_CASE("sweep and batch apply the run-size check too", "[bad_inputs]") {
+    TempDir scratch;
+    std::ofstream(scratch.path() / "settles.toml") << settles_at_once;
+    const fs::path batch_dir = scratch.path() / "scenarios";
+    fs::create_directories(batch_dir);
+    std::ofstream(batch_dir / "large.toml") << settles_at_once;
+    fs::copy_file(source_dir / "configs" / "hedged_pair.toml", batch_dir / "small.toml");
+    fs::copy(source_dir / "configs" / "exchanges", batch_dir / "exchanges", fs::copy_options::recursive);
+
+    // Four sweep points and eight bisection steps: 12 runs of the refused size.
+    const Result sweep = run_cli(scratch.path(), {"sweep", "settles.toml", "--correlation", "0,0.3,0.6,0.9", "-q"},
+                                 scratch.path());
+    CHECK(sweep.code == 2);
+    CHECK_THAT(sweep.err, Catch::Contains("settles.toml:3:16: simulation.horizon_days: run too large: 12 runs of "
+                                          "1000000 paths x 876000 steps") &&
+                              Catch::Contains("--force"));
+
+    // The large scenario fails alone with the estimate; the small one runs.
+    const fs::path out = scratch.path() / "reports";
+    const Result batch = run_cli(scratch.path(), {"batch", batch_dir.string(), "--out", out.string(), "-q"},
+                                 scratch.path());
+    CHECK(batch.code == 1);  // one scenario failed
+    CHECK(fs::exists(out / "small.json"));
+    CHECK_FALSE(fs::exists(out / "large.json"));
+    CHECK_THAT(read_file(out / "summary.csv"), Catch::Contains("run too large"));
+}
+
+TEST_CASE("the run-size check of several runs adds their times", "[run_estimate]") {
+    const Scenario seed = load_scenario(source_dir / "configs" / "seed_example.toml");
+    const double one_run = estimate_run(seed).seconds;
+    RunLimits limits;
+    limits.max_seconds = 10.0 * one_run;
+    CHECK_NOTHROW(check_run_size(seed, {}, limits, 9));
+    CHECK_THROWS_WITH(check_run_size(seed, {}, limits, 11), Catch::Contains("run too large: 11 runs of 100000 paths"));
+}
+
 TEST_CASE("the run estimate follows the engine's cost in time and memory", "[bad_inputs][run_estimate]") {
     if (sanitized) {
         WARN("skipped under sanitizers: they change both the time and the memory of a run");

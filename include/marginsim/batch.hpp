@@ -29,7 +29,9 @@ struct BatchOptions {
     RunOptions run;                // paths, seed and threads overrides for every scenario
     LoadOptions load;
     std::filesystem::path out_dir;
-    bool force = false;  // rerun scenarios whose reports are up to date
+    // Rerun scenarios whose reports are up to date, and run those above the run-size limit
+    // (check_run_size), which otherwise fail alone with the estimate.
+    bool force = false;
     // Scenarios run at once. Each run then gets (cores / jobs) threads unless run.threads
     // says otherwise; results do not depend on it.
     int jobs = 1;

@@ -67,7 +67,9 @@ std::string format_bytes(double bytes);
 // Throws InputError when the run would exceed a limit: the message gives the estimated time
 // and memory and points at the key that sizes the run most (paths, horizon_days or
 // steps_per_day; "--paths" when the override set the path count).
+// `runs`: how many runs of this size the command makes (a sweep: one per point and per
+// bisection step); the time limit applies to all of them together.
 void check_run_size(const Scenario& scenario, const RunOptions& options,
-                    const RunLimits& limits = machine_run_limits());
+                    const RunLimits& limits = machine_run_limits(), std::uint64_t runs = 1);
 
 }  // namespace marginsim

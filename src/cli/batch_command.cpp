@@ -45,7 +45,8 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
     command->add_option("--out", arguments.out, "Directory of the reports (created if missing)")
         ->required();
     command->add_flag("--force", arguments.force,
-                      "Rerun every scenario, also those whose reports are newer than the file");
+                      "Rerun every scenario, also those whose reports are newer than the file, and run "
+                      "those above the run-size limit (an hour or 75% of the physical memory)");
     command
         ->add_option("--jobs", arguments.jobs,
                      "Scenarios run at once, each with (cores / jobs) threads unless --threads "

@@ -141,6 +141,7 @@ struct SweepArguments {
     std::string format = "text";
     std::string tiers_dir;
     bool quiet = false;
+    bool force = false;  // skip the run-size check
 };
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments);

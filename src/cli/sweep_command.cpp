@@ -1,6 +1,7 @@
 // `marginsim sweep FILE --correlation SPEC`: one parameter swept on the same random numbers,
 // with the crossover of cross and isolated margin's ES 99%.
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/html_report.hpp"
 #include "marginsim/report.hpp"
+#include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/sweep.hpp"
 
@@ -103,6 +105,9 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
     add_format_option(*command, arguments.format);
     command->add_flag("-q,--quiet", arguments.quiet, "Print nothing on stdout, no progress");
     add_tiers_dir_option(*command, arguments.tiers_dir);
+    command->add_flag("--force", arguments.force,
+                      "Run even when the estimate of all the sweep's runs is above an hour or 75% of "
+                      "the physical memory");
     return command;
 }
 
@@ -112,6 +117,18 @@ int sweep_command(const SweepArguments& arguments) {
     const SweepSpec spec = sweep_spec(arguments, scenario);
     check_sweep(scenario, spec);
     const SweepOptions options{arguments.overrides.options(), arguments.bisect};
+    if (!arguments.force) {
+        // Every point, every bisection step and the --html base run: one run of the scenario's
+        // size each (a horizon sweep is sized at its longest horizon).
+        const Scenario largest =
+            spec.parameter == SweepParameter::horizon_days
+                ? scenario_at(scenario, spec, *std::max_element(spec.values.begin(), spec.values.end()))
+                : scenario;
+        const auto runs = static_cast<std::uint64_t>(spec.values.size()) +
+                          static_cast<std::uint64_t>(std::max(options.bisection_steps, 0)) +
+                          (arguments.html.empty() ? 0u : 1u);
+        check_run_size(largest, options.run, machine_run_limits(), runs);
+    }
 
     const SweepProgress progress = progress_line(arguments, to_string(spec.parameter));
     const SweepResult sweep = run_sweep(scenario, spec, options, progress);
