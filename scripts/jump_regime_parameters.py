@@ -1,5 +1,17 @@
-import csv, math, datetime, statistics as st, sys
-D='/work/shared/data/binance_daily/'
+"""Parameters of configs/seed_example_jump.toml and configs/seed_example_regime.toml.
+
+A one-off computation, not part of the build: python3 scripts/jump_regime_parameters.py [DIR]
+with DIR the Binance daily CSV files (default /work/shared/data/binance_daily). Prints
+  - robust daily sigmas (1.4826 x MAD) of BTC, ETH, SOL daily log returns on common dates;
+  - market-wide jump days (all three below -k robust sigmas) for k = 2.5, 3, 3.5, and for
+    k = 3 the intensity, per-asset mean and vol of the log jump, and the diffusion vol that
+    keeps the seed example's 365-day total variance;
+  - regimes: stress days = 30-day trailing realised vol of the equal-weight basket in its top
+    quartile; mean run lengths, switching intensities, per-regime vols and correlations;
+    calm/stress vols matching the seed's long-run variance; stress correlations by Fisher z.
+"""
+import csv, math, datetime, statistics as st, sys, os
+D=os.path.join(sys.argv[1] if len(sys.argv) > 1 else '/work/shared/data/binance_daily', '')
 def load(sym):
     rows={}
     with open(D+f'Binance_{sym}USDT_d.csv') as f:
