@@ -3,6 +3,7 @@
 // not yet stopped or restored from a checkpoint), merged into one BlockStats whose numbers
 // do not depend on the thread count or on stops and resumes.
 
+#include <chrono>
 #include <cstdint>
 
 #include "marginsim/accumulators.hpp"
@@ -21,6 +22,11 @@ int resolve_threads(const Scenario& scenario, const RunOptions& options);
 // stop flag ended the run early, fills control.checkpoint (when given) with the completed
 // blocks, before any sample is reordered; throws RunInterrupted when no block completed.
 BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control);
+
+// The report of a run's merged blocks (summarize() reorders their samples); when the run was
+// stopped, fills control.checkpoint's key and the elapsed time of all sessions so far.
+Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
+                  std::chrono::steady_clock::time_point start, const RunControl& control);
 
 // paths, steps, seed, threads, elapsed, model of the run (paths: those requested).
 SimulationInfo simulation_info(const Scenario& scenario, int threads, double elapsed_s);

@@ -40,18 +40,10 @@ DetailedRun run_detailed(const Scenario& input, const RunOptions& options, const
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
     BlockStats total = detail::run_blocks(engine, scenario, threads, control);
-    const bool stopped = total.paths < scenario.simulation.paths;
     DetailedRun run;
+    // Before finish_run: its summarize() reorders the samples.
     for (std::size_t m = 0; m < mode_count; ++m) run.modes[m] = detail_of(total, m, scenario.simulation.steps);
-    Summary summary = summarize(total);
-    const std::chrono::duration<double> session = std::chrono::steady_clock::now() - start;
-    const double elapsed = session.count() + (control.resume ? control.resume->elapsed_s : 0.0);
-    if (stopped && control.checkpoint != nullptr) {
-        control.checkpoint->key = run_checkpoint_key(scenario, {}, control.scenario_hash);
-        control.checkpoint->elapsed_s = elapsed;
-    }
-    run.report = make_report(scenario, engine.book(), std::move(summary),
-                             detail::simulation_info(scenario, threads, elapsed));
+    run.report = detail::finish_run(scenario, engine, threads, total, start, control);
     return run;
 }
 

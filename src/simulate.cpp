@@ -238,6 +238,13 @@ Report simulate(const Scenario& input, const RunOptions& options, const RunContr
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
     BlockStats total = detail::run_blocks(engine, scenario, threads, control);
+    return detail::finish_run(scenario, engine, threads, total, start, control);
+}
+
+namespace detail {
+
+Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
+                  std::chrono::steady_clock::time_point start, const RunControl& control) {
     const bool stopped = total.paths < scenario.simulation.paths;
     Summary summary = summarize(total);
     const std::chrono::duration<double> session = std::chrono::steady_clock::now() - start;
@@ -246,8 +253,10 @@ Report simulate(const Scenario& input, const RunOptions& options, const RunContr
         control.checkpoint->key = run_checkpoint_key(scenario, {}, control.scenario_hash);
         control.checkpoint->elapsed_s = elapsed;
     }
-    return make_report(scenario, engine.book(), std::move(summary), detail::simulation_info(scenario, threads, elapsed));
+    return make_report(scenario, engine.book(), std::move(summary), simulation_info(scenario, threads, elapsed));
 }
+
+}  // namespace detail
 
 CheckpointKey run_checkpoint_key(const Scenario& input, const RunOptions& options, std::uint64_t scenario_hash) {
     const Scenario scenario = detail::with_options(input, options);
