@@ -4,6 +4,9 @@
 //   limit   the engine's own RandomStream drawing the same count of standard normals as the
 //           engine (paths x steps x assets), with the engine's block structure: stream seeded
 //           from (seed, block), blocks spread over a TBB arena of T threads
+//   Boost   the same count drawn the stock way, Boost.Random's normal_distribution (a
+//           ziggurat) on a mt19937_64 per block, at all threads: the limit the engine would
+//           have with Boost's generator (the "measure the Boost.Random choices")
 //   engine  simulate() on the scenario, report included (load_scenario + simulate)
 // Each at 1 thread and at all threads, on the seed example and on a 10-asset, 20-position book.
 #include <sys/resource.h>
@@ -14,6 +17,10 @@
 #include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <boost/random/chi_squared_distribution.hpp>
+#include <boost/random/mersenne_twister.hpp>
+#include <boost/random/normal_distribution.hpp>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -22,6 +29,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -75,7 +83,30 @@ Timing time_best(int repeat, Work&& work) {
     return best;
 }
 
+// The engine's own generator: one RandomStream per block, as the engine seeds them.
+struct OwnNormals {
+    RandomStream rng;
+    OwnNormals(std::uint64_t seed, std::uint64_t block) : rng(seed, block) {}
+    void normals(std::span<double> out) { rng.fill_normals(out); }
+    void chi_square(double dof, std::span<double> out) { rng.fill_chi_square(dof, out); }
+};
+
+// Boost.Random as it comes: mt19937_64 seeded per block, Boost's normal and chi-square laws.
+struct BoostNormals {
+    boost::random::mt19937_64 engine;
+    boost::random::normal_distribution<double> normal;
+    BoostNormals(std::uint64_t seed, std::uint64_t block) : engine(seed * 0x9e3779b97f4a7c15ULL + block) {}
+    void normals(std::span<double> out) {
+        for (double& z : out) z = normal(engine);
+    }
+    void chi_square(double dof, std::span<double> out) {
+        boost::random::chi_squared_distribution<double> law(dof);
+        for (double& w : out) w = law(engine);
+    }
+};
+
 // The limit: the normals (and chi-square draws) the engine consumes, nothing else.
+template <class Source>
 double generate_normals(const Scenario& scenario, int threads) {
     const std::uint64_t paths = scenario.simulation.paths;
     const std::uint64_t blocks = (paths + block_size - 1) / block_size;
@@ -91,11 +122,11 @@ double generate_normals(const Scenario& scenario, int threads) {
                 std::vector<double> w(block_size);
                 for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
                     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
-                    RandomStream rng(scenario.simulation.seed, b);
+                    Source source(scenario.simulation.seed, b);
                     double sum = 0.0;
                     for (int k = 0; k < scenario.simulation.steps; ++k) {
-                        for (std::size_t i = 0; i < assets; ++i) rng.fill_normals({z.data() + i * block_size, n});
-                        if (student_t) rng.fill_chi_square(scenario.simulation.dof, {w.data(), n});
+                        for (std::size_t i = 0; i < assets; ++i) source.normals({z.data() + i * block_size, n});
+                        if (student_t) source.chi_square(scenario.simulation.dof, {w.data(), n});
                         sum += z[0];
                     }
                     checksum[b] = sum;
@@ -127,6 +158,7 @@ void print_row(const Row& row) {
 
 struct CaseResult {
     Timing limit_all;
+    Timing boost_all;
     Timing engine_one;
     Timing engine_all;
 };
@@ -141,11 +173,13 @@ CaseResult run_case(const std::string& name, const Scenario& scenario, const Opt
     };
     double sink = 0.0;
     if (options.single_thread) {
-        const Timing limit_one = time_best(options.repeat, [&] { sink += generate_normals(scenario, 1); });
+        const Timing limit_one = time_best(options.repeat, [&] { sink += generate_normals<OwnNormals>(scenario, 1); });
         row("limit (normals)", 1, limit_one);
     }
-    result.limit_all = time_best(options.repeat, [&] { sink += generate_normals(scenario, all_threads); });
+    result.limit_all = time_best(options.repeat, [&] { sink += generate_normals<OwnNormals>(scenario, all_threads); });
     row("limit (normals)", all_threads, result.limit_all);
+    result.boost_all = time_best(options.repeat, [&] { sink += generate_normals<BoostNormals>(scenario, all_threads); });
+    row("Boost.Random normals", all_threads, result.boost_all);
     if (options.single_thread) {
         result.engine_one = time_best(options.repeat, [&] { simulate(scenario, RunOptions{{}, {}, 1}); });
         row("engine", 1, result.engine_one);
@@ -157,8 +191,8 @@ CaseResult run_case(const std::string& name, const Scenario& scenario, const Opt
 }
 
 void print_ratios(const std::string& name, const CaseResult& r, int all_threads, bool single_thread) {
-    fmt::print("{}: engine / limit at {} threads = {:.2f}", name, all_threads,
-               r.engine_all.wall_s / r.limit_all.wall_s);
+    fmt::print("{}: engine / limit at {} threads = {:.2f} (engine / Boost.Random normals = {:.2f})", name,
+               all_threads, r.engine_all.wall_s / r.limit_all.wall_s, r.engine_all.wall_s / r.boost_all.wall_s);
     if (single_thread)
         fmt::print(", parallel efficiency T1 / ({} x T{}) = {:.1f}%", all_threads, all_threads,
                    100.0 * r.engine_one.wall_s / (all_threads * r.engine_all.wall_s));

@@ -194,14 +194,22 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
     }
     for (MarginMode mode : all_modes) {
         const std::size_t m = mode_index(mode);
-        mode_pools_[m] = pools_.size();
         for (const MarginPool& pool : book.layout(mode).pools) {
-            PoolTerms terms{m, pool.start_equity, pool.collateral, pool.positions, false};
-            for (std::size_t j : pool.positions) terms.has_funding |= positions_[j].funding_per_price != 0.0;
-            pools_.push_back(std::move(terms));
+            // The same positions on the same collateral evolve alike on every path: one state.
+            const auto same = std::find_if(pools_.begin(), pools_.end(), [&](const PoolTerms& other) {
+                return other.is_cross == pool.is_cross && other.collateral == pool.collateral &&
+                       other.positions == pool.positions;
+            });
+            const auto g = static_cast<std::size_t>(same - pools_.begin());
+            if (same == pools_.end()) {
+                PoolTerms terms{{}, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross};
+                for (std::size_t j : pool.positions) terms.has_funding |= positions_[j].funding_per_price != 0.0;
+                pools_.push_back(std::move(terms));
+            }
+            pools_[g].in_mode[m] = true;
+            mode_pools_[m].push_back(g);
         }
     }
-    mode_pools_[mode_count] = pools_.size();
 
     const std::size_t pool_paths = pools_.size() * capacity;
     collateral_.resize(pool_paths);
@@ -248,6 +256,7 @@ void BookState::update(const PathBlock& paths, int step) {
         const std::size_t count = std::min(chunk_, size_ - begin);
         update_positions(paths, begin, count);
         if (fundings > 0) pay_funding(paths, begin, count, fundings);
+        for (std::size_t g = 0; g < pools_.size(); ++g) pool_rows_[g] = rows_of(g, count);
         for (std::size_t m = 0; m < mode_count; ++m) update_mode(paths, m, begin, count, step);
     }
 }
@@ -355,12 +364,15 @@ void BookState::pay_funding(const PathBlock& paths, std::size_t begin, std::size
         double* __restrict collateral = collateral_.data() + row;
         double* __restrict base_loss = base_loss_.data() + row;
         const double* __restrict open = open_.data() + row;
-        double* __restrict paid = funding_paid_.data() + pool.mode * capacity_ + begin;
         for (std::size_t k = 0; k < count; ++k) {
-            const double due = open[k] * funding[k];  // a liquidated pool pays nothing
-            collateral[k] -= due;
-            base_loss[k] += due;
-            paid[k] += due;
+            funding[k] *= open[k];  // what falls due: a liquidated pool pays nothing
+            collateral[k] -= funding[k];
+            base_loss[k] += funding[k];
+        }
+        for (std::size_t m = 0; m < mode_count; ++m) {
+            if (!pool.in_mode[m]) continue;
+            double* __restrict paid = funding_paid_.data() + m * capacity_ + begin;
+            for (std::size_t k = 0; k < count; ++k) paid[k] += funding[k];
         }
     }
 }
@@ -506,6 +518,72 @@ void flag_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
     }
 }
 
+// add_loss_find_hits<1, First> for Pools pools of one position row each, in one pass: the
+// loss is read and written once for them all, and each pool's sum is added in turn, as the
+// passes one by one would. hits[t]: pool t's test.
+struct SinglePool {
+    const double* upnl = nullptr;
+    const double* mm = nullptr;
+    const double* collateral = nullptr;
+    const double* open = nullptr;
+    const double* base_loss = nullptr;
+};
+
+template <std::size_t Pools, bool First>
+[[MARGINSIM_HOT_KERNEL]] void add_single_losses(const std::array<SinglePool, 4>& pools, double* __restrict loss,
+                                                std::array<std::uint64_t, 4>& hits, std::size_t count) {
+    static_assert(Pools >= 2 && Pools <= 4);
+    const double* __restrict u0 = pools[0].upnl;
+    const double* __restrict m0 = pools[0].mm;
+    const double* __restrict c0 = pools[0].collateral;
+    const double* __restrict o0 = pools[0].open;
+    const double* __restrict b0 = pools[0].base_loss;
+    const double* __restrict u1 = pools[1].upnl;
+    const double* __restrict m1 = pools[1].mm;
+    const double* __restrict c1 = pools[1].collateral;
+    const double* __restrict o1 = pools[1].open;
+    const double* __restrict b1 = pools[1].base_loss;
+    const double* __restrict u2 = pools[2].upnl;
+    const double* __restrict m2 = pools[2].mm;
+    const double* __restrict c2 = pools[2].collateral;
+    const double* __restrict o2 = pools[2].open;
+    const double* __restrict b2 = pools[2].base_loss;
+    const double* __restrict u3 = pools[3].upnl;
+    const double* __restrict m3 = pools[3].mm;
+    const double* __restrict c3 = pools[3].collateral;
+    const double* __restrict o3 = pools[3].open;
+    const double* __restrict b3 = pools[3].base_loss;
+    std::uint64_t h0 = 0, h1 = 0, h2 = 0, h3 = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+        double sum = (First ? 0.0 : loss[k]) + (b0[k] - o0[k] * u0[k]);
+        h0 |= detail::at_most_bits(c0[k] + u0[k], m0[k]) & detail::one_bits(o0[k]);
+        sum += b1[k] - o1[k] * u1[k];
+        h1 |= detail::at_most_bits(c1[k] + u1[k], m1[k]) & detail::one_bits(o1[k]);
+        if constexpr (Pools > 2) {
+            sum += b2[k] - o2[k] * u2[k];
+            h2 |= detail::at_most_bits(c2[k] + u2[k], m2[k]) & detail::one_bits(o2[k]);
+        }
+        if constexpr (Pools > 3) {
+            sum += b3[k] - o3[k] * u3[k];
+            h3 |= detail::at_most_bits(c3[k] + u3[k], m3[k]) & detail::one_bits(o3[k]);
+        }
+        loss[k] = sum;
+    }
+    hits = {h0, h1, h2, h3};
+}
+
+void add_single_losses(std::size_t pools, bool first, const std::array<SinglePool, 4>& rows, double* loss,
+                       std::array<std::uint64_t, 4>& hits, std::size_t count) {
+    switch (pools * 2 + (first ? 1 : 0)) {
+    case 4: add_single_losses<2, false>(rows, loss, hits, count); break;
+    case 5: add_single_losses<2, true>(rows, loss, hits, count); break;
+    case 6: add_single_losses<3, false>(rows, loss, hits, count); break;
+    case 7: add_single_losses<3, true>(rows, loss, hits, count); break;
+    case 8: add_single_losses<4, false>(rows, loss, hits, count); break;
+    default: add_single_losses<4, true>(rows, loss, hits, count); break;
+    }
+}
+
 // The running minimum of the loss (maximum of equity) and the largest rise of the loss above it.
 [[MARGINSIM_HOT_KERNEL]] void track_drawdown(const double* __restrict loss, double* __restrict min_loss,
                                              double* __restrict drawdown, std::size_t count) {
@@ -517,30 +595,61 @@ void flag_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
 
 }  // namespace
 
+// Rare: the paths of the chunk on which open pool g liquidates now, liquidated one by one.
+void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step) {
+    const PoolRows& rows = pool_rows_[g];
+    const std::size_t row = g * capacity_ + begin;
+    flag_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row, hit_.data(), count);
+    for (std::size_t k = 0; k < count; ++k)
+        if (detail::any_top_bit(hit_[k])) liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
+}
+
+// A pool this mode shares with an earlier one (isolated pools in the as-configured mode) was
+// tested there: here it is already closed where it liquidated, so it adds its realised loss
+// and finds no hit, as a pool of its own would have after liquidating.
 void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step) {
     double* loss = loss_.data() + m * capacity_ + begin;
-    if (mode_pools_[m] == mode_pools_[m + 1]) std::fill_n(loss, count, 0.0);  // no pool, no loss
+    const std::vector<std::size_t>& pools = mode_pools_[m];
+    if (pools.empty()) std::fill_n(loss, count, 0.0);  // no pool, no loss
     bool liquidations = false;
-    for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
-        const PoolRows rows = pool_rows_[g] = rows_of(g, count);
-        const std::size_t row = g * capacity_ + begin;
-        const double* collateral = collateral_.data() + row;
-        const double* open = open_.data() + row;
-        if (!add_loss_find_hits(g == mode_pools_[m], rows.count, rows.upnl, rows.mm, collateral, open,
-                                base_loss_.data() + row, loss, count))
+    for (std::size_t i = 0; i < pools.size();) {
+        // Up to 4 pools of one position row in a row (isolated pools) share one pass.
+        std::size_t group = 0;
+        while (group < 4 && i + group < pools.size() && pool_rows_[pools[i + group]].count == 1) ++group;
+        if (group >= 2) {
+            std::array<SinglePool, 4> rows;
+            for (std::size_t t = 0; t < group; ++t) {
+                const std::size_t g = pools[i + t];
+                const std::size_t row = g * capacity_ + begin;
+                rows[t] = {pool_rows_[g].upnl[0], pool_rows_[g].mm[0], collateral_.data() + row, open_.data() + row,
+                           base_loss_.data() + row};
+            }
+            std::array<std::uint64_t, 4> hits{};
+            add_single_losses(group, i == 0, rows, loss, hits, count);
+            for (std::size_t t = 0; t < group; ++t) {
+                if (!detail::any_top_bit(hits[t])) continue;
+                liquidations = true;
+                liquidate_hits(paths, pools[i + t], begin, count, step);
+            }
+            i += group;
             continue;
-        // Rare: find the paths, liquidate them one by one.
-        liquidations = true;
-        flag_hits(rows.count, rows.upnl, rows.mm, collateral, open, hit_.data(), count);
-        for (std::size_t k = 0; k < count; ++k)
-            if (detail::any_top_bit(hit_[k])) liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
+        }
+        const std::size_t g = pools[i];
+        const PoolRows& rows = pool_rows_[g];
+        const std::size_t row = g * capacity_ + begin;
+        if (add_loss_find_hits(i == 0, rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
+                               base_loss_.data() + row, loss, count)) {
+            liquidations = true;
+            liquidate_hits(paths, g, begin, count, step);
+        }
+        ++i;
     }
     if (liquidations) {
         // The loss again, now with this step's liquidations realised (same sums, same order).
-        for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
+        for (std::size_t g : pools) {
             const PoolRows& rows = pool_rows_[g];
             const std::size_t row = g * capacity_ + begin;
-            add_loss_find_hits(g == mode_pools_[m], rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
+            add_loss_find_hits(g == pools.front(), rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
                                base_loss_.data() + row, loss, count);
         }
     }
@@ -550,7 +659,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
 int BookState::first_liquidation_step(MarginMode mode, std::size_t p) const noexcept {
     const std::size_t m = mode_index(mode);
     int first = 0;
-    for (std::size_t g = mode_pools_[m]; g < mode_pools_[m + 1]; ++g) {
+    for (std::size_t g : mode_pools_[m]) {
         const int at = liquidated_at_[g * capacity_ + p];
         if (at != 0 && (first == 0 || at < first)) first = at;
     }
@@ -558,7 +667,7 @@ int BookState::first_liquidation_step(MarginMode mode, std::size_t p) const noex
 }
 
 int BookState::liquidation_step(MarginMode mode, std::size_t j, std::size_t p) const noexcept {
-    const std::size_t g = mode_pools_[mode_index(mode)] + book_->layout(mode).pool_of_position[j];
+    const std::size_t g = mode_pools_[mode_index(mode)][book_->layout(mode).pool_of_position[j]];
     return liquidated_at_[g * capacity_ + p];
 }
 

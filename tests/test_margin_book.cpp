@@ -192,3 +192,64 @@ TEST_CASE("mixed book: the cross pool of as_configured is backed by the balance 
     // Margin ratio of the cross pool at the start: maintenance / margin balance.
     CHECK(book.margin_ratio(MarginMode::cross, 0, start_prices(s)) == Approx(200.0 / 10000.0));
 }
+
+namespace {
+
+// Every path of one block: `mode` and `same_as` agree exactly on each number the book keeps.
+void check_modes_agree(const Scenario& s, MarginMode mode, MarginMode same_as) {
+    const Engine engine(s);
+    PathBlock paths(s.asset_count(), block_size);
+    BookState state(engine.book(), block_size);
+    engine.run_block(s.simulation.seed, 0, block_size, paths, state);
+    std::size_t liquidated = 0;
+    double funding = 0.0;
+    for (std::size_t p = 0; p < block_size; ++p) {
+        INFO("path " << p);
+        REQUIRE(state.loss(mode, p) == state.loss(same_as, p));
+        REQUIRE(state.drawdown(mode, p) == state.drawdown(same_as, p));
+        REQUIRE(state.funding_paid(mode, p) == state.funding_paid(same_as, p));
+        REQUIRE(state.first_liquidation_step(mode, p) == state.first_liquidation_step(same_as, p));
+        for (std::size_t j = 0; j < s.positions.size(); ++j)
+            REQUIRE(state.liquidation_step(mode, j, p) == state.liquidation_step(same_as, j, p));
+        liquidated += state.first_liquidation_step(mode, p) != 0 ? 1 : 0;
+        funding += state.funding_paid(mode, p);
+    }
+    // Not vacuous: some paths liquidate and funding is paid.
+    CHECK(liquidated > 50);
+    CHECK(liquidated < block_size);
+    CHECK(funding != 0.0);
+}
+
+ScenarioBuilder four_assets_with_funding() {
+    ScenarioBuilder b(20000, 14, 24, block_size);
+    b.asset("BTC", 60000, 0.9, 0.0, 0.004, 0.0003)
+        .asset("ETH", 2000, 1.1, 0.0, 0.005, -0.0002)
+        .asset("SOL", 80, 1.3, 0.0, 0.005, 0.0004)
+        .asset("XRP", 0.5, 1.2, 0.0, 0.005, 0.0001)
+        .uniform_correlation(0.6)
+        .policy(LiquidationPolicy::fee, 0.005);
+    return b;
+}
+
+}  // namespace
+
+// The book keeps one state for a pool that two modes have (the same positions on the same
+// collateral), so a mode made only of another's pools must give that mode's numbers.
+TEST_CASE("a mode whose pools are all another mode's gives its numbers on every path: funding and fees too") {
+    SECTION("every position isolated: as_configured is the isolated mode") {
+        ScenarioBuilder b = four_assets_with_funding();
+        b.position("BTC", Side::long_side, 2000, 10, MarginMode::isolated)
+            .position("ETH", Side::short_side, 1500, 8, MarginMode::isolated)
+            .position("SOL", Side::long_side, 1000, 12, MarginMode::isolated)
+            .position("XRP", Side::long_side, 800, 15, MarginMode::isolated)
+            .position("BTC", Side::short_side, 700, 5, MarginMode::isolated);
+        check_modes_agree(b.build(), MarginMode::as_configured, MarginMode::isolated);
+    }
+    SECTION("every position cross: as_configured is the cross mode") {
+        ScenarioBuilder b = four_assets_with_funding();
+        b.position("BTC", Side::long_side, 5000, 10, MarginMode::cross)
+            .position("ETH", Side::long_side, 5000, 10, MarginMode::cross)
+            .position("SOL", Side::short_side, 2000, 10, MarginMode::cross);
+        check_modes_agree(b.build(), MarginMode::as_configured, MarginMode::cross);
+    }
+}

@@ -143,12 +143,15 @@ private:
         std::size_t tier_begin = 0;     // tiers in tier_caps_/tier_rates_/tier_amounts_
         std::size_t tier_count = 0;
     };
+    // A pool with its state, once for every mode that has it: an isolated pool in both the
+    // isolated and the as-configured mode, or a cross pool of the same positions and wallet.
     struct PoolTerms {
-        std::size_t mode = 0;
+        std::array<bool, mode_count> in_mode{};
         double start_equity = 0.0;
         double collateral = 0.0;
         std::vector<std::size_t> positions;
         bool has_funding = false;
+        bool is_cross = false;
     };
     // Paths are updated a chunk at a time, so that the per-position scratch stays in L1.
     static constexpr std::size_t chunk_ = 128;
@@ -170,6 +173,7 @@ private:
     };
     PoolRows rows_of(std::size_t g, std::size_t count);
     void update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step);
+    void liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step);
     void liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step);
 
     const MarginBook* book_;
@@ -180,11 +184,11 @@ private:
     std::vector<std::uint8_t> overflowed_;  // per path
     std::vector<PositionTerms> positions_;
     std::vector<double> tier_caps_, tier_rates_, tier_amounts_;
-    std::vector<PoolTerms> pools_;  // every mode's pools, mode by mode
-    std::array<std::size_t, mode_count + 1> mode_pools_{};  // pools of mode m: [m], [m + 1])
+    std::vector<PoolTerms> pools_;  // the distinct pools of all modes
+    std::array<std::vector<std::size_t>, mode_count> mode_pools_;  // per mode, its pools in layout order
     bool fee_policy_ = false;
     double fee_rate_ = 0.0;
-    // Per pool, per path [g * capacity + p]: collateral, 1 while open (0 once liquidated),
+    // Per distinct pool, per path [g * capacity + p]: collateral, 1 while open (0 once liquidated),
     // the loss it carries apart from its unrealised PnL (start equity - collateral while
     // open, the realised loss once liquidated), and the step it was liquidated at.
     std::vector<double> collateral_;
