@@ -227,6 +227,8 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
     funding_.resize(chunk_);
     pool_rows_.resize(pools_.size());
     hit_.resize(chunk_);
+    liquidated_mark_.resize(chunk_);
+    liquidated_now_.reserve(chunk_);
     overflowed_.resize(capacity_);
 }
 
@@ -600,8 +602,24 @@ void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_
     const PoolRows& rows = pool_rows_[g];
     const std::size_t row = g * capacity_ + begin;
     flag_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row, hit_.data(), count);
-    for (std::size_t k = 0; k < count; ++k)
-        if (detail::any_top_bit(hit_[k])) liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
+    for (std::size_t k = 0; k < count; ++k) {
+        if (!detail::any_top_bit(hit_[k])) continue;
+        liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
+        if (liquidated_mark_[k] == 0) liquidated_now_.push_back(static_cast<std::uint32_t>(k));
+        liquidated_mark_[k] = 1;
+    }
+}
+
+// Path begin + k's loss in the mode of these pools, summed as the passes sum it (pool by pool
+// in order, each pool's rows in order, from 0): the same number a pass would give.
+[[gnu::optimize("fp-contract=off")]] double BookState::realised_loss(const std::vector<std::size_t>& pools,
+                                                                    std::size_t begin, std::size_t k) const {
+    double loss = 0.0;
+    for (std::size_t g : pools) {
+        const std::size_t at = g * capacity_ + begin + k;
+        loss = loss + (base_loss_[at] - open_[at] * row_sum(pool_rows_[g].upnl, pool_rows_[g].count, k));
+    }
+    return loss;
 }
 
 // A pool this mode shares with an earlier one (isolated pools in the as-configured mode) was
@@ -611,7 +629,6 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
     double* loss = loss_.data() + m * capacity_ + begin;
     const std::vector<std::size_t>& pools = mode_pools_[m];
     if (pools.empty()) std::fill_n(loss, count, 0.0);  // no pool, no loss
-    bool liquidations = false;
     for (std::size_t i = 0; i < pools.size();) {
         // Up to 4 pools of one position row in a row (isolated pools) share one pass.
         std::size_t group = 0;
@@ -626,11 +643,8 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
             }
             std::array<std::uint64_t, 4> hits{};
             add_single_losses(group, i == 0, rows, loss, hits, count);
-            for (std::size_t t = 0; t < group; ++t) {
-                if (!detail::any_top_bit(hits[t])) continue;
-                liquidations = true;
-                liquidate_hits(paths, pools[i + t], begin, count, step);
-            }
+            for (std::size_t t = 0; t < group; ++t)
+                if (detail::any_top_bit(hits[t])) liquidate_hits(paths, pools[i + t], begin, count, step);
             i += group;
             continue;
         }
@@ -638,21 +652,16 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
         const PoolRows& rows = pool_rows_[g];
         const std::size_t row = g * capacity_ + begin;
         if (add_loss_find_hits(i == 0, rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
-                               base_loss_.data() + row, loss, count)) {
-            liquidations = true;
+                               base_loss_.data() + row, loss, count))
             liquidate_hits(paths, g, begin, count, step);
-        }
         ++i;
     }
-    if (liquidations) {
-        // The loss again, now with this step's liquidations realised (same sums, same order).
-        for (std::size_t g : pools) {
-            const PoolRows& rows = pool_rows_[g];
-            const std::size_t row = g * capacity_ + begin;
-            add_loss_find_hits(g == pools.front(), rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
-                               base_loss_.data() + row, loss, count);
-        }
+    // The loss again on the paths that liquidated, now with this step's liquidations realised.
+    for (const std::uint32_t k : liquidated_now_) {
+        loss[k] = realised_loss(pools, begin, k);
+        liquidated_mark_[k] = 0;
     }
+    liquidated_now_.clear();
     track_drawdown(loss, min_loss_.data() + m * capacity_ + begin, drawdown_.data() + m * capacity_ + begin, count);
 }
 

@@ -175,6 +175,7 @@ private:
     void update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step);
     void liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step);
     void liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step);
+    double realised_loss(const std::vector<std::size_t>& pools, std::size_t begin, std::size_t k) const;
 
     const MarginBook* book_;
     std::size_t capacity_;
@@ -209,6 +210,9 @@ private:
     std::vector<double> funding_;
     std::vector<PoolRows> pool_rows_;  // of the chunk being updated
     std::vector<std::uint64_t> hit_;   // per path of the chunk: liquidates now (top bit)
+    // The paths of the chunk on which the mode being updated liquidated a pool now, once each.
+    std::vector<std::uint8_t> liquidated_mark_;
+    std::vector<std::uint32_t> liquidated_now_;
 };
 
 }  // namespace marginsim
