@@ -119,6 +119,16 @@ constexpr std::size_t batch = batch_rounds * lane_count;
     g.s = {s0, s1, s2, s3};
 }
 
+// masks[w] bit b: the top bit of reject[64 w + b], for `words` words.
+[[MARGINSIM_HOT_KERNEL]] void reject_masks(const std::uint64_t* __restrict reject, std::uint64_t* __restrict masks,
+                                           std::size_t words) {
+    for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t mask = 0;
+        for (std::size_t b = 0; b < 64; ++b) mask |= (reject[w * 64 + b] >> 63) << b;
+        masks[w] = mask;
+    }
+}
+
 }  // namespace
 
 RandomStream::RandomStream(std::uint64_t seed, std::uint64_t stream_index)
@@ -130,18 +140,20 @@ RandomStream& RandomStream::operator=(RandomStream&&) noexcept = default;
 void RandomStream::fill_normals(std::span<double> out) {
     std::array<double, batch> spare;  // the last, partial batch (its extra candidates unused)
     std::array<std::uint64_t, batch> bits;
-    std::array<std::uint64_t, batch> reject;
+    std::array<std::uint64_t, batch> reject{};  // zeros past a partial batch's candidates
     for (std::size_t done = 0; done < out.size();) {
         const std::size_t count = std::min(batch, out.size() - done);
         const std::size_t rounds = (count + lane_count - 1) / lane_count;
         double* z = rounds * lane_count == count ? out.data() + done : spare.data();
         ziggurat_candidates(impl_->lanes, z, bits.data(), reject.data(), rounds);
-        for (std::size_t k = 0; k < count; k += lane_count) {
-            std::uint64_t any = 0;
-            for (std::size_t l = 0; l < lane_count; ++l) any |= reject[k + l];
-            if (!detail::any_top_bit(any)) continue;
-            for (std::size_t l = k; l < std::min(k + lane_count, count); ++l) {
-                if (!detail::any_top_bit(reject[l])) continue;
+        // The rejected candidates as bit masks, 64 a word (a vectorised pass), then visited in
+        // order: the same draws, in the same order, as a scan of every candidate.
+        std::array<std::uint64_t, batch / 64> rejected;
+        reject_masks(reject.data(), rejected.data(), (rounds * lane_count + 63) / 64);
+        for (std::size_t w = 0; w < (rounds * lane_count + 63) / 64; ++w) {
+            for (std::uint64_t mask = rejected[w]; mask != 0; mask &= mask - 1) {
+                const std::size_t l = w * 64 + static_cast<std::size_t>(std::countr_zero(mask));
+                if (l >= count) break;
                 const auto accepted = detail::ZigguratNormal::finish(impl_->slow, bits[l], z[l]);
                 z[l] = accepted ? *accepted : detail::ZigguratNormal::draw(impl_->slow);
             }
