@@ -1,5 +1,6 @@
 #include "marginsim/checkpoint.hpp"
 
+#include <bit>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -85,6 +86,7 @@ private:
 
 void put_key(Writer& out, const CheckpointKey& key) {
     out.put(key.scenario_hash);
+    out.put(key.content_hash);
     out.put(key.seed);
     out.put(key.paths);
     out.put(key.block_size);
@@ -95,6 +97,7 @@ void put_key(Writer& out, const CheckpointKey& key) {
 CheckpointKey get_key(Reader& in) {
     CheckpointKey key;
     key.scenario_hash = in.get<std::uint64_t>();
+    key.content_hash = in.get<std::uint64_t>();
     key.seed = in.get<std::uint64_t>();
     key.paths = in.get<std::uint64_t>();
     key.block_size = in.get<std::uint64_t>();
@@ -139,6 +142,69 @@ std::uint64_t file_hash(const std::filesystem::path& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return fnv1a_hash(text.view());
+}
+
+namespace {
+
+// Adds values to a 64-bit hash (FNV-1a over their bytes; doubles by their bit patterns).
+class ContentHash {
+public:
+    ContentHash& add(std::string_view text) {
+        add(static_cast<std::uint64_t>(text.size()));
+        for (const char c : text) byte(static_cast<unsigned char>(c));
+        return *this;
+    }
+    ContentHash& add(double value) { return add(std::bit_cast<std::uint64_t>(value)); }
+    ContentHash& add(std::uint64_t value) {
+        for (int b = 0; b < 64; b += 8) byte(static_cast<unsigned char>(value >> b));
+        return *this;
+    }
+    ContentHash& add(const std::vector<double>& values) {
+        add(static_cast<std::uint64_t>(values.size()));
+        for (const double v : values) add(v);
+        return *this;
+    }
+    template <class Enum>
+        requires std::is_enum_v<Enum>
+    ContentHash& add(Enum value) {
+        return add(static_cast<std::uint64_t>(static_cast<std::int64_t>(value)));
+    }
+    std::uint64_t value() const noexcept { return hash_; }
+
+private:
+    void byte(unsigned char c) noexcept {
+        hash_ ^= c;
+        hash_ *= 0x100000001b3ull;
+    }
+    std::uint64_t hash_ = 0xcbf29ce484222325ull;
+};
+
+}  // namespace
+
+std::uint64_t scenario_content_hash(const Scenario& s) {
+    ContentHash h;
+    const Simulation& sim = s.simulation;
+    h.add(sim.horizon_days).add(static_cast<std::uint64_t>(sim.steps_per_day)).add(sim.model).add(sim.dof);
+    h.add(s.balance).add(s.policy).add(s.fee_rate);
+    h.add(static_cast<std::uint64_t>(s.assets.size()));
+    for (const Asset& a : s.assets) {
+        h.add(a.symbol).add(a.price).add(a.volatility).add(a.drift).add(a.funding_rate);
+        h.add(static_cast<std::uint64_t>(a.tiers.size()));
+        for (const Tier& t : a.tiers) h.add(t.notional_cap).add(t.rate).add(t.amount).add(t.max_leverage.value_or(0.0));
+    }
+    h.add(s.correlation);
+    h.add(static_cast<std::uint64_t>(s.positions.size()));
+    for (const Position& p : s.positions)
+        h.add(static_cast<std::uint64_t>(p.asset)).add(p.side).add(p.margin).add(p.leverage).add(p.quantity)
+            .add(p.entry_price).add(p.mode);
+    h.add(s.jumps.intensity).add(s.jumps.idiosyncratic_intensity);
+    for (const auto* sizes : {&s.jumps.market, &s.jumps.idiosyncratic}) {
+        h.add(static_cast<std::uint64_t>(sizes->size()));
+        for (const JumpSize& j : *sizes) h.add(j.mean).add(j.vol);
+    }
+    const Regimes& r = s.regimes;
+    h.add(r.calm_to_stress).add(r.stress_to_calm).add(r.start).add(r.stress_volatility).add(r.stress_correlation);
+    return h.value();
 }
 
 std::string checkpoint_bytes(const RunCheckpoint& c) {
@@ -242,6 +308,12 @@ RunCheckpoint read_checkpoint(const std::filesystem::path& path, const Checkpoin
                          "the scenario file changed since this checkpoint was written (its content hash differs): "
                          "it is not resumed",
                          "the unchanged scenario file, or a run without --resume");
+    }
+    if (k.content_hash != expected.content_hash) {
+        throw InputError(path.string(), 0, 0, "",
+                         "the scenario as loaded changed since this checkpoint was written (a tier table it "
+                         "refers to, or the --tiers-dir it was read from): it is not resumed",
+                         "the same tier tables as the interrupted run, or a run without --resume");
     }
     if (k.seed != expected.seed) refuse("seed", k.seed, expected.seed);
     if (k.paths != expected.paths) refuse("paths", k.paths, expected.paths);

@@ -262,6 +262,7 @@ CheckpointKey run_checkpoint_key(const Scenario& input, const RunOptions& option
     const Scenario scenario = detail::with_options(input, options);
     CheckpointKey key;
     key.scenario_hash = scenario_hash;
+    key.content_hash = scenario_content_hash(scenario);
     key.seed = scenario.simulation.seed;
     key.paths = scenario.simulation.paths;
     key.block_size = block_size;

@@ -270,6 +270,9 @@ TEST_CASE("a checkpoint file round-trips and a damaged or foreign one is refused
     ms::CheckpointKey other_file = key;
     other_file.scenario_hash = 43;
     CHECK_THAT(message_of(path, other_file), Catch::Contains("scenario file changed"));
+    ms::CheckpointKey other_tiers = key;
+    other_tiers.content_hash ^= 1;
+    CHECK_THAT(message_of(path, other_tiers), Catch::Contains("a tier table it refers to"));
     CHECK_THAT(message_of(dir / "none.checkpoint", key), Catch::Contains("no checkpoint"));
 
     std::string bytes = read_all(path);
@@ -471,4 +474,37 @@ TEST_CASE("the progress bar shows paths per second and ETA only when asked or on
     CHECK(plain.err.empty());  // stderr is a file here, not a terminal
     const CliResult contradictory = dir.run("run " + shell_quoted(scenario) + " --quiet --progress");
     CHECK(contradictory.code == 2);
+}
+
+TEST_CASE("the checkpoint key changes with a tier table the scenario refers to, not with threads or its name") {
+    const TempDir dir("marginsim_test_interrupt");
+    const std::string tiers = "tiers = [ { notional_cap = 50000, rate = 0.004 }, { rate = 0.01, amount = 300 } ]\n";
+    dir.write("exchange/AAA.toml", tiers);
+    std::string text = scenario_text(4 * ms::block_size);
+    const std::string inline_rate = "maintenance_margin_rate = 0.005\n";
+    text.replace(text.find(inline_rate), inline_rate.size(), "tiers = \"exchange/AAA\"\n");
+    const fs::path scenario_path = dir.write("s.toml", text);
+    const ms::LoadOptions options{dir.path()};
+    const ms::Scenario before = ms::load_scenario(scenario_path, options);
+    const ms::CheckpointKey key = ms::run_checkpoint_key(before, {}, 42);
+
+    CHECK(ms::run_checkpoint_key(ms::load_scenario(scenario_path, options), {{}, {}, 1}, 42) == key);
+    ms::Scenario renamed = before;
+    renamed.source = "elsewhere.toml";
+    CHECK(ms::run_checkpoint_key(renamed, {}, 42) == key);
+
+    dir.write("exchange/AAA.toml", "tiers = [ { notional_cap = 50000, rate = 0.004 }, { rate = 0.02, amount = 800 } ]\n");
+    const ms::CheckpointKey edited = ms::run_checkpoint_key(ms::load_scenario(scenario_path, options), {}, 42);
+    CHECK(edited.scenario_hash == key.scenario_hash);  // the scenario file itself is unchanged
+    CHECK(edited.content_hash != key.content_hash);
+
+    // The stopped run's checkpoint is refused against the edited table.
+    const StoppedRun stopped = run_and_stop(before, 2, 2 * ms::block_size);
+    REQUIRE(stopped.report.partial);
+    ms::RunCheckpoint checkpoint = stopped.checkpoint;
+    checkpoint.key = key;
+    const fs::path path = dir / "run.checkpoint";
+    ms::write_checkpoint(path, checkpoint);
+    CHECK_NOTHROW(ms::read_checkpoint(path, key));
+    CHECK_THROWS_WITH(ms::read_checkpoint(path, edited), Catch::Contains("a tier table it refers to"));
 }

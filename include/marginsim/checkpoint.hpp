@@ -24,11 +24,13 @@
 
 namespace marginsim {
 
-inline constexpr std::uint32_t checkpoint_version = 1;
+// 2: the key holds the content hash of the scenario as loaded.
+inline constexpr std::uint32_t checkpoint_version = 2;
 
 // What a checkpoint belongs to: a resume with any other value is refused.
 struct CheckpointKey {
     std::uint64_t scenario_hash = 0;  // file_hash of the scenario file
+    std::uint64_t content_hash = 0;   // scenario_content_hash: the tier tables it refers to included
     std::uint64_t seed = 0;
     std::uint64_t paths = 0;
     std::uint64_t block_size = 0;
@@ -54,6 +56,10 @@ struct RunCheckpoint {
 // 64-bit FNV-1a of bytes, and of a file's content (throws std::runtime_error if unreadable).
 std::uint64_t fnv1a_hash(std::string_view bytes) noexcept;
 std::uint64_t file_hash(const std::filesystem::path& path);
+// A hash of what a run of the scenario depends on, as loaded: the model, account, assets with
+// their tier tables (read from the files they name), correlation and positions. Not the
+// source name, the paths, seed or threads (a key holds paths and seed on their own).
+std::uint64_t scenario_content_hash(const Scenario& scenario);
 
 std::string checkpoint_bytes(const RunCheckpoint& checkpoint);
 // Parses checkpoint_bytes' output; throws InputError naming `source` when it is not one
