@@ -245,6 +245,15 @@ MarketModel::MarketModel(const Scenario& scenario)
         switch_probability_ = {-std::expm1(-regimes.calm_to_stress * dt),
                                -std::expm1(-regimes.stress_to_calm * dt)};
     }
+    // Prices compound (see advance_row) when a step past exp_small's range is an 8-sigma event
+    // of the diffusion in every asset and regime (jumps move the prices on their own).
+    double largest_step_sd = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        largest_step_sd = std::max(largest_step_sd, scenario.assets[i].volatility * std::sqrt(dt));
+        if (model_ == PriceModel::regime)
+            largest_step_sd = std::max(largest_step_sd, scenario.regimes.stress_volatility[i] * std::sqrt(dt));
+    }
+    compound_ = 8.0 * largest_step_sd <= detail::small_exp_limit;
     // Row i of vol_i sqrt(dt) L, its non-zero entries only, the diagonal first (see advance).
     row_terms_.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -350,41 +359,55 @@ struct RowTerms {
     }
 };
 
-// x[k] += drift + scale[k] * sum_t a_t z_t[k] over Terms (0 to 4) terms, then p[k] = e^x[k]:
-// one pass over the paths with the terms unrolled. Not Scaled: the gaussian model.
+// How a row of prices follows a step d[k] of its log prices, x += d: when `compound` (the
+// model's steps are short), the price compounds, p *= e^d by the series of exp_small, unless
+// some |d| of the row is past the series' range; otherwise the prices are taken afresh,
+// p = e^x. Compounding rounds once more per step than e^x (a relative error that grows like
+// the square root of the step count: ~1e-14 after 2016 steps), for half the cost.
+// x[k] += drift + scale[k] * sum_t a_t z_t[k] over Terms (0 to 4) terms, then p[k] moves with
+// it (see compounded): one pass over the paths with the terms unrolled. Not Scaled: the
+// gaussian model.
 template <std::size_t Terms, bool Scaled>
 [[MARGINSIM_HOT_KERNEL]] void advance_row(double* __restrict x, double* __restrict p, const RowTerms& row, double drift,
-                 const double* __restrict scale, std::size_t n) {
+                                          const double* __restrict scale, bool compound, std::size_t n) {
     const double* __restrict z0 = row.z[0];
     const double* __restrict z1 = row.z[1];
     const double* __restrict z2 = row.z[2];
     const double* __restrict z3 = row.z[3];
     const double a0 = row.a[0], a1 = row.a[1], a2 = row.a[2], a3 = row.a[3];
-    std::uint64_t outside = 0;
-    for (std::size_t k = 0; k < n; ++k) {
+    const auto step = [&](std::size_t k) {
         double e = 0.0;
         if constexpr (Terms > 0) e = a0 * z0[k];
         if constexpr (Terms > 1) e += a1 * z1[k];
         if constexpr (Terms > 2) e += a2 * z2[k];
         if constexpr (Terms > 3) e += a3 * z3[k];
         if constexpr (Scaled) e *= scale[k];
-        const double xk = x[k] + (drift + e);
-        x[k] = xk;
-        p[k] = detail::exp_vectorizable(xk);
-        outside |= detail::exp_out_of_range_bits(xk);
+        return drift + e;
+    };
+    if (compound) {
+        std::uint64_t long_steps = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            const double d = step(k);
+            x[k] = x[k] + d;
+            p[k] = p[k] * detail::exp_small(d);
+            long_steps |= detail::magnitude_above_bits(d, detail::small_exp_limit);
+        }
+        if (!detail::any_top_bit(long_steps)) return;
+    } else {
+        for (std::size_t k = 0; k < n; ++k) x[k] = x[k] + step(k);
     }
-    if (detail::any_top_bit(outside))
-        for (std::size_t k = 0; k < n; ++k) p[k] = std::exp(x[k]);
+    detail::exp_array(x, p, n);
 }
 
 template <bool Scaled>
-void advance_row(double* x, double* p, const RowTerms& row, double drift, const double* scale, std::size_t n) {
+void advance_row(double* x, double* p, const RowTerms& row, double drift, const double* scale, bool compound,
+                 std::size_t n) {
     switch (row.count) {
-    case 0: advance_row<0, Scaled>(x, p, row, drift, scale, n); break;
-    case 1: advance_row<1, Scaled>(x, p, row, drift, scale, n); break;
-    case 2: advance_row<2, Scaled>(x, p, row, drift, scale, n); break;
-    case 3: advance_row<3, Scaled>(x, p, row, drift, scale, n); break;
-    default: advance_row<4, Scaled>(x, p, row, drift, scale, n); break;
+    case 0: advance_row<0, Scaled>(x, p, row, drift, scale, compound, n); break;
+    case 1: advance_row<1, Scaled>(x, p, row, drift, scale, compound, n); break;
+    case 2: advance_row<2, Scaled>(x, p, row, drift, scale, compound, n); break;
+    case 3: advance_row<3, Scaled>(x, p, row, drift, scale, compound, n); break;
+    default: advance_row<4, Scaled>(x, p, row, drift, scale, compound, n); break;
     }
 }
 
@@ -403,21 +426,25 @@ void advance_row(double* x, double* p, const RowTerms& row, double drift, const 
 
 namespace {
 
-// x[k] += drift_r + e[k] with r the path's regime, then p[k] = e^x[k].
+// x[k] += drift_r + e[k] with r the path's regime, then p[k] moves with it (see compounded).
 [[MARGINSIM_HOT_KERNEL]] void advance_regime_row(double* __restrict x, double* __restrict p,
                                                  const double* __restrict e,
                                                  const std::uint8_t* __restrict regime,
                                                  double calm_drift, double stress_drift,
-                                                 std::size_t n) {
-    std::uint64_t outside = 0;
-    for (std::size_t k = 0; k < n; ++k) {
-        const double xk = x[k] + ((regime[k] != 0 ? stress_drift : calm_drift) + e[k]);
-        x[k] = xk;
-        p[k] = detail::exp_vectorizable(xk);
-        outside |= detail::exp_out_of_range_bits(xk);
+                                                 bool compound, std::size_t n) {
+    if (compound) {
+        std::uint64_t long_steps = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            const double d = (regime[k] != 0 ? stress_drift : calm_drift) + e[k];
+            x[k] = x[k] + d;
+            p[k] = p[k] * detail::exp_small(d);
+            long_steps |= detail::magnitude_above_bits(d, detail::small_exp_limit);
+        }
+        if (!detail::any_top_bit(long_steps)) return;
+    } else {
+        for (std::size_t k = 0; k < n; ++k) x[k] = x[k] + ((regime[k] != 0 ? stress_drift : calm_drift) + e[k]);
     }
-    if (detail::any_top_bit(outside))
-        for (std::size_t k = 0; k < n; ++k) p[k] = std::exp(x[k]);
+    detail::exp_array(x, p, n);
 }
 
 // e[k] (+)= a_r z[k], a_r the coefficient of the path's regime.
@@ -443,7 +470,7 @@ void MarketModel::advance_regime(PathBlock& paths) const {
         for (std::size_t c = 0; c <= i; ++c)
             add_regime_term(e, paths.normals(c), regime, calm[c], stress[c], c > 0, n);
         advance_regime_row(paths.log_price(i), paths.price(i), e, regime, regime_drift_[i],
-                           regime_drift_[assets + i], n);
+                           regime_drift_[assets + i], compound_, n);
     }
     // The step was taken in the regime it started in; the switch applies from the next one.
     const std::span<double> u = paths.uniforms();
@@ -461,7 +488,10 @@ void MarketModel::apply_jumps(PathBlock& paths) const {
     const std::uint32_t* hit = paths.jump_paths();
     for (std::size_t s = 0; s < paths.jump_count(); ++s) {
         const double* size = paths.jump_sizes(s);
-        for (std::size_t i = 0; i < assets; ++i) paths.log_price(i)[hit[s]] += size[i];
+        for (std::size_t i = 0; i < assets; ++i) {
+            paths.log_price(i)[hit[s]] += size[i];
+            paths.price(i)[hit[s]] *= std::exp(size[i]);  // for a compounding advance
+        }
     }
 }
 
@@ -498,9 +528,9 @@ void MarketModel::advance(PathBlock& paths) const {
         }
         for (; t < terms.size(); ++t) last.add(paths.normals(terms[t].asset), terms[t].coefficient);
         if (scale != nullptr)
-            advance_row<true>(paths.log_price(i), paths.price(i), last, log_drift_per_step_[i], scale, n);
+            advance_row<true>(paths.log_price(i), paths.price(i), last, log_drift_per_step_[i], scale, compound_, n);
         else
-            advance_row<false>(paths.log_price(i), paths.price(i), last, log_drift_per_step_[i], nullptr, n);
+            advance_row<false>(paths.log_price(i), paths.price(i), last, log_drift_per_step_[i], nullptr, compound_, n);
     }
 }
 

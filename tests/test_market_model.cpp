@@ -272,6 +272,51 @@ TEST_CASE("the vectorised exp is within 1 ulp of libm's and falls back to it out
     CHECK(y[0] == 0.0);
 }
 
+TEST_CASE("the short-step exp is within 1 ulp of the exact value over its range") {
+    std::mt19937_64 random(5);
+    std::uniform_real_distribution<double> step(-detail::small_exp_limit, detail::small_exp_limit);
+    double worst_ulps = 0.0;
+    for (int k = 0; k < 2000000; ++k) {
+        double d = step(random);
+        if (k % 4 == 0) d *= 1e-3;  // the steps of short monitoring intervals
+        const long double exact = std::exp(static_cast<long double>(d));
+        const double rounded = static_cast<double>(exact);
+        const double ulp = std::nextafter(rounded, std::numeric_limits<double>::infinity()) - rounded;
+        worst_ulps = std::max(worst_ulps, static_cast<double>(std::abs(detail::exp_small(d) - exact) / ulp));
+    }
+    CHECK(worst_ulps <= 1.0);
+    CHECK(detail::exp_small(0.0) == 1.0);
+}
+
+TEST_CASE("compounded prices stay within 1e-12 of e^x over 2016 steps, and long steps fall back to e^x") {
+    // 5-minute steps compound; a daily step of a volatile asset is too long for the series.
+    for (const int steps_per_day : {288, 1}) {
+        INFO("steps per day " << steps_per_day);
+        const Scenario s = ScenarioBuilder(10000, 7, steps_per_day)
+                               .asset("A", 100.0, 0.8)
+                               .asset("B", 3.0, 2.5)
+                               .uniform_correlation(0.5)
+                               .position("A", Side::long_side, 100, 2)
+                               .build();
+        const MarketModel model(s);
+        RandomStream rng(3, 0);
+        const std::size_t n = 512;
+        PathBlock paths(2, n);
+        model.start(paths, n, rng);
+        double worst = 0.0;
+        for (int step = 0; step < s.simulation.steps; ++step) {
+            model.step(paths, rng);
+            for (std::size_t i = 0; i < 2; ++i)
+                for (std::size_t p = 0; p < n; ++p)
+                    worst = std::max(worst, std::abs(paths.price(i)[p] / std::exp(paths.log_price(i)[p]) - 1.0));
+        }
+        if (steps_per_day == 1)
+            CHECK(worst <= 5e-16);  // e^x itself, to an ulp or two
+        else
+            CHECK(worst <= 1e-12);
+    }
+}
+
 TEST_CASE("the bit tests of the hot loop agree with the comparisons they replace") {
     auto top = [](std::uint64_t bits) { return detail::any_top_bit(bits); };
     const double min_sub = std::numeric_limits<double>::denorm_min();

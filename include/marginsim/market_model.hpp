@@ -114,6 +114,7 @@ public:
     // Moves every path of the block one step with the innovations already drawn,
     // then refreshes prices: x += (mu - vol^2/2) dt + vol sqrt(dt) e (+ the step's jumps,
     // the drift compensated; in the regime model with the path's regime, which then switches).
+    // Prices follow as P e^(step) when the steps are short (as e^x to within ~1e-14), else e^x.
     void advance(PathBlock& paths) const;
     // draw + advance.
     void step(PathBlock& paths, RandomStream& rng) const {
@@ -158,6 +159,7 @@ private:
     std::vector<double> regime_rows_;
     std::array<double, 2> switch_probability_{};  // per step: calm -> stress, stress -> calm
     StartRegime start_regime_ = StartRegime::calm;
+    bool compound_ = false;  // prices follow short steps by compounding (see advance)
 };
 
 }  // namespace marginsim
