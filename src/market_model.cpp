@@ -119,16 +119,6 @@ constexpr std::size_t batch = batch_rounds * lane_count;
     g.s = {s0, s1, s2, s3};
 }
 
-// masks[w] bit b: the top bit of reject[64 w + b], for `words` words.
-[[MARGINSIM_HOT_KERNEL]] void reject_masks(const std::uint64_t* __restrict reject, std::uint64_t* __restrict masks,
-                                           std::size_t words) {
-    for (std::size_t w = 0; w < words; ++w) {
-        std::uint64_t mask = 0;
-        for (std::size_t b = 0; b < 64; ++b) mask |= (reject[w * 64 + b] >> 63) << b;
-        masks[w] = mask;
-    }
-}
-
 }  // namespace
 
 RandomStream::RandomStream(std::uint64_t seed, std::uint64_t stream_index)
@@ -149,7 +139,7 @@ void RandomStream::fill_normals(std::span<double> out) {
         // The rejected candidates as bit masks, 64 a word (a vectorised pass), then visited in
         // order: the same draws, in the same order, as a scan of every candidate.
         std::array<std::uint64_t, batch / 64> rejected;
-        reject_masks(reject.data(), rejected.data(), (rounds * lane_count + 63) / 64);
+        detail::top_bit_masks(reject.data(), rejected.data(), (rounds * lane_count + 63) / 64);
         for (std::size_t w = 0; w < (rounds * lane_count + 63) / 64; ++w) {
             for (std::uint64_t mask = rejected[w]; mask != 0; mask &= mask - 1) {
                 const std::size_t l = w * 64 + static_cast<std::size_t>(std::countr_zero(mask));

@@ -119,6 +119,18 @@ inline std::uint64_t at_most_bits(double a, double b) noexcept {
 // Top bit set when x is 1.0, clear when it is 0.0 (1.0 is 0x3ff0...: bit 61 shifted up).
 inline std::uint64_t one_bits(double x) noexcept { return std::bit_cast<std::uint64_t>(x) << 2; }
 
+// masks[w] bit b: the top bit of bits[64 w + b], for `words` words: the elements a bit test
+// flagged, visited in order by countr_zero, without a branch per element. Static: each
+// translation unit has its own clones.
+[[maybe_unused]] [[MARGINSIM_HOT_KERNEL]] static void top_bit_masks(const std::uint64_t* __restrict bits, std::uint64_t* __restrict masks,
+                                                   std::size_t words) {
+    for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t mask = 0;
+        for (std::size_t b = 0; b < 64; ++b) mask |= (bits[w * 64 + b] >> 63) << b;
+        masks[w] = mask;
+    }
+}
+
 // y[k] = e^x[k], vectorised; libm for the rare array that leaves the fast domain.
 inline void exp_array(const double* x, double* y, std::size_t n) noexcept {
     std::uint64_t outside = 0;
