@@ -133,7 +133,8 @@ double order_statistic(const std::vector<T>& sorted, double a) {
 LossSummary summarize_losses(std::vector<double>& losses);
 
 // Finishes merged statistics (reorders the samples in place) over the paths that did not
-// overflow; throws std::runtime_error when every path overflowed.
+// overflow, the modes side by side on the threads of the calling TBB arena; throws
+// std::runtime_error when every path overflowed.
 Summary summarize(BlockStats& merged);
 
 // Times to liquidation (days) of a mode from its counts per step: p05, median and p95 as
