@@ -246,8 +246,9 @@ namespace detail {
 Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
                   std::chrono::steady_clock::time_point start, const RunControl& control) {
     const bool stopped = total.paths < scenario.simulation.paths;
+    // At most one thread a core: a larger arena would need run_blocks' global limit (TBB warns).
     Summary summary;
-    tbb::task_arena(threads).execute([&] { summary = summarize(total); });
+    tbb::task_arena(std::min(threads, tbb::info::default_concurrency())).execute([&] { summary = summarize(total); });
     const std::chrono::duration<double> session = std::chrono::steady_clock::now() - start;
     const double elapsed = session.count() + (control.resume ? control.resume->elapsed_s : 0.0);
     if (stopped && control.checkpoint != nullptr) {

@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -243,12 +244,15 @@ TEST_CASE("run results do not depend on the thread count") {
                                       std::to_string(threads) + " --json " + quoted(out));
         REQUIRE(result.code == 0);
         CHECK(result.out.empty());  // --quiet
+        INFO(result.err);
+        CHECK(result.err.find("TBB") == std::string::npos);  // no TBB warning with more threads than cores
         return json::parse(read_all(out));
     };
     const json one = run_with(1);
     const json two = run_with(2);
     CHECK(one.at("modes") == two.at("modes"));
     CHECK(one.at("comparison") == two.at("comparison"));
+    CHECK(run_with(2 * static_cast<int>(std::thread::hardware_concurrency()) + 1).at("modes") == one.at("modes"));
 }
 
 TEST_CASE("run writes CSV and a failed write exits 1") {
