@@ -8,9 +8,11 @@
 
 #include "marginsim/accumulators.hpp"
 #include "marginsim/simulate.hpp"
+#include "same_numbers.hpp"
 #include "scenario_builder.hpp"
 
 using namespace marginsim;
+using marginsim::testing::require_same;
 using marginsim::testing::ScenarioBuilder;
 
 namespace {
@@ -29,32 +31,6 @@ Scenario liquidating_book() {
         .build();
 }
 
-void require_same(const Summary& a, const Summary& b) {
-    REQUIRE(a.paths == b.paths);
-    for (std::size_t m = 0; m < mode_count; ++m) {
-        const ModeSummary& x = a.modes[m];
-        const ModeSummary& y = b.modes[m];
-        REQUIRE(x.liquidation_probability.estimate == y.liquidation_probability.estimate);
-        REQUIRE(x.position_liquidation_probability == y.position_liquidation_probability);
-        REQUIRE(x.loss.mean == y.loss.mean);
-        REQUIRE(x.loss.std == y.loss.std);
-        REQUIRE(x.loss.var == y.loss.var);
-        REQUIRE(x.loss.es == y.loss.es);
-        REQUIRE(x.loss.max == y.loss.max);
-        REQUIRE(x.drawdown.mean == y.drawdown.mean);
-        REQUIRE(x.drawdown.p95 == y.drawdown.p95);
-        REQUIRE(x.drawdown.p99 == y.drawdown.p99);
-        REQUIRE(x.funding_paid_mean == y.funding_paid_mean);
-        REQUIRE(x.time_to_liquidation_days.has_value() == y.time_to_liquidation_days.has_value());
-        if (x.time_to_liquidation_days) {
-            REQUIRE(x.time_to_liquidation_days->p05 == y.time_to_liquidation_days->p05);
-            REQUIRE(x.time_to_liquidation_days->median == y.time_to_liquidation_days->median);
-            REQUIRE(x.time_to_liquidation_days->p95 == y.time_to_liquidation_days->p95);
-        }
-    }
-    REQUIRE(a.p_cross_loss_exceeds_isolated.estimate == b.p_cross_loss_exceeds_isolated.estimate);
-    REQUIRE(a.contagion_probability.estimate == b.contagion_probability.estimate);
-}
 
 }  // namespace
 

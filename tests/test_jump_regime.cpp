@@ -13,6 +13,7 @@
 #include "marginsim/market_model.hpp"
 #include "marginsim/simulate.hpp"
 #include "marginsim/sweep.hpp"
+#include "same_numbers.hpp"
 #include "scenario_builder.hpp"
 
 using namespace marginsim;
@@ -392,16 +393,7 @@ TEST_CASE("jump and regime runs depend only on the scenario and the seed and not
         INFO(to_string(s->simulation.model));
         const Report a = simulate(*s, RunOptions{10000, 5, 1});
         const Report b = simulate(*s, RunOptions{10000, 5, 3});
-        for (std::size_t m = 0; m < mode_count; ++m) {
-            const ModeSummary& x = a.modes[m].summary;
-            const ModeSummary& y = b.modes[m].summary;
-            REQUIRE(x.liquidation_probability.estimate == y.liquidation_probability.estimate);
-            REQUIRE(x.loss.mean == y.loss.mean);
-            REQUIRE(x.loss.std == y.loss.std);
-            REQUIRE(x.loss.es == y.loss.es);
-            REQUIRE(x.drawdown.mean == y.drawdown.mean);
-            REQUIRE(x.position_liquidation_probability == y.position_liquidation_probability);
-        }
+        marginsim::testing::require_same(a, b);
         CHECK(a.modes[0].summary.liquidation_probability.estimate > 0.0);
         CHECK(simulate(*s, RunOptions{10000, 6, 3}).modes[0].summary.loss.mean != a.modes[0].summary.loss.mean);
     }
@@ -469,9 +461,11 @@ TEST_CASE("a volatility scale sweep scales the diffusion volatilities of both re
 
 namespace {
 
-const char* jump_toml = R"([simulation]
+// A two-asset case of `model` with its tables: the same text, line for line, in both models.
+std::string two_asset_case(const std::string& model, const std::string& tables) {
+    return R"([simulation]
 horizon_days = 7
-model = "jump"
+model = ")" + model + R"("
 [account]
 balance = 10000
 [[assets]]
@@ -484,7 +478,15 @@ symbol = "ETH"
 price = 2000
 volatility = 0.7
 maintenance_margin_rate = 0.005
-[jumps]
+)" + tables + R"([[positions]]
+symbol = "BTC"
+side = "long"
+margin = 1000
+leverage = 10
+)";
+}
+
+const std::string jump_toml = two_asset_case("jump", R"([jumps]
 intensity = 3
 mean = { BTC = -0.1, ETH = -0.15 }
 vol = 0.05
@@ -492,29 +494,9 @@ vol = 0.05
 intensity = 2
 mean = -0.08
 vol = 0.04
-[[positions]]
-symbol = "BTC"
-side = "long"
-margin = 1000
-leverage = 10
-)";
+)");
 
-const char* regime_toml = R"([simulation]
-horizon_days = 7
-model = "regime"
-[account]
-balance = 10000
-[[assets]]
-symbol = "BTC"
-price = 66800
-volatility = 0.4
-maintenance_margin_rate = 0.004
-[[assets]]
-symbol = "ETH"
-price = 2000
-volatility = 0.7
-maintenance_margin_rate = 0.005
-[correlation]
+const std::string regime_toml = two_asset_case("regime", R"([correlation]
 pairs = { "BTC/ETH" = 0.6 }
 [regime]
 calm_to_stress = 6
@@ -524,12 +506,7 @@ start = "calm"
 volatility_scale = 1.5
 [regime.stress.correlation]
 pairs = { "BTC/ETH" = 0.9 }
-[[positions]]
-symbol = "BTC"
-side = "long"
-margin = 1000
-leverage = 10
-)";
+)");
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
     const auto at = text.find(from);

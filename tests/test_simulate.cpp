@@ -6,9 +6,11 @@
 #include <numeric>
 
 #include "marginsim/simulate.hpp"
+#include "same_numbers.hpp"
 #include "scenario_builder.hpp"
 
 using namespace marginsim;
+using marginsim::testing::require_same;
 using marginsim::testing::ScenarioBuilder;
 
 namespace {
@@ -227,32 +229,6 @@ TEST_CASE("one position in cross with the balance equal to its margin is isolate
     }
 }
 
-namespace {
-
-void require_same_numbers(const Report& a, const Report& b) {
-    for (std::size_t m = 0; m < mode_count; ++m) {
-        const ModeSummary& x = a.modes[m].summary;
-        const ModeSummary& y = b.modes[m].summary;
-        REQUIRE(x.liquidation_probability.estimate == y.liquidation_probability.estimate);
-        REQUIRE(x.loss.mean == y.loss.mean);
-        REQUIRE(x.loss.std == y.loss.std);
-        REQUIRE(x.loss.var == y.loss.var);
-        REQUIRE(x.loss.es == y.loss.es);
-        REQUIRE(x.loss.max == y.loss.max);
-        REQUIRE(x.position_liquidation_probability == y.position_liquidation_probability);
-        REQUIRE(x.drawdown.mean == y.drawdown.mean);
-        REQUIRE(x.drawdown.p99 == y.drawdown.p99);
-        REQUIRE(x.funding_paid_mean == y.funding_paid_mean);
-        REQUIRE(x.time_to_liquidation_days.has_value() == y.time_to_liquidation_days.has_value());
-        if (x.time_to_liquidation_days)
-            REQUIRE(x.time_to_liquidation_days->median == y.time_to_liquidation_days->median);
-    }
-    REQUIRE(a.p_cross_loss_exceeds_isolated.estimate == b.p_cross_loss_exceeds_isolated.estimate);
-    REQUIRE(a.contagion_probability.estimate == b.contagion_probability.estimate);
-}
-
-}  // namespace
-
 TEST_CASE("results depend only on the scenario and the seed and not on the thread count") {
     const Scenario s = invariant_scenarios()[1].scenario;
     RunOptions one{20000, 99, 1};
@@ -262,8 +238,8 @@ TEST_CASE("results depend only on the scenario and the seed and not on the threa
     const Report c = simulate(s, two);
     CHECK(a.simulation.threads == 1);
     CHECK(b.simulation.threads == 2);
-    require_same_numbers(a, b);
-    require_same_numbers(b, c);
+    require_same(a, b);
+    require_same(b, c);
     RunOptions other_seed{20000, 100, 2};
     CHECK(simulate(s, other_seed).modes[0].summary.loss.mean != a.modes[0].summary.loss.mean);
 }
