@@ -146,17 +146,18 @@ std::uint64_t file_hash(const std::filesystem::path& path) {
 
 namespace {
 
-// Adds values to a 64-bit hash (FNV-1a over their bytes; doubles by their bit patterns).
+// Values as bytes (integers little-endian, doubles by their bit patterns, texts after their
+// length), hashed by fnv1a_hash.
 class ContentHash {
 public:
     ContentHash& add(std::string_view text) {
         add(static_cast<std::uint64_t>(text.size()));
-        for (const char c : text) byte(static_cast<unsigned char>(c));
+        bytes_.append(text);
         return *this;
     }
     ContentHash& add(double value) { return add(std::bit_cast<std::uint64_t>(value)); }
     ContentHash& add(std::uint64_t value) {
-        for (int b = 0; b < 64; b += 8) byte(static_cast<unsigned char>(value >> b));
+        for (int b = 0; b < 64; b += 8) bytes_.push_back(static_cast<char>(value >> b));
         return *this;
     }
     ContentHash& add(const std::vector<double>& values) {
@@ -169,14 +170,10 @@ public:
     ContentHash& add(Enum value) {
         return add(static_cast<std::uint64_t>(static_cast<std::int64_t>(value)));
     }
-    std::uint64_t value() const noexcept { return hash_; }
+    std::uint64_t value() const noexcept { return fnv1a_hash(bytes_); }
 
 private:
-    void byte(unsigned char c) noexcept {
-        hash_ ^= c;
-        hash_ *= 0x100000001b3ull;
-    }
-    std::uint64_t hash_ = 0xcbf29ce484222325ull;
+    std::string bytes_;
 };
 
 }  // namespace

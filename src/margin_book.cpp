@@ -1,7 +1,6 @@
 #include "marginsim/margin_book.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -603,18 +602,11 @@ void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_
     const PoolRows& rows = pool_rows_[g];
     const std::size_t row = g * capacity_ + begin;
     flag_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row, hit_.data(), count);
-    std::array<std::uint64_t, chunk_ / 64> masks;
-    const std::size_t words = (count + 63) / 64;
-    detail::top_bit_masks(hit_.data(), masks.data(), words);
-    for (std::size_t w = 0; w < words; ++w) {
-        for (std::uint64_t mask = masks[w]; mask != 0; mask &= mask - 1) {
-            const std::size_t k = w * 64 + static_cast<std::size_t>(std::countr_zero(mask));
-            if (k >= count) break;  // past a partial chunk: stale flags
-            liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
-            if (liquidated_mark_[k] == 0) liquidated_now_.push_back(static_cast<std::uint32_t>(k));
-            liquidated_mark_[k] = 1;
-        }
-    }
+    detail::visit_top_bits<chunk_>(hit_.data(), count, [&](std::size_t k) {
+        liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
+        if (liquidated_mark_[k] == 0) liquidated_now_.push_back(static_cast<std::uint32_t>(k));
+        liquidated_mark_[k] = 1;
+    });
 }
 
 // Path begin + k's loss in the mode of these pools, summed as the passes sum it (pool by pool

@@ -136,18 +136,12 @@ void RandomStream::fill_normals(std::span<double> out) {
         const std::size_t rounds = (count + lane_count - 1) / lane_count;
         double* z = rounds * lane_count == count ? out.data() + done : spare.data();
         ziggurat_candidates(impl_->lanes, z, bits.data(), reject.data(), rounds);
-        // The rejected candidates as bit masks, 64 a word (a vectorised pass), then visited in
-        // order: the same draws, in the same order, as a scan of every candidate.
-        std::array<std::uint64_t, batch / 64> rejected;
-        detail::top_bit_masks(reject.data(), rejected.data(), (rounds * lane_count + 63) / 64);
-        for (std::size_t w = 0; w < (rounds * lane_count + 63) / 64; ++w) {
-            for (std::uint64_t mask = rejected[w]; mask != 0; mask &= mask - 1) {
-                const std::size_t l = w * 64 + static_cast<std::size_t>(std::countr_zero(mask));
-                if (l >= count) break;
-                const auto accepted = detail::ZigguratNormal::finish(impl_->slow, bits[l], z[l]);
-                z[l] = accepted ? *accepted : detail::ZigguratNormal::draw(impl_->slow);
-            }
-        }
+        // The rejected candidates in order: the same draws, in the same order, as a scan of
+        // every candidate.
+        detail::visit_top_bits<batch>(reject.data(), count, [&](std::size_t l) {
+            const auto accepted = detail::ZigguratNormal::finish(impl_->slow, bits[l], z[l]);
+            z[l] = accepted ? *accepted : detail::ZigguratNormal::draw(impl_->slow);
+        });
         if (z == spare.data()) std::copy_n(spare.data(), count, out.data() + done);
         done += count;
     }

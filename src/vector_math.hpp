@@ -120,7 +120,7 @@ inline std::uint64_t at_most_bits(double a, double b) noexcept {
 inline std::uint64_t one_bits(double x) noexcept { return std::bit_cast<std::uint64_t>(x) << 2; }
 
 // masks[w] bit b: the top bit of bits[64 w + b], for `words` words: the elements a bit test
-// flagged, visited in order by countr_zero, without a branch per element. Static: each
+// flagged, found without a branch per element (see visit_top_bits). Static: each
 // translation unit has its own clones.
 [[maybe_unused]] [[MARGINSIM_HOT_KERNEL]] static void top_bit_masks(const std::uint64_t* __restrict bits, std::uint64_t* __restrict masks,
                                                    std::size_t words) {
@@ -128,6 +128,23 @@ inline std::uint64_t one_bits(double x) noexcept { return std::bit_cast<std::uin
         std::uint64_t mask = 0;
         for (std::size_t b = 0; b < 64; ++b) mask |= (bits[w * 64 + b] >> 63) << b;
         masks[w] = mask;
+    }
+}
+
+// visit(k) for each k < count whose bits[k] has its top bit set, in increasing k. bits must
+// hold whole words of 64 up to count (entries from count on are read and ignored), at most
+// MaxCount of them.
+template <std::size_t MaxCount, class Visit>
+void visit_top_bits(const std::uint64_t* bits, std::size_t count, Visit&& visit) {
+    std::array<std::uint64_t, (MaxCount + 63) / 64> masks;
+    const std::size_t words = (count + 63) / 64;
+    top_bit_masks(bits, masks.data(), words);
+    for (std::size_t w = 0; w < words; ++w) {
+        for (std::uint64_t mask = masks[w]; mask != 0; mask &= mask - 1) {
+            const std::size_t k = w * 64 + static_cast<std::size_t>(std::countr_zero(mask));
+            if (k >= count) return;
+            visit(k);
+        }
     }
 }
 
