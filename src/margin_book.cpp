@@ -202,7 +202,7 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
             });
             const auto g = static_cast<std::size_t>(same - pools_.begin());
             if (same == pools_.end()) {
-                PoolTerms terms{{}, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross};
+                PoolTerms terms{{}, m, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross};
                 for (std::size_t j : pool.positions) terms.has_funding |= positions_[j].funding_per_price != 0.0;
                 pools_.push_back(std::move(terms));
             }
@@ -586,6 +586,61 @@ void add_single_losses(std::size_t pools, bool first, const std::array<SinglePoo
     }
 }
 
+// The loss of up to 4 pools already tested at this step (by the mode that tested them), added
+// in turn as add_single_losses and add_loss_find_hits add them: rows[t] is pool t's upnl (its
+// rows summed in order, as those passes sum them).
+struct TestedPool {
+    std::array<const double*, 4> upnl{};
+    std::size_t rows = 0;
+    const double* open = nullptr;
+    const double* base_loss = nullptr;
+};
+
+// Pools single-row pools (Rows == 1), or one pool of Rows rows (Pools == 1).
+template <std::size_t Pools, std::size_t Rows, bool First>
+[[MARGINSIM_HOT_KERNEL]] void add_tested_losses(const std::array<TestedPool, 4>& pools, double* __restrict loss,
+                                                std::size_t count) {
+    static_assert(Pools == 1 || Rows == 1);
+    const double* __restrict u0 = pools[0].upnl[0];
+    const double* __restrict o0 = pools[0].open;
+    const double* __restrict b0 = pools[0].base_loss;
+    const double* __restrict u1 = pools[1].upnl[0];
+    const double* __restrict o1 = pools[1].open;
+    const double* __restrict b1 = pools[1].base_loss;
+    const double* __restrict u2 = pools[2].upnl[0];
+    const double* __restrict o2 = pools[2].open;
+    const double* __restrict b2 = pools[2].base_loss;
+    const double* __restrict u3 = pools[3].upnl[0];
+    const double* __restrict o3 = pools[3].open;
+    const double* __restrict b3 = pools[3].base_loss;
+    const std::array<const double*, 4>& rows = pools[0].upnl;
+    for (std::size_t k = 0; k < count; ++k) {
+        const double upnl0 = Rows == 1 ? u0[k] : row_sum<Rows>(rows, k);
+        double sum = (First ? 0.0 : loss[k]) + (b0[k] - o0[k] * upnl0);
+        if constexpr (Pools > 1) sum += b1[k] - o1[k] * u1[k];
+        if constexpr (Pools > 2) sum += b2[k] - o2[k] * u2[k];
+        if constexpr (Pools > 3) sum += b3[k] - o3[k] * u3[k];
+        loss[k] = sum;
+    }
+}
+
+template <bool First>
+void add_tested_losses(std::size_t pools, const std::array<TestedPool, 4>& rows, double* loss, std::size_t count) {
+    if (pools > 1) {
+        switch (pools) {
+        case 2: add_tested_losses<2, 1, First>(rows, loss, count); return;
+        case 3: add_tested_losses<3, 1, First>(rows, loss, count); return;
+        default: add_tested_losses<4, 1, First>(rows, loss, count); return;
+        }
+    }
+    switch (rows[0].rows) {
+    case 1: add_tested_losses<1, 1, First>(rows, loss, count); return;
+    case 2: add_tested_losses<1, 2, First>(rows, loss, count); return;
+    case 3: add_tested_losses<1, 3, First>(rows, loss, count); return;
+    default: add_tested_losses<1, 4, First>(rows, loss, count); return;
+    }
+}
+
 // The running minimum of the loss (maximum of equity) and the largest rise of the loss above it.
 [[MARGINSIM_HOT_KERNEL]] void track_drawdown(const double* __restrict loss, double* __restrict min_loss,
                                              double* __restrict drawdown, std::size_t count) {
@@ -622,16 +677,39 @@ void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_
 }
 
 // A pool this mode shares with an earlier one (isolated pools in the as-configured mode) was
-// tested there: here it is already closed where it liquidated, so it adds its realised loss
-// and finds no hit, as a pool of its own would have after liquidating.
+// tested there: here it is already closed where it liquidated, so it only adds its loss (a
+// second test would find no hit), as a pool of its own would have after liquidating.
 void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step) {
     double* loss = loss_.data() + m * capacity_ + begin;
     const std::vector<std::size_t>& pools = mode_pools_[m];
     if (pools.empty()) std::fill_n(loss, count, 0.0);  // no pool, no loss
     for (std::size_t i = 0; i < pools.size();) {
+        // Pools an earlier mode has (tested there at this step: closed where they liquidated
+        // now) add their loss without a test, up to 4 single-row ones a pass.
+        if (pools_[pools[i]].first_mode < m) {
+            std::size_t group = 1;
+            if (pool_rows_[pools[i]].count == 1)
+                while (group < 4 && i + group < pools.size() && pools_[pools[i + group]].first_mode < m &&
+                       pool_rows_[pools[i + group]].count == 1)
+                    ++group;
+            std::array<TestedPool, 4> tested;
+            for (std::size_t t = 0; t < group; ++t) {
+                const std::size_t g = pools[i + t];
+                const std::size_t row = g * capacity_ + begin;
+                tested[t] = {pool_rows_[g].upnl, pool_rows_[g].count, open_.data() + row, base_loss_.data() + row};
+            }
+            if (i == 0)
+                add_tested_losses<true>(group, tested, loss, count);
+            else
+                add_tested_losses<false>(group, tested, loss, count);
+            i += group;
+            continue;
+        }
         // Up to 4 pools of one position row in a row (isolated pools) share one pass.
         std::size_t group = 0;
-        while (group < 4 && i + group < pools.size() && pool_rows_[pools[i + group]].count == 1) ++group;
+        while (group < 4 && i + group < pools.size() && pool_rows_[pools[i + group]].count == 1 &&
+               pools_[pools[i + group]].first_mode == m)
+            ++group;
         if (group >= 2) {
             std::array<SinglePool, 4> rows;
             for (std::size_t t = 0; t < group; ++t) {
