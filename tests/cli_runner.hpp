@@ -1,13 +1,14 @@
 #pragma once
 // A fresh temporary directory and the built marginsim program run in it: for the tests of
-// commands that write files (batch, HTML reports).
+// the program end to end and of commands that write files (batch, HTML reports).
 
+#include <stdlib.h>  // mkdtemp
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 
@@ -39,9 +40,9 @@ inline std::string shell_quoted(const fs::path& path) {
 class TempDir {
 public:
     explicit TempDir(const std::string& prefix) {
-        std::random_device seed;
-        path_ = fs::temp_directory_path() / (prefix + "_" + std::to_string(seed()));
-        fs::create_directories(path_);
+        std::string pattern = (fs::temp_directory_path() / (prefix + "_XXXXXX")).string();
+        if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a directory " + pattern);
+        path_ = pattern;
     }
     ~TempDir() {
         std::error_code ignored;

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.hpp"
 #include "fuzz/scenario_invariants.hpp"
 #include "marginsim/error.hpp"
 #include "marginsim/run_estimate.hpp"
@@ -55,32 +56,8 @@ constexpr bool sanitized = false;
 constexpr bool sanitized = false;
 #endif
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "marginsim_bad_inputs_XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using marginsim::testing::read_all;
+using marginsim::testing::TempDir;
 
 struct Result {
     int code = -1;
@@ -118,8 +95,8 @@ Result run_cli(const fs::path& cwd, const std::vector<std::string>& arguments,
     REQUIRE(wait4(pid, &status, 0, &usage) == pid);
     Result result;
     result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    result.out = read_file(out_file);
-    result.err = read_file(err_file);
+    result.out = read_all(out_file);
+    result.err = read_all(err_file);
     result.user_seconds = static_cast<double>(usage.ru_utime.tv_sec) +
                           static_cast<double>(usage.ru_utime.tv_usec) * 1e-6;
     result.max_rss_kib = usage.ru_maxrss;
@@ -164,7 +141,7 @@ std::vector<CorpusCase> load_corpus() {
     const std::string memory_limit = memory_limit_text();
     for (const fs::directory_entry& entry : fs::directory_iterator(corpus_dir)) {
         if (!entry.is_regular_file() || entry.path().extension() != ".toml") continue;
-        const std::string text = read_file(entry.path());
+        const std::string text = read_all(entry.path());
         const std::string first = text.substr(0, text.find('\n'));
         CorpusCase c;
         c.name = entry.path().filename().string();
@@ -193,7 +170,7 @@ std::vector<CorpusCase> load_corpus() {
 TEST_CASE("every malformed scenario of the corpus is refused with its exact message", "[bad_inputs]") {
     const std::vector<CorpusCase> cases = load_corpus();
     REQUIRE(cases.size() >= 40);
-    TempDir scratch;
+    TempDir scratch("marginsim_bad_inputs");
     const fs::path outputs = scratch.path() / "outputs";
     fs::create_directory(outputs);
     for (const CorpusCase& c : cases) {
@@ -219,7 +196,7 @@ TEST_CASE("every malformed scenario of the corpus is refused with its exact mess
 }
 
 TEST_CASE("a path count override too large for the machine is refused and names --paths", "[bad_inputs]") {
-    TempDir scratch;
+    TempDir scratch("marginsim_bad_inputs");
     const Result run =
         run_cli(source_dir, {"run", "configs/seed_example.toml", "--paths", "1000000000000",
                              "--threads", "1", "--json", (scratch.path() / "r.json").string()},
@@ -278,7 +255,7 @@ leverage = 10.0
 )";
 
 TEST_CASE("run with the force flag runs a scenario the estimate refuses", "[bad_inputs]") {
-    TempDir scratch;
+    TempDir scratch("marginsim_bad_inputs");
     const fs::path scenario = scratch.path() / "settles.toml";
     std::ofstream(scenario) << settles_at_once;
     const fs::path json = scratch.path() / "report.json";
@@ -295,7 +272,7 @@ TEST_CASE("run with the force flag runs a scenario the estimate refuses", "[bad_
                                   {"run", "settles.toml", "-q", "--force", "--json", json.string()},
                                   scratch.path(), 300);
     REQUIRE(forced.code == 0);
-    const nlohmann::json report = nlohmann::json::parse(read_file(json));
+    const nlohmann::json report = nlohmann::json::parse(read_all(json));
     CHECK(report["simulation"]["paths"] == 1000000);
     for (const char* mode : {"isolated", "cross", "as_configured"}) {
         CHECK(report["modes"][mode]["liquidation_probability"]["estimate"] == 1.0);
@@ -303,7 +280,7 @@ TEST_CASE("run with the force flag runs a scenario the estimate refuses", "[bad_
 }
 
 TEST_CASE("sweep and batch apply the run-size check too", "[bad_inputs]") {
-    TempDir scratch;
+    TempDir scratch("marginsim_bad_inputs");
     std::ofstream(scratch.path() / "settles.toml") << settles_at_once;
     const fs::path batch_dir = scratch.path() / "scenarios";
     fs::create_directories(batch_dir);
@@ -326,7 +303,7 @@ TEST_CASE("sweep and batch apply the run-size check too", "[bad_inputs]") {
     CHECK(batch.code == 1);  // one scenario failed
     CHECK(fs::exists(out / "small.json"));
     CHECK_FALSE(fs::exists(out / "large.json"));
-    CHECK_THAT(read_file(out / "summary.csv"), Catch::Contains("run too large"));
+    CHECK_THAT(read_all(out / "summary.csv"), Catch::Contains("run too large"));
 }
 
 TEST_CASE("the run-size check of several runs adds their times", "[run_estimate]") {
@@ -343,7 +320,7 @@ TEST_CASE("the run estimate follows the engine's cost in time and memory", "[bad
         WARN("skipped under sanitizers: they change both the time and the memory of a run");
         return;
     }
-    TempDir scratch;
+    TempDir scratch("marginsim_bad_inputs");
     const Scenario seed = load_scenario(source_dir / "configs" / "seed_example.toml");
 
     SECTION("time: within a factor of 3 of the CPU time of a single-thread run") {
@@ -360,7 +337,7 @@ TEST_CASE("the run estimate follows the engine's cost in time and memory", "[bad
     }
     SECTION("memory: an upper bound of the peak, within a factor of 3") {
         // One step: the run is all samples, merging and sorting, where the memory goes.
-        const std::string text = read_file(source_dir / "configs" / "seed_example.toml");
+        const std::string text = read_all(source_dir / "configs" / "seed_example.toml");
         const fs::path file = scratch.path() / "one_step.toml";
         std::string edited = text;
         edited.replace(edited.find("horizon_days = 7.0"), 18, "horizon_days = 1.0");
@@ -495,7 +472,7 @@ TEST_CASE("fuzzer findings stay fixed", "[bad_inputs][fuzz]") {
         if (!entry.is_regular_file() || entry.path().filename() == "README.md") continue;
         ++count;
         INFO(entry.path().filename().string());
-        const std::string text = read_file(entry.path());
+        const std::string text = read_all(entry.path());
         const LoadOptions options{source_dir / "configs" / "exchanges"};
         try {
             const Scenario scenario = parse_scenario(text, "fuzz", options);

@@ -5,11 +5,10 @@
 #include "marginsim/error.hpp"
 #include "marginsim/market_model.hpp"
 #include "marginsim/scenario.hpp"
+#include "cli_runner.hpp"
 #include "scenario_builder.hpp"
 
 #include <catch2/catch.hpp>
-
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <charconv>
@@ -17,10 +16,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,59 +33,10 @@ Date date(int y, unsigned m, unsigned d) {
                                             std::chrono::day(d)});
 }
 
-std::string read_all(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-std::string quoted(const fs::path& path) {
-    std::string text(1, '\'');
-    text += path.string();
-    text += '\'';
-    return text;
-}
-
-struct Result {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-class TempDir {
-public:
-    TempDir() {
-        std::random_device seed;
-        path_ = fs::temp_directory_path() / ("marginsim_test_calibrate_" + std::to_string(seed()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-    fs::path write(const std::string& name, const std::string& text) const {
-        std::ofstream(path_ / name, std::ios::binary) << text;
-        return path_ / name;
-    }
-    Result run(const std::string& arguments) const {
-        const std::string command = quoted(MARGINSIM_CLI) + " " + arguments + " >" +
-                                    quoted(path_ / "stdout") + " 2>" + quoted(path_ / "stderr");
-        const int status = std::system(command.c_str());
-        Result result;
-        result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        result.out = read_all(path_ / "stdout");
-        result.err = read_all(path_ / "stderr");
-        return result;
-    }
-
-private:
-    fs::path path_;
-};
+using marginsim::testing::read_all;
+using marginsim::testing::shell_quoted;
+using marginsim::testing::TempDir;
+using Result = marginsim::testing::CliResult;
 
 // Shortest round-trip decimal form: the file holds exactly the simulated close.
 std::string fmt_close(double value) {
@@ -486,7 +434,7 @@ TEST_CASE("calibration recovers the volatilities and correlations of engine path
         const Date d = start + days(day(engine));
         if (std::find(missing.begin(), missing.end(), d) == missing.end()) missing.push_back(d);
     }
-    const TempDir dir;
+    const TempDir dir("marginsim_test_calibrate");
     const std::vector<fs::path> files{
         dir.write("Binance_AAAUSDT_d.csv", binance_csv(closes[0], "AAAUSDT")),
         dir.write("Binance_BBBUSDT_d.csv",
@@ -717,14 +665,14 @@ TEST_CASE("marginsim calibrate writes the summary and the snippet", "[calibrate]
                                   .uniform_correlation(0.5)
                                   .build();
     const std::vector<Closes> closes = engine_closes(scenario, date(2022, 1, 1), 400, 8);
-    const TempDir dir;
+    const TempDir dir("marginsim_test_calibrate");
     const fs::path x = dir.write("Binance_XUSDT_d.csv", binance_csv(closes[0], "XUSDT"));
     const fs::path y = dir.write("y_prices.csv", plain_csv(closes[1], 4));
-    const std::string files = quoted(x) + " " + quoted(y);
+    const std::string files = shell_quoted(x) + " " + shell_quoted(y);
 
     SECTION("to a file") {
         const fs::path out = dir / "snippet.toml";
-        const Result r = dir.run("calibrate " + files + " --window 365 --out " + quoted(out));
+        const Result r = dir.run("calibrate " + files + " --window 365 --out " + shell_quoted(out));
         REQUIRE(r.code == 0);
         CHECK(r.err.empty());
         // 400 days from 2022-01-01 end on 2023-02-05.
@@ -754,7 +702,7 @@ TEST_CASE("marginsim calibrate writes the summary and the snippet", "[calibrate]
             std::string error;
         };
         const std::vector<Case> cases{
-            {quoted(bad), bad.string() + ":3:12: close: not a number: found \"abc\""},
+            {shell_quoted(bad), bad.string() + ":3:12: close: not a number: found \"abc\""},
             {files + " --lambda 0.9", "--lambda is only used with --method ewma"},
             {files + " --method ewma --lambda 1.5", "must be a number in (0, 1)"},
             {files + " --method garch", "--method"},

@@ -3,17 +3,14 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
 
 namespace {
 
@@ -72,67 +69,15 @@ mode = "cross"
 // Line 3 holds a key the format does not know.
 constexpr const char* bad_scenario_text = "[simulation]\npaths = 100\npathz = 10\n";
 
-struct Result {
-    int code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string read_all(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-// Appends rather than `"'" + s + "'"`, which trips GCC 12's false -Wrestrict at -O3.
-std::string quoted(const fs::path& path) {
-    std::string text(1, '\'');
-    text += path.string();
-    text += '\'';
-    return text;
-}
-
-class TempDir {
-public:
-    TempDir() {
-        std::random_device seed;
-        path_ = fs::temp_directory_path() / ("marginsim_test_cli_" + std::to_string(seed()));
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-    fs::path operator/(const std::string& name) const { return path_ / name; }
-    fs::path write(const std::string& name, const std::string& text) const {
-        std::ofstream(path_ / name, std::ios::binary) << text;
-        return path_ / name;
-    }
-    // Runs the program with `arguments` (already shell-quoted where needed).
-    Result run(const std::string& arguments) const {
-        const std::string command = quoted(MARGINSIM_CLI) + " " + arguments + " >" +
-                                    quoted(path_ / "stdout") + " 2>" + quoted(path_ / "stderr");
-        const int status = std::system(command.c_str());
-        Result result;
-        result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        result.out = read_all(path_ / "stdout");
-        result.err = read_all(path_ / "stderr");
-        return result;
-    }
-
-private:
-    fs::path path_;
-};
+using marginsim::testing::read_all;
+using marginsim::testing::shell_quoted;
+using marginsim::testing::TempDir;
+using Result = marginsim::testing::CliResult;
 
 }  // namespace
 
 TEST_CASE("help of the program and of every subcommand exits 0") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     for (const char* arguments : {"--help", "run --help", "validate --help"}) {
         INFO(arguments);
         const Result result = dir.run(arguments);
@@ -146,18 +91,18 @@ TEST_CASE("help of the program and of every subcommand exits 0") {
 }
 
 TEST_CASE("the version flag prints the version") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const Result result = dir.run("--version");
     CHECK(result.code == 0);
     CHECK(std::regex_search(result.out, std::regex(R"(\d+\.\d+\.\d+)")));
 }
 
 TEST_CASE("a bad scenario exits 2 naming file line and column and writes nothing") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const fs::path bad = dir.write("bad.toml", bad_scenario_text);
     const fs::path out = dir / "out.json";
     SECTION("run") {
-        const Result result = dir.run("run " + quoted(bad) + " --json " + quoted(out));
+        const Result result = dir.run("run " + shell_quoted(bad) + " --json " + shell_quoted(out));
         CHECK(result.code == 2);
         CHECK(result.err.rfind("error: ", 0) == 0);
         CHECK(std::regex_search(result.err, std::regex(R"(bad\.toml:3:\d+)")));
@@ -166,27 +111,27 @@ TEST_CASE("a bad scenario exits 2 naming file line and column and writes nothing
         CHECK_FALSE(fs::exists(out));
     }
     SECTION("validate") {
-        const Result result = dir.run("validate " + quoted(bad));
+        const Result result = dir.run("validate " + shell_quoted(bad));
         CHECK(result.code == 2);
         CHECK(std::regex_search(result.err, std::regex(R"(bad\.toml:3:\d+)")));
         CHECK_THAT(result.out, !Catch::Contains("OK"));
     }
     SECTION("missing file") {
-        const Result result = dir.run("run " + quoted(dir / "absent.toml"));
+        const Result result = dir.run("run " + shell_quoted(dir / "absent.toml"));
         CHECK(result.code == 2);
         CHECK_THAT(result.err, Catch::Contains("absent.toml"));
     }
 }
 
 TEST_CASE("usage errors exit 2 and write nothing") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
     const fs::path out = dir / "out.json";
     for (const char* options : {"--paths 0", "--paths -5", "--paths 1.5", "--threads -1",
                                 "--seed -1", "--frobnicate"}) {
         INFO(options);
         const Result result =
-            dir.run("run " + quoted(scenario) + " " + options + " --json " + quoted(out));
+            dir.run("run " + shell_quoted(scenario) + " " + options + " --json " + shell_quoted(out));
         CHECK(result.code == 2);
         CHECK_FALSE(result.err.empty());
         CHECK_FALSE(fs::exists(out));
@@ -196,11 +141,11 @@ TEST_CASE("usage errors exit 2 and write nothing") {
 }
 
 TEST_CASE("run writes a SPEC 4 JSON report and prints the table") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
     const fs::path out = dir / "report.json";
-    const Result result = dir.run("run " + quoted(scenario) +
-                                  " --paths 2000 --seed 7 --threads 2 --json " + quoted(out));
+    const Result result = dir.run("run " + shell_quoted(scenario) +
+                                  " --paths 2000 --seed 7 --threads 2 --json " + shell_quoted(out));
     INFO(result.err);
     REQUIRE(result.code == 0);
     CHECK_THAT(result.out, Catch::Contains("P(any liquidation)"));
@@ -236,12 +181,12 @@ TEST_CASE("run writes a SPEC 4 JSON report and prints the table") {
 }
 
 TEST_CASE("run results do not depend on the thread count") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
     const auto run_with = [&](int threads) {
         const fs::path out = dir / ("threads" + std::to_string(threads) + ".json");
-        const Result result = dir.run("run " + quoted(scenario) + " --quiet --paths 2000 --threads " +
-                                      std::to_string(threads) + " --json " + quoted(out));
+        const Result result = dir.run("run " + shell_quoted(scenario) + " --quiet --paths 2000 --threads " +
+                                      std::to_string(threads) + " --json " + shell_quoted(out));
         REQUIRE(result.code == 0);
         CHECK(result.out.empty());  // --quiet
         INFO(result.err);
@@ -256,27 +201,27 @@ TEST_CASE("run results do not depend on the thread count") {
 }
 
 TEST_CASE("run writes CSV and a failed write exits 1") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
     SECTION("csv") {
         const fs::path out = dir / "report.csv";
-        REQUIRE(dir.run("run " + quoted(scenario) + " -q --paths 1000 --csv " + quoted(out)).code ==
+        REQUIRE(dir.run("run " + shell_quoted(scenario) + " -q --paths 1000 --csv " + shell_quoted(out)).code ==
                 0);
         CHECK(read_all(out).rfind("section,mode,key,value\n", 0) == 0);
     }
     SECTION("unwritable output") {
         const fs::path out = dir / "no_such_dir" / "report.json";
         const Result result =
-            dir.run("run " + quoted(scenario) + " -q --paths 1000 --json " + quoted(out));
+            dir.run("run " + shell_quoted(scenario) + " -q --paths 1000 --json " + shell_quoted(out));
         CHECK(result.code == 1);
         CHECK_THAT(result.err, Catch::Contains("error: ") && Catch::Contains("no_such_dir"));
     }
 }
 
 TEST_CASE("run prints its report as text JSON or CSV and writes HTML") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
-    const std::string run = "run " + quoted(scenario) + " --paths 1500 --json " + quoted(dir / "file.json");
+    const std::string run = "run " + shell_quoted(scenario) + " --paths 1500 --json " + shell_quoted(dir / "file.json");
     const Result as_json = dir.run(run + " --format json");
     REQUIRE(as_json.code == 0);
     // stdout holds the same report as the file.
@@ -289,7 +234,7 @@ TEST_CASE("run prints its report as text JSON or CSV and writes HTML") {
 
     // --html: the charts, and the same numbers as without it.
     const Result with_html =
-        dir.run(run + " -q --html " + quoted(dir / "report.html") + " --csv " + quoted(dir / "with.csv"));
+        dir.run(run + " -q --html " + shell_quoted(dir / "report.html") + " --csv " + shell_quoted(dir / "with.csv"));
     REQUIRE(with_html.code == 0);
     CHECK(with_html.out.empty());
     const std::string html = read_all(dir / "report.html");
@@ -300,9 +245,9 @@ TEST_CASE("run prints its report as text JSON or CSV and writes HTML") {
 }
 
 TEST_CASE("validate prints the normalised scenario and OK") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
-    const Result result = dir.run("validate " + quoted(scenario));
+    const Result result = dir.run("validate " + shell_quoted(scenario));
     INFO(result.err);
     REQUIRE(result.code == 0);
     CHECK(result.out.size() >= 3);
@@ -316,17 +261,17 @@ TEST_CASE("validate prints the normalised scenario and OK") {
 }
 
 TEST_CASE("run and validate look up tier references in --tiers-dir") {
-    const TempDir dir;
+    const TempDir dir("marginsim_test_cli");
     // The seed example refers to the bundled tables; copied away from configs/ it finds them
     // only through --tiers-dir.
     const fs::path scenario =
         dir.write("seed_example.toml", read_all(fs::path(MARGINSIM_SOURCE_DIR) / "configs" / "seed_example.toml"));
-    const std::string tiers = quoted(fs::path(MARGINSIM_SOURCE_DIR) / "configs" / "exchanges");
-    const Result missing = dir.run("validate " + quoted(scenario));
+    const std::string tiers = shell_quoted(fs::path(MARGINSIM_SOURCE_DIR) / "configs" / "exchanges");
+    const Result missing = dir.run("validate " + shell_quoted(scenario));
     CHECK(missing.code == 2);
     CHECK_THAT(missing.err, Catch::Contains("tier table \"binance-usdm/BTCUSDT\" not found"));
-    CHECK(dir.run("validate " + quoted(scenario) + " --tiers-dir " + tiers).code == 0);
-    const Result run = dir.run("run " + quoted(scenario) + " --paths 1000 --quiet --tiers-dir " + tiers);
+    CHECK(dir.run("validate " + shell_quoted(scenario) + " --tiers-dir " + tiers).code == 0);
+    const Result run = dir.run("run " + shell_quoted(scenario) + " --paths 1000 --quiet --tiers-dir " + tiers);
     INFO(run.err);
     CHECK(run.code == 0);
 }
