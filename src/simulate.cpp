@@ -15,10 +15,9 @@
 #include <chrono>
 #include <utility>
 
-#include "block_runner.hpp"
 #include <fmt/format.h>
 
-#include "thread_annotations.hpp"
+#include "block_runner.hpp"
 
 namespace marginsim {
 
@@ -181,13 +180,10 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
     const tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                                     static_cast<std::size_t>(threads));
     tbb::task_arena arena(threads);
-    const int fork = 0;
-    publish(&fork);
     arena.execute([&] {
         tbb::parallel_for(
             tbb::blocked_range<std::uint64_t>(0, block_count, 1),
             [&](const tbb::blocked_range<std::uint64_t>& range) {
-                observe(&fork);
                 Workspace& work = workspaces.local();
                 for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
                     if (done[b] != 0) continue;  // restored from the checkpoint
@@ -208,14 +204,10 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
                         control.on_progress(RunProgress{now_done, paths, resumed, elapsed.count()});
                     }
                 }
-                publish(&work.tally);
             },
             tbb::simple_partitioner());
     });
-    for (const Workspace& work : workspaces) {
-        observe(&work.tally);
-        total.merge(work.tally);
-    }
+    for (const Workspace& work : workspaces) total.merge(work.tally);
     total.dt_days = engine.book().dt_days();
     for (std::uint64_t b = 0; b < block_count; ++b)  // block order: the same sums whatever the thread count
         if (done[b] != 0)
