@@ -587,8 +587,8 @@ void add_single_losses(std::size_t pools, bool first, const std::array<SinglePoo
 }
 
 // The loss of up to 4 pools already tested at this step (by the mode that tested them), added
-// in turn as add_single_losses and add_loss_find_hits add them: rows[t] is pool t's upnl (its
-// rows summed in order, as those passes sum them).
+// in turn as add_single_losses and add_loss_find_hits add them (a pool of several rows sums
+// them in order, as those passes do).
 struct TestedPool {
     std::array<const double*, 4> upnl{};
     std::size_t rows = 0;
@@ -596,7 +596,8 @@ struct TestedPool {
     const double* base_loss = nullptr;
 };
 
-// Pools single-row pools (Rows == 1), or one pool of Rows rows (Pools == 1).
+// Pools single-row pools (Rows == 1), or one pool of Rows rows (Pools == 1). The pointers are
+// unpacked one by one, as in add_single_losses, so that GCC sees they do not alias.
 template <std::size_t Pools, std::size_t Rows, bool First>
 [[MARGINSIM_HOT_KERNEL]] void add_tested_losses(const std::array<TestedPool, 4>& pools, double* __restrict loss,
                                                 std::size_t count) {
