@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -69,18 +70,14 @@ double peak_rss_mib() {
     return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
 }
 
-// The fastest of `repeat` runs (the machine may be shared: the minimum is the least disturbed).
+// One timed run of `work`: wall and CPU time of the process.
 template <class Work>
-Timing time_best(int repeat, Work&& work) {
-    Timing best;
-    for (int r = 0; r < repeat; ++r) {
-        const double cpu0 = cpu_seconds();
-        const auto t0 = std::chrono::steady_clock::now();
-        work();
-        const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - t0;
-        if (wall.count() < best.wall_s) best = Timing{wall.count(), cpu_seconds() - cpu0};
-    }
-    return best;
+Timing time_once(Work&& work) {
+    const double cpu0 = cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    work();
+    const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - t0;
+    return Timing{wall.count(), cpu_seconds() - cpu0};
 }
 
 // The engine's own generator: one RandomStream per block, as the engine seeds them.
@@ -156,47 +153,89 @@ void print_row(const Row& row) {
     std::fflush(stdout);
 }
 
+// The measurements of a case, each taken once per round, the rounds one after another, so
+// that a ratio can pair figures taken seconds apart (a shared machine's load comes in bursts
+// longer than a round; the fastest of all rounds is the least disturbed figure of each).
+enum Measure : std::size_t { limit_one, limit_all, boost_all, engine_one, engine_all, measure_count };
+
 struct CaseResult {
-    Timing limit_all;
-    Timing boost_all;
-    Timing engine_one;
-    Timing engine_all;
+    std::vector<std::array<Timing, measure_count>> rounds;
+
+    Timing best(Measure m) const {
+        Timing fastest;
+        for (const auto& round : rounds)
+            if (round[m].wall_s < fastest.wall_s) fastest = round[m];
+        return fastest;
+    }
+    // The median over the rounds of f(round), and its smallest and largest values.
+    template <class F>
+    std::array<double, 3> spread(F&& f) const {
+        std::vector<double> values;
+        for (const auto& round : rounds) values.push_back(f(round));
+        std::sort(values.begin(), values.end());
+        const std::size_t n = values.size();
+        const double median = n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+        return {median, values.front(), values.back()};
+    }
 };
 
 CaseResult run_case(const std::string& name, const Scenario& scenario, const Options& options, int all_threads) {
     const auto& sim = scenario.simulation;
     const double paths = static_cast<double>(sim.paths);
     const double asset_steps = paths * sim.steps * static_cast<double>(scenario.asset_count());
-    CaseResult result;
-    auto row = [&](const std::string& what, int threads, const Timing& t) {
-        print_row(Row{name + " " + what, threads, t, asset_steps, paths, peak_rss_mib()});
-    };
     double sink = 0.0;
-    if (options.single_thread) {
-        const Timing limit_one = time_best(options.repeat, [&] { sink += generate_normals<OwnNormals>(scenario, 1); });
-        row("limit (normals)", 1, limit_one);
+    CaseResult result;
+    for (int r = 0; r < options.repeat; ++r) {
+        std::array<Timing, measure_count> round{};
+        if (options.single_thread)
+            round[limit_one] = time_once([&] { sink += generate_normals<OwnNormals>(scenario, 1); });
+        round[limit_all] = time_once([&] { sink += generate_normals<OwnNormals>(scenario, all_threads); });
+        round[boost_all] = time_once([&] { sink += generate_normals<BoostNormals>(scenario, all_threads); });
+        if (options.single_thread) round[engine_one] = time_once([&] { simulate(scenario, RunOptions{{}, {}, 1}); });
+        round[engine_all] = time_once([&] { simulate(scenario, RunOptions{{}, {}, all_threads}); });
+        result.rounds.push_back(round);
     }
-    result.limit_all = time_best(options.repeat, [&] { sink += generate_normals<OwnNormals>(scenario, all_threads); });
-    row("limit (normals)", all_threads, result.limit_all);
-    result.boost_all = time_best(options.repeat, [&] { sink += generate_normals<BoostNormals>(scenario, all_threads); });
-    row("Boost.Random normals", all_threads, result.boost_all);
-    if (options.single_thread) {
-        result.engine_one = time_best(options.repeat, [&] { simulate(scenario, RunOptions{{}, {}, 1}); });
-        row("engine", 1, result.engine_one);
-    }
-    result.engine_all = time_best(options.repeat, [&] { simulate(scenario, RunOptions{{}, {}, all_threads}); });
-    row("engine", all_threads, result.engine_all);
     if (sink == 42.0) fmt::print("");  // keeps the limit's work observable
+    auto row = [&](const std::string& what, int threads, Measure m) {
+        print_row(Row{name + " " + what, threads, result.best(m), asset_steps, paths, peak_rss_mib()});
+    };
+    if (options.single_thread) row("limit (normals)", 1, limit_one);
+    row("limit (normals)", all_threads, limit_all);
+    row("Boost.Random normals", all_threads, boost_all);
+    if (options.single_thread) row("engine", 1, engine_one);
+    row("engine", all_threads, engine_all);
     return result;
 }
 
+void print_ratio(const std::string& what, double best, const std::array<double, 3>& spread, bool percent) {
+    const auto text = [percent](double x) {
+        return percent ? fmt::format("{:.1f}%", 100.0 * x) : fmt::format("{:.2f}", x);
+    };
+    fmt::print("  {:<44} {:>7} (rounds: median {}, {} - {})\n", what, text(best), text(spread[0]), text(spread[1]),
+               text(spread[2]));
+}
+
+// Each ratio from the fastest run of each measurement, then the median and range of the
+// same ratio taken within each round.
 void print_ratios(const std::string& name, const CaseResult& r, int all_threads, bool single_thread) {
-    fmt::print("{}: engine / limit at {} threads = {:.2f} (engine / Boost.Random normals = {:.2f})", name,
-               all_threads, r.engine_all.wall_s / r.limit_all.wall_s, r.engine_all.wall_s / r.boost_all.wall_s);
-    if (single_thread)
-        fmt::print(", parallel efficiency T1 / ({} x T{}) = {:.1f}%", all_threads, all_threads,
-                   100.0 * r.engine_one.wall_s / (all_threads * r.engine_all.wall_s));
-    fmt::print("\n");
+    fmt::print("{}:\n", name);
+    const auto ratio = [](Measure a, Measure b) {
+        return [a, b](const std::array<Timing, measure_count>& round) { return round[a].wall_s / round[b].wall_s; };
+    };
+    print_ratio(fmt::format("engine / limit at {} threads", all_threads),
+                r.best(engine_all).wall_s / r.best(limit_all).wall_s, r.spread(ratio(engine_all, limit_all)), false);
+    print_ratio(fmt::format("engine / Boost.Random normals at {} threads", all_threads),
+                r.best(engine_all).wall_s / r.best(boost_all).wall_s, r.spread(ratio(engine_all, boost_all)), false);
+    if (!single_thread) return;
+    print_ratio("engine / limit at 1 thread", r.best(engine_one).wall_s / r.best(limit_one).wall_s,
+                r.spread(ratio(engine_one, limit_one)), false);
+    const double t = all_threads;
+    print_ratio(fmt::format("parallel efficiency T1 / ({} x T{})", all_threads, all_threads),
+                r.best(engine_one).wall_s / (t * r.best(engine_all).wall_s),
+                r.spread([t](const std::array<Timing, measure_count>& round) {
+                    return round[engine_one].wall_s / (t * round[engine_all].wall_s);
+                }),
+                true);
 }
 
 }  // namespace
@@ -209,7 +248,7 @@ int main(int argc, char** argv) {
     app.add_option("--steps-per-day", options.steps_per_day, "Override steps_per_day (0 = as in the scenario)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--threads", options.threads, "The 'all threads' count (0 = all cores)")->check(CLI::NonNegativeNumber);
-    app.add_option("--repeat", options.repeat, "Runs of each measurement; the fastest is kept")->check(CLI::PositiveNumber);
+    app.add_option("--repeat", options.repeat, "Rounds: each measurement once per round; the fastest is kept")->check(CLI::PositiveNumber);
     app.add_flag("!--no-single-thread", options.single_thread, "Skip the 1-thread runs");
     app.add_flag("!--no-large-book", options.large_book, "Skip the 10-asset, 20-position book");
     app.add_option("--write-large-book", options.write_large_book,
@@ -225,7 +264,7 @@ int main(int argc, char** argv) {
     set_paths(seed, options.paths);
     if (options.steps_per_day > 0) bench::set_steps_per_day(seed, options.steps_per_day);
 
-    fmt::print("paths {}, steps {} ({} per day), threads 1 and {}, block {} paths, best of {}\n",
+    fmt::print("paths {}, steps {} ({} per day), threads 1 and {}, block {} paths, fastest of {} rounds\n",
                seed.simulation.paths, seed.simulation.steps, seed.simulation.steps_per_day, all_threads,
                block_size, options.repeat);
     fmt::print("{:<34} {:>2} {:>9} {:>9} {:>12} {:>7} {:>9}\n", "case", "T", "wall s", "ns/a-step", "paths/s",
