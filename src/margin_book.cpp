@@ -225,7 +225,11 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
     pool_upnl_.resize(pools_.size() * chunk_);
     pool_maintenance_.resize(pools_.size() * chunk_);
     funding_.resize(chunk_);
-    pool_rows_.resize(pools_.size());
+    for (std::size_t g = 0; g < pools_.size(); ++g) {
+        pool_rows_.push_back(rows_of(g));
+        if (pools_[g].positions.size() > PoolRows{}.upnl.size()) large_pools_.push_back(g);
+    }
+    for (std::size_t m = 0; m < mode_count; ++m) mode_passes_[m] = plan_passes(pools_, mode_pools_[m], pool_rows_, m);
     hit_.resize(chunk_);
     liquidated_mark_.resize(chunk_);
     liquidated_now_.reserve(chunk_);
@@ -258,7 +262,7 @@ void BookState::update(const PathBlock& paths, int step) {
         const std::size_t count = std::min(chunk_, size_ - begin);
         update_positions(paths, begin, count);
         if (fundings > 0) pay_funding(paths, begin, count, fundings);
-        for (std::size_t g = 0; g < pools_.size(); ++g) pool_rows_[g] = rows_of(g, count);
+        if (!large_pools_.empty()) sum_large_pools(count);
         for (std::size_t m = 0; m < mode_count; ++m) update_mode(paths, m, begin, count, step);
     }
 }
@@ -394,20 +398,52 @@ void BookState::liquidate(const PathBlock& paths, std::size_t g, std::size_t p, 
     --open_pool_paths_;
 }
 
-BookState::PoolRows BookState::rows_of(std::size_t g, std::size_t count) {
+// A pool's rows in the chunk scratch: its positions' own rows (up to 4), or the rows of their
+// sums (sum_large_pools fills them for each chunk).
+BookState::PoolRows BookState::rows_of(std::size_t g) {
     const PoolTerms& pool = pools_[g];
     PoolRows rows;
     if (pool.positions.size() > rows.upnl.size()) {
-        double* upnl = pool_upnl_.data() + g * chunk_;
-        double* mm = pool_maintenance_.data() + g * chunk_;
-        sum_rows(upnl, position_upnl_.data(), pool.positions, chunk_, count);
-        sum_rows(mm, position_maintenance_.data(), pool.positions, chunk_, count);
-        rows.add(upnl, mm);
+        rows.add(pool_upnl_.data() + g * chunk_, pool_maintenance_.data() + g * chunk_);
         return rows;
     }
     for (std::size_t j : pool.positions)
         rows.add(position_upnl_.data() + j * chunk_, position_maintenance_.data() + j * chunk_);
     return rows;
+}
+
+void BookState::sum_large_pools(std::size_t count) {
+    for (const std::size_t g : large_pools_) {
+        const std::vector<std::size_t>& positions = pools_[g].positions;
+        sum_rows(pool_upnl_.data() + g * chunk_, position_upnl_.data(), positions, chunk_, count);
+        sum_rows(pool_maintenance_.data() + g * chunk_, position_maintenance_.data(), positions, chunk_, count);
+    }
+}
+
+// A pool an earlier mode has (isolated pools in the as-configured mode) was tested there at
+// this step: here it is already closed where it liquidated, so it only adds its loss (a
+// second test would find no hit), as a pool of its own would have after liquidating.
+std::vector<BookState::Pass> BookState::plan_passes(const std::vector<PoolTerms>& pools,
+                                                    const std::vector<std::size_t>& order,
+                                                    const std::vector<PoolRows>& rows, std::size_t m) {
+    std::vector<Pass> passes;
+    const auto tested = [&](std::size_t i) { return pools[order[i]].first_mode < m; };
+    const auto single = [&](std::size_t i) { return rows[order[i]].count == 1; };
+    for (std::size_t i = 0; i < order.size();) {
+        Pass pass;
+        pass.kind = tested(i) ? Pass::Kind::tested : single(i) ? Pass::Kind::singles : Pass::Kind::pool;
+        // Single-row pools of the same kind in a row share a pass, up to 4.
+        std::size_t group = 1;
+        if (pass.kind != Pass::Kind::pool && single(i))
+            while (group < 4 && i + group < order.size() && single(i + group) && tested(i + group) == tested(i))
+                ++group;
+        if (pass.kind == Pass::Kind::singles && group == 1) pass.kind = Pass::Kind::pool;
+        for (std::size_t t = 0; t < group; ++t) pass.pools[t] = order[i + t];
+        pass.count = group;
+        passes.push_back(pass);
+        i += group;
+    }
+    return passes;
 }
 
 namespace {
@@ -677,62 +713,51 @@ void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_
     return loss;
 }
 
-// A pool this mode shares with an earlier one (isolated pools in the as-configured mode) was
-// tested there: here it is already closed where it liquidated, so it only adds its loss (a
-// second test would find no hit), as a pool of its own would have after liquidating.
 void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step) {
     double* loss = loss_.data() + m * capacity_ + begin;
     const std::vector<std::size_t>& pools = mode_pools_[m];
     if (pools.empty()) std::fill_n(loss, count, 0.0);  // no pool, no loss
-    for (std::size_t i = 0; i < pools.size();) {
-        // Pools an earlier mode has (tested there at this step: closed where they liquidated
-        // now) add their loss without a test, up to 4 single-row ones a pass.
-        if (pools_[pools[i]].first_mode < m) {
-            std::size_t group = 1;
-            if (pool_rows_[pools[i]].count == 1)
-                while (group < 4 && i + group < pools.size() && pools_[pools[i + group]].first_mode < m &&
-                       pool_rows_[pools[i + group]].count == 1)
-                    ++group;
+    bool first = true;  // the first pass starts the mode's sum
+    for (const Pass& pass : mode_passes_[m]) {
+        switch (pass.kind) {
+        case Pass::Kind::tested: {
             std::array<TestedPool, 4> tested;
-            for (std::size_t t = 0; t < group; ++t) {
-                const std::size_t g = pools[i + t];
+            for (std::size_t t = 0; t < pass.count; ++t) {
+                const std::size_t g = pass.pools[t];
                 const std::size_t row = g * capacity_ + begin;
                 tested[t] = {pool_rows_[g].upnl, pool_rows_[g].count, open_.data() + row, base_loss_.data() + row};
             }
-            if (i == 0)
-                add_tested_losses<true>(group, tested, loss, count);
+            if (first)
+                add_tested_losses<true>(pass.count, tested, loss, count);
             else
-                add_tested_losses<false>(group, tested, loss, count);
-            i += group;
-            continue;
+                add_tested_losses<false>(pass.count, tested, loss, count);
+            break;
         }
-        // Up to 4 pools of one position row in a row (isolated pools) share one pass.
-        std::size_t group = 0;
-        while (group < 4 && i + group < pools.size() && pool_rows_[pools[i + group]].count == 1 &&
-               pools_[pools[i + group]].first_mode == m)
-            ++group;
-        if (group >= 2) {
+        case Pass::Kind::singles: {
             std::array<SinglePool, 4> rows;
-            for (std::size_t t = 0; t < group; ++t) {
-                const std::size_t g = pools[i + t];
+            for (std::size_t t = 0; t < pass.count; ++t) {
+                const std::size_t g = pass.pools[t];
                 const std::size_t row = g * capacity_ + begin;
                 rows[t] = {pool_rows_[g].upnl[0], pool_rows_[g].mm[0], collateral_.data() + row, open_.data() + row,
                            base_loss_.data() + row};
             }
             std::array<std::uint64_t, 4> hits{};
-            add_single_losses(group, i == 0, rows, loss, hits, count);
-            for (std::size_t t = 0; t < group; ++t)
-                if (detail::any_top_bit(hits[t])) liquidate_hits(paths, pools[i + t], begin, count, step);
-            i += group;
-            continue;
+            add_single_losses(pass.count, first, rows, loss, hits, count);
+            for (std::size_t t = 0; t < pass.count; ++t)
+                if (detail::any_top_bit(hits[t])) liquidate_hits(paths, pass.pools[t], begin, count, step);
+            break;
         }
-        const std::size_t g = pools[i];
-        const PoolRows& rows = pool_rows_[g];
-        const std::size_t row = g * capacity_ + begin;
-        if (add_loss_find_hits(i == 0, rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
-                               base_loss_.data() + row, loss, count))
-            liquidate_hits(paths, g, begin, count, step);
-        ++i;
+        case Pass::Kind::pool: {
+            const std::size_t g = pass.pools[0];
+            const PoolRows& rows = pool_rows_[g];
+            const std::size_t row = g * capacity_ + begin;
+            if (add_loss_find_hits(first, rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
+                                   base_loss_.data() + row, loss, count))
+                liquidate_hits(paths, g, begin, count, step);
+            break;
+        }
+        }
+        first = false;
     }
     // The loss again on the paths that liquidated, now with this step's liquidations realised.
     for (const std::uint32_t k : liquidated_now_) {

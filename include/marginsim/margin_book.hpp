@@ -101,6 +101,11 @@ private:
 class BookState {
 public:
     BookState(const MarginBook& book, std::size_t capacity);
+    // Not copyable: the passes hold pointers into the object's own scratch (a move keeps them).
+    BookState(const BookState&) = delete;
+    BookState& operator=(const BookState&) = delete;
+    BookState(BookState&&) noexcept = default;
+    BookState& operator=(BookState&&) noexcept = default;
 
     void reset(std::size_t n);
     // Applies step `step` (1-based) at the block's current prices.
@@ -172,7 +177,18 @@ private:
             ++count;
         }
     };
-    PoolRows rows_of(std::size_t g, std::size_t count);
+    PoolRows rows_of(std::size_t g);
+    void sum_large_pools(std::size_t count);
+    // One pass of update_mode over a chunk: a pool an earlier mode tested (or up to 4 of one
+    // row), up to 4 single-row pools, or one pool of several rows, in the mode's pool order.
+    struct Pass {
+        enum class Kind { tested, singles, pool };
+        Kind kind = Kind::pool;
+        std::array<std::size_t, 4> pools{};
+        std::size_t count = 0;
+    };
+    static std::vector<Pass> plan_passes(const std::vector<PoolTerms>& pools, const std::vector<std::size_t>& order,
+                                         const std::vector<PoolRows>& rows, std::size_t m);
     void update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step);
     void liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step);
     void liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step);
@@ -209,7 +225,9 @@ private:
     std::vector<double> pool_upnl_;
     std::vector<double> pool_maintenance_;
     std::vector<double> funding_;
-    std::vector<PoolRows> pool_rows_;  // of the chunk being updated
+    std::vector<PoolRows> pool_rows_;  // per pool, its rows in the chunk scratch
+    std::vector<std::size_t> large_pools_;  // pools of more than 4 positions: their rows summed
+    std::array<std::vector<Pass>, mode_count> mode_passes_;
     std::vector<std::uint64_t> hit_;   // per path of the chunk: liquidates now (top bit)
     // The paths of the chunk on which the mode being updated liquidated a pool now, once each.
     std::vector<std::uint8_t> liquidated_mark_;
