@@ -252,4 +252,13 @@ TEST_CASE("a mode whose pools are all another mode's gives its numbers on every 
             .position("SOL", Side::short_side, 2000, 10, MarginMode::cross);
         check_modes_agree(b.build(), MarginMode::as_configured, MarginMode::cross);
     }
+    SECTION("a cross pool of more than 4 positions (its rows summed first)") {
+        ScenarioBuilder b = four_assets_with_funding();
+        b.position("BTC", Side::long_side, 5000, 20, MarginMode::cross)
+            .position("ETH", Side::long_side, 5000, 20, MarginMode::cross)
+            .position("SOL", Side::long_side, 3000, 20, MarginMode::cross)
+            .position("XRP", Side::long_side, 2000, 20, MarginMode::cross)
+            .position("ETH", Side::short_side, 1000, 5, MarginMode::cross);
+        check_modes_agree(b.build(), MarginMode::as_configured, MarginMode::cross);
+    }
 }
