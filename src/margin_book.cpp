@@ -202,7 +202,7 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
             });
             const auto g = static_cast<std::size_t>(same - pools_.begin());
             if (same == pools_.end()) {
-                PoolTerms terms{{}, m, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross};
+                PoolTerms terms{{}, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross};
                 for (std::size_t j : pool.positions) terms.has_funding |= positions_[j].funding_per_price != 0.0;
                 pools_.push_back(std::move(terms));
             }
@@ -427,14 +427,19 @@ std::vector<BookState::Pass> BookState::plan_passes(const std::vector<PoolTerms>
                                                     const std::vector<std::size_t>& order,
                                                     const std::vector<PoolRows>& rows, std::size_t m) {
     std::vector<Pass> passes;
-    const auto tested = [&](std::size_t i) { return pools[order[i]].first_mode < m; };
+    // Tested by an earlier mode: the pool is in a mode before m (modes are updated in order).
+    const auto tested = [&](std::size_t i) {
+        const std::array<bool, mode_count>& in_mode = pools[order[i]].in_mode;
+        return std::find(in_mode.begin(), in_mode.begin() + static_cast<std::ptrdiff_t>(m), true) !=
+               in_mode.begin() + static_cast<std::ptrdiff_t>(m);
+    };
     const auto single = [&](std::size_t i) { return rows[order[i]].count == 1; };
     for (std::size_t i = 0; i < order.size();) {
         Pass pass;
         pass.kind = tested(i) ? Pass::Kind::tested : single(i) ? Pass::Kind::singles : Pass::Kind::pool;
         // Single-row pools of the same kind in a row share a pass, up to 4.
         std::size_t group = 1;
-        if (pass.kind != Pass::Kind::pool && single(i))
+        if (single(i))
             while (group < 4 && i + group < order.size() && single(i + group) && tested(i + group) == tested(i))
                 ++group;
         if (pass.kind == Pass::Kind::singles && group == 1) pass.kind = Pass::Kind::pool;

@@ -152,7 +152,6 @@ private:
     // isolated and the as-configured mode, or a cross pool of the same positions and wallet.
     struct PoolTerms {
         std::array<bool, mode_count> in_mode{};
-        std::size_t first_mode = 0;  // the mode whose update tests it; later ones only add its loss
         double start_equity = 0.0;
         double collateral = 0.0;
         std::vector<std::size_t> positions;
