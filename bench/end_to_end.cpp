@@ -7,6 +7,9 @@
 //   Boost   the same count drawn the stock way, Boost.Random's normal_distribution (a
 //           ziggurat) on a mt19937_64 per block, at all threads: the limit the engine would
 //           have with Boost's generator (the "measure the Boost.Random choices")
+//   sampler the engine's price paths alone (MarketModel: draw, correlate, advance) for every
+//           step of every block, at all threads: the engine less its margin book, statistics
+//           and report, so that engine / sampler is what the book adds on top of the prices
 //   engine  simulate() on the scenario, report included (load_scenario + simulate)
 // Each at 1 thread and at all threads, on the seed example and on a 10-asset, 20-position book.
 #include <sys/resource.h>
@@ -35,6 +38,7 @@
 #include <vector>
 
 #include "bench_scenarios.hpp"
+#include "marginsim/market_model.hpp"
 #include "marginsim/simulate.hpp"
 
 using namespace marginsim;
@@ -136,6 +140,33 @@ double generate_normals(const Scenario& scenario, int threads) {
     return total;
 }
 
+// The sampler alone: every block's paths started and stepped to the horizon, as the engine
+// does it, with no book (so no early exit once every pool has settled).
+double sample_prices(const Scenario& scenario, int threads) {
+    const MarketModel model(scenario);
+    const std::uint64_t paths = scenario.simulation.paths;
+    const std::uint64_t blocks = (paths + block_size - 1) / block_size;
+    std::vector<double> checksum(blocks);
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<std::uint64_t>(0, blocks, 1),
+            [&](const tbb::blocked_range<std::uint64_t>& range) {
+                PathBlock block(model.asset_count(), block_size);
+                for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
+                    RandomStream rng(scenario.simulation.seed, b);
+                    model.start(block, static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size)), rng);
+                    for (int k = 0; k < scenario.simulation.steps; ++k) model.step(block, rng);
+                    checksum[b] = block.price(0)[0];
+                }
+            },
+            tbb::simple_partitioner());
+    });
+    double total = 0.0;
+    for (double c : checksum) total += c;
+    return total;
+}
+
 struct Row {
     std::string what;
     int threads = 0;
@@ -156,7 +187,7 @@ void print_row(const Row& row) {
 // The measurements of a case, each taken once per round, the rounds one after another, so
 // that a ratio can pair figures taken seconds apart (a shared machine's load comes in bursts
 // longer than a round; the fastest of all rounds is the least disturbed figure of each).
-enum Measure : std::size_t { limit_one, limit_all, boost_all, engine_one, engine_all, measure_count };
+enum Measure : std::size_t { limit_one, limit_all, boost_all, sampler_all, engine_one, engine_all, measure_count };
 
 struct CaseResult {
     std::vector<std::array<Timing, measure_count>> rounds;
@@ -191,6 +222,7 @@ CaseResult run_case(const std::string& name, const Scenario& scenario, const Opt
             round[limit_one] = time_once([&] { sink += generate_normals<OwnNormals>(scenario, 1); });
         round[limit_all] = time_once([&] { sink += generate_normals<OwnNormals>(scenario, all_threads); });
         round[boost_all] = time_once([&] { sink += generate_normals<BoostNormals>(scenario, all_threads); });
+        round[sampler_all] = time_once([&] { sink += sample_prices(scenario, all_threads); });
         if (options.single_thread) round[engine_one] = time_once([&] { simulate(scenario, RunOptions{{}, {}, 1}); });
         round[engine_all] = time_once([&] { simulate(scenario, RunOptions{{}, {}, all_threads}); });
         result.rounds.push_back(round);
@@ -202,6 +234,7 @@ CaseResult run_case(const std::string& name, const Scenario& scenario, const Opt
     if (options.single_thread) row("limit (normals)", 1, limit_one);
     row("limit (normals)", all_threads, limit_all);
     row("Boost.Random normals", all_threads, boost_all);
+    row("sampler (prices only)", all_threads, sampler_all);
     if (options.single_thread) row("engine", 1, engine_one);
     row("engine", all_threads, engine_all);
     return result;
@@ -226,6 +259,10 @@ void print_ratios(const std::string& name, const CaseResult& r, int all_threads,
                 r.best(engine_all).wall_s / r.best(limit_all).wall_s, r.spread(ratio(engine_all, limit_all)), false);
     print_ratio(fmt::format("engine / Boost.Random normals at {} threads", all_threads),
                 r.best(engine_all).wall_s / r.best(boost_all).wall_s, r.spread(ratio(engine_all, boost_all)), false);
+    print_ratio(fmt::format("sampler / limit at {} threads", all_threads),
+                r.best(sampler_all).wall_s / r.best(limit_all).wall_s, r.spread(ratio(sampler_all, limit_all)), false);
+    print_ratio(fmt::format("engine / sampler at {} threads", all_threads),
+                r.best(engine_all).wall_s / r.best(sampler_all).wall_s, r.spread(ratio(engine_all, sampler_all)), false);
     if (!single_thread) return;
     print_ratio("engine / limit at 1 thread", r.best(engine_one).wall_s / r.best(limit_one).wall_s,
                 r.spread(ratio(engine_one, limit_one)), false);
