@@ -10,6 +10,21 @@
 namespace marginsim {
 namespace {
 
+// The collateral of a liquidated pool: +infinity. Whether a pool is open is then read from its
+// collateral, one number less per pool, path and step than a separate flag.
+constexpr double closed_collateral = std::numeric_limits<double>::infinity();
+
+// x while the pool with this collateral is open, 0 once it is liquidated (its unrealised PnL
+// and its funding are then no longer its own).
+inline double if_open(double collateral, double x) noexcept { return detail::keep_if_finite(collateral, x); }
+
+// MarginBook::is_liquidated (balance <= maintenance) on an open pool, as bits (top bit). The
+// open test is needed even though inf + upnl > maintenance: where a notional overflowed,
+// inf - inf is a NaN whose sign bit x86 sets.
+inline std::uint64_t liquidates_bits(double collateral, double upnl, double maintenance) noexcept {
+    return detail::at_most_bits(collateral + upnl, maintenance) & detail::finite_bits(collateral);
+}
+
 ModeLayout make_layout(const Scenario& scenario, MarginMode mode) {
     ModeLayout layout;
     layout.mode = mode;
@@ -213,7 +228,6 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
 
     const std::size_t pool_paths = pools_.size() * capacity;
     collateral_.resize(pool_paths);
-    open_.resize(pool_paths);
     base_loss_.resize(pool_paths);
     liquidated_at_.resize(pool_paths);
     loss_.resize(mode_count * capacity);
@@ -243,7 +257,6 @@ void BookState::reset(std::size_t n) {
     for (std::size_t g = 0; g < pools_.size(); ++g) {
         const std::size_t row = g * capacity_;
         std::fill_n(collateral_.begin() + row, n, pools_[g].collateral);
-        std::fill_n(open_.begin() + row, n, 1.0);
         std::fill_n(base_loss_.begin() + row, n, pools_[g].start_equity - pools_[g].collateral);
         std::fill_n(liquidated_at_.begin() + row, n, 0);
     }
@@ -369,9 +382,8 @@ void BookState::pay_funding(const PathBlock& paths, std::size_t begin, std::size
         const std::size_t row = g * capacity_ + begin;
         double* __restrict collateral = collateral_.data() + row;
         double* __restrict base_loss = base_loss_.data() + row;
-        const double* __restrict open = open_.data() + row;
         for (std::size_t k = 0; k < count; ++k) {
-            funding[k] *= open[k];  // what falls due: a liquidated pool pays nothing
+            funding[k] = if_open(collateral[k], funding[k]);  // a liquidated pool pays nothing
             collateral[k] -= funding[k];
             base_loss[k] += funding[k];
         }
@@ -393,7 +405,7 @@ void BookState::liquidate(const PathBlock& paths, std::size_t g, std::size_t p, 
         left = std::max(0.0, collateral_[at] + upnl - fee_rate_ * notional);
     }
     base_loss_[at] = pool.start_equity - left;
-    open_[at] = 0.0;
+    collateral_[at] = closed_collateral;
     liquidated_at_[at] = step;
     --open_pool_paths_;
 }
@@ -478,7 +490,7 @@ double row_sum(const std::array<const double*, 4>& rows, std::size_t count, std:
 template <std::size_t Rows, bool First>
 [[MARGINSIM_HOT_KERNEL]] std::uint64_t add_loss_find_hits(const std::array<const double*, 4>& upnl_rows,
                                                    const std::array<const double*, 4>& mm_rows,
-                                                   const double* __restrict collateral, const double* __restrict open,
+                                                   const double* __restrict collateral,
                                                    const double* __restrict base_loss, double* __restrict loss,
                                                    std::size_t count) {
     const double* __restrict u0 = upnl_rows[0];
@@ -497,9 +509,8 @@ template <std::size_t Rows, bool First>
         if constexpr (Rows > 2) upnl += u2[k], mm += m2[k];
         if constexpr (Rows > 3) upnl += u3[k], mm += m3[k];
         // The first pool of a mode starts the sum (0 + x, as a zeroed sum would give).
-        loss[k] = (First ? 0.0 : loss[k]) + (base_loss[k] - open[k] * upnl);
-        // MarginBook::is_liquidated (balance <= maintenance) on an open pool, as bits.
-        hits |= detail::at_most_bits(collateral[k] + upnl, mm) & detail::one_bits(open[k]);
+        loss[k] = (First ? 0.0 : loss[k]) + (base_loss[k] - if_open(collateral[k], upnl));
+        hits |= liquidates_bits(collateral[k], upnl, mm);
     }
     return hits;
 }
@@ -507,21 +518,21 @@ template <std::size_t Rows, bool First>
 template <bool First>
 std::uint64_t add_loss_find_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
                                  const std::array<const double*, 4>& mm_rows, const double* collateral,
-                                 const double* open, const double* base_loss, double* loss, std::size_t count) {
+                                 const double* base_loss, double* loss, std::size_t count) {
     switch (rows) {
-    case 1: return add_loss_find_hits<1, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
-    case 2: return add_loss_find_hits<2, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
-    case 3: return add_loss_find_hits<3, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
-    default: return add_loss_find_hits<4, First>(upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
+    case 1: return add_loss_find_hits<1, First>(upnl_rows, mm_rows, collateral, base_loss, loss, count);
+    case 2: return add_loss_find_hits<2, First>(upnl_rows, mm_rows, collateral, base_loss, loss, count);
+    case 3: return add_loss_find_hits<3, First>(upnl_rows, mm_rows, collateral, base_loss, loss, count);
+    default: return add_loss_find_hits<4, First>(upnl_rows, mm_rows, collateral, base_loss, loss, count);
     }
 }
 
 bool add_loss_find_hits(bool first, std::size_t rows, const std::array<const double*, 4>& upnl_rows,
                         const std::array<const double*, 4>& mm_rows, const double* collateral,
-                        const double* open, const double* base_loss, double* loss, std::size_t count) {
+                        const double* base_loss, double* loss, std::size_t count) {
     const std::uint64_t hits =
-        first ? add_loss_find_hits<true>(rows, upnl_rows, mm_rows, collateral, open, base_loss, loss, count)
-              : add_loss_find_hits<false>(rows, upnl_rows, mm_rows, collateral, open, base_loss, loss, count);
+        first ? add_loss_find_hits<true>(rows, upnl_rows, mm_rows, collateral, base_loss, loss, count)
+              : add_loss_find_hits<false>(rows, upnl_rows, mm_rows, collateral, base_loss, loss, count);
     return detail::any_top_bit(hits);
 }
 
@@ -530,8 +541,8 @@ bool add_loss_find_hits(bool first, std::size_t rows, const std::array<const dou
 template <std::size_t Rows>
 [[MARGINSIM_HOT_KERNEL]] void flag_hits(const std::array<const double*, 4>& upnl_rows,
                                         const std::array<const double*, 4>& mm_rows,
-                                        const double* __restrict collateral, const double* __restrict open,
-                                        std::uint64_t* __restrict hit, std::size_t count) {
+                                        const double* __restrict collateral, std::uint64_t* __restrict hit,
+                                        std::size_t count) {
     const double* __restrict u0 = upnl_rows[0];
     const double* __restrict u1 = upnl_rows[1];
     const double* __restrict u2 = upnl_rows[2];
@@ -546,18 +557,18 @@ template <std::size_t Rows>
         if constexpr (Rows > 1) upnl += u1[k], mm += m1[k];
         if constexpr (Rows > 2) upnl += u2[k], mm += m2[k];
         if constexpr (Rows > 3) upnl += u3[k], mm += m3[k];
-        hit[k] = detail::at_most_bits(collateral[k] + upnl, mm) & detail::one_bits(open[k]);
+        hit[k] = liquidates_bits(collateral[k], upnl, mm);
     }
 }
 
 void flag_hits(std::size_t rows, const std::array<const double*, 4>& upnl_rows,
-               const std::array<const double*, 4>& mm_rows, const double* collateral, const double* open,
-               std::uint64_t* hit, std::size_t count) {
+               const std::array<const double*, 4>& mm_rows, const double* collateral, std::uint64_t* hit,
+               std::size_t count) {
     switch (rows) {
-    case 1: flag_hits<1>(upnl_rows, mm_rows, collateral, open, hit, count); break;
-    case 2: flag_hits<2>(upnl_rows, mm_rows, collateral, open, hit, count); break;
-    case 3: flag_hits<3>(upnl_rows, mm_rows, collateral, open, hit, count); break;
-    default: flag_hits<4>(upnl_rows, mm_rows, collateral, open, hit, count); break;
+    case 1: flag_hits<1>(upnl_rows, mm_rows, collateral, hit, count); break;
+    case 2: flag_hits<2>(upnl_rows, mm_rows, collateral, hit, count); break;
+    case 3: flag_hits<3>(upnl_rows, mm_rows, collateral, hit, count); break;
+    default: flag_hits<4>(upnl_rows, mm_rows, collateral, hit, count); break;
     }
 }
 
@@ -568,7 +579,6 @@ struct SinglePool {
     const double* upnl = nullptr;
     const double* mm = nullptr;
     const double* collateral = nullptr;
-    const double* open = nullptr;
     const double* base_loss = nullptr;
 };
 
@@ -579,36 +589,32 @@ template <std::size_t Pools, bool First>
     const double* __restrict u0 = pools[0].upnl;
     const double* __restrict m0 = pools[0].mm;
     const double* __restrict c0 = pools[0].collateral;
-    const double* __restrict o0 = pools[0].open;
     const double* __restrict b0 = pools[0].base_loss;
     const double* __restrict u1 = pools[1].upnl;
     const double* __restrict m1 = pools[1].mm;
     const double* __restrict c1 = pools[1].collateral;
-    const double* __restrict o1 = pools[1].open;
     const double* __restrict b1 = pools[1].base_loss;
     const double* __restrict u2 = pools[2].upnl;
     const double* __restrict m2 = pools[2].mm;
     const double* __restrict c2 = pools[2].collateral;
-    const double* __restrict o2 = pools[2].open;
     const double* __restrict b2 = pools[2].base_loss;
     const double* __restrict u3 = pools[3].upnl;
     const double* __restrict m3 = pools[3].mm;
     const double* __restrict c3 = pools[3].collateral;
-    const double* __restrict o3 = pools[3].open;
     const double* __restrict b3 = pools[3].base_loss;
     std::uint64_t h0 = 0, h1 = 0, h2 = 0, h3 = 0;
     for (std::size_t k = 0; k < count; ++k) {
-        double sum = (First ? 0.0 : loss[k]) + (b0[k] - o0[k] * u0[k]);
-        h0 |= detail::at_most_bits(c0[k] + u0[k], m0[k]) & detail::one_bits(o0[k]);
-        sum += b1[k] - o1[k] * u1[k];
-        h1 |= detail::at_most_bits(c1[k] + u1[k], m1[k]) & detail::one_bits(o1[k]);
+        double sum = (First ? 0.0 : loss[k]) + (b0[k] - if_open(c0[k], u0[k]));
+        h0 |= liquidates_bits(c0[k], u0[k], m0[k]);
+        sum += b1[k] - if_open(c1[k], u1[k]);
+        h1 |= liquidates_bits(c1[k], u1[k], m1[k]);
         if constexpr (Pools > 2) {
-            sum += b2[k] - o2[k] * u2[k];
-            h2 |= detail::at_most_bits(c2[k] + u2[k], m2[k]) & detail::one_bits(o2[k]);
+            sum += b2[k] - if_open(c2[k], u2[k]);
+            h2 |= liquidates_bits(c2[k], u2[k], m2[k]);
         }
         if constexpr (Pools > 3) {
-            sum += b3[k] - o3[k] * u3[k];
-            h3 |= detail::at_most_bits(c3[k] + u3[k], m3[k]) & detail::one_bits(o3[k]);
+            sum += b3[k] - if_open(c3[k], u3[k]);
+            h3 |= liquidates_bits(c3[k], u3[k], m3[k]);
         }
         loss[k] = sum;
     }
@@ -633,7 +639,7 @@ void add_single_losses(std::size_t pools, bool first, const std::array<SinglePoo
 struct TestedPool {
     std::array<const double*, 4> upnl{};
     std::size_t rows = 0;
-    const double* open = nullptr;
+    const double* collateral = nullptr;
     const double* base_loss = nullptr;
 };
 
@@ -644,24 +650,24 @@ template <std::size_t Pools, std::size_t Rows, bool First>
                                                 std::size_t count) {
     static_assert(Pools == 1 || Rows == 1);
     const double* __restrict u0 = pools[0].upnl[0];
-    const double* __restrict o0 = pools[0].open;
+    const double* __restrict c0 = pools[0].collateral;
     const double* __restrict b0 = pools[0].base_loss;
     const double* __restrict u1 = pools[1].upnl[0];
-    const double* __restrict o1 = pools[1].open;
+    const double* __restrict c1 = pools[1].collateral;
     const double* __restrict b1 = pools[1].base_loss;
     const double* __restrict u2 = pools[2].upnl[0];
-    const double* __restrict o2 = pools[2].open;
+    const double* __restrict c2 = pools[2].collateral;
     const double* __restrict b2 = pools[2].base_loss;
     const double* __restrict u3 = pools[3].upnl[0];
-    const double* __restrict o3 = pools[3].open;
+    const double* __restrict c3 = pools[3].collateral;
     const double* __restrict b3 = pools[3].base_loss;
     const std::array<const double*, 4>& rows = pools[0].upnl;
     for (std::size_t k = 0; k < count; ++k) {
         const double upnl0 = Rows == 1 ? u0[k] : row_sum<Rows>(rows, k);
-        double sum = (First ? 0.0 : loss[k]) + (b0[k] - o0[k] * upnl0);
-        if constexpr (Pools > 1) sum += b1[k] - o1[k] * u1[k];
-        if constexpr (Pools > 2) sum += b2[k] - o2[k] * u2[k];
-        if constexpr (Pools > 3) sum += b3[k] - o3[k] * u3[k];
+        double sum = (First ? 0.0 : loss[k]) + (b0[k] - if_open(c0[k], upnl0));
+        if constexpr (Pools > 1) sum += b1[k] - if_open(c1[k], u1[k]);
+        if constexpr (Pools > 2) sum += b2[k] - if_open(c2[k], u2[k]);
+        if constexpr (Pools > 3) sum += b3[k] - if_open(c3[k], u3[k]);
         loss[k] = sum;
     }
 }
@@ -698,7 +704,7 @@ void add_tested_losses(std::size_t pools, const std::array<TestedPool, 4>& rows,
 void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step) {
     const PoolRows& rows = pool_rows_[g];
     const std::size_t row = g * capacity_ + begin;
-    flag_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row, hit_.data(), count);
+    flag_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, hit_.data(), count);
     detail::visit_top_bits<chunk_>(hit_.data(), count, [&](std::size_t k) {
         liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
         if (liquidated_mark_[k] == 0) liquidated_now_.push_back(static_cast<std::uint32_t>(k));
@@ -713,7 +719,7 @@ void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_
     double loss = 0.0;
     for (std::size_t g : pools) {
         const std::size_t at = g * capacity_ + begin + k;
-        loss = loss + (base_loss_[at] - open_[at] * row_sum(pool_rows_[g].upnl, pool_rows_[g].count, k));
+        loss = loss + (base_loss_[at] - if_open(collateral_[at], row_sum(pool_rows_[g].upnl, pool_rows_[g].count, k)));
     }
     return loss;
 }
@@ -730,7 +736,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
             for (std::size_t t = 0; t < pass.count; ++t) {
                 const std::size_t g = pass.pools[t];
                 const std::size_t row = g * capacity_ + begin;
-                tested[t] = {pool_rows_[g].upnl, pool_rows_[g].count, open_.data() + row, base_loss_.data() + row};
+                tested[t] = {pool_rows_[g].upnl, pool_rows_[g].count, collateral_.data() + row, base_loss_.data() + row};
             }
             if (first)
                 add_tested_losses<true>(pass.count, tested, loss, count);
@@ -743,7 +749,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
             for (std::size_t t = 0; t < pass.count; ++t) {
                 const std::size_t g = pass.pools[t];
                 const std::size_t row = g * capacity_ + begin;
-                rows[t] = {pool_rows_[g].upnl[0], pool_rows_[g].mm[0], collateral_.data() + row, open_.data() + row,
+                rows[t] = {pool_rows_[g].upnl[0], pool_rows_[g].mm[0], collateral_.data() + row,
                            base_loss_.data() + row};
             }
             std::array<std::uint64_t, 4> hits{};
@@ -756,7 +762,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
             const std::size_t g = pass.pools[0];
             const PoolRows& rows = pool_rows_[g];
             const std::size_t row = g * capacity_ + begin;
-            if (add_loss_find_hits(first, rows.count, rows.upnl, rows.mm, collateral_.data() + row, open_.data() + row,
+            if (add_loss_find_hits(first, rows.count, rows.upnl, rows.mm, collateral_.data() + row,
                                    base_loss_.data() + row, loss, count))
                 liquidate_hits(paths, g, begin, count, step);
             break;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 // The hot loops' kernels: not inlined (GCC 12 stops vectorising some of them once they are
 // inlined into a larger caller), and on x86-64 with GCC compiled three times, for AVX-512,
@@ -116,8 +117,17 @@ inline std::uint64_t at_most_bits(double a, double b) noexcept {
     return d | (d - 1);
 }
 
-// Top bit set when x is 1.0, clear when it is 0.0 (1.0 is 0x3ff0...: bit 61 shifted up).
-inline std::uint64_t one_bits(double x) noexcept { return std::bit_cast<std::uint64_t>(x) << 2; }
+// Top bit set when x is finite (clear for infinities and NaN).
+inline std::uint64_t finite_bits(double x) noexcept {
+    return ~magnitude_above_bits(x, std::numeric_limits<double>::max());
+}
+
+// x when gate is finite, +0 when it is infinite or NaN: x's bits under a mask of all ones or
+// zeros, which GCC vectorises (a ternary on doubles it compiles to a branch).
+inline double keep_if_finite(double gate, double x) noexcept {
+    const std::uint64_t mask = std::uint64_t{0} - (finite_bits(gate) >> 63);
+    return std::bit_cast<double>(std::bit_cast<std::uint64_t>(x) & mask);
+}
 
 // masks[w] bit b: the top bit of bits[64 w + b], for `words` words: the elements a bit test
 // flagged, found without a branch per element (see visit_top_bits). Static: each

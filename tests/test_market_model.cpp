@@ -334,8 +334,17 @@ TEST_CASE("the bit tests of the hot loop agree with the comparisons they replace
         const double b = k % 3 == 0 ? a : u(random);
         REQUIRE(top(detail::at_most_bits(a, b)) == (a <= b));
     }
-    CHECK(top(detail::one_bits(1.0)));
-    CHECK_FALSE(top(detail::one_bits(0.0)));
+    // A liquidated pool's collateral is +infinity: finite_bits tells it from an open one, and
+    // keep_if_finite drops its upnl from the loss.
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (double x : values) CHECK(top(detail::finite_bits(x)));
+    for (double x : {inf, -inf, nan, -nan}) CHECK_FALSE(top(detail::finite_bits(x)));
+    for (double x : values) {
+        for (double gate : values) CHECK(std::bit_cast<std::uint64_t>(detail::keep_if_finite(gate, x)) ==
+                                         std::bit_cast<std::uint64_t>(x));
+        for (double gate : {inf, -inf, nan}) CHECK(std::bit_cast<std::uint64_t>(detail::keep_if_finite(gate, x)) == 0);
+    }
     const double limit = detail::exp_max_argument;
     CHECK_FALSE(top(detail::exp_out_of_range_bits(limit)));
     CHECK_FALSE(top(detail::exp_out_of_range_bits(-limit)));

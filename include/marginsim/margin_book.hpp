@@ -205,11 +205,11 @@ private:
     std::array<std::vector<std::size_t>, mode_count> mode_pools_;  // per mode, its pools in layout order
     bool fee_policy_ = false;
     double fee_rate_ = 0.0;
-    // Per distinct pool, per path [g * capacity + p]: collateral, 1 while open (0 once liquidated),
-    // the loss it carries apart from its unrealised PnL (start equity - collateral while
-    // open, the realised loss once liquidated), and the step it was liquidated at.
+    // Per distinct pool, per path [g * capacity + p]: collateral while open (+infinity once
+    // liquidated), the loss it carries apart from its unrealised PnL (start equity -
+    // collateral while open, the realised loss once liquidated), and the step it was
+    // liquidated at.
     std::vector<double> collateral_;
-    std::vector<double> open_;
     std::vector<double> base_loss_;
     std::vector<std::int32_t> liquidated_at_;
     // Per mode, per path.
