@@ -189,6 +189,7 @@ double MarginBook::margin_ratio(MarginMode mode, std::size_t pool_index,
 BookState::BookState(const MarginBook& book, std::size_t capacity)
     : book_(&book),
       capacity_(capacity),
+      stride_(capacity + row_padding),
       fee_policy_(book.policy_ == LiquidationPolicy::fee),
       fee_rate_(book.fee_rate_) {
     for (std::size_t j = 0; j < book.position_count(); ++j) {
@@ -226,14 +227,14 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
         }
     }
 
-    const std::size_t pool_paths = pools_.size() * capacity;
+    const std::size_t pool_paths = pools_.size() * stride_;
     collateral_.resize(pool_paths);
     base_loss_.resize(pool_paths);
     liquidated_at_.resize(pool_paths);
-    loss_.resize(mode_count * capacity);
-    min_loss_.resize(mode_count * capacity);
-    drawdown_.resize(mode_count * capacity);
-    funding_paid_.resize(mode_count * capacity);
+    loss_.resize(mode_count * stride_);
+    min_loss_.resize(mode_count * stride_);
+    drawdown_.resize(mode_count * stride_);
+    funding_paid_.resize(mode_count * stride_);
     position_upnl_.resize(positions_.size() * chunk_);
     position_maintenance_.resize(positions_.size() * chunk_);
     pool_upnl_.resize(pools_.size() * chunk_);
@@ -255,7 +256,7 @@ void BookState::reset(std::size_t n) {
     size_ = n;
     open_pool_paths_ = pools_.size() * n;
     for (std::size_t g = 0; g < pools_.size(); ++g) {
-        const std::size_t row = g * capacity_;
+        const std::size_t row = g * stride_;
         std::fill_n(collateral_.begin() + row, n, pools_[g].collateral);
         std::fill_n(base_loss_.begin() + row, n, pools_[g].start_equity - pools_[g].collateral);
         std::fill_n(liquidated_at_.begin() + row, n, 0);
@@ -379,7 +380,7 @@ void BookState::pay_funding(const PathBlock& paths, std::size_t begin, std::size
             const double* __restrict price = paths.price(positions_[j].asset) + begin;
             for (std::size_t k = 0; k < count; ++k) funding[k] += per_price * price[k];
         }
-        const std::size_t row = g * capacity_ + begin;
+        const std::size_t row = g * stride_ + begin;
         double* __restrict collateral = collateral_.data() + row;
         double* __restrict base_loss = base_loss_.data() + row;
         for (std::size_t k = 0; k < count; ++k) {
@@ -389,7 +390,7 @@ void BookState::pay_funding(const PathBlock& paths, std::size_t begin, std::size
         }
         for (std::size_t m = 0; m < mode_count; ++m) {
             if (!pool.in_mode[m]) continue;
-            double* __restrict paid = funding_paid_.data() + m * capacity_ + begin;
+            double* __restrict paid = funding_paid_.data() + m * stride_ + begin;
             for (std::size_t k = 0; k < count; ++k) paid[k] += funding[k];
         }
     }
@@ -397,7 +398,7 @@ void BookState::pay_funding(const PathBlock& paths, std::size_t begin, std::size
 
 void BookState::liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step) {
     const PoolTerms& pool = pools_[g];
-    const std::size_t at = g * capacity_ + p;
+    const std::size_t at = g * stride_ + p;
     double left = 0.0;  // policy full: the collateral is lost whole
     if (fee_policy_) {
         double notional = 0.0;
@@ -703,7 +704,7 @@ void add_tested_losses(std::size_t pools, const std::array<TestedPool, 4>& rows,
 // Rare: the paths of the chunk on which open pool g liquidates now, liquidated one by one.
 void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step) {
     const PoolRows& rows = pool_rows_[g];
-    const std::size_t row = g * capacity_ + begin;
+    const std::size_t row = g * stride_ + begin;
     flag_hits(rows.count, rows.upnl, rows.mm, collateral_.data() + row, hit_.data(), count);
     detail::visit_top_bits<chunk_>(hit_.data(), count, [&](std::size_t k) {
         liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
@@ -718,14 +719,14 @@ void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_
                                                                     std::size_t begin, std::size_t k) const {
     double loss = 0.0;
     for (std::size_t g : pools) {
-        const std::size_t at = g * capacity_ + begin + k;
+        const std::size_t at = g * stride_ + begin + k;
         loss = loss + (base_loss_[at] - if_open(collateral_[at], row_sum(pool_rows_[g].upnl, pool_rows_[g].count, k)));
     }
     return loss;
 }
 
 void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step) {
-    double* loss = loss_.data() + m * capacity_ + begin;
+    double* loss = loss_.data() + m * stride_ + begin;
     const std::vector<std::size_t>& pools = mode_pools_[m];
     if (pools.empty()) std::fill_n(loss, count, 0.0);  // no pool, no loss
     bool first = true;  // the first pass starts the mode's sum
@@ -735,7 +736,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
             std::array<TestedPool, 4> tested;
             for (std::size_t t = 0; t < pass.count; ++t) {
                 const std::size_t g = pass.pools[t];
-                const std::size_t row = g * capacity_ + begin;
+                const std::size_t row = g * stride_ + begin;
                 tested[t] = {pool_rows_[g].upnl, pool_rows_[g].count, collateral_.data() + row, base_loss_.data() + row};
             }
             if (first)
@@ -748,7 +749,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
             std::array<SinglePool, 4> rows;
             for (std::size_t t = 0; t < pass.count; ++t) {
                 const std::size_t g = pass.pools[t];
-                const std::size_t row = g * capacity_ + begin;
+                const std::size_t row = g * stride_ + begin;
                 rows[t] = {pool_rows_[g].upnl[0], pool_rows_[g].mm[0], collateral_.data() + row,
                            base_loss_.data() + row};
             }
@@ -761,7 +762,7 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
         case Pass::Kind::pool: {
             const std::size_t g = pass.pools[0];
             const PoolRows& rows = pool_rows_[g];
-            const std::size_t row = g * capacity_ + begin;
+            const std::size_t row = g * stride_ + begin;
             if (add_loss_find_hits(first, rows.count, rows.upnl, rows.mm, collateral_.data() + row,
                                    base_loss_.data() + row, loss, count))
                 liquidate_hits(paths, g, begin, count, step);
@@ -776,14 +777,14 @@ void BookState::update_mode(const PathBlock& paths, std::size_t m, std::size_t b
         liquidated_mark_[k] = 0;
     }
     liquidated_now_.clear();
-    track_drawdown(loss, min_loss_.data() + m * capacity_ + begin, drawdown_.data() + m * capacity_ + begin, count);
+    track_drawdown(loss, min_loss_.data() + m * stride_ + begin, drawdown_.data() + m * stride_ + begin, count);
 }
 
 int BookState::first_liquidation_step(MarginMode mode, std::size_t p) const noexcept {
     const std::size_t m = mode_index(mode);
     int first = 0;
     for (std::size_t g : mode_pools_[m]) {
-        const int at = liquidated_at_[g * capacity_ + p];
+        const int at = liquidated_at_[g * stride_ + p];
         if (at != 0 && (first == 0 || at < first)) first = at;
     }
     return first;
@@ -791,7 +792,7 @@ int BookState::first_liquidation_step(MarginMode mode, std::size_t p) const noex
 
 int BookState::liquidation_step(MarginMode mode, std::size_t j, std::size_t p) const noexcept {
     const std::size_t g = mode_pools_[mode_index(mode)][book_->layout(mode).pool_of_position[j]];
-    return liquidated_at_[g * capacity_ + p];
+    return liquidated_at_[g * stride_ + p];
 }
 
 }  // namespace marginsim

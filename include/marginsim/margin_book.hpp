@@ -117,11 +117,11 @@ public:
     // Results, valid after the last update (positions still open are marked to market).
     // Loss of the account in `mode` on path p: fall of equity from the start.
     double loss(MarginMode mode, std::size_t p) const noexcept {
-        return loss_[mode_index(mode) * capacity_ + p];
+        return loss_[mode_index(mode) * stride_ + p];
     }
     // Largest fall of account equity from its running maximum on the path.
     double drawdown(MarginMode mode, std::size_t p) const noexcept {
-        return drawdown_[mode_index(mode) * capacity_ + p];
+        return drawdown_[mode_index(mode) * stride_ + p];
     }
     // Step of the first liquidation in `mode` on path p, 0 if none.
     int first_liquidation_step(MarginMode mode, std::size_t p) const noexcept;
@@ -129,7 +129,7 @@ public:
     int liquidation_step(MarginMode mode, std::size_t j, std::size_t p) const noexcept;
     // Funding paid on path p in `mode` (negative: received).
     double funding_paid(MarginMode mode, std::size_t p) const noexcept {
-        return funding_paid_[mode_index(mode) * capacity_ + p];
+        return funding_paid_[mode_index(mode) * stride_ + p];
     }
     // True when some position's notional on path p left [0, max_amount] at some step (a price
     // that overflowed, or grew past what the sums of a run hold): the path's other results
@@ -195,6 +195,11 @@ private:
 
     const MarginBook* book_;
     std::size_t capacity_;
+    // Rows of per-path state ([row * stride_ + p]) are one cache line longer than the block:
+    // with a stride of a multiple of 4 KiB, the rows a pass reads together (four pools' state
+    // at the same paths) would all fall into the same L1 set and evict each other.
+    static constexpr std::size_t row_padding = 8;
+    std::size_t stride_;
     std::size_t size_ = 0;
     std::size_t open_pool_paths_ = 0;  // (pool, path) pairs not yet liquidated
     std::size_t overflowed_paths_ = 0;
@@ -205,7 +210,7 @@ private:
     std::array<std::vector<std::size_t>, mode_count> mode_pools_;  // per mode, its pools in layout order
     bool fee_policy_ = false;
     double fee_rate_ = 0.0;
-    // Per distinct pool, per path [g * capacity + p]: collateral while open (+infinity once
+    // Per distinct pool, per path [g * stride_ + p]: collateral while open (+infinity once
     // liquidated), the loss it carries apart from its unrealised PnL (start equity -
     // collateral while open, the realised loss once liquidated), and the step it was
     // liquidated at.
