@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "marginsim/margin_book.hpp"
 #include "marginsim/simulate.hpp"
@@ -116,6 +118,34 @@ TEST_CASE("the Monte Carlo liquidation happens at the first step past the liquid
     // Policy full: the collateral is lost whole.
     CHECK(out.loss[mode_index(MarginMode::isolated)] == Approx(1000.0).epsilon(1e-12));
     CHECK(out.loss[mode_index(MarginMode::cross)] == Approx(5000.0).epsilon(1e-12));
+}
+
+TEST_CASE("a liquidated pool stays closed when a later price overflows") {
+    // A short at 10x liquidates when the price rises 10%; a long on another asset stays open,
+    // so the block is not settled. At step 2 the short's price is +infinity: its closed pool
+    // (collateral +infinity) must not liquidate again, where inf + (-inf) is a NaN.
+    const Scenario s = ScenarioBuilder(5000, 1, 24)
+                           .asset("ETH", 2000.0, 0.0, 0.0, 0.005)
+                           .asset("BTC", 60000.0, 0.0, 0.0, 0.005)
+                           .position("ETH", Side::short_side, 1000, 10, MarginMode::isolated)
+                           .position("BTC", Side::long_side, 1000, 2, MarginMode::isolated)
+                           .build();
+    const MarginBook book(s);
+    PathBlock paths(s.asset_count(), 1);
+    paths.reset(std::vector<double>{std::log(2000.0), std::log(60000.0)}, 1);
+    BookState state(book, 1);
+    state.reset(1);
+    paths.price(0)[0] = 2400.0;  // +20%: the short is liquidated
+    state.update(paths, 1);
+    REQUIRE(state.liquidation_step(MarginMode::isolated, 0, 0) == 1);
+    const double loss_after_liquidation = state.loss(MarginMode::isolated, 0);
+    paths.price(0)[0] = std::numeric_limits<double>::infinity();
+    state.update(paths, 2);
+    CHECK(state.liquidation_step(MarginMode::isolated, 0, 0) == 1);
+    CHECK(state.liquidation_step(MarginMode::isolated, 1, 0) == 0);
+    CHECK(state.loss(MarginMode::isolated, 0) == loss_after_liquidation);
+    CHECK_FALSE(state.all_settled());
+    CHECK(state.overflowed(0));
 }
 
 TEST_CASE("policy fee: the position closes at the step's price and pays the fee") {
