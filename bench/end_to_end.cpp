@@ -106,32 +106,22 @@ struct BoostNormals {
     }
 };
 
-// The limit: the normals (and chi-square draws) the engine consumes, nothing else.
-template <class Source>
-double generate_normals(const Scenario& scenario, int threads) {
-    const std::uint64_t paths = scenario.simulation.paths;
+// Runs every block of a run's paths on a TBB arena of `threads`, as the engine spreads them:
+// run_block(workspace, block, paths in it) returns a checksum that keeps its work observable;
+// each task makes its own workspace. Returns the checksums' sum.
+template <class MakeWorkspace, class RunBlock>
+double over_blocks(std::uint64_t paths, int threads, MakeWorkspace&& make_workspace, RunBlock&& run_block) {
     const std::uint64_t blocks = (paths + block_size - 1) / block_size;
-    const std::size_t assets = scenario.asset_count();
-    const bool student_t = scenario.simulation.model == PriceModel::student_t;
     std::vector<double> checksum(blocks);
     tbb::task_arena arena(threads);
     arena.execute([&] {
         tbb::parallel_for(
             tbb::blocked_range<std::uint64_t>(0, blocks, 1),
             [&](const tbb::blocked_range<std::uint64_t>& range) {
-                std::vector<double> z(assets * block_size);
-                std::vector<double> w(block_size);
-                for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
-                    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
-                    Source source(scenario.simulation.seed, b);
-                    double sum = 0.0;
-                    for (int k = 0; k < scenario.simulation.steps; ++k) {
-                        for (std::size_t i = 0; i < assets; ++i) source.normals({z.data() + i * block_size, n});
-                        if (student_t) source.chi_square(scenario.simulation.dof, {w.data(), n});
-                        sum += z[0];
-                    }
-                    checksum[b] = sum;
-                }
+                auto workspace = make_workspace();
+                for (std::uint64_t b = range.begin(); b != range.end(); ++b)
+                    checksum[b] = run_block(workspace, b,
+                                            static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size)));
             },
             tbb::simple_partitioner());
     });
@@ -140,31 +130,41 @@ double generate_normals(const Scenario& scenario, int threads) {
     return total;
 }
 
+// The limit: the normals (and chi-square draws) the engine consumes, nothing else.
+template <class Source>
+double generate_normals(const Scenario& scenario, int threads) {
+    const std::size_t assets = scenario.asset_count();
+    const bool student_t = scenario.simulation.model == PriceModel::student_t;
+    struct Draws {
+        std::vector<double> z, w;
+    };
+    return over_blocks(
+        scenario.simulation.paths, threads,
+        [&] { return Draws{std::vector<double>(assets * block_size), std::vector<double>(block_size)}; },
+        [&](Draws& draws, std::uint64_t b, std::size_t n) {
+            Source source(scenario.simulation.seed, b);
+            double sum = 0.0;
+            for (int k = 0; k < scenario.simulation.steps; ++k) {
+                for (std::size_t i = 0; i < assets; ++i) source.normals({draws.z.data() + i * block_size, n});
+                if (student_t) source.chi_square(scenario.simulation.dof, {draws.w.data(), n});
+                sum += draws.z[0];
+            }
+            return sum;
+        });
+}
+
 // The sampler alone: every block's paths started and stepped to the horizon, as the engine
 // does it, with no book (so no early exit once every pool has settled).
 double sample_prices(const Scenario& scenario, int threads) {
     const MarketModel model(scenario);
-    const std::uint64_t paths = scenario.simulation.paths;
-    const std::uint64_t blocks = (paths + block_size - 1) / block_size;
-    std::vector<double> checksum(blocks);
-    tbb::task_arena arena(threads);
-    arena.execute([&] {
-        tbb::parallel_for(
-            tbb::blocked_range<std::uint64_t>(0, blocks, 1),
-            [&](const tbb::blocked_range<std::uint64_t>& range) {
-                PathBlock block(model.asset_count(), block_size);
-                for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
-                    RandomStream rng(scenario.simulation.seed, b);
-                    model.start(block, static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size)), rng);
-                    for (int k = 0; k < scenario.simulation.steps; ++k) model.step(block, rng);
-                    checksum[b] = block.price(0)[0];
-                }
-            },
-            tbb::simple_partitioner());
-    });
-    double total = 0.0;
-    for (double c : checksum) total += c;
-    return total;
+    return over_blocks(
+        scenario.simulation.paths, threads, [&] { return PathBlock(model.asset_count(), block_size); },
+        [&](PathBlock& paths, std::uint64_t b, std::size_t n) {
+            RandomStream rng(scenario.simulation.seed, b);
+            model.start(paths, n, rng);
+            for (int k = 0; k < scenario.simulation.steps; ++k) model.step(paths, rng);
+            return paths.price(0)[0];
+        });
 }
 
 struct Row {
