@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "marginsim/error.hpp"
@@ -20,6 +21,27 @@ using namespace marginsim;
 using marginsim::testing::ScenarioBuilder;
 
 namespace {
+
+// Steps one block of 1024 paths `steps` times from the start, on stream (seed, stream) as the
+// engine would, and after each step calls visit(paths, log_before, regime_before) with the
+// log prices ([asset * 1024 + path]) and regimes the step started from.
+template <class Visit>
+void walk_block(const Scenario& s, std::uint64_t stream, int steps, Visit&& visit) {
+    const MarketModel model(s);
+    const std::size_t n = block_size, assets = s.asset_count();
+    PathBlock paths(assets, n);
+    RandomStream rng(s.simulation.seed, stream);
+    model.start(paths, n, rng);
+    std::vector<double> log_before(assets * n);
+    std::vector<std::uint8_t> regime_before(n);
+    for (int k = 0; k < steps; ++k) {
+        for (std::size_t i = 0; i < assets; ++i)
+            std::copy_n(paths.log_price(i), n, log_before.begin() + static_cast<std::ptrdiff_t>(i * n));
+        std::copy_n(paths.regime(), n, regime_before.begin());
+        model.step(paths, rng);
+        visit(std::as_const(paths), std::as_const(log_before), std::as_const(regime_before));
+    }
+}
 
 // Horizon log returns x_T - x_0 of every asset: [asset][path], over `blocks` blocks of 1024
 // paths (stream = block index), as the engine runs them.
@@ -185,16 +207,9 @@ struct JumpTally {
 };
 
 JumpTally tally_jumps(const Scenario& s, int steps, double threshold) {
-    const MarketModel model(s);
     const std::size_t n = block_size, assets = s.asset_count();
-    PathBlock paths(assets, n);
-    RandomStream rng(s.simulation.seed, 0);
-    model.start(paths, n, rng);
-    std::vector<double> before(assets * n);
     JumpTally tally;
-    for (int k = 0; k < steps; ++k) {
-        for (std::size_t i = 0; i < assets; ++i) std::copy_n(paths.log_price(i), n, before.begin() + static_cast<std::ptrdiff_t>(i * n));
-        model.step(paths, rng);
+    walk_block(s, 0, steps, [&](const PathBlock& paths, const std::vector<double>& before, const auto&) {
         for (std::size_t p = 0; p < n; ++p) {
             std::size_t moved = 0;
             for (std::size_t i = 0; i < assets; ++i) moved += std::abs(paths.log_price(i)[p] - before[i * n + p]) > threshold;
@@ -203,7 +218,7 @@ JumpTally tally_jumps(const Scenario& s, int steps, double threshold) {
             tally.asset_moves += moved;
             ++tally.path_steps;
         }
-    }
+    });
     return tally;
 }
 
@@ -279,29 +294,25 @@ double correlation(const std::vector<double>& x, const std::vector<double>& y) {
 TEST_CASE("regime model: share of time in stress and sojourn times match the switching intensities") {
     // 60 days of hourly steps on 2048 paths, from the stationary law.
     const Scenario s = regime_scenario(StartRegime::stationary, 60);
-    const MarketModel model(s);
     const double dt = s.simulation.dt_years;
     const std::size_t n = block_size;
-    PathBlock paths(2, n);
     std::vector<double> share;                  // per path: its share of steps in stress
     // Per regime: steps spent in it and exits from it. The chain is memoryless, so the mean
     // stay is time / exits (the exponential's estimate; stays cut by the horizon count as time).
     std::array<double, 2> time_in{}, exits{};
     std::size_t started_in_stress = 0;
     for (std::uint64_t b = 0; b < 2; ++b) {
-        RandomStream rng(s.simulation.seed, b);
-        model.start(paths, n, rng);
         std::vector<int> in_stress(n, 0);
-        for (std::size_t p = 0; p < n; ++p) started_in_stress += paths.regime()[p];
-        for (int k = 0; k < s.simulation.steps; ++k) {
-            std::vector<std::uint8_t> before(paths.regime(), paths.regime() + n);
-            model.step(paths, rng);
+        int step = 0;
+        walk_block(s, b, s.simulation.steps, [&](const PathBlock& paths, const auto&, const std::vector<std::uint8_t>& before) {
             for (std::size_t p = 0; p < n; ++p) {
+                if (step == 0) started_in_stress += before[p];
                 in_stress[p] += before[p];
                 time_in[before[p]] += dt;
                 exits[before[p]] += paths.regime()[p] != before[p];
             }
-        }
+            ++step;
+        });
         for (std::size_t p = 0; p < n; ++p) share.push_back(static_cast<double>(in_stress[p]) / s.simulation.steps);
     }
     const double pi = s.regimes.stationary_stress_share();  // 20 / (20 + 60) = 0.25
@@ -335,22 +346,16 @@ TEST_CASE("regime model: share of time in stress and sojourn times match the swi
 
 TEST_CASE("regime model: per-regime volatility and correlation match the configured ones") {
     const Scenario s = regime_scenario(StartRegime::stationary, 30);
-    const MarketModel model(s);
     const double dt = s.simulation.dt_years;
     const std::size_t n = block_size;
-    PathBlock paths(2, n);
-    std::vector<double> dx[2][2];  // [regime][asset]: log-price increments minus the drift
+    std::vector<double> dx[2][2];  // [regime][asset]: log-price increments, by the regime they were taken in
     for (std::uint64_t b = 0; b < 2; ++b) {
-        RandomStream rng(s.simulation.seed, 100 + b);
-        model.start(paths, n, rng);
-        std::vector<double> before(2 * n);
-        for (int k = 0; k < s.simulation.steps; ++k) {
-            std::vector<std::uint8_t> regime(paths.regime(), paths.regime() + n);
-            for (std::size_t i = 0; i < 2; ++i) std::copy_n(paths.log_price(i), n, before.begin() + static_cast<std::ptrdiff_t>(i * n));
-            model.step(paths, rng);
-            for (std::size_t i = 0; i < 2; ++i)
-                for (std::size_t p = 0; p < n; ++p) dx[regime[p]][i].push_back(paths.log_price(i)[p] - before[i * n + p]);
-        }
+        walk_block(s, 100 + b, s.simulation.steps,
+                   [&](const PathBlock& paths, const std::vector<double>& before, const std::vector<std::uint8_t>& regime) {
+                       for (std::size_t i = 0; i < 2; ++i)
+                           for (std::size_t p = 0; p < n; ++p)
+                               dx[regime[p]][i].push_back(paths.log_price(i)[p] - before[i * n + p]);
+                   });
     }
     for (int r = 0; r < 2; ++r) {
         const std::vector<double>& rho = r == 0 ? calm_rho : stress_rho;
@@ -384,11 +389,17 @@ ScenarioBuilder two_assets() {
     return b;
 }
 
+Scenario jump_book() {
+    return book_with(two_assets().jumps(10.0, -0.1, 0.05).idiosyncratic_jumps(1, 5.0, -0.05, 0.03));
+}
+
+Scenario regime_book() { return book_with(two_assets().regimes(10.0, 30.0, 2.0, {1.0, 0.95, 0.95, 1.0})); }
+
 }  // namespace
 
 TEST_CASE("jump and regime runs depend only on the scenario and the seed and not on the thread count") {
-    const Scenario jump = book_with(two_assets().jumps(10.0, -0.1, 0.05).idiosyncratic_jumps(1, 5.0, -0.05, 0.03));
-    const Scenario regime = book_with(two_assets().regimes(10.0, 30.0, 2.0, {1.0, 0.95, 0.95, 1.0}));
+    const Scenario jump = jump_book();
+    const Scenario regime = regime_book();
     for (const Scenario* s : {&jump, &regime}) {
         INFO(to_string(s->simulation.model));
         const Report a = simulate(*s, RunOptions{10000, 5, 1});
@@ -419,7 +430,7 @@ TEST_CASE("market-wide jumps raise the chance that the whole cross account is li
 }
 
 TEST_CASE("the JSON and CSV reports carry the model parameters") {
-    const Scenario jump = book_with(two_assets().jumps(10.0, -0.1, 0.05).idiosyncratic_jumps(1, 5.0, -0.05, 0.03));
+    const Scenario jump = jump_book();
     const auto j = nlohmann::json::parse(to_json(simulate(jump, RunOptions{1024, 1, 1})));
     const auto& jumps = j.at("simulation").at("jumps");
     CHECK(j.at("simulation").at("model") == "jump");
@@ -429,7 +440,7 @@ TEST_CASE("the JSON and CSV reports carry the model parameters") {
     CHECK_FALSE(jumps.at("assets").at(0).contains("idiosyncratic"));
     CHECK(jumps.at("assets").at(1).at("idiosyncratic").at("intensity") == 5.0);
 
-    const Scenario regime = book_with(two_assets().regimes(10.0, 30.0, 2.0, {1.0, 0.95, 0.95, 1.0}));
+    const Scenario regime = regime_book();
     const Report report = simulate(regime, RunOptions{1024, 1, 1});
     const auto r = nlohmann::json::parse(to_json(report)).at("simulation").at("regime");
     CHECK(r.at("calm_to_stress") == 10.0);
@@ -445,7 +456,7 @@ TEST_CASE("the JSON and CSV reports carry the model parameters") {
 TEST_CASE("a volatility scale sweep scales the diffusion volatilities of both regimes and not the jumps") {
     SweepSpec spec;
     spec.parameter = SweepParameter::volatility_scale;
-    const Scenario regime = book_with(two_assets().regimes(10.0, 30.0, 2.0, {1.0, 0.95, 0.95, 1.0}));
+    const Scenario regime = regime_book();
     const Scenario scaled_regime = scenario_at(regime, spec, 1.5);
     const Scenario jump = book_with(two_assets().jumps(10.0, -0.1, 0.05));
     const Scenario scaled_jump = scenario_at(jump, spec, 1.5);
