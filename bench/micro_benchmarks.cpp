@@ -17,7 +17,7 @@
 #include "marginsim/margin_book.hpp"
 #include "marginsim/market_model.hpp"
 #include "marginsim/simulate.hpp"
-#include "rng.hpp"
+#include "engine/rng.hpp"
 
 using namespace marginsim;
 

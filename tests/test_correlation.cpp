@@ -1,4 +1,4 @@
-#include "correlation.hpp"
+#include "numerics/correlation.hpp"
 
 #include <catch2/catch.hpp>
 

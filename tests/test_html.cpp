@@ -16,7 +16,7 @@
 #include "marginsim/html_report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/sweep.hpp"
-#include "svg_chart.hpp"
+#include "render/svg_chart.hpp"
 
 using namespace marginsim;
 using marginsim::testing::CliResult;

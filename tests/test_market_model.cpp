@@ -161,8 +161,8 @@ TEST_CASE("with zero volatility the price grows at the drift exactly") {
 #include <limits>
 #include <random>
 
-#include "rng.hpp"
-#include "vector_math.hpp"
+#include "engine/rng.hpp"
+#include "numerics/vector_math.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "correlation.hpp"
+#include "numerics/correlation.hpp"
 #include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "vector_math.hpp"
+#include "numerics/vector_math.hpp"
 
 namespace marginsim {
 namespace {

@@ -1,6 +1,6 @@
 #include "marginsim/calibrate.hpp"
 
-#include "correlation.hpp"
+#include "numerics/correlation.hpp"
 #include "marginsim/error.hpp"
 
 #include <Eigen/Cholesky>

@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "block_runner.hpp"
+#include "engine/block_runner.hpp"
 
 namespace marginsim {
 

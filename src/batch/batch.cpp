@@ -22,7 +22,7 @@
 #include "marginsim/html_report.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
-#include "svg_chart.hpp"
+#include "render/svg_chart.hpp"
 
 namespace marginsim {
 namespace {

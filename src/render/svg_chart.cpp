@@ -1,4 +1,4 @@
-#include "svg_chart.hpp"
+#include "render/svg_chart.hpp"
 
 #include <algorithm>
 #include <cmath>

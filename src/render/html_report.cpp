@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "svg_chart.hpp"
+#include "render/svg_chart.hpp"
 
 namespace marginsim {
 namespace {

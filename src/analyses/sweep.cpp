@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
-#include "correlation.hpp"
+#include "numerics/correlation.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/error.hpp"
 

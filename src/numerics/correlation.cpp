@@ -1,4 +1,4 @@
-#include "correlation.hpp"
+#include "numerics/correlation.hpp"
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <utility>
 
-#include "block_runner.hpp"
+#include "engine/block_runner.hpp"
 
 namespace marginsim {
 namespace {

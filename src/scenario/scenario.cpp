@@ -1,6 +1,6 @@
 #include "marginsim/scenario.hpp"
 
-#include "correlation.hpp"
+#include "numerics/correlation.hpp"
 #include "marginsim/error.hpp"
 
 #include <fmt/format.h>

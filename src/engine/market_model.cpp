@@ -6,9 +6,9 @@
 #include <cassert>
 #include <cmath>
 
-#include "correlation.hpp"
-#include "rng.hpp"
-#include "vector_math.hpp"
+#include "numerics/correlation.hpp"
+#include "engine/rng.hpp"
+#include "numerics/vector_math.hpp"
 
 namespace marginsim {
 
