@@ -178,10 +178,15 @@ TEST_CASE("a rerun skips the reports that are up to date") {
     }
 
     SECTION("a scenario edited after its report runs again") {
-        fs::last_write_time(a, mtime(out / "a.json") + std::chrono::seconds(2));
+        { std::ofstream(a, std::ios::app) << "# edited\n"; }
         const CliResult edited = dir.run(batch);
         CHECK_THAT(edited.err, Catch::Contains("1 ran, 1 skipped"));
         CHECK(mtime(out / "b.json") == b_time);
+    }
+    SECTION("a report changed since it was written runs again") {
+        { std::ofstream(out / "a.csv", std::ios::app) << "x,,y,1\n"; }
+        CHECK_THAT(dir.run(batch).err, Catch::Contains("1 ran, 1 skipped"));
+        CHECK(read_all(out / "a.csv").find("x,,y,1") == std::string::npos);
     }
     SECTION("other paths or seed run again") {
         CHECK_THAT(dir.run(batch + " --paths 1500").err, Catch::Contains("2 ran, 0 skipped"));
@@ -251,51 +256,151 @@ TEST_CASE("a killed batch leaves complete reports or none and the next run clean
     REQUIRE(WIFSIGNALED(status));
     CHECK_FALSE(fs::exists(out / "index.html"));  // killed before the end
 
-    // Whatever is there is complete; anything else is a recognisable temporary file.
+    // Whatever is there is complete; anything else is a temporary file of the writer.
     int complete_json = 0;
+    std::vector<fs::path> temporaries;
     for (const fs::directory_entry& item : fs::directory_iterator(out)) {
         const std::string name = item.path().filename().string();
         INFO(name);
-        if (name.find(".tmp-") != std::string::npos) {
-            CHECK_THAT(name, Catch::Contains(".tmp-" + std::to_string(child) + "-"));
-            continue;
-        }
         const std::string text = read_all(item.path());
-        if (item.path().extension() == ".json") {
+        const fs::path extension = item.path().extension();
+        if (name == "batch.manifest") {
+            CHECK_NOTHROW(json::parse(text));
+        } else if (extension == ".json") {
             CHECK_NOTHROW(json::parse(text));
             ++complete_json;
-        } else if (item.path().extension() == ".html") {
+        } else if (extension == ".html") {
             CHECK_THAT(text, Catch::EndsWith("</html>\n"));
-        } else {
-            CHECK(item.path().extension() == ".csv");
+        } else if (extension == ".csv") {
             CHECK_THAT(text, Catch::EndsWith("\n"));
+        } else {
+            temporaries.push_back(item.path());
         }
     }
     CHECK(complete_json >= 1);
     CHECK(complete_json < 8);
+    // The scenarios whose reports the manifest records are those a rerun skips.
+    const std::size_t recorded =
+        fs::exists(out / "batch.manifest") ? json::parse(read_all(out / "batch.manifest"))["reports"].size() : 0;
+    CHECK(recorded <= static_cast<std::size_t>(complete_json));
+    CHECK(recorded + 1 >= static_cast<std::size_t>(complete_json));
     // A temporary file of the dead process, as a kill mid-write leaves it.
     const fs::path stale = out / ("s7.json.tmp-" + std::to_string(child) + "-99");
     { std::ofstream(stale) << "{ \"truncated"; }
+    temporaries.push_back(stale);
 
     const CliResult rerun = dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(out));
     INFO(rerun.err);
     CHECK(rerun.code == 0);
-    CHECK_THAT(rerun.err, Catch::Contains(std::to_string(complete_json) + " skipped"));
-    for (const fs::directory_entry& item : fs::directory_iterator(out))
-        CHECK(item.path().filename().string().find(".tmp-") == std::string::npos);
+    CHECK_THAT(rerun.err, Catch::Contains(std::to_string(recorded) + " skipped"));
     for (int k = 0; k < 8; ++k) {
         std::string name = "s";
         name += std::to_string(k);
         name += ".json";
         CHECK_NOTHROW(json::parse(read_all(out / name)));
     }
+    // Batch cannot tell whose temporaries they are: it leaves them.
+    for (const fs::path& temporary : temporaries) CHECK(fs::exists(temporary));
 }
 
-TEST_CASE("stale temporaries of running processes are kept") {
+TEST_CASE("batch deletes no file it did not create, whatever its name") {
     const TempDir dir("marginsim_test_batch");
-    const fs::path mine = dir.write("x.json.tmp-" + std::to_string(getpid()) + "-0", "partial");
-    const fs::path unrelated = dir.write("x.json.tmp-notapid", "other");
-    CHECK(marginsim::remove_stale_temporaries(dir.path()) == 0);
-    CHECK(fs::exists(mine));
-    CHECK(fs::exists(unrelated));
+    dir.write("in/a.toml", small_scenario(0.5, 1000));
+    const fs::path out = dir / "out";
+    // pid_max is at most 2^22: no process runs with these ids.
+    const std::vector<fs::path> foreign{
+        dir.write("out/data.csv.tmp-4194305-0", "someone's data"),
+        dir.write("out/x.json.tmp-99999999999999999999999-1", "a huge number"),
+        dir.write("out/.ms-Ab12Cd", "another writer's temporary"),
+        dir.write("out/notes.txt", "notes")};
+    const CliResult result = dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(out));
+    INFO(result.err);
+    CHECK(result.code == 0);
+    CHECK(fs::exists(out / "a.json"));
+    for (const fs::path& file : foreign) {
+        INFO(file);
+        CHECK(fs::exists(file));
+    }
+}
+
+TEST_CASE("a changed tier table runs the scenario again, also through --tiers-dir") {
+    const TempDir dir("marginsim_test_batch");
+    std::string text = small_scenario(0.8, 1000);
+    const std::string rate = "maintenance_margin_rate = 0.005";
+    text.replace(text.find(rate), rate.size(), "tiers = \"ex/AAA\"");
+    dir.write("in/a.toml", text);
+    const auto table = [](double first_rate) {
+        return "tiers = [ { notional_cap = 100000, rate = " + std::to_string(first_rate) +
+               ", amount = 0 } ]\n";
+    };
+    const fs::path first = dir.write("t1/ex/AAA.toml", table(0.005));
+    dir.write("t2/ex/AAA.toml", table(0.05));
+    const fs::path out = dir / "out";
+    const auto batch = [&](const std::string& tiers) {
+        return dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(out) + " --tiers-dir " +
+                       shell_quoted(dir / tiers));
+    };
+    const auto isolated_p = [&] {
+        return json::parse(read_all(out / "a.json"))["modes"]["isolated"]["liquidation_probability"]["estimate"]
+            .get<double>();
+    };
+    REQUIRE(batch("t1").code == 0);
+    const double low_rate_p = isolated_p();
+    CHECK_THAT(batch("t1").err, Catch::Contains("0 ran, 1 skipped"));
+
+    // Another table: ten times the maintenance margin, liquidated more often.
+    CHECK_THAT(batch("t2").err, Catch::Contains("1 ran, 0 skipped"));
+    CHECK(isolated_p() > low_rate_p);
+    // The same table edited in place.
+    CHECK_THAT(batch("t1").err, Catch::Contains("1 ran, 0 skipped"));
+    std::ofstream(first) << table(0.02);
+    CHECK_THAT(batch("t1").err, Catch::Contains("1 ran, 0 skipped"));
+    CHECK_THAT(batch("t1").err, Catch::Contains("0 ran, 1 skipped"));
+}
+
+TEST_CASE("batch refuses an --out that is not a directory, before anything runs") {
+    const TempDir dir("marginsim_test_batch");
+    dir.write("in/a.toml", small_scenario(0.5, 1000));
+    const fs::path file = dir.write("report.txt", "mine");
+    const CliResult result = dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(file));
+    CHECK(result.code == 2);
+    CHECK(result.err == "error: " + file.string() +
+                            ": --out: exists and is not a directory (expected a directory for the reports, "
+                            "created if missing)\n");
+    CHECK(read_all(file) == "mine");
+    const CliResult below = dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(file / "sub"));
+    CHECK(below.code == 2);
+    CHECK_THAT(below.err, Catch::StartsWith("error: " + (file / "sub").string() + ": --out: cannot create the directory"));
+}
+
+TEST_CASE("a scenario given twice runs once, with a note") {
+    const TempDir dir("marginsim_test_batch");
+    const fs::path a = dir.write("in/a.toml", small_scenario(0.5, 1000));
+    fs::create_symlink(a, dir / "link.toml");
+    const fs::path out = dir / "out";
+    const CliResult result = dir.run("batch " + shell_quoted(a) + " " + shell_quoted(a) + " " +
+                                     shell_quoted(dir / "in") + " " + shell_quoted(dir / "in/../in/a.toml") + " " +
+                                     shell_quoted(dir / "link.toml") + " --out " + shell_quoted(out));
+    INFO(result.err);
+    CHECK(result.code == 0);
+    CHECK_THAT(result.err, Catch::Contains("1 scenarios: 1 ran, 0 skipped, 0 failed"));
+    CHECK(csv_rows(read_all(out / "summary.csv")).size() == 2);
+    const std::string index = read_all(out / "index.html");
+    CHECK_THAT(index, Catch::Contains(a.string() + ": given more than once (as " + a.string() + " before): run once"));
+    CHECK_THAT(index, Catch::Contains((dir / "link.toml").string() + ": given more than once"));
+}
+
+TEST_CASE("a batch without scenarios says so and exits 2") {
+    const TempDir dir("marginsim_test_batch");
+    fs::create_directories(dir / "empty");
+    dir.write("other/notes.txt", "not a scenario");
+    for (const char* input : {"empty", "other"}) {
+        INFO(input);
+        const CliResult result = dir.run("batch " + shell_quoted(dir / input) + " --out " + shell_quoted(dir / "out"));
+        CHECK(result.code == 2);
+        CHECK(result.err == "error: " + (dir / input).string() +
+                                ": no scenario files found, nothing to run (expected scenario files, or "
+                                "directories holding *.toml scenario files)\n");
+        CHECK_FALSE(fs::exists(dir / "out"));
+    }
 }
