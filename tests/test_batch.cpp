@@ -402,3 +402,28 @@ TEST_CASE("a batch without scenarios says so and exits 2") {
         CHECK_FALSE(fs::exists(dir / "out"));
     }
 }
+
+TEST_CASE("batch writes no report over one of its inputs") {
+    const TempDir dir("marginsim_test_batch");
+    const std::string text = small_scenario(0.5, 1000);
+    // A scenario named like a report: its NAME.csv would be itself.
+    const fs::path csv = dir.write("scen.csv", text);
+    const fs::path other = dir.write("other.toml", text);
+    const CliResult result = dir.run("batch " + shell_quoted(csv) + " " + shell_quoted(other) + " --out " +
+                                     shell_quoted(dir.path()));
+    INFO(result.err);
+    CHECK(result.code == 1);
+    CHECK_THAT(result.err, Catch::Contains("scen.csv: its report " + (dir.path() / "scen.csv").string() +
+                                           " would overwrite an input of the batch; choose another --out"));
+    CHECK(read_all(csv) == text);
+    CHECK(fs::exists(dir / "other.json"));
+
+    // The batch's own files: refused before anything runs.
+    const fs::path summary = dir.write("in/summary.csv", text);
+    const CliResult own = dir.run("batch " + shell_quoted(summary) + " " + shell_quoted(other) + " --out " +
+                                  shell_quoted(dir / "in"));
+    CHECK(own.code == 2);
+    CHECK_THAT(own.err, Catch::Contains("--out: the batch writes its summary.csv there, which is one of its inputs"));
+    CHECK(read_all(summary) == text);
+    CHECK_FALSE(fs::exists(dir / "in" / "other.json"));
+}

@@ -194,10 +194,51 @@ void run_entry(BatchEntry& entry, const BatchOptions& options, Ledger& ledger) {
     }
 }
 
-// Output names: the file stems, which must be distinct and not those of the batch's own files.
-std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files) {
+// A file's identity: the same file reached by two names (a second argument, a directory
+// holding it, a link) is one file.
+using FileIdentity = std::pair<std::uint64_t, std::uint64_t>;
+
+std::optional<FileIdentity> identity_of(const fs::path& path) {
+    struct stat status {};
+    if (::stat(path.c_str(), &status) != 0) return std::nullopt;
+    return FileIdentity{status.st_dev, status.st_ino};
+}
+
+std::set<FileIdentity> identities_of(const std::vector<fs::path>& files) {
+    std::set<FileIdentity> identities;
+    for (const fs::path& file : files)
+        if (const auto identity = identity_of(file)) identities.insert(*identity);
+    return identities;
+}
+
+// The report of `name` that is one of the inputs (`--out` holding a scenario named NAME.csv).
+std::optional<fs::path> report_over_input(const fs::path& dir, const std::string& name,
+                                          const std::set<FileIdentity>& inputs) {
+    for (const char* extension : {".json", ".csv", ".html", ".checkpoint"}) {
+        const fs::path path = report_path(dir, name, extension);
+        if (const auto identity = identity_of(path); identity && inputs.count(*identity) > 0) return path;
+    }
+    return std::nullopt;
+}
+
+// The batch's own files must not be inputs either: refused before anything is written.
+void refuse_own_files_over_inputs(const fs::path& dir, const std::vector<fs::path>& files) {
+    const std::set<FileIdentity> inputs = identities_of(files);
+    for (const char* own : {"summary.csv", "index.html", detail::batch_manifest_name}) {
+        if (const auto identity = identity_of(dir / own); identity && inputs.count(*identity) > 0) {
+            throw InputError((dir / own).string(), 0, 0, "--out",
+                             fmt::format("the batch writes its {} there, which is one of its inputs", own),
+                             "an --out directory that holds none of the input files");
+        }
+    }
+}
+
+// Output names: the file stems, which must be distinct and not those of the batch's own files,
+// nor name an input.
+std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files, const fs::path& out_dir) {
     std::vector<BatchEntry> entries;
     std::set<std::string> taken{"index", "summary"};
+    const std::set<FileIdentity> inputs = identities_of(files);
     for (const fs::path& file : files) {
         BatchEntry entry;
         entry.scenario = file;
@@ -212,23 +253,20 @@ std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files) {
             entry.error = fmt::format("{}: another scenario of the batch has the same file name '{}': its "
                                       "reports would overwrite each other; rename one",
                                       file.string(), entry.name);
+        } else if (const auto input = report_over_input(out_dir, entry.name, inputs)) {
+            entry.error = fmt::format("{}: its report {} would overwrite an input of the batch; choose another "
+                                      "--out",
+                                      file.string(), input->string());
         }
         entries.push_back(std::move(entry));
     }
     return entries;
 }
 
-// A file's identity: the same file reached by two names (a second argument, a directory
-// holding it, a link) is one scenario.
-using FileIdentity = std::pair<std::uint64_t, std::uint64_t>;
-
 void add_once(ScenarioFiles& collected, std::map<FileIdentity, fs::path>& seen, const fs::path& file) {
-    struct stat status {};
     // A missing file has no identity: its spelling stands for it.
     const FileIdentity identity =
-        ::stat(file.c_str(), &status) == 0
-            ? FileIdentity{status.st_dev, status.st_ino}
-            : FileIdentity{0, std::hash<std::string>{}(file.lexically_normal().string())};
+        identity_of(file).value_or(FileIdentity{0, std::hash<std::string>{}(file.lexically_normal().string())});
     const auto [at, inserted] = seen.emplace(identity, file);
     if (inserted) {
         collected.files.push_back(file);
@@ -403,8 +441,9 @@ BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& o
     ScenarioFiles collected = collect_scenarios(inputs);
     if (collected.files.empty()) throw no_scenarios_error(inputs);
     prepare_out_dir(options.out_dir);
+    refuse_own_files_over_inputs(options.out_dir, collected.files);
     BatchResult result;
-    result.entries = plan_entries(collected.files);
+    result.entries = plan_entries(collected.files, options.out_dir);
     result.notes = std::move(collected.notes);
     Ledger ledger;
     ledger.manifest = detail::BatchManifest::read(options.out_dir);
