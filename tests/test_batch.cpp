@@ -1,5 +1,5 @@
 // `marginsim batch`: the reports of every scenario and the index, the bad scenarios listed and
-// counted in the exit code, reruns that skip what is up to date, and a batch killed mid-run
+// counted in the exit code, reruns that skip what is up to date (batch.manifest), and a batch killed mid-run
 // that leaves complete files or none.
 #include <catch2/catch.hpp>
 
@@ -226,7 +226,7 @@ TEST_CASE("scenario names that would overwrite other reports fail alone") {
     CHECK(json::parse(read_all(dir / "out" / "same.json"))["scenario"] == (dir / "one" / "same.toml").string());
 }
 
-TEST_CASE("a killed batch leaves complete reports or none and the next run cleans up") {
+TEST_CASE("a killed batch leaves complete reports or none and the next run completes them") {
     const TempDir dir("marginsim_test_batch");
     for (int k = 0; k < 8; ++k) dir.write("in/s" + std::to_string(k) + ".toml", small_scenario(0.5 + 0.1 * k, 60000));
     const fs::path out = dir / "out";
