@@ -7,6 +7,7 @@
 #include "marginsim/scenario.hpp"
 #include "cli_runner.hpp"
 #include "scenario_builder.hpp"
+#include "skip.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -615,8 +616,7 @@ TEST_CASE("the real Binance files give the figures of an independent computation
     const fs::path dir =
         fs::path(MARGINSIM_SOURCE_DIR) / ".." / "shared" / "data" / "binance_daily";
     if (!fs::is_directory(dir)) {
-        WARN("skipped: no Binance sample data at " << dir.string()
-                                                   << " (it is not part of the repository)");
+        marginsim_skip("no Binance sample data at " + dir.string() + " (it is not part of the repository)");
         return;
     }
     const std::vector<fs::path> files{dir / "Binance_BTCUSDT_d.csv", dir / "Binance_ETHUSDT_d.csv",

@@ -3,10 +3,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -68,6 +71,22 @@ mode = "cross"
 
 // Line 3 holds a key the format does not know.
 constexpr const char* bad_scenario_text = "[simulation]\npaths = 100\npathz = 10\n";
+
+// Wilson's score interval of k successes in n trials at z standard errors.
+std::pair<double, double> wilson_interval(double k, double n, double z) {
+    const double p = k / n;
+    const double centre = (p + z * z / (2 * n)) / (1 + z * z / n);
+    const double half = z / (1 + z * z / n) * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n));
+    return {centre - half, centre + half};
+}
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+// P(min over [0, t] of a Brownian motion with drift nu and volatility sigma <= b), b < 0.
+double first_passage_below(double b, double nu, double sigma, double t) {
+    const double s = sigma * std::sqrt(t);
+    return normal_cdf((b - nu * t) / s) + std::exp(2.0 * nu * b / (sigma * sigma)) * normal_cdf((b + nu * t) / s);
+}
 
 using marginsim::testing::read_all;
 using marginsim::testing::shell_quoted;
@@ -163,10 +182,28 @@ TEST_CASE("run writes a SPEC 4 JSON report and prints the table") {
     for (const char* mode : {"isolated", "cross", "as_configured"}) {
         INFO(mode);
         CHECK(modes.at(mode).at("positions").size() == 2);
-        const double p = modes.at(mode).at("liquidation_probability").at("estimate").get<double>();
-        CHECK(p >= 0.0);
-        CHECK(p <= 1.0);
+        // A count of liquidated paths out of 2000, and its Wilson interval.
+        const json& p = modes.at(mode).at("liquidation_probability");
+        const double liquidated = p.at("estimate").get<double>() * 2000.0;
+        CHECK(liquidated == Approx(std::round(liquidated)).margin(1e-9));
+        const auto [lo, hi] = wilson_interval(std::round(liquidated), 2000.0, 1.959963984540054);
+        CHECK(p.at("ci95").at(0).get<double>() == Approx(lo).margin(1e-12));
+        CHECK(p.at("ci95").at(1).get<double>() == Approx(hi).margin(1e-12));
     }
+    // Isolated: each position alone is liquidated at most as often as the account, which is
+    // liquidated when either is (a union: at most the sum).
+    const json& isolated = modes.at("isolated");
+    const double any = isolated.at("liquidation_probability").at("estimate").get<double>();
+    const double aaa = isolated.at("positions").at(0).at("liquidation_probability").get<double>();
+    const double bbb = isolated.at("positions").at(1).at("liquidation_probability").get<double>();
+    CHECK(any >= std::max(aaa, bbb));
+    CHECK(any <= aaa + bbb + 1e-12);
+    // Liquidation prices by hand: long P0 (1 - 1/L) / (1 - r), short P0 (1 + 1/L) / (1 + r)
+    // (BBB's notional of 5000 is in its first tier: rate 0.01, amount 0).
+    CHECK(isolated.at("positions").at(0).at("liquidation_price").get<double>() ==
+          Approx(100.0 * 0.9 / 0.995).epsilon(1e-12));
+    CHECK(isolated.at("positions").at(1).at("liquidation_price").get<double>() ==
+          Approx(20.0 * 1.2 / 1.01).epsilon(1e-12));
     // SPEC 3.2: the cross wallet is the balance minus the isolated margins.
     CHECK(modes.at("cross").at("cross_wallet") == 5000.0);
     CHECK(modes.at("as_configured").at("cross_wallet") == 4000.0);
@@ -178,6 +215,60 @@ TEST_CASE("run writes a SPEC 4 JSON report and prints the table") {
         ++files;
     }
     CHECK(files == 4);  // scenario.toml, report.json, stdout, stderr
+}
+
+TEST_CASE("run: P(liquidation) of one isolated long under GBM lies between the closed forms") {
+    // One asset without drift, hourly steps for 7 days. The price is watched at the steps only,
+    // so the probability is at least that of ending below the liquidation price and below that
+    // of touching it at any time (first passage of the log price, drift -vol^2/2).
+    const TempDir dir("marginsim_test_cli");
+    const fs::path scenario = dir.write("gbm.toml", R"([simulation]
+paths = 20000
+horizon_days = 7.0
+steps_per_day = 24
+seed = 3
+
+[account]
+balance = 1000.0
+
+[[assets]]
+symbol = "SOL"
+price = 100.0
+volatility = 0.8
+maintenance_margin_rate = 0.005
+
+[[positions]]
+symbol = "SOL"
+side = "long"
+margin = 1000.0
+leverage = 10.0
+mode = "isolated"
+)");
+    const Result run = dir.run("run " + shell_quoted(scenario) + " -q --json " + shell_quoted(dir / "gbm.json"));
+    INFO(run.err);
+    REQUIRE(run.code == 0);
+    const json report = json::parse(read_all(dir / "gbm.json"));
+    const double vol = 0.8, t = 7.0 / 365.0, nu = -0.5 * vol * vol;
+    const double barrier = 100.0 * (1 - 1 / 10.0) / (1 - 0.005);
+    const double b = std::log(barrier / 100.0);
+    const double at_end = normal_cdf((b - nu * t) / (vol * std::sqrt(t)));
+    const double continuous = first_passage_below(b, nu, vol, t);
+    // Broadie-Glasserman-Kou: watching at steps acts like a barrier moved away by
+    // exp(-0.5826 vol sqrt(dt)), an approximation good to a fraction of a point here.
+    const double discrete = first_passage_below(b - 0.5826 * vol * std::sqrt(t / 168.0), nu, vol, t);
+    for (const char* mode : {"isolated", "cross", "as_configured"}) {
+        INFO(mode);
+        const json& m = report.at("modes").at(mode);
+        CHECK(m.at("positions").at(0).at("liquidation_price").get<double>() == Approx(barrier).epsilon(1e-12));
+        const double p = m.at("liquidation_probability").at("estimate").get<double>();
+        const auto [lo, hi] = wilson_interval(std::round(p * 20000.0), 20000.0, 3.2905);  // 99.9%
+        INFO("P " << p << " in [" << lo << ", " << hi << "]; at the end " << at_end << ", discrete " << discrete
+                  << ", continuous " << continuous);
+        CHECK(lo > at_end);
+        CHECK(hi < continuous);
+        CHECK(lo < discrete);
+        CHECK(discrete < hi);
+    }
 }
 
 TEST_CASE("run results do not depend on the thread count") {
@@ -205,9 +296,15 @@ TEST_CASE("run writes CSV and a failed write exits 1") {
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
     SECTION("csv") {
         const fs::path out = dir / "report.csv";
-        REQUIRE(dir.run("run " + shell_quoted(scenario) + " -q --paths 1000 --csv " + shell_quoted(out)).code ==
-                0);
-        CHECK(read_all(out).rfind("section,mode,key,value\n", 0) == 0);
+        REQUIRE(dir.run("run " + shell_quoted(scenario) + " -q --paths 1000 --csv " + shell_quoted(out) + " --json " +
+                        shell_quoted(dir / "report.json"))
+                    .code == 0);
+        // The CSV holds the JSON report's numbers.
+        std::size_t compared = 0;
+        CHECK(marginsim::testing::report_csv_mismatches(read_all(out), json::parse(read_all(dir / "report.json")),
+                                                        compared)
+                  .empty());
+        CHECK(compared >= 3 * (3 + 8) + 2 * 3 * 5);  // probabilities, losses, two positions' numbers
     }
     SECTION("unwritable output") {
         const fs::path out = dir / "no_such_dir" / "report.json";
@@ -228,7 +325,10 @@ TEST_CASE("run prints its report as text JSON or CSV and writes HTML") {
     CHECK(json::parse(as_json.out).at("modes") == json::parse(read_all(dir / "file.json")).at("modes"));
     const Result as_csv = dir.run(run + " --format csv");
     REQUIRE(as_csv.code == 0);
-    CHECK(as_csv.out.rfind("section,mode,key,value\n", 0) == 0);
+    std::size_t compared = 0;
+    CHECK(marginsim::testing::report_csv_mismatches(as_csv.out, json::parse(read_all(dir / "file.json")), compared)
+              .empty());
+    CHECK(compared >= 3 * (3 + 8));
     CHECK(dir.run(run + " --format text").out.find("P(any liquidation)") != std::string::npos);
     CHECK(dir.run(run + " --format yaml").code == 2);
 

@@ -17,6 +17,7 @@
 #include "marginsim/scenario.hpp"
 #include "marginsim/sweep.hpp"
 #include "render/svg_chart.hpp"
+#include "skip.hpp"
 
 using namespace marginsim;
 using marginsim::testing::CliResult;
@@ -217,8 +218,8 @@ std::vector<std::string> page_errors(const std::string& log) {
 
 TEST_CASE("the pages render in headless Chromium with their charts and no console errors") {
     if (!fs::exists(chromium)) {
-        WARN("SKIPPED: " << chromium << " is not installed (scripts/setup.sh test installs Debian's "
-                                        "chromium package): the pages were not rendered in a browser");
+        marginsim_skip(std::string(chromium) + " is not installed (scripts/setup.sh test installs Debian's "
+                                               "chromium package): the pages were not rendered in a browser");
         return;
     }
     const TempDir dir("marginsim_test_html");

@@ -81,6 +81,7 @@ struct BatchEntry {
 struct BatchResult {
     std::vector<BatchEntry> entries;  // in input order
     bool interrupted = false;         // the stop flag ended it early
+    std::vector<std::string> notes;   // about the inputs: files given more than once
     std::size_t count(BatchStatus status) const noexcept;
 };
 
@@ -88,13 +89,28 @@ struct BatchResult {
 using BatchProgress = std::function<void(const BatchEntry& entry, std::size_t done, std::size_t total)>;
 
 // The scenario files of the inputs: a file as given, a directory's *.toml files (not its
-// subdirectories), sorted by name. A missing input is kept, to fail as an entry.
-std::vector<std::filesystem::path> collect_scenarios(const std::vector<std::filesystem::path>& inputs);
+// subdirectories), sorted by name. A missing input is kept, to fail as an entry. A file
+// reached twice (given twice, given and in a given directory, through a link) is kept once,
+// with a note.
+struct ScenarioFiles {
+    std::vector<std::filesystem::path> files;
+    std::vector<std::string> notes;
+};
+ScenarioFiles collect_scenarios(const std::vector<std::filesystem::path>& inputs);
 
-// Runs the batch: removes stale temporaries in out_dir, runs or skips every scenario,
-// writes its reports, then summary.csv and index.html. A scenario is skipped (unless
-// `force`) when its three reports are complete (not partial), newer than its file and were
-// made with the same paths and seed. A scenario that completes removes its checkpoint.
+// Runs the batch: runs or skips every scenario, writes its reports, then summary.csv and
+// index.html. Throws InputError, before anything is written, when the inputs hold no scenario
+// file or out_dir is not a usable directory (an existing file, not creatable, not writable).
+// It deletes nothing but the checkpoints of the scenarios it completes, and replaces only
+// its own files: NAME.json, NAME.csv, NAME.html, NAME.checkpoint, summary.csv, index.html
+// and batch.manifest.
+//
+// batch.manifest records, per scenario, what its reports were made from (the scenario file's
+// hash, the hash of the scenario as loaded with its tier tables, paths and seed) and a hash of
+// each report (format in src/batch/batch_manifest.hpp). A scenario is skipped (unless `force`)
+// when all of that still holds and its reports are complete (not partial): a changed scenario
+// or tier table (also through --tiers-dir), other paths or seed, or a report changed since
+// runs it again. A scenario that completes removes its checkpoint.
 BatchResult run_batch(const std::vector<std::filesystem::path>& inputs, const BatchOptions& options,
                       const BatchProgress& progress = {});
 
@@ -102,9 +118,5 @@ BatchResult run_batch(const std::vector<std::filesystem::path>& inputs, const Ba
 std::string batch_summary_csv(const BatchResult& result);
 // The index page: charts and a table comparing the scenarios, the failed ones with their error.
 std::string batch_index_html(const BatchResult& result);
-
-// Deletes the temporary files write_file_atomically left in `dir` when its process was killed
-// (NAME.tmp-PID-N of a process that no longer runs). Returns how many it deleted.
-std::size_t remove_stale_temporaries(const std::filesystem::path& dir);
 
 }  // namespace marginsim

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <fstream>
 #include <mutex>
-#include <regex>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -14,14 +15,16 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "marginsim/checkpoint.hpp"
 #include "marginsim/detailed_run.hpp"
+#include "marginsim/error.hpp"
 #include "marginsim/html_report.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
+#include "batch/batch_manifest.hpp"
 #include "render/svg_chart.hpp"
 
 namespace marginsim {
@@ -78,23 +81,48 @@ BatchRow row_from_json(const std::string& text) {
     return row;
 }
 
-// The reports of `name` are newer than the scenario file and made with these paths and seed.
-std::optional<BatchRow> up_to_date_row(const fs::path& dir, const std::string& name, const fs::path& scenario,
-                                       std::uint64_t paths, std::uint64_t seed) {
-    std::error_code error;
-    const fs::file_time_type scenario_time = fs::last_write_time(scenario, error);
-    if (error) return std::nullopt;
-    for (const char* extension : report_extensions) {
-        const fs::file_time_type time = fs::last_write_time(report_path(dir, name, extension), error);
-        if (error || time <= scenario_time) return std::nullopt;
+// The batch's record of its reports, shared by the workers.
+struct Ledger {
+    std::mutex lock;
+    detail::BatchManifest manifest;
+};
+
+// The row of `name` when its reports are those the manifest records for these inputs, and
+// complete: hashed as they are now, so that an edited or replaced report runs again.
+std::optional<BatchRow> up_to_date_row(const fs::path& dir, const std::string& name, const detail::BatchInputs& inputs,
+                                       Ledger& ledger) {
+    std::array<std::uint64_t, 3> recorded{};
+    {
+        const std::lock_guard<std::mutex> hold(ledger.lock);
+        const auto found = ledger.manifest.records.find(name);
+        if (found == ledger.manifest.records.end() || !(found->second.inputs == inputs)) return std::nullopt;
+        recorded = found->second.report_hashes;
+    }
+    std::string json_text;
+    for (std::size_t k = 0; k < report_extensions.size(); ++k) {
+        const fs::path path = report_path(dir, name, report_extensions[k]);
+        std::error_code error;
+        if (!fs::is_regular_file(path, error)) return std::nullopt;
+        std::string text = read_text(path);
+        if (fnv1a_hash(text) != recorded[k]) return std::nullopt;
+        if (k + 1 == report_extensions.size()) json_text = std::move(text);
     }
     try {
-        BatchRow row = row_from_json(read_text(report_path(dir, name, ".json")));
-        if (row.partial || row.paths != paths || row.seed != seed) return std::nullopt;
+        BatchRow row = row_from_json(json_text);
+        if (row.partial || row.paths != inputs.paths || row.seed != inputs.seed) return std::nullopt;
         return row;
     } catch (const std::exception&) {
         return std::nullopt;  // unreadable: run it again
     }
+}
+
+void record_reports(const fs::path& dir, const std::string& name, const detail::BatchInputs& inputs,
+                    const std::array<std::string, 3>& contents, Ledger& ledger) {
+    detail::BatchRecord record{inputs, {}};
+    for (std::size_t k = 0; k < contents.size(); ++k) record.report_hashes[k] = fnv1a_hash(contents[k]);
+    const std::lock_guard<std::mutex> hold(ledger.lock);
+    ledger.manifest.records[name] = std::move(record);
+    ledger.manifest.write(dir);
 }
 
 int threads_per_job(const BatchOptions& options) {
@@ -108,13 +136,17 @@ bool stop_requested(const BatchOptions& options) {
     return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
 }
 
-void run_entry(BatchEntry& entry, const BatchOptions& options) {
+void run_entry(BatchEntry& entry, const BatchOptions& options, Ledger& ledger) {
     try {
         const Scenario scenario = load_scenario(entry.scenario, options.load);
-        const std::uint64_t paths = options.run.paths.value_or(scenario.simulation.paths);
-        const std::uint64_t seed = options.run.seed.value_or(scenario.simulation.seed);
+        detail::BatchInputs inputs;
+        inputs.scenario = entry.scenario.string();
+        inputs.file_hash = file_hash(entry.scenario);
+        inputs.content_hash = scenario_content_hash(scenario);
+        inputs.paths = options.run.paths.value_or(scenario.simulation.paths);
+        inputs.seed = options.run.seed.value_or(scenario.simulation.seed);
         if (!options.force) {
-            if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, entry.scenario, paths, seed)) {
+            if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, inputs, ledger)) {
                 entry.status = BatchStatus::skipped;
                 entry.row = std::move(row);
                 return;
@@ -127,7 +159,7 @@ void run_entry(BatchEntry& entry, const BatchOptions& options) {
         const fs::path checkpoint_path = report_path(options.out_dir, entry.name, ".checkpoint");
         RunControl control;
         control.stop = options.stop;
-        control.scenario_hash = file_hash(entry.scenario);
+        control.scenario_hash = inputs.file_hash;
         std::optional<RunCheckpoint> resume;
         if (options.resume && fs::exists(checkpoint_path)) {
             resume = read_checkpoint(checkpoint_path, run_checkpoint_key(scenario, run, control.scenario_hash));
@@ -148,6 +180,7 @@ void run_entry(BatchEntry& entry, const BatchOptions& options) {
         if (!result.report.partial) {
             std::error_code ignored;
             fs::remove(checkpoint_path, ignored);  // complete: any checkpoint of it is spent
+            record_reports(options.out_dir, entry.name, inputs, contents, ledger);
         }
         entry.row = row_from_json(json_text);
         entry.status = result.report.partial ? BatchStatus::partial : BatchStatus::ran;
@@ -161,10 +194,51 @@ void run_entry(BatchEntry& entry, const BatchOptions& options) {
     }
 }
 
-// Output names: the file stems, which must be distinct and not those of the batch's own files.
-std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files) {
+// A file's identity: the same file reached by two names (a second argument, a directory
+// holding it, a link) is one file.
+using FileIdentity = std::pair<std::uint64_t, std::uint64_t>;
+
+std::optional<FileIdentity> identity_of(const fs::path& path) {
+    struct stat status {};
+    if (::stat(path.c_str(), &status) != 0) return std::nullopt;
+    return FileIdentity{status.st_dev, status.st_ino};
+}
+
+std::set<FileIdentity> identities_of(const std::vector<fs::path>& files) {
+    std::set<FileIdentity> identities;
+    for (const fs::path& file : files)
+        if (const auto identity = identity_of(file)) identities.insert(*identity);
+    return identities;
+}
+
+// The report of `name` that is one of the inputs (`--out` holding a scenario named NAME.csv).
+std::optional<fs::path> report_over_input(const fs::path& dir, const std::string& name,
+                                          const std::set<FileIdentity>& inputs) {
+    for (const char* extension : {".json", ".csv", ".html", ".checkpoint"}) {
+        const fs::path path = report_path(dir, name, extension);
+        if (const auto identity = identity_of(path); identity && inputs.count(*identity) > 0) return path;
+    }
+    return std::nullopt;
+}
+
+// The batch's own files must not be inputs either: refused before anything is written.
+void refuse_own_files_over_inputs(const fs::path& dir, const std::vector<fs::path>& files) {
+    const std::set<FileIdentity> inputs = identities_of(files);
+    for (const char* own : {"summary.csv", "index.html", detail::batch_manifest_name}) {
+        if (const auto identity = identity_of(dir / own); identity && inputs.count(*identity) > 0) {
+            throw InputError((dir / own).string(), 0, 0, "--out",
+                             fmt::format("the batch writes its {} there, which is one of its inputs", own),
+                             "an --out directory that holds none of the input files");
+        }
+    }
+}
+
+// Output names: the file stems, which must be distinct and not those of the batch's own files,
+// nor name an input.
+std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files, const fs::path& out_dir) {
     std::vector<BatchEntry> entries;
     std::set<std::string> taken{"index", "summary"};
+    const std::set<FileIdentity> inputs = identities_of(files);
     for (const fs::path& file : files) {
         BatchEntry entry;
         entry.scenario = file;
@@ -179,10 +253,49 @@ std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files) {
             entry.error = fmt::format("{}: another scenario of the batch has the same file name '{}': its "
                                       "reports would overwrite each other; rename one",
                                       file.string(), entry.name);
+        } else if (const auto input = report_over_input(out_dir, entry.name, inputs)) {
+            entry.error = fmt::format("{}: its report {} would overwrite an input of the batch; choose another "
+                                      "--out",
+                                      file.string(), input->string());
         }
         entries.push_back(std::move(entry));
     }
     return entries;
+}
+
+void add_once(ScenarioFiles& collected, std::map<FileIdentity, fs::path>& seen, const fs::path& file) {
+    // A missing file has no identity: its spelling stands for it.
+    const FileIdentity identity =
+        identity_of(file).value_or(FileIdentity{0, std::hash<std::string>{}(file.lexically_normal().string())});
+    const auto [at, inserted] = seen.emplace(identity, file);
+    if (inserted) {
+        collected.files.push_back(file);
+        return;
+    }
+    collected.notes.push_back(
+        fmt::format("{}: given more than once (as {} before): run once", file.string(), at->second.string()));
+}
+
+InputError no_scenarios_error(const std::vector<fs::path>& inputs) {
+    std::string given;
+    for (const fs::path& input : inputs) given += (given.empty() ? "" : ", ") + input.string();
+    return InputError(given, 0, 0, "", "no scenario files found, nothing to run",
+                      "scenario files, or directories holding *.toml scenario files");
+}
+
+// The output directory, created if missing; an unusable one is refused before any run.
+void prepare_out_dir(const fs::path& dir) {
+    const std::string expected = "a directory for the reports, created if missing";
+    std::error_code error;
+    const fs::file_status status = fs::status(dir, error);
+    if (fs::exists(status) && !fs::is_directory(status))
+        throw InputError(dir.string(), 0, 0, "--out", "exists and is not a directory", expected);
+    fs::create_directories(dir, error);
+    if (error)
+        throw InputError(dir.string(), 0, 0, "--out", "cannot create the directory: " + error.message(), expected);
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        throw InputError(dir.string(), 0, 0, "--out",
+                         "cannot write in the directory: " + std::string(std::strerror(errno)), expected);
 }
 
 // ---------------------------------------------------------------- summary.csv
@@ -299,48 +412,41 @@ std::size_t BatchResult::count(BatchStatus status) const noexcept {
                                                   [status](const BatchEntry& e) { return e.status == status; }));
 }
 
-std::vector<fs::path> collect_scenarios(const std::vector<fs::path>& inputs) {
-    std::vector<fs::path> files;
+ScenarioFiles collect_scenarios(const std::vector<fs::path>& inputs) {
+    ScenarioFiles collected;
+    std::map<FileIdentity, fs::path> seen;
     for (const fs::path& input : inputs) {
         std::error_code error;
         if (!fs::is_directory(input, error)) {
-            files.push_back(input);
+            add_once(collected, seen, input);
             continue;
         }
         std::vector<fs::path> found;
-        for (const fs::directory_entry& item : fs::directory_iterator(input)) {
-            if (item.path().extension() == ".toml" && item.is_regular_file()) found.push_back(item.path());
+        for (const fs::directory_entry& item : fs::directory_iterator(input, error)) {
+            std::error_code ignored;
+            if (item.path().extension() == ".toml" && item.is_regular_file(ignored)) found.push_back(item.path());
+        }
+        if (error) {
+            collected.files.push_back(input);  // unreadable: fails as an entry, with the reason
+            continue;
         }
         std::sort(found.begin(), found.end());
-        files.insert(files.end(), found.begin(), found.end());
+        for (const fs::path& file : found) add_once(collected, seen, file);
     }
-    return files;
-}
-
-std::size_t remove_stale_temporaries(const fs::path& dir) {
-    static const std::regex temporary(R"(.+\.tmp-(\d+)-\d+)");
-    std::size_t removed = 0;
-    std::error_code error;
-    for (const fs::directory_entry& item : fs::directory_iterator(dir, error)) {
-        const std::string name = item.path().filename().string();
-        std::smatch match;
-        if (!std::regex_match(name, match, temporary)) continue;
-        const long pid = std::stol(match[1].str());
-        const bool running = pid == static_cast<long>(::getpid()) ||
-                             ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
-        if (running) continue;
-        std::error_code ignored;
-        if (fs::remove(item.path(), ignored)) ++removed;
-    }
-    return removed;
+    return collected;
 }
 
 BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& options,
                       const BatchProgress& progress) {
-    fs::create_directories(options.out_dir);
-    remove_stale_temporaries(options.out_dir);
+    ScenarioFiles collected = collect_scenarios(inputs);
+    if (collected.files.empty()) throw no_scenarios_error(inputs);
+    prepare_out_dir(options.out_dir);
+    refuse_own_files_over_inputs(options.out_dir, collected.files);
     BatchResult result;
-    result.entries = plan_entries(collect_scenarios(inputs));
+    result.entries = plan_entries(collected.files, options.out_dir);
+    result.notes = std::move(collected.notes);
+    Ledger ledger;
+    ledger.manifest = detail::BatchManifest::read(options.out_dir);
 
     std::atomic<std::size_t> next{0};
     std::size_t done = 0;
@@ -353,7 +459,7 @@ BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& o
             } else if (stop_requested(options)) {
                 entry.status = BatchStatus::not_run;
             } else {
-                run_entry(entry, options);
+                run_entry(entry, options, ledger);
             }
             const std::lock_guard<std::mutex> lock(report_lock);
             ++done;
@@ -433,6 +539,11 @@ std::string batch_index_html(const BatchResult& result) {
             if (entry.status == BatchStatus::failed)
                 body += "<li>" + escape_html(entry.error) + "</li>\n";
         }
+        body += "</ul>\n";
+    }
+    if (!result.notes.empty()) {
+        body += "<h2>Notes</h2>\n<ul class=\"reading\">\n";
+        for (const std::string& note : result.notes) body += "<li>" + escape_html(note) + "</li>\n";
         body += "</ul>\n";
     }
     body += "<p class=\"note\">Amounts in USDT. ES 99% is the mean loss of the 1% worst paths over each "
