@@ -187,15 +187,7 @@ std::vector<BatchEntry> plan_entries(const std::vector<fs::path>& files) {
 
 // ---------------------------------------------------------------- summary.csv
 
-std::string csv_field(std::string_view text) {
-    if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-    std::string quoted = "\"";
-    for (const char c : text) {
-        if (c == '"') quoted += '"';
-        quoted += c;
-    }
-    return quoted + '"';
-}
+using detail::csv_field;
 
 std::string number(double value) { return fmt::format("{}", value); }
 

@@ -9,7 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "render/format.hpp"
 #include "render/svg_chart.hpp"
+#include "render/sweep_names.hpp"
 
 namespace marginsim {
 namespace {
@@ -384,29 +386,11 @@ constexpr const char* method_note =
 // ---------------------------------------------------------------- sweep
 
 std::string parameter_axis_label(const SweepResult& sweep) {
-    switch (sweep.spec.parameter) {
-        case SweepParameter::correlation: return "correlation of every pair of assets";
-        case SweepParameter::correlation_blend:
-            return sweep.spec.blend_target_source.empty()
-                       ? std::string("blend weight w of (1 - w) C + w 11ᵀ (perfect co-movement)")
-                       : "blend weight w toward the stress matrix " +
-                             std::filesystem::path(sweep.spec.blend_target_source).filename().string();
-        case SweepParameter::leverage_scale: return "leverage scale (times the scenario's sizes)";
-        case SweepParameter::volatility_scale: return "volatility scale (times the scenario's volatilities)";
-        case SweepParameter::horizon_days: return "horizon (days)";
-    }
-    return {};
+    return detail::sweep_parameter_names(sweep.spec).axis_label;
 }
 
 std::string parameter_words(const SweepResult& sweep) {
-    switch (sweep.spec.parameter) {
-        case SweepParameter::correlation: return "correlation";
-        case SweepParameter::correlation_blend: return "blend weight";
-        case SweepParameter::leverage_scale: return "leverage scale";
-        case SweepParameter::volatility_scale: return "volatility scale";
-        case SweepParameter::horizon_days: return "horizon";
-    }
-    return {};
+    return detail::sweep_parameter_names(sweep.spec).words;
 }
 
 std::pair<double, double> sweep_x_range(const SweepResult& sweep) {
