@@ -145,6 +145,28 @@ Closes log_prices(Date start, const std::vector<double>& x) {
     return c;
 }
 
+// A random walk of `count` daily log closes from ln 100, daily standard deviation `sd`.
+Closes random_walk(Date start, int count, double sd, std::uint64_t seed) {
+    std::mt19937_64 engine(seed);
+    std::normal_distribution<double> step(0.0, sd);
+    std::vector<double> x{std::log(100.0)};
+    while (static_cast<int>(x.size()) < count) x.push_back(x.back() + step(engine));
+    return log_prices(start, x);
+}
+
+// date,close in date order: close k stands on line k + 2.
+std::string ordered_csv(const Closes& c) {
+    std::string text = "date,close\n";
+    for (std::size_t k = 0; k < c.dates.size(); ++k) {
+        text += format_date(c.dates[k]) + "," + fmt_close(c.closes[k]) + "\n";
+    }
+    return text;
+}
+
+CovarianceMethod any_method() {
+    return GENERATE(CovarianceMethod::sample, CovarianceMethod::ewma);
+}
+
 const std::string snippet_frame = R"([simulation]
 horizon_days = 7
 [account]
@@ -595,6 +617,52 @@ TEST_CASE("the standard errors match the spread of estimates over repeated histo
     CHECK(mean(nu) == Approx(6.0).margin(0.5));
     // The normal-theory standard error understates the spread under these fat tails.
     CHECK(0.6 / std::sqrt(2.0 * history_days) < 0.65 * standard_deviation(vol));
+}
+
+TEST_CASE("a close the scenario could not hold is refused naming its file and line",
+          "[calibrate]") {
+    // Issue 20: a close of 1e300 went into a snippet whose volatility the loader refuses.
+    const Date start = date(2025, 1, 1);
+    const Closes a = random_walk(start, 60, 0.03, 1);
+    Closes b = random_walk(start, 60, 0.03, 2);
+    const std::size_t bad = GENERATE(std::size_t{59}, std::size_t{30}, std::size_t{0});
+    const double wrong = GENERATE(1e300, 1e-300);
+    b.closes[bad] = wrong;
+    const CalibrationOptions options{std::nullopt, any_method(), 0.94};
+    INFO("close " << wrong << " on day " << bad << ", " << to_string(options.method));
+    const std::vector<PriceSeries> series{parse_price_csv(ordered_csv(a), "A.csv"),
+                                          parse_price_csv(ordered_csv(b), "B.csv")};
+    try {
+        const Calibration c = calibrate(align_returns(series), options);
+        FAIL("calibrated, snippet:\n" << to_toml_snippet(c));
+    } catch (const InputError& error) {
+        INFO(error.what());
+        CHECK(error.file() == "B.csv");
+        CHECK(error.line() == bad + 2);
+        CHECK(error.key() == "close");
+        CHECK_THAT(error.message(), Catch::Contains("assets[1].volatility"));
+    }
+}
+
+TEST_CASE("a series whose log returns are constant is refused: it has no correlations",
+          "[calibrate]") {
+    // Issue 20: constant growth gave a variance of rounding noise and noise correlations.
+    const Date start = date(2025, 1, 1);
+    const Closes a = random_walk(start, 60, 0.03, 1);
+    const double growth = GENERATE(0.0, 0.01, -0.002);
+    std::vector<double> x;
+    for (int k = 0; k < 60; ++k) x.push_back(std::log(123.45) + growth * k);
+    const CovarianceMethod method = any_method();
+    INFO("daily growth " << growth << ", " << to_string(method));
+    const std::vector<PriceSeries> series{series_of("A", a), series_of("C", log_prices(start, x))};
+    try {
+        const Calibration c = calibrate(align_returns(series), {std::nullopt, method, 0.94});
+        FAIL("calibrated, snippet:\n" << to_toml_snippet(c));
+    } catch (const InputError& error) {
+        INFO(error.what());
+        CHECK(error.file() == "C.csv");
+        CHECK_THAT(error.message(), Catch::Contains(growth == 0.0 ? "do not move" : "constant"));
+    }
 }
 
 TEST_CASE("a single asset calibrates without a correlation table", "[calibrate]") {

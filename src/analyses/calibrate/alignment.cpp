@@ -61,10 +61,16 @@ std::vector<Date> common_dates(const std::vector<PriceSeries>& series) {
     return common;
 }
 
-double close_on(const PriceSeries& series, Date date) {
+std::size_t index_on(const PriceSeries& series, Date date) {
     const auto at = std::lower_bound(series.dates.begin(), series.dates.end(), date);
     assert(at != series.dates.end() && *at == date);
-    return series.closes[static_cast<std::size_t>(at - series.dates.begin())];
+    return static_cast<std::size_t>(at - series.dates.begin());
+}
+
+double close_on(const PriceSeries& series, Date date) { return series.closes[index_on(series, date)]; }
+
+std::size_t line_on(const PriceSeries& series, Date date) {
+    return series.lines.empty() ? 0 : series.lines[index_on(series, date)];
 }
 
 }  // namespace
@@ -100,6 +106,7 @@ AlignedReturns align_returns(const std::vector<PriceSeries>& series,
         static_cast<std::size_t>((data.last_date - calendar_start).count() + 1) - dates.size();
 
     data.returns.resize(series.size());
+    data.return_lines.resize(series.size());
     for (std::size_t k = 1; k < dates.size(); ++k) {
         if ((dates[k] - dates[k - 1]).count() != 1) {
             ++data.dropped_returns;
@@ -109,6 +116,8 @@ AlignedReturns align_returns(const std::vector<PriceSeries>& series,
         for (std::size_t i = 0; i < series.size(); ++i) {
             data.returns[i].push_back(
                 std::log(close_on(series[i], dates[k]) / close_on(series[i], dates[k - 1])));
+            data.return_lines[i].push_back(
+                {line_on(series[i], dates[k - 1]), line_on(series[i], dates[k])});
         }
     }
     if (data.return_count() < min_calibration_returns) {

@@ -7,12 +7,14 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <utility>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <fmt/format.h>
 
+#include "analyses/calibrate/calibrate_parts.hpp"
 #include "marginsim/error.hpp"
 
 namespace marginsim {
@@ -234,16 +236,32 @@ std::vector<double> correlation_of(const std::vector<double>& covariance, std::s
     return correlation;
 }
 
-void check_moving(const AlignedReturns& data, const std::vector<double>& covariance) {
+// Below this standard deviation of daily log returns a series moves no more than the rounding
+// of its closes: a log close carries an error of some 1e-13 even at 1e300, while a market's
+// smallest move, one tick, is about 1e-8 of the price or more.
+constexpr double rounding_sd = 1e-10;
+
+// A series whose returns do not vary has no volatility, and its correlations with the others
+// are 0/0: with constant growth the sample's are correlations of rounding noise.
+void check_moving(const AlignedReturns& data) {
     const std::size_t d = data.asset_count();
+    const std::vector<double> covariance = detail::sample_covariance(data.returns);
     for (std::size_t i = 0; i < d; ++i) {
-        if (covariance[i * d + i] > 0.0) continue;
+        if (std::sqrt(covariance[i * d + i]) > rounding_sd) continue;
+        const std::vector<double>& r = data.returns[i];
+        const double growth = std::accumulate(r.begin(), r.end(), 0.0) / static_cast<double>(r.size());
+        const std::string period =
+            fmt::format("{} .. {}", format_date(data.first_date), format_date(data.last_date));
+        const std::string what =
+            std::abs(growth) <= rounding_sd
+                ? fmt::format("the closes of {} do not move in {}", data.series[i].symbol, period)
+                : fmt::format("the daily log returns of {} are constant in {} ({:.6g} every day): "
+                              "no variance",
+                              data.series[i].symbol, period, growth);
         throw InputError(data.series[i].source, 0, 0, "close",
-                         fmt::format("the closes of {} do not move in {} .. {}: no volatility, "
-                                     "and no correlation with the other assets",
-                                     data.series[i].symbol, format_date(data.first_date),
-                                     format_date(data.last_date)),
-                         "prices that change in the window");
+                         what + ": no volatility, and no correlation with the other assets",
+                         "prices whose daily moves vary in the window: market closes, not a "
+                         "constant or a formula");
     }
 }
 
@@ -323,6 +341,7 @@ void add_notes(Calibration& c) {
 
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     assert(data.return_count() >= 2);
+    check_moving(data);
     Calibration c;
     c.method = options.method;
     const std::size_t d = data.asset_count();
@@ -331,7 +350,6 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
         options.method == CovarianceMethod::ewma
             ? detail::ewma_covariance(data.returns, options.lambda)
             : detail::sample_covariance(data.returns);
-    check_moving(data, covariance);
     if (options.method == CovarianceMethod::ewma) {
         c.lambda = options.lambda;
         c.effective_returns = detail::ewma_effective_count(n, options.lambda);
@@ -359,6 +377,7 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     }
     c.data = std::move(data);
     add_notes(c);
+    detail::check_snippet_loads(c);
     return c;
 }
 

@@ -292,6 +292,7 @@ PriceSeries parse_price_csv(std::string_view text, std::string_view source_name,
         }
         series.dates.push_back(rows[k].date);
         series.closes.push_back(rows[k].close);
+        series.lines.push_back(rows[k].line);
     }
     if (symbol) {
         series.symbol = *symbol;

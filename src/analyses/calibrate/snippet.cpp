@@ -3,12 +3,16 @@
 
 #include "marginsim/calibrate.hpp"
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "analyses/calibrate/calibrate_parts.hpp"
+#include "marginsim/error.hpp"
+#include "marginsim/scenario.hpp"
 #include "numerics/correlation.hpp"
 
 namespace marginsim {
@@ -160,7 +164,78 @@ void write_dof(std::string& out, const Calibration& c) {
         dof.at_bound ? ", at the lower bound of the search" : "", fixed(dof.estimate.value, 2));
 }
 
+// The close that most likely went wrong in asset i: of the two closes of its largest daily
+// move, the one whose other move is large too (a spike out and back), else the one at the
+// end of the series, else the later one (where a new level starts).
+struct SuspectClose {
+    std::size_t return_index = 0;
+    bool later = true;  // the close the return ends on, else the one it starts from
+};
+
+SuspectClose suspect_close(const std::vector<double>& returns) {
+    std::size_t k = 0;
+    for (std::size_t m = 1; m < returns.size(); ++m) {
+        if (std::abs(returns[m]) > std::abs(returns[k])) k = m;
+    }
+    const double half = 0.5 * std::abs(returns[k]);
+    if (k + 1 < returns.size() && std::abs(returns[k + 1]) > half) return {k, true};
+    if (k > 0 && std::abs(returns[k - 1]) > half) return {k, false};
+    if (k + 1 == returns.size()) return {k, true};
+    return {k, k != 0};
+}
+
+// `error`, from loading the snippet, as an error of the price file behind the value refused.
+InputError snippet_error(const Calibration& c, const InputError& error) {
+    const AlignedReturns& data = c.data;
+    const std::string& key = error.key();
+    std::size_t asset = data.asset_count();
+    if (key.rfind("assets[", 0) == 0) {
+        asset = static_cast<std::size_t>(std::strtoul(key.c_str() + 7, nullptr, 10));
+    }
+    if (asset >= data.asset_count()) {
+        std::string sources;
+        for (const SeriesInfo& s : data.series) sources += (sources.empty() ? "" : ", ") + s.source;
+        return InputError(sources, 0, 0, "",
+                          std::string("the calibrated snippet does not load as a scenario: ") +
+                              error.what(),
+                          "price files whose estimates make a valid scenario");
+    }
+    const std::vector<double>& returns = data.returns[asset];
+    const SuspectClose suspect = suspect_close(returns);
+    const ReturnLines& lines = data.return_lines[asset][suspect.return_index];
+    const Date to = data.return_dates[suspect.return_index];
+    const Date from = to - std::chrono::days(1);
+    const Date date = suspect.later ? to : from;
+    return InputError(
+        data.series[asset].source, suspect.later ? lines.to : lines.from, 0, "close",
+        fmt::format("the close of {} on {} looks wrong: the snippet calibrated from this file "
+                    "would not load, {}: {} (expected {}); its largest daily move is a log return "
+                    "of {:.4g} from {} to {}",
+                    data.series[asset].symbol, format_date(date), key, error.message(),
+                    error.expected(), returns[suspect.return_index], format_date(from),
+                    format_date(to)),
+        "closes without a wrong price (a typo, a missing decimal point) that the scenario's "
+        "limits refuse");
+}
+
 }  // namespace
+
+namespace detail {
+
+void check_snippet_loads(const Calibration& calibration) {
+    // The smallest frame a user pastes the snippet into: one position of 1 USDT.
+    const std::string frame = "[simulation]\nhorizon_days = 1\n[account]\nbalance = 1000\n";
+    const std::string position = fmt::format(
+        "\n[[positions]]\nsymbol = {}\nside = \"long\"\nmargin = 1\nleverage = 1\n",
+        toml_string(calibration.data.series.front().symbol));
+    try {
+        parse_scenario(frame + to_toml_snippet(calibration) + position, "calibrated snippet");
+    } catch (const InputError& error) {
+        throw snippet_error(calibration, error);
+    }
+}
+
+}  // namespace detail
 
 std::string to_toml_snippet(const Calibration& calibration) {
     std::string out;
