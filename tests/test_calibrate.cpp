@@ -797,12 +797,17 @@ TEST_CASE("marginsim calibrate writes the summary and the snippet", "[calibrate]
     }
     SECTION("bad input exits 2") {
         const fs::path bad = dir.write("bad.csv", "date,close\n2024-01-01,5\n2024-01-02,abc\n");
+        Closes spiked = closes[1];
+        spiked.closes[200] = 1e300;  // on line 202 of the file
+        const fs::path spike = dir.write("spike.csv", ordered_csv(spiked));
         struct Case {
             std::string arguments;
             std::string error;
         };
         const std::vector<Case> cases{
             {shell_quoted(bad), bad.string() + ":3:12: close: not a number: found \"abc\""},
+            {shell_quoted(x) + " " + shell_quoted(spike),
+             spike.string() + ":202: close: the close of spike on 2022-07-20 looks wrong"},
             {files + " --lambda 0.9", "--lambda is only used with --method ewma"},
             {files + " --method ewma --lambda 1.5", "must be a number in (0, 1)"},
             {files + " --method garch", "--method"},

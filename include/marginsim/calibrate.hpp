@@ -149,6 +149,10 @@ struct Calibration {
 // correlation, with a common scale factor profiled out (it absorbs the error of the sample
 // variances, which fat tails make large); its standard error from the observed information
 // of that profile likelihood, 1 / sqrt(-d^2 loglik / d dof^2).
+// Throws InputError naming the file of a series whose daily log returns do not vary
+// (constant closes or constant growth: no volatility, correlations 0/0), and, since the
+// snippet must load, the file and line of the suspect close when the scenario loader refuses
+// a value of to_toml_snippet (e.g. a close of 1e300 making a volatility above its limit).
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options = {});
 
 // read_price_csv of each file (with symbols[i] when `symbols` is not empty: one per file),
