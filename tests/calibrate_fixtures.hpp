@@ -11,9 +11,11 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "marginsim/calibrate.hpp"
+#include "marginsim/error.hpp"
 #include "marginsim/market_model.hpp"
 #include "marginsim/scenario.hpp"
 
@@ -135,6 +137,26 @@ inline std::string ordered_csv(const Closes& c) {
         text += format_date(c.dates[k]) + "," + fmt_close(c.closes[k]) + "\n";
     }
     return text;
+}
+
+
+// The message of the InputError that reading (error_of) or calibrating gives; "(no error)".
+inline std::string error_of(std::string_view text, std::string_view name = "prices.csv") {
+    try {
+        parse_price_csv(text, name);
+    } catch (const InputError& error) {
+        return error.what();
+    }
+    return "(no error)";
+}
+
+inline std::string error_of_calibrating(const std::vector<PriceSeries>& series) {
+    try {
+        calibrate(align_returns(series));
+    } catch (const InputError& error) {
+        return error.what();
+    }
+    return "(no error)";
 }
 
 // Within `sigmas` standard errors of the truth.

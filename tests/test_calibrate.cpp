@@ -28,15 +28,6 @@ using std::chrono::days;
 using namespace marginsim::testing;  // calibrate_fixtures.hpp, cli_runner.hpp
 using Result = marginsim::testing::CliResult;
 
-std::string error_of(std::string_view text, std::string_view name = "prices.csv") {
-    try {
-        parse_price_csv(text, name);
-    } catch (const InputError& error) {
-        return error.what();
-    }
-    return "(no error)";
-}
-
 CovarianceMethod any_method() {
     return GENERATE(CovarianceMethod::sample, CovarianceMethod::ewma);
 }
@@ -426,15 +417,12 @@ TEST_CASE("the Student-t dof of engine paths is recovered by maximum likelihood"
 TEST_CASE("the standard errors match the spread of estimates over repeated histories",
           "[calibrate]") {
     // Independent 1000-day histories of a student_t pair with 6 dof: the spread (standard
-    // deviation) of each estimate across histories is the standard error it should report.
-    // The README claims mean(standard error) / spread is within 20% of 1. Each ratio is itself
-    // an estimate from `histories` values: its Monte Carlo standard error comes from a
-    // bootstrap over the histories (a standard deviation from H values has a relative error
-    // of about 1 / sqrt(2 H), 0.035 at H = 400, more with the noise of the standard errors),
-    // and each ratio must lie within 4 of those of 1; that must be a test of the claim, so
-    // the Monte Carlo standard error must stay below 0.05 (4 x 0.05 = 20%). Measured at this
-    // seed: vol 0.94 +- 0.045, corr 0.95 +- 0.035, dof 0.99 +- 0.038 (the old test took 100
-    // histories and +-35%).
+    // deviation) of each estimate across histories is the standard error it should report;
+    // the README claims mean(standard error) / spread within 20% of 1. Each ratio's Monte
+    // Carlo standard error comes from a bootstrap over the histories (about 1 / sqrt(2 H) =
+    // 0.035, more with the noise of the standard errors); each ratio must lie within 4 of
+    // them of 1, and they must stay below 0.05 (4 x 0.05: the claimed 20%). Measured: vol
+    // 0.94 +- 0.045, corr 0.95 +- 0.035, dof 0.99 +- 0.038 (before: 100 histories, +-35%).
     const Scenario scenario = testing::ScenarioBuilder(10000.0, 1.0, 1)
                                   .asset("A", 100.0, 0.6)
                                   .asset("B", 100.0, 0.8)
@@ -537,6 +525,14 @@ TEST_CASE("a close the scenario could not hold is refused naming its file and li
         CHECK(error.key() == "close");
         CHECK_THAT(error.message(), Catch::Contains("assets[1].volatility"));
     }
+}
+
+TEST_CASE("a symbol the scenario refuses is blamed on its file, not on a close", "[calibrate]") {
+    const Closes a = random_walk(date(2025, 1, 1), 60, 0.03, 1);
+    const PriceSeries series = parse_price_csv(ordered_csv(a), "A.csv", std::string("A\tB"));
+    const std::string message = error_of_calibrating({series});
+    CHECK_THAT(message, Catch::StartsWith("A.csv: the calibrated snippet does not load") &&
+                            Catch::Contains("assets[0].symbol"));
 }
 
 TEST_CASE("a series whose log returns are constant is refused: it has no correlations",

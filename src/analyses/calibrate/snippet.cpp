@@ -192,10 +192,15 @@ InputError snippet_error(const Calibration& c, const InputError& error) {
     if (key.rfind("assets[", 0) == 0) {
         asset = static_cast<std::size_t>(std::strtoul(key.c_str() + 7, nullptr, 10));
     }
-    if (asset >= data.asset_count()) {
+    const auto ends_with = [&key](std::string_view end) {
+        return key.size() >= end.size() && key.compare(key.size() - end.size(), end.size(), end) == 0;
+    };
+    // Only the price and the volatility come from the closes; anything else (a symbol) is
+    // blamed on the file as a whole.
+    if (asset >= data.asset_count() || !(ends_with(".price") || ends_with(".volatility"))) {
         std::string sources;
         for (const SeriesInfo& s : data.series) sources += (sources.empty() ? "" : ", ") + s.source;
-        return InputError(sources, 0, 0, "",
+        return InputError(asset < data.asset_count() ? data.series[asset].source : sources, 0, 0, "",
                           std::string("the calibrated snippet does not load as a scenario: ") +
                               error.what(),
                           "price files whose estimates make a valid scenario");
