@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "marginsim/report.hpp"
+#include "render/format.hpp"
 
 namespace {
 
@@ -328,6 +329,28 @@ TEST_CASE("CSV is a long table of four fields") {
     CHECK(std::stod(value_of.at("comparison,,contagion_probability_ci95_hi")) == 0.021);
     CHECK(value_of.at("warning,,0") == report.warnings[0]);  // quoted: holds a comma and quotes
     CHECK(value_of.at("simulation,,model") == "student_t");
+}
+
+TEST_CASE("the shared formatting rules") {
+    using namespace marginsim::detail;
+    // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
+    CHECK(csv_field("plain text") == "plain text");
+    CHECK(csv_field("a,b") == "\"a,b\"");
+    CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+    CHECK(csv_field("two\nlines") == "\"two\nlines\"");
+    CHECK(group_thousands("-1234567.891") == "-1,234,567.891");
+    CHECK(group_thousands("123") == "123");
+    CHECK(group_thousands("-123456") == "-123,456");
+    CHECK(money(1234567.891) == "1,234,567.89");
+    CHECK(money(-0.004) == "0.00");  // no "-0.00"
+    CHECK(money(-0.005) == "-0.01");
+    CHECK(money(std::numeric_limits<double>::infinity()) == "inf");
+    CHECK(grouped(999.5) == "1,000");
+    CHECK(percent_text(0.4532) == "45.3%");
+    CHECK(percent_text(0.00004, 2) == "<0.01%");  // rare, but not never
+    CHECK(percent_text(0.0, 2) == "0.00%");
+    CHECK(percent_text(0.004, 2) == "0.40%");
+    CHECK(percent_plain(0.00004) == "0.00%");
 }
 
 TEST_CASE("text table shows the modes side by side") {

@@ -25,6 +25,7 @@ struct PriceSeries {
     std::string source;  // file path, or a name for in-memory text
     std::vector<Date> dates;
     std::vector<double> closes;
+    std::vector<std::size_t> lines;  // of each close in the source; empty for in-memory series
 };
 
 // Reads a daily price CSV, in either format:
@@ -56,6 +57,12 @@ struct SeriesInfo {
     Date last_date;
 };
 
+// Where the two closes of a daily return stand in their price file (0 = unknown).
+struct ReturnLines {
+    std::size_t from = 0;
+    std::size_t to = 0;
+};
+
 // Daily log returns of several series on the dates they all share.
 struct AlignedReturns {
     std::vector<SeriesInfo> series;
@@ -69,6 +76,8 @@ struct AlignedReturns {
     std::size_t dropped_returns = 0;           // returns spanning a missing day: not used
     std::vector<Date> return_dates;            // the day each return ends on
     std::vector<std::vector<double>> returns;  // [asset][k]: ln(close_k / close_(k-1))
+    // [asset][k]: the source lines of the two closes of return k (0 = unknown).
+    std::vector<std::vector<ReturnLines>> return_lines;
 
     std::size_t asset_count() const noexcept { return series.size(); }
     std::size_t return_count() const noexcept { return return_dates.size(); }
@@ -140,6 +149,10 @@ struct Calibration {
 // correlation, with a common scale factor profiled out (it absorbs the error of the sample
 // variances, which fat tails make large); its standard error from the observed information
 // of that profile likelihood, 1 / sqrt(-d^2 loglik / d dof^2).
+// Throws InputError naming the file of a series whose daily log returns do not vary
+// (constant closes or constant growth: no volatility, correlations 0/0), and, since the
+// snippet must load, the file and line of the suspect close when the scenario loader refuses
+// a value of to_toml_snippet (e.g. a close of 1e300 making a volatility above its limit).
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options = {});
 
 // read_price_csv of each file (with symbols[i] when `symbols` is not empty: one per file),

@@ -300,15 +300,7 @@ void prepare_out_dir(const fs::path& dir) {
 
 // ---------------------------------------------------------------- summary.csv
 
-std::string csv_field(std::string_view text) {
-    if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-    std::string quoted = "\"";
-    for (const char c : text) {
-        if (c == '"') quoted += '"';
-        quoted += c;
-    }
-    return quoted + '"';
-}
+using detail::csv_field;
 
 std::string number(double value) { return fmt::format("{}", value); }
 

@@ -10,23 +10,11 @@
 #include <fmt/format.h>
 
 #include "render/svg_chart.hpp"
+#include "render/html_parts.hpp"
 
 namespace marginsim {
-namespace {
 
-using detail::Axis;
-using detail::escape_html;
-using detail::Margins;
-using detail::SvgPlot;
-using detail::mode_colors;
-
-constexpr double chart_width = 1040.0;
-constexpr int histogram_bins = 90;  // at most about
-constexpr int tail_grid_points = 400;
-constexpr std::size_t es_99 = 1;  // index of 0.99 in tail_levels
-static_assert(tail_levels[es_99] == 0.99);
-
-// ---------------------------------------------------------------- words and numbers
+namespace detail::html {
 
 std::string mode_name(MarginMode mode) {
     return mode == MarginMode::as_configured ? std::string("as configured")
@@ -48,6 +36,35 @@ std::string scenario_name(const std::string& source) {
     const std::string stem = std::filesystem::path(source).stem().string();
     return stem.empty() ? source : stem;
 }
+
+std::string panel_title(std::string_view text) {
+    return fmt::format("<h3>{}</h3>\n", escape_html(text));
+}
+
+std::string td(const std::string& text) { return "<td class=\"num\">" + escape_html(text) + "</td>"; }
+
+std::string reading_list(const std::vector<std::string>& sentences) {
+    std::string out = "<ul class=\"reading\">\n";
+    for (const std::string& sentence : sentences) out += "<li>" + escape_html(sentence) + "</li>\n";
+    return out + "</ul>\n";
+}
+
+}  // namespace detail::html
+
+namespace {
+
+using namespace detail::html;  // the words, numbers and pieces the pages share
+
+using detail::Axis;
+using detail::escape_html;
+using detail::Margins;
+using detail::SvgPlot;
+using detail::mode_colors;
+
+constexpr int histogram_bins = 90;  // at most about
+constexpr int tail_grid_points = 400;
+
+// ---------------------------------------------------------------- words and numbers
 
 std::string days_text(double days) { return fmt::format("{:.3g}", days); }
 
@@ -77,10 +94,6 @@ bool mixed_configuration(const Report& report) {
 }
 
 // ---------------------------------------------------------------- charts of a run
-
-std::string panel_title(std::string_view text) {
-    return fmt::format("<h3>{}</h3>\n", escape_html(text));
-}
 
 std::string legend_html() {
     std::string out = "<p class=\"note\">";
@@ -275,8 +288,6 @@ std::string position_chart(const Report& report) {
 
 // ---------------------------------------------------------------- tables of a run
 
-std::string td(const std::string& text) { return "<td class=\"num\">" + escape_html(text) + "</td>"; }
-
 std::string mode_header(std::string_view first) {
     std::string out = fmt::format("<tr><th>{}</th>", escape_html(first));
     for (const MarginMode mode : all_modes) {
@@ -344,12 +355,6 @@ std::string position_table(const Report& report) {
     return out + "</table>\n";
 }
 
-std::string reading_list(const std::vector<std::string>& sentences) {
-    std::string out = "<ul class=\"reading\">\n";
-    for (const std::string& sentence : sentences) out += "<li>" + escape_html(sentence) + "</li>\n";
-    return out + "</ul>\n";
-}
-
 std::string run_header(const Report& report) {
     const SimulationInfo& info = report.simulation;
     std::string model(to_string(info.model));
@@ -380,132 +385,6 @@ constexpr const char* method_note =
     "day t) counts the first liquidation of each path at every monitoring step of the same run. "
     "Contagion: a position that survives the horizon on its own margin (isolated) is "
     "liquidated in that mode.</p>\n";
-
-// ---------------------------------------------------------------- sweep
-
-std::string parameter_axis_label(const SweepResult& sweep) {
-    switch (sweep.spec.parameter) {
-        case SweepParameter::correlation: return "correlation of every pair of assets";
-        case SweepParameter::correlation_blend:
-            return sweep.spec.blend_target_source.empty()
-                       ? std::string("blend weight w of (1 - w) C + w 11ᵀ (perfect co-movement)")
-                       : "blend weight w toward the stress matrix " +
-                             std::filesystem::path(sweep.spec.blend_target_source).filename().string();
-        case SweepParameter::leverage_scale: return "leverage scale (times the scenario's sizes)";
-        case SweepParameter::volatility_scale: return "volatility scale (times the scenario's volatilities)";
-        case SweepParameter::horizon_days: return "horizon (days)";
-    }
-    return {};
-}
-
-std::string parameter_words(const SweepResult& sweep) {
-    switch (sweep.spec.parameter) {
-        case SweepParameter::correlation: return "correlation";
-        case SweepParameter::correlation_blend: return "blend weight";
-        case SweepParameter::leverage_scale: return "leverage scale";
-        case SweepParameter::volatility_scale: return "volatility scale";
-        case SweepParameter::horizon_days: return "horizon";
-    }
-    return {};
-}
-
-std::pair<double, double> sweep_x_range(const SweepResult& sweep) {
-    double lo = sweep.points.front().value;
-    double hi = sweep.points.back().value;
-    if (!(hi > lo)) {
-        lo -= 0.5;
-        hi += 0.5;
-    }
-    return {lo, hi};
-}
-
-struct Banded {
-    double value;
-    double lo;
-    double hi;
-};
-
-template <class Value>
-std::string sweep_chart(const SweepResult& sweep, const std::string& title, const std::string& y_label,
-                        const std::function<std::string(double)>& y_format, bool with_band,
-                        const std::vector<std::size_t>& modes, Value value) {
-    const auto [x_lo, x_hi] = sweep_x_range(sweep);
-    double top = 0.0;
-    double bottom = 0.0;
-    for (const SweepPoint& point : sweep.points) {
-        for (const std::size_t m : modes) {
-            const auto [v, lo, hi] = value(point, m);
-            top = std::max({top, v, hi});
-            bottom = std::min({bottom, v, lo});
-        }
-    }
-    const auto [y_lo, y_hi] = detail::nice_range(bottom, std::max(top * 1.08, bottom + 1e-6), 6);
-    Axis x{x_lo, x_hi, false, parameter_axis_label(sweep), {}, {}};
-    Axis y{y_lo, y_hi, false, y_label, y_format, {}};
-    SvgPlot plot(chart_width, 340.0, std::move(x), std::move(y), title, Margins{90.0, 24.0, 40.0, 56.0});
-    std::vector<std::pair<std::string, std::string>> legend;
-    for (const std::size_t m : modes) {
-        std::vector<double> xs, los, his;
-        std::vector<std::pair<double, double>> points;
-        for (const SweepPoint& point : sweep.points) {
-            const auto [v, lo, hi] = value(point, m);
-            xs.push_back(point.value);
-            los.push_back(lo);
-            his.push_back(hi);
-            points.emplace_back(point.value, v);
-        }
-        if (with_band) plot.band(xs, los, his, mode_colors[m]);
-        plot.line(points, mode_colors[m], 2.2, false, mode_name(all_modes[m]));
-        for (const auto& [px, py] : points) {
-            plot.marker(px, py, mode_colors[m],
-                        fmt::format("{} at {:g}: {}", mode_name(all_modes[m]), px, y_format(py)));
-        }
-        legend.emplace_back(mode_name(all_modes[m]), mode_colors[m]);
-    }
-    if (sweep.crossover) plot.vertical_line(sweep.crossover->value, "#444", fmt::format("crossover {:.4g}", sweep.crossover->value));
-    plot.legend(legend);
-    return panel_title(title) + plot.str();
-}
-
-std::string sweep_section(const SweepResult& sweep) {
-    std::string out = "<h2>Sweep: " + escape_html(parameter_axis_label(sweep)) + "</h2>\n";
-    out += reading_list(plain_reading(sweep));
-    const std::vector<std::size_t> all{0, 1, 2};
-    out += sweep_chart(sweep, "P(any liquidation) against the " + parameter_words(sweep) + " (band: 95% CI)",
-                       "P(any liquidation)", percent_tick, true, all, [](const SweepPoint& p, std::size_t m) {
-                           const Proportion& q = p.report.modes[m].summary.liquidation_probability;
-                           return Banded{q.estimate, q.ci95.lo, q.ci95.hi};
-                       });
-    out += sweep_chart(sweep, "ES 99% against the " + parameter_words(sweep), "ES 99% (USDT)", money_tick,
-                       false, all, [](const SweepPoint& p, std::size_t m) {
-                           const double es = p.report.modes[m].summary.loss.es[es_99];
-                           return Banded{es, es, es};
-                       });
-    out += sweep_chart(sweep, "Contagion probability against the " + parameter_words(sweep) + " (band: 95% CI)",
-                       "P(contagion from isolated)", percent_tick, true, std::vector<std::size_t>{1, 2},
-                       [](const SweepPoint& p, std::size_t m) {
-                           const Proportion& q = p.contagion[m];
-                           return Banded{q.estimate, q.ci95.lo, q.ci95.hi};
-                       });
-    out += "<table>\n<tr><th>" + escape_html(parameter_words(sweep)) + "</th>";
-    for (const MarginMode mode : all_modes) out += "<th>" + escape_html(mode_name(mode)) + ": P(any liquidation)</th>";
-    for (const MarginMode mode : all_modes) out += "<th>" + escape_html(mode_name(mode)) + ": ES 99%</th>";
-    out += "<th>contagion (cross)</th></tr>\n";
-    for (const SweepPoint& point : sweep.points) {
-        out += fmt::format("<tr>{}", td(fmt::format("{:g}", point.value)));
-        for (const ModeReport& m : point.report.modes) out += td(pct(m.summary.liquidation_probability.estimate));
-        for (const ModeReport& m : point.report.modes) out += td(usdt(m.summary.loss.es[es_99]));
-        out += td(pct(point.contagion[mode_index(MarginMode::cross)].estimate)) + "</tr>\n";
-    }
-    out += "</table>\n";
-    out += fmt::format(
-        "<p class=\"note\">Every point runs the same {} paths (seed {}): the random numbers of each "
-        "path are the same at every value of the sweep (common random numbers), so the curves are "
-        "smooth and the differences between points are not the noise of independent runs. The "
-        "crossover is found by bisection on the same paths.</p>\n",
-        detail::grouped(static_cast<double>(sweep.paths)), sweep.seed);
-    return out;
-}
 
 }  // namespace
 
@@ -582,49 +461,6 @@ std::vector<std::string> plain_reading(const Report& report) {
     return out;
 }
 
-std::vector<std::string> plain_reading(const SweepResult& sweep) {
-    std::vector<std::string> out;
-    const SweepPoint& first = sweep.points.front();
-    const SweepPoint& last = sweep.points.back();
-    const std::string words = parameter_words(sweep);
-    if (sweep.points.size() > 1) {
-        for (const MarginMode mode : {MarginMode::isolated, MarginMode::cross}) {
-            const auto p = [mode](const SweepPoint& point) {
-                return point.report.modes[mode_index(mode)].summary.liquidation_probability.estimate;
-            };
-            const auto es = [mode](const SweepPoint& point) {
-                return point.report.modes[mode_index(mode)].summary.loss.es[es_99];
-            };
-            out.push_back(fmt::format("From {} {:g} to {:g}, P(any liquidation) in {} margin goes from {} to {}, "
-                                      "and its ES 99% from {} to {}.",
-                                      words, first.value, last.value, mode_name(mode), pct(p(first)), pct(p(last)),
-                                      usdt(es(first)), usdt(es(last))));
-        }
-    }
-    switch (sweep.crossover_outcome) {
-        case CrossoverOutcome::found:
-            out.push_back(fmt::format("Crossover: cross margin's ES 99% exceeds isolated's {} a {} of {:.4g} "
-                                      "(between {:.4g} and {:.4g}, found by bisection on the same paths){}.",
-                                      sweep.crossover->cross_exceeds_above ? "above" : "below", words,
-                                      sweep.crossover->value, sweep.crossover->lo, sweep.crossover->hi,
-                                      sweep.crossover->grid_sign_changes > 1
-                                          ? "; the curves cross again later in the range"
-                                          : ""));
-            break;
-        case CrossoverOutcome::cross_above_throughout:
-            out.push_back(fmt::format("No crossover: cross margin's ES 99% is above isolated's at every {} from "
-                                      "{:g} to {:g}: its 1% worst outcomes lose more.",
-                                      words, first.value, last.value));
-            break;
-        case CrossoverOutcome::cross_never_above:
-            out.push_back(fmt::format("No crossover: cross margin's ES 99% stays at or below isolated's at every "
-                                      "{} from {:g} to {:g}.",
-                                      words, first.value, last.value));
-            break;
-    }
-    return out;
-}
-
 std::string to_html(const DetailedRun& run, const SweepResult* sweep) {
     const Report& report = run.report;
     std::string body = run_header(report);
@@ -640,16 +476,6 @@ std::string to_html(const DetailedRun& run, const SweepResult* sweep) {
     body += "<h2>Method</h2>\n";
     body += method_note;
     return detail::html_page("marginsim: " + scenario_name(report.scenario), body);
-}
-
-std::string to_html(const SweepResult& sweep) {
-    std::string body = fmt::format(
-        "<h1>Sweep of {}: {}</h1>\n<p class=\"meta\">{} &middot; {} values, {} paths each, seed {}</p>\n",
-        escape_html(parameter_words(sweep)), escape_html(scenario_name(sweep.scenario)),
-        escape_html(sweep.scenario), sweep.points.size(), detail::grouped(static_cast<double>(sweep.paths)),
-        sweep.seed);
-    body += sweep_section(sweep);
-    return detail::html_page("marginsim sweep: " + scenario_name(sweep.scenario), body);
 }
 
 }  // namespace marginsim

@@ -37,6 +37,22 @@ std::string stable_id(std::string_view seed) {
 
 std::string default_format(double value) { return fmt::format("{:g}", value); }
 
+struct Segment {
+    double x1, x2, y1, y2;
+};
+
+// One tick of an axis: its grid line across the plot, its mark on the axis and its label.
+std::string tick_markup(const Segment& grid, const Segment& mark, double text_x, double text_y,
+                        std::string_view anchor, std::string_view label) {
+    return fmt::format(
+        "<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#e3e3e3\"/>"
+        "<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#555\"/>"
+        "<text class=\"tick\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{}</text>\n",
+        coordinate(grid.x1), coordinate(grid.x2), coordinate(grid.y1), coordinate(grid.y2),
+        coordinate(mark.x1), coordinate(mark.x2), coordinate(mark.y1), coordinate(mark.y2),
+        coordinate(text_x), coordinate(text_y), anchor, escape_html(label));
+}
+
 constexpr const char* style_sheet = R"(
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #222;
        max-width: 1080px; margin: 24px auto; padding: 0 16px; line-height: 1.45; }
@@ -88,29 +104,6 @@ std::string escape_html(std::string_view text) {
         }
     }
     return out;
-}
-
-std::string grouped(double value, int decimals) {
-    if (!std::isfinite(value)) return fmt::format("{}", value);
-    const double unit = std::pow(10.0, -decimals);
-    if (std::abs(value) < 0.5 * unit) value = 0.0;  // no "-0"
-    std::string digits = fmt::format("{:.{}f}", value, decimals);
-    const std::size_t first = digits[0] == '-' ? 1 : 0;
-    const std::size_t point = digits.find('.');
-    std::size_t end = point == std::string::npos ? digits.size() : point;
-    while (end > first + 3) {
-        end -= 3;
-        digits.insert(end, 1, ',');
-    }
-    return digits;
-}
-
-std::string percent_text(double probability, int decimals) {
-    const double smallest = 0.5 * std::pow(10.0, -decimals) / 100.0;
-    if (probability > 0.0 && probability < smallest) {
-        return fmt::format("<{:.{}f}%", 100.0 * 2.0 * smallest, decimals);
-    }
-    return fmt::format("{:.{}f}%", 100.0 * probability, decimals);
 }
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
@@ -272,23 +265,15 @@ std::string SvgPlot::axes() const {
     };
     for (const auto& [t, label] : ticks_of(x_)) {
         const double at = px(t);
-        out += fmt::format(
-            "<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#e3e3e3\"/>"
-            "<line x1=\"{0}\" x2=\"{0}\" y1=\"{2}\" y2=\"{3}\" stroke=\"#555\"/>"
-            "<text class=\"tick\" x=\"{0}\" y=\"{4}\" text-anchor=\"middle\">{5}</text>\n",
-            coordinate(at), coordinate(plot_top()), coordinate(plot_bottom()),
-            coordinate(plot_bottom() + tick_length), coordinate(plot_bottom() + 18.0),
-            escape_html(label));
+        out += tick_markup({at, at, plot_top(), plot_bottom()},
+                           {at, at, plot_bottom(), plot_bottom() + tick_length}, at,
+                           plot_bottom() + 18.0, "middle", label);
     }
     for (const auto& [t, label] : ticks_of(y_)) {
         const double at = py(t);
-        out += fmt::format(
-            "<line x1=\"{1}\" x2=\"{2}\" y1=\"{0}\" y2=\"{0}\" stroke=\"#e3e3e3\"/>"
-            "<line x1=\"{3}\" x2=\"{1}\" y1=\"{0}\" y2=\"{0}\" stroke=\"#555\"/>"
-            "<text class=\"tick\" x=\"{4}\" y=\"{5}\" text-anchor=\"end\">{6}</text>\n",
-            coordinate(at), coordinate(plot_left()), coordinate(plot_right()),
-            coordinate(plot_left() - tick_length), coordinate(plot_left() - 8.0),
-            coordinate(at + 4.0), escape_html(label));
+        out += tick_markup({plot_left(), plot_right(), at, at},
+                           {plot_left() - tick_length, plot_left(), at, at}, plot_left() - 8.0,
+                           at + 4.0, "end", label);
     }
     out += fmt::format(
         "<text class=\"axis\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "render/format.hpp"
+
 namespace marginsim::detail {
 
 // Colours of the modes isolated, cross, as_configured (Okabe-Ito: safe for colour blindness).
@@ -21,11 +23,6 @@ std::string html_page(std::string_view title, std::string_view body);
 
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 std::string escape_html(std::string_view text);
-
-// 1234567.891 -> "1,234,568" (whole units) or with `decimals` digits.
-std::string grouped(double value, int decimals = 0);
-// A probability as a percentage: "45.3%", "<0.01%" for tiny non-zero values.
-std::string percent_text(double probability, int decimals = 1);
 
 // The smallest step of 1, 2 or 5 times a power of ten that cuts `span` into at most about
 // `target` pieces.

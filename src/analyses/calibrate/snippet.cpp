@@ -1,0 +1,254 @@
+// The scenario snippet of a calibration: [[assets]] blocks, the [correlation] matrix and the
+// fitted dof as a commented suggestion, with the standard errors in comments.
+
+#include "marginsim/calibrate.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "analyses/calibrate/calibrate_parts.hpp"
+#include "marginsim/error.hpp"
+#include "marginsim/scenario.hpp"
+#include "numerics/correlation.hpp"
+
+namespace marginsim {
+
+namespace {
+
+using detail::parse_number;
+
+std::string file_name(std::string_view source) {
+    return std::filesystem::path(source).filename().string();
+}
+
+
+std::string toml_string(std::string_view text) {
+    std::string result = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            result += '\\';
+            result += c;
+        } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            result +=
+                fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+        } else {
+            result += c;
+        }
+    }
+    return result + '"';
+}
+
+std::string fixed(double value, int decimals) {
+    std::string text = fmt::format("{:.{}f}", value, decimals);
+    if (text == fmt::format("-{:.{}f}", 0.0, decimals)) text.erase(0, 1);
+    return text;
+}
+
+// The fewest decimals, from 4, at which the rounded matrix stays positive semi-definite.
+int correlation_decimals(const Calibration& c) {
+    const std::size_t d = c.asset_count();
+    for (int decimals = 4; decimals < 12; ++decimals) {
+        std::vector<double> rounded(d * d);
+        for (std::size_t k = 0; k < d * d; ++k) {
+            rounded[k] = *parse_number(fixed(c.correlation[k].value, decimals));
+        }
+        if (detail::smallest_eigenvalue(rounded, d) >= 0.0) return decimals;
+    }
+    return 12;
+}
+
+std::string standard_error(double se, int decimals = 4) {
+    return std::isfinite(se) ? fixed(se, decimals) : std::string("n/a");
+}
+
+void write_header(std::string& out, const Calibration& c) {
+    const AlignedReturns& data = c.data;
+    out += "# Calibrated by `marginsim calibrate` from daily closes:\n";
+    for (const SeriesInfo& s : data.series) {
+        out += fmt::format("#   {}: {}\n", s.symbol, file_name(s.source));
+    }
+    out += fmt::format("# Window: closes {} .. {}", format_date(data.first_date),
+                       format_date(data.last_date));
+    if (data.window_days) {
+        out += fmt::format(" ({} calendar days up to the last common date)", *data.window_days);
+    } else {
+        out += " (all dates the files share)";
+    }
+    out += fmt::format(";\n# {} daily log returns", data.return_count());
+    if (data.dropped_returns > 0) {
+        out += fmt::format(" ({} returns spanning a missing day left out)", data.dropped_returns);
+    }
+    out += ".\n";
+    if (c.method == CovarianceMethod::ewma) {
+        out += fmt::format(
+            "# Method: ewma (RiskMetrics, lambda {}, zero-mean returns; about {:.0f} effective "
+            "returns).\n",
+            c.lambda, c.effective_returns);
+    } else {
+        out +=
+            "# Method: sample (volatility sqrt(365) x standard deviation, Pearson correlation).\n";
+    }
+    out += "# Standard errors (one sigma) are in the comments.\n";
+}
+
+void write_assets(std::string& out, const Calibration& c) {
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        const SeriesInfo& s = c.data.series[i];
+        out += "\n[[assets]]\n";
+        out += fmt::format("symbol = {}\n", toml_string(s.symbol));
+        out += fmt::format("price = {}  # last close, {}\n", c.data.last_close[i],
+                           format_date(c.data.last_date));
+        out +=
+            fmt::format("volatility = {}  # standard error {}\n", fixed(c.volatility[i].value, 4),
+                        standard_error(c.volatility[i].standard_error));
+        out += "drift = 0.0\n";
+        out += fmt::format(
+            "# Placeholder: replace with the exchange's maintenance margin rate, or with a tier\n"
+            "# table reference instead of this line, e.g. tiers = \"binance-usdm/{}USDT\".\n",
+            s.symbol);
+        out += "maintenance_margin_rate = 0.005\n";
+    }
+}
+
+void write_correlation(std::string& out, const Calibration& c) {
+    const std::size_t d = c.asset_count();
+    if (d < 2) return;
+    const int decimals = correlation_decimals(c);
+    out += "\n[correlation]\n# In [[assets]] order:";
+    for (const SeriesInfo& s : c.data.series) out += ' ' + s.symbol;
+    out += ". Standard errors:";
+    for (std::size_t i = 0; i < d; ++i) {
+        for (std::size_t j = i + 1; j < d; ++j) {
+            out += fmt::format("\n#   {}/{} {}", c.data.series[i].symbol, c.data.series[j].symbol,
+                               standard_error(c.correlation_at(i, j).standard_error));
+        }
+    }
+    out += "\nmatrix = [";
+    for (std::size_t i = 0; i < d; ++i) {
+        out += i == 0 ? "[" : ",\n          [";
+        for (std::size_t j = 0; j < d; ++j) {
+            out += j == 0 ? "" : ", ";
+            out += i == j ? "1.0" : fixed(c.correlation_at(i, j).value, decimals);
+        }
+        out += ']';
+    }
+    out += "]\n";
+    if (decimals == 12) out += "repair = \"nearest\"  # singular to rounding\n";
+}
+
+void write_dof(std::string& out, const Calibration& c) {
+    out += '\n';
+    if (!c.dof) {
+        out += "# Student-t dof: not fitted, the correlation matrix is singular.\n";
+        return;
+    }
+    const DofEstimate& dof = *c.dof;
+    if (dof.at_bound && dof.estimate.value >= max_dof) {
+        out += fmt::format(
+            "# Student-t dof: the likelihood keeps rising up to {}: no fat tails, "
+            "keep model = \"gaussian\".\n",
+            max_dof);
+        return;
+    }
+    out += fmt::format(
+        "# Fat tails: Student-t degrees of freedom by maximum likelihood {} (standard error "
+        "{}{}).\n"
+        "# To simulate with them, set in [simulation]:\n"
+        "# model = \"student_t\"\n"
+        "# dof = {}\n",
+        fixed(dof.estimate.value, 2), standard_error(dof.estimate.standard_error, 2),
+        dof.at_bound ? ", at the lower bound of the search" : "", fixed(dof.estimate.value, 2));
+}
+
+// The close that most likely went wrong in asset i: of the two closes of its largest daily
+// move, the one whose other move is large too (a spike out and back), else the one at the
+// end of the series, else the later one (where a new level starts).
+struct SuspectClose {
+    std::size_t return_index = 0;
+    bool later = true;  // the close the return ends on, else the one it starts from
+};
+
+SuspectClose suspect_close(const std::vector<double>& returns) {
+    std::size_t k = 0;
+    for (std::size_t m = 1; m < returns.size(); ++m) {
+        if (std::abs(returns[m]) > std::abs(returns[k])) k = m;
+    }
+    const double half = 0.5 * std::abs(returns[k]);
+    if (k + 1 < returns.size() && std::abs(returns[k + 1]) > half) return {k, true};
+    if (k > 0 && std::abs(returns[k - 1]) > half) return {k, false};
+    if (k + 1 == returns.size()) return {k, true};
+    return {k, k != 0};
+}
+
+// `error`, from loading the snippet, as an error of the price file behind the value refused.
+InputError snippet_error(const Calibration& c, const InputError& error) {
+    const AlignedReturns& data = c.data;
+    const std::string& key = error.key();
+    std::size_t asset = data.asset_count();
+    if (key.rfind("assets[", 0) == 0) {
+        asset = static_cast<std::size_t>(std::strtoul(key.c_str() + 7, nullptr, 10));
+    }
+    const auto ends_with = [&key](std::string_view end) {
+        return key.size() >= end.size() && key.compare(key.size() - end.size(), end.size(), end) == 0;
+    };
+    // Only the price and the volatility come from the closes; anything else (a symbol) is
+    // blamed on the file as a whole.
+    if (asset >= data.asset_count() || !(ends_with(".price") || ends_with(".volatility"))) {
+        std::string sources;
+        for (const SeriesInfo& s : data.series) sources += (sources.empty() ? "" : ", ") + s.source;
+        return InputError(asset < data.asset_count() ? data.series[asset].source : sources, 0, 0, "",
+                          std::string("the calibrated snippet does not load as a scenario: ") +
+                              error.what(),
+                          "price files whose estimates make a valid scenario");
+    }
+    const std::vector<double>& returns = data.returns[asset];
+    const SuspectClose suspect = suspect_close(returns);
+    const ReturnLines& lines = data.return_lines[asset][suspect.return_index];
+    const Date to = data.return_dates[suspect.return_index];
+    const Date from = to - std::chrono::days(1);
+    const Date date = suspect.later ? to : from;
+    return InputError(
+        data.series[asset].source, suspect.later ? lines.to : lines.from, 0, "close",
+        fmt::format("the close of {} on {} looks wrong: the snippet calibrated from this file "
+                    "would not load, {}: {} (expected {}); its largest daily move is a log return "
+                    "of {:.4g} from {} to {}",
+                    data.series[asset].symbol, format_date(date), key, error.message(),
+                    error.expected(), returns[suspect.return_index], format_date(from),
+                    format_date(to)),
+        "closes without a wrong price (a typo, a missing decimal point) that the scenario's "
+        "limits refuse");
+}
+
+}  // namespace
+
+namespace detail {
+
+void check_snippet_loads(const Calibration& calibration) {
+    // The smallest frame a user pastes the snippet into: one position of 1 USDT.
+    const std::string frame = "[simulation]\nhorizon_days = 1\n[account]\nbalance = 1000\n";
+    const std::string position = fmt::format(
+        "\n[[positions]]\nsymbol = {}\nside = \"long\"\nmargin = 1\nleverage = 1\n",
+        toml_string(calibration.data.series.front().symbol));
+    try {
+        parse_scenario(frame + to_toml_snippet(calibration) + position, "calibrated snippet");
+    } catch (const InputError& error) {
+        throw snippet_error(calibration, error);
+    }
+}
+
+}  // namespace detail
+
+std::string to_toml_snippet(const Calibration& calibration) {
+    std::string out;
+    write_header(out, calibration);
+    write_assets(out, calibration);
+    write_correlation(out, calibration);
+    write_dof(out, calibration);
+    return out;
+}
+
+}  // namespace marginsim

@@ -1,0 +1,18 @@
+#pragma once
+// The names of a sweep's parameter in the words each rendering uses (private to src/render).
+
+#include <string>
+
+#include "marginsim/sweep.hpp"
+
+namespace marginsim::detail {
+
+struct SweepParameterNames {
+    std::string words;       // in a sentence: "correlation", "blend weight"
+    std::string label;       // heading of the text table: "correlation of every pair"
+    std::string axis_label;  // under a chart's x axis, with what the value multiplies
+};
+
+SweepParameterNames sweep_parameter_names(const SweepSpec& spec);
+
+}  // namespace marginsim::detail
