@@ -3,7 +3,7 @@
 
 #include "marginsim/calibrate.hpp"
 #include "marginsim/error.hpp"
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/scenario.hpp"
 #include "cli_runner.hpp"
 #include "scenario_builder.hpp"

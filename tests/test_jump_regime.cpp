@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "marginsim/error.hpp"
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/simulate.hpp"
 #include "marginsim/sweep.hpp"
 #include "same_numbers.hpp"

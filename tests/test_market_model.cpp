@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "scenario_builder.hpp"
 
 using namespace marginsim;

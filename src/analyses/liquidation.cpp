@@ -9,6 +9,8 @@
 #include <fmt/ostream.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/margin_book.hpp"
+
 namespace marginsim {
 namespace {
 

@@ -1,4 +1,4 @@
-#include "marginsim/margin_book.hpp"
+#include "engine/margin_book.hpp"
 
 #include <algorithm>
 #include <cassert>

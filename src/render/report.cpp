@@ -14,8 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "marginsim/margin_book.hpp"
-
 namespace marginsim {
 namespace {
 

@@ -1,5 +1,5 @@
 #pragma once
-// The margin book (SPEC section 3): the positions as flat arrays, grouped into margin pools
+// The margin book (engine internal; SPEC section 3): the positions as flat arrays, grouped into margin pools
 // for each account mode, and the per-path state of every mode stepped together on the same
 // prices. It never sees a random number: it reads prices from a PathBlock.
 
@@ -10,17 +10,10 @@
 #include <span>
 #include <vector>
 
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/scenario.hpp"
 
 namespace marginsim {
-
-inline constexpr std::array<MarginMode, 3> all_modes{MarginMode::isolated, MarginMode::cross,
-                                                     MarginMode::as_configured};
-inline constexpr std::size_t mode_count = all_modes.size();
-inline constexpr std::size_t mode_index(MarginMode mode) noexcept {
-    return static_cast<std::size_t>(mode);
-}
 
 // A set of positions liquidated together, backed by one collateral.
 struct MarginPool {
