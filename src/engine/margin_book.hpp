@@ -1,7 +1,7 @@
 #pragma once
-// The margin book (engine internal; SPEC section 3): the positions as flat arrays, grouped into margin pools
-// for each account mode, and the per-path state of every mode stepped together on the same
-// prices. It never sees a random number: it reads prices from a PathBlock.
+// The margin book (engine internal; SPEC section 3): the positions as flat arrays, grouped
+// into margin pools for each account mode, and the per-path state of every mode stepped
+// together on the same prices. It never sees a random number: it reads prices from a PathBlock.
 
 #include <array>
 #include <cstddef>
