@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "bench_scenarios.hpp"
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/simulate.hpp"
 
 using namespace marginsim;

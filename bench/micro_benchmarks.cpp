@@ -13,11 +13,12 @@
 #include <vector>
 
 #include "bench_scenarios.hpp"
-#include "marginsim/accumulators.hpp"
-#include "marginsim/margin_book.hpp"
-#include "marginsim/market_model.hpp"
-#include "marginsim/simulate.hpp"
+#include "engine/block_stats.hpp"
+#include "engine/engine.hpp"
+#include "engine/margin_book.hpp"
+#include "engine/market_model.hpp"
 #include "engine/rng.hpp"
+#include "marginsim/simulate.hpp"
 
 using namespace marginsim;
 

@@ -16,7 +16,7 @@
 
 #include "marginsim/calibrate.hpp"
 #include "marginsim/error.hpp"
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/scenario.hpp"
 
 namespace marginsim::testing {

@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "marginsim/accumulators.hpp"
+#include "marginsim/summary.hpp"
 #include "marginsim/report.hpp"
 
 namespace marginsim::testing {

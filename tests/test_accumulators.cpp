@@ -6,7 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "marginsim/accumulators.hpp"
+#include "engine/block_stats.hpp"
+#include "engine/engine.hpp"
 #include "marginsim/simulate.hpp"
 #include "same_numbers.hpp"
 #include "scenario_builder.hpp"

@@ -11,10 +11,11 @@
 #include <vector>
 
 #include "marginsim/error.hpp"
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/simulate.hpp"
 #include "marginsim/sweep.hpp"
 #include "same_numbers.hpp"
+#include "sample_moments.hpp"
 #include "scenario_builder.hpp"
 
 using namespace marginsim;
@@ -272,22 +273,7 @@ Scenario regime_scenario(StartRegime start, double horizon_days) {
         .build();
 }
 
-double correlation(const std::vector<double>& x, const std::vector<double>& y) {
-    double mx = 0.0, my = 0.0;
-    for (std::size_t k = 0; k < x.size(); ++k) {
-        mx += x[k];
-        my += y[k];
-    }
-    mx /= static_cast<double>(x.size());
-    my /= static_cast<double>(y.size());
-    double sxy = 0.0, sxx = 0.0, syy = 0.0;
-    for (std::size_t k = 0; k < x.size(); ++k) {
-        sxy += (x[k] - mx) * (y[k] - my);
-        sxx += (x[k] - mx) * (x[k] - mx);
-        syy += (y[k] - my) * (y[k] - my);
-    }
-    return sxy / std::sqrt(sxx * syy);
-}
+using sample_moments::correlation;
 
 }  // namespace
 

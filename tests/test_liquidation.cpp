@@ -20,7 +20,8 @@
 
 #include "marginsim/error.hpp"
 #include "marginsim/liquidation.hpp"
-#include "marginsim/margin_book.hpp"
+#include "engine/engine.hpp"
+#include "engine/margin_book.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 #include "scenario_builder.hpp"

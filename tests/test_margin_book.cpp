@@ -5,7 +5,8 @@
 #include <limits>
 #include <vector>
 
-#include "marginsim/margin_book.hpp"
+#include "engine/engine.hpp"
+#include "engine/margin_book.hpp"
 #include "marginsim/simulate.hpp"
 #include "scenario_builder.hpp"
 

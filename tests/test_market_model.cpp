@@ -5,7 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
+#include "sample_moments.hpp"
 #include "scenario_builder.hpp"
 
 using namespace marginsim;
@@ -40,29 +41,9 @@ std::vector<std::vector<double>> recover_innovations(const Scenario& scenario, s
     return e;
 }
 
-double mean(const std::vector<double>& x) {
-    double s = 0.0;
-    for (double v : x) s += v;
-    return s / static_cast<double>(x.size());
-}
-
-double correlation(const std::vector<double>& x, const std::vector<double>& y) {
-    const double mx = mean(x), my = mean(y);
-    double sxy = 0.0, sxx = 0.0, syy = 0.0;
-    for (std::size_t k = 0; k < x.size(); ++k) {
-        sxy += (x[k] - mx) * (y[k] - my);
-        sxx += (x[k] - mx) * (x[k] - mx);
-        syy += (y[k] - my) * (y[k] - my);
-    }
-    return sxy / std::sqrt(sxx * syy);
-}
-
-double central_moment(const std::vector<double>& x, int order) {
-    const double m = mean(x);
-    double s = 0.0;
-    for (double v : x) s += std::pow(v - m, order);
-    return s / static_cast<double>(x.size());
-}
+using sample_moments::central_moment;
+using sample_moments::correlation;
+using sample_moments::mean;
 
 }  // namespace
 

@@ -212,6 +212,14 @@ struct OneStep {
     }
 };
 
+// One 10x long on one asset at 80% volatility, 1000 balance: every notional stays far in range.
+Scenario long_in_range(double horizon_days, std::uint64_t paths) {
+    return ScenarioBuilder(1000.0, horizon_days, 24, paths)
+        .asset("A", 100.0, 0.8)
+        .position("A", Side::long_side, 100.0, 10.0)
+        .build();
+}
+
 }  // namespace
 
 TEST_CASE("overflowed paths are counted and left out and the rest match the conditioned closed forms") {
@@ -274,10 +282,7 @@ TEST_CASE("overflowed paths are counted and left out and the rest match the cond
 }
 
 TEST_CASE("a run in range reports zero overflowed paths and no warning") {
-    const Scenario scenario = ScenarioBuilder(1000.0, 7.0, 24, 2000)
-                                  .asset("A", 100.0, 0.8)
-                                  .position("A", Side::long_side, 100.0, 10.0)
-                                  .build();
+    const Scenario scenario = long_in_range(7.0, 2000);
     const Report report = simulate(scenario);
     CHECK(report.simulation.overflowed_paths == 0);
     CHECK(report.warnings.empty());
@@ -294,10 +299,7 @@ TEST_CASE("a run where every path overflows is an error and not a report") {
 }
 
 TEST_CASE("no rendering of a report prints NaN or infinity and each names the key") {
-    const Scenario scenario = ScenarioBuilder(1000.0, 2.0, 24, 1024)
-                                  .asset("A", 100.0, 0.8)
-                                  .position("A", Side::long_side, 100.0, 10.0)
-                                  .build();
+    const Scenario scenario = long_in_range(2.0, 1024);
     const Report clean = simulate(scenario);
     CHECK_NOTHROW(check_finite(clean));
     struct Poison {

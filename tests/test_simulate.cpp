@@ -5,6 +5,7 @@
 #include <functional>
 #include <numeric>
 
+#include "engine/engine.hpp"
 #include "marginsim/simulate.hpp"
 #include "same_numbers.hpp"
 #include "scenario_builder.hpp"

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/error.hpp"
 #include "marginsim/simulate.hpp"

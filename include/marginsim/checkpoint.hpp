@@ -19,8 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "marginsim/accumulators.hpp"
-#include "marginsim/margin_book.hpp"
+#include "marginsim/scenario.hpp"
 
 namespace marginsim {
 
@@ -40,12 +39,28 @@ struct CheckpointKey {
     bool operator==(const CheckpointKey&) const = default;
 };
 
+// The merged counts of the completed blocks of one mode (the engine's own statistics hold the
+// same numbers; this is their part that a checkpoint keeps, as the file holds it).
+struct CheckpointModeCounts {
+    std::uint64_t liquidated_paths = 0;
+    std::uint64_t contagion = 0;  // paths where a position that survives in isolated is liquidated
+    std::vector<std::uint64_t> liquidations_by_step;   // [k] = paths first liquidated at step k
+    std::vector<std::uint64_t> position_liquidations;  // per position
+};
+struct CheckpointCounts {
+    std::uint64_t paths = 0;
+    std::uint64_t cross_loss_exceeds_isolated = 0;
+    std::uint64_t contagion = 0;
+    std::uint64_t overflowed_paths = 0;
+    std::array<CheckpointModeCounts, mode_count> modes;
+};
+
 struct RunCheckpoint {
     CheckpointKey key;
     double elapsed_s = 0.0;  // run time of the sessions so far
     std::vector<std::uint64_t> blocks;                    // completed, ascending
     std::vector<std::array<double, mode_count>> funding;  // per completed block
-    BlockStats counts;  // merged counts of the completed blocks (no samples, no funding)
+    CheckpointCounts counts;  // merged counts of the completed blocks (no samples, no funding)
     // Per path of the completed blocks, in block order.
     std::array<std::vector<double>, mode_count> loss;
     std::array<std::vector<float>, mode_count> drawdown;

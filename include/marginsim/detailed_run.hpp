@@ -9,11 +9,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "marginsim/accumulators.hpp"
-#include "marginsim/margin_book.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
+#include "marginsim/summary.hpp"
 
 namespace marginsim {
 

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "marginsim/margin_book.hpp"
 #include "marginsim/scenario.hpp"
 
 namespace marginsim {

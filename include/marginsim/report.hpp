@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "marginsim/accumulators.hpp"
+#include "marginsim/summary.hpp"
 #include "marginsim/scenario.hpp"
 
 namespace marginsim {

@@ -2,6 +2,8 @@
 // A scenario: what to simulate (SPEC section 1), parsed and validated.
 // Past load_scenario() every value is trusted: later stages only assert.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -18,6 +20,12 @@ enum class Side { long_side = 1, short_side = -1 };
 // How an account is margined. A position's own `mode` is isolated or cross; the three
 // account-level modes of SPEC 3.3 are evaluated on the same paths.
 enum class MarginMode { isolated, cross, as_configured };
+inline constexpr std::array<MarginMode, 3> all_modes{MarginMode::isolated, MarginMode::cross,
+                                                     MarginMode::as_configured};
+inline constexpr std::size_t mode_count = all_modes.size();
+inline constexpr std::size_t mode_index(MarginMode mode) noexcept {
+    return static_cast<std::size_t>(mode);
+}
 
 inline constexpr int sign(Side side) noexcept { return static_cast<int>(side); }
 std::string_view to_string(PriceModel model) noexcept;

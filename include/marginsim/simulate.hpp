@@ -1,5 +1,5 @@
 #pragma once
-// Wires the stages: market model -> margin book -> accumulators -> report, over fixed
+// Runs a scenario: market model -> margin book -> block statistics -> report, over fixed
 // blocks of paths run in parallel; results depend only on (scenario, seed, paths).
 
 #include <atomic>
@@ -9,10 +9,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "marginsim/accumulators.hpp"
 #include "marginsim/checkpoint.hpp"
-#include "marginsim/margin_book.hpp"
-#include "marginsim/market_model.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 
@@ -26,24 +23,6 @@ struct RunOptions {
     std::optional<std::uint64_t> paths;  // override [simulation] paths
     std::optional<std::uint64_t> seed;   // override [simulation] seed
     std::optional<int> threads;          // override [simulation] threads; 0 = all cores
-};
-
-// The model and the book of one scenario, and one block run through both.
-class Engine {
-public:
-    explicit Engine(const Scenario& scenario);
-
-    const MarketModel& model() const noexcept { return model_; }
-    const MarginBook& book() const noexcept { return book_; }
-
-    // Simulates paths [block * block_size, + n) of the run with this seed: the random
-    // stream is seeded from (seed, block) only. Leaves the outcome in `state`.
-    void run_block(std::uint64_t seed, std::uint64_t block, std::size_t n, PathBlock& paths,
-                   BookState& state) const;
-
-private:
-    MarketModel model_;
-    MarginBook book_;
 };
 
 struct RunProgress {
@@ -84,10 +63,5 @@ Report simulate(const Scenario& scenario, const RunOptions& options = {}, const 
 
 // The key a checkpoint of this run carries (the options applied to the scenario).
 CheckpointKey run_checkpoint_key(const Scenario& scenario, const RunOptions& options, std::uint64_t scenario_hash);
-
-// The report of already merged statistics (no simulation): used by simulate(). info.paths
-// is the paths requested; when the summary covers fewer, the report is partial.
-Report make_report(const Scenario& scenario, const MarginBook& book, Summary summary,
-                   const SimulationInfo& info);
 
 }  // namespace marginsim

@@ -19,8 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include "marginsim/accumulators.hpp"
-#include "marginsim/margin_book.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"

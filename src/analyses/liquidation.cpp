@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/margin_book.hpp"
+
 namespace marginsim {
 namespace {
 

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "marginsim/margin_book.hpp"
 #include "marginsim/scenario.hpp"
 
 namespace marginsim::cli {

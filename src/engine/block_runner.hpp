@@ -1,15 +1,19 @@
 #pragma once
 // The block runner shared by simulate() and run_detailed(): every block of a run (or those
 // not yet stopped or restored from a checkpoint), merged into one BlockStats whose numbers
-// do not depend on the thread count or on stops and resumes.
+// do not depend on the thread count or on stops and resumes, then summarized into a Report.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
-#include "marginsim/accumulators.hpp"
+#include "engine/block_stats.hpp"
+#include "engine/engine.hpp"
+#include "engine/margin_book.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
+#include "marginsim/summary.hpp"
 
 namespace marginsim::detail {
 
@@ -28,7 +32,18 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
 Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
                   std::chrono::steady_clock::time_point start, const RunControl& control);
 
+// The whole run of simulate(): the options applied, every block run, the report made;
+// `inspect`, when given, sees the applied scenario and the merged statistics before
+// summarize() reorders their samples (run_detailed reads its details there).
+Report run_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
+                  const std::function<void(const Scenario&, const BlockStats&)>& inspect = {});
+
 // paths, steps, seed, threads, elapsed, model of the run (paths: those requested).
 SimulationInfo simulation_info(const Scenario& scenario, int threads, double elapsed_s);
+
+// The report of already merged statistics (no simulation). info.paths is the paths
+// requested; when the summary covers fewer, the report is partial.
+Report make_report(const Scenario& scenario, const MarginBook& book, Summary summary,
+                   const SimulationInfo& info);
 
 }  // namespace marginsim::detail

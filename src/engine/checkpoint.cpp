@@ -119,7 +119,7 @@ void check_shape(const RunCheckpoint& c, const Reader& in) {
     }
     if (paths != c.counts.paths) in.fail("the completed blocks do not add up to the paths counted");
     for (std::size_t m = 0; m < mode_count; ++m) {
-        const ModeSample& mode = c.counts.modes[m];
+        const CheckpointModeCounts& mode = c.counts.modes[m];
         if (mode.liquidations_by_step.size() > key.steps + 1 || mode.position_liquidations.size() != key.positions)
             in.fail("counts of the wrong size");
     }
@@ -220,7 +220,7 @@ std::string checkpoint_bytes(const RunCheckpoint& c) {
     out.put(c.counts.cross_loss_exceeds_isolated);
     out.put(c.counts.contagion);
     out.put(c.counts.overflowed_paths);
-    for (const ModeSample& mode : c.counts.modes) {
+    for (const CheckpointModeCounts& mode : c.counts.modes) {
         out.put(mode.liquidated_paths);
         out.put(mode.contagion);
         out.put_counted(mode.liquidations_by_step);
@@ -264,7 +264,7 @@ RunCheckpoint parse_checkpoint(std::string_view bytes, const std::string& source
     c.counts.cross_loss_exceeds_isolated = in.get<std::uint64_t>();
     c.counts.contagion = in.get<std::uint64_t>();
     c.counts.overflowed_paths = in.get<std::uint64_t>();
-    for (ModeSample& mode : c.counts.modes) {
+    for (CheckpointModeCounts& mode : c.counts.modes) {
         mode.liquidated_paths = in.get<std::uint64_t>();
         mode.contagion = in.get<std::uint64_t>();
         mode.liquidations_by_step = in.get_counted<std::uint64_t>();

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <chrono>
 #include <cmath>
 #include <utility>
 
@@ -33,17 +32,11 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
 
 }  // namespace
 
-DetailedRun run_detailed(const Scenario& input, const RunOptions& options, const RunControl& control) {
-    const Scenario scenario = detail::with_options(input, options);
-    const int threads = detail::resolve_threads(scenario, options);
-
-    const auto start = std::chrono::steady_clock::now();
-    const Engine engine(scenario);
-    BlockStats total = detail::run_blocks(engine, scenario, threads, control);
+DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options, const RunControl& control) {
     DetailedRun run;
-    // Before finish_run: its summarize() reorders the samples.
-    for (std::size_t m = 0; m < mode_count; ++m) run.modes[m] = detail_of(total, m, scenario.simulation.steps);
-    run.report = detail::finish_run(scenario, engine, threads, total, start, control);
+    run.report = detail::run_report(scenario, options, control, [&](const Scenario& applied, const BlockStats& total) {
+        for (std::size_t m = 0; m < mode_count; ++m) run.modes[m] = detail_of(total, m, applied.simulation.steps);
+    });
     return run;
 }
 

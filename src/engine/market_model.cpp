@@ -1,4 +1,4 @@
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 
 #include <algorithm>
 #include <array>

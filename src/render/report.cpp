@@ -14,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "marginsim/margin_book.hpp"
 #include "render/report_parts.hpp"
 
 namespace marginsim {

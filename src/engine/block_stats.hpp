@@ -1,6 +1,7 @@
 #pragma once
-// Mergeable statistics: what a block of paths contributes, merged in block order so that
-// every sum is the same for any thread count, then finished into summary numbers.
+// Block statistics (engine internal): what a block of paths contributes, merged in block
+// order so that every sum is the same for any thread count, then finished into the summary
+// numbers of summary.hpp.
 
 #include <array>
 #include <cstddef>
@@ -9,7 +10,8 @@
 #include <span>
 #include <vector>
 
-#include "marginsim/margin_book.hpp"
+#include "engine/margin_book.hpp"
+#include "marginsim/summary.hpp"
 
 namespace marginsim {
 
@@ -75,59 +77,6 @@ struct BlockStats {
     void merge(const BlockStats& other);
 };
 
-struct Interval {
-    double lo = 0.0;
-    double hi = 0.0;
-};
-struct Proportion {
-    double estimate = 0.0;
-    Interval ci95;
-};
-// 95% Wilson score interval of `hits` out of `n`.
-Proportion wilson_proportion(std::uint64_t hits, std::uint64_t n);
-
-inline constexpr std::array<double, 3> tail_levels{0.95, 0.99, 0.999};
-
-struct LossSummary {
-    double mean = 0.0;
-    double std = 0.0;  // sample standard deviation (n - 1)
-    std::array<double, tail_levels.size()> var{};  // sorted loss at index ceil(a n) - 1
-    std::array<double, tail_levels.size()> es{};   // mean of the losses from that index up
-    double max = 0.0;
-};
-struct TimeSummary {
-    double p05 = 0.0;
-    double median = 0.0;
-    double p95 = 0.0;
-};
-struct DrawdownSummary {
-    double mean = 0.0;
-    double p95 = 0.0;
-    double p99 = 0.0;
-};
-struct ModeSummary {
-    Proportion liquidation_probability;
-    std::vector<double> position_liquidation_probability;
-    LossSummary loss;
-    std::optional<TimeSummary> time_to_liquidation_days;  // empty when no path liquidated
-    DrawdownSummary drawdown;
-    double funding_paid_mean = 0.0;
-};
-struct Summary {
-    std::uint64_t paths = 0;             // simulated
-    std::uint64_t overflowed_paths = 0;  // of which left out of every statistic below
-    std::array<ModeSummary, mode_count> modes;
-    Proportion p_cross_loss_exceeds_isolated;
-    Proportion contagion_probability;
-};
-
-// Index of the a-quantile in a sorted sample of n (SPEC 4): ceil(a n) - 1, at least 0.
-std::size_t order_index(std::size_t n, double a);
-// The a-quantile of a sorted, non-empty sample: sorted[order_index(n, a)].
-template <class T>
-double order_statistic(const std::vector<T>& sorted, double a) {
-    return static_cast<double>(sorted[order_index(sorted.size(), a)]);
-}
 // Mean, std, VaR, ES and max of a loss sample (SPEC 4). Reorders `losses` in place: the
 // tail from the 0.95 order statistic up ends sorted (the rest is in no particular order).
 LossSummary summarize_losses(std::vector<double>& losses);

@@ -1,4 +1,4 @@
-#include "marginsim/accumulators.hpp"
+#include "engine/block_stats.hpp"
 
 #include <oneapi/tbb/parallel_for.h>
 

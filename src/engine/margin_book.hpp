@@ -1,7 +1,7 @@
 #pragma once
-// The margin book (SPEC section 3): the positions as flat arrays, grouped into margin pools
-// for each account mode, and the per-path state of every mode stepped together on the same
-// prices. It never sees a random number: it reads prices from a PathBlock.
+// The margin book (engine internal; SPEC section 3): the positions as flat arrays, grouped
+// into margin pools for each account mode, and the per-path state of every mode stepped
+// together on the same prices. It never sees a random number: it reads prices from a PathBlock.
 
 #include <array>
 #include <cstddef>
@@ -10,17 +10,10 @@
 #include <span>
 #include <vector>
 
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/scenario.hpp"
 
 namespace marginsim {
-
-inline constexpr std::array<MarginMode, 3> all_modes{MarginMode::isolated, MarginMode::cross,
-                                                     MarginMode::as_configured};
-inline constexpr std::size_t mode_count = all_modes.size();
-inline constexpr std::size_t mode_index(MarginMode mode) noexcept {
-    return static_cast<std::size_t>(mode);
-}
 
 // A set of positions liquidated together, backed by one collateral.
 struct MarginPool {
@@ -95,6 +88,17 @@ private:
     std::vector<std::vector<Tier>> tiers_;  // per asset
     std::array<ModeLayout, mode_count> layouts_;
 };
+
+namespace detail {
+// A pool as the book's per-step kernels read it: its upnl and maintenance rows in the chunk
+// scratch (up to 4), its collateral and base loss rows from the block's first path.
+struct PassPool {
+    const std::array<const double*, 4>* upnl = nullptr;
+    const std::array<const double*, 4>* mm = nullptr;
+    const double* collateral = nullptr;
+    const double* base_loss = nullptr;
+};
+}  // namespace detail
 
 // The per-path state of every mode for one block of paths, and what each path ended with.
 // Steps 1..steps are the monitoring times; step 0 is the start.
@@ -177,14 +181,16 @@ private:
         }
     };
     PoolRows rows_of(std::size_t g);
+    detail::PassPool pass_pool(std::size_t g) const;  // valid once pool_rows_ is complete
     void sum_large_pools(std::size_t count);
-    // One pass of update_mode over a chunk: a pool an earlier mode tested (or up to 4 of one
-    // row), up to 4 single-row pools, or one pool of several rows, in the mode's pool order.
+    // One pass of update_mode over a chunk: up to 4 single-row pools, or one pool of several
+    // rows, in the mode's pool order; tested: an earlier mode tested them at this step.
     struct Pass {
-        enum class Kind { tested, singles, pool };
-        Kind kind = Kind::pool;
+        bool tested = false;
         std::array<std::size_t, 4> pools{};
         std::size_t count = 0;
+        std::size_t rows = 0;  // of its first pool
+        std::array<detail::PassPool, 4> terms{};  // of its pools, set once the scratch is laid out
     };
     static std::vector<Pass> plan_passes(const std::vector<PoolTerms>& pools, const std::vector<std::size_t>& order,
                                          const std::vector<PoolRows>& rows, std::size_t m);

@@ -1,6 +1,6 @@
 #pragma once
-// The market model (SPEC section 2): correlated log-price paths, one step at a time,
-// for a block of paths stored asset-major (structure of arrays). It knows nothing of
+// The market model (engine internal; SPEC section 2): correlated log-price paths, one step at
+// a time, for a block of paths stored asset-major (structure of arrays). It knows nothing of
 // positions; the random numbers come from a RandomStream the caller owns.
 
 #include <array>
