@@ -1,0 +1,270 @@
+// The checks of a loaded book that need the whole scenario: tier limits at entry, fundable
+// margins, no pool liquidated at the start, no price or notional overflow on a plausible path.
+#include "scenario/checks.hpp"
+
+#include "scenario/readers.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace marginsim::detail {
+
+namespace {
+
+constexpr double leverage_tolerance = 1e-12;
+
+// How far an asset's log price plausibly rises above its start within the horizon T (years):
+// its log drift when positive plus 40 standard deviations of the horizon,
+// max(0, (mu - vol^2/2) T) + 40 vol sqrt(T); a Brownian running maximum passes that with
+// probability 2 P(Z > 40) < 1e-300. With the gaussian model the price discounted at mu is a
+// martingale, so by Doob's maximal inequality it passes max(0, mu) T + 46 with probability
+// below e^-46 = 1e-20: the smaller of the two is taken. Student-t steps have no such bound (their
+// price has no mean): a path with a larger jump is counted at run time (overflowed_paths).
+struct PlausibleRise {
+    double log_rise = 0.0;
+    double from_drift = 0.0;  // the drift's part of it
+    std::string how;          // the terms, for messages
+};
+
+constexpr double plausible_deviations = 40.0;
+constexpr double doob_log_margin = 46.0;  // e^-46 = 1.1e-20
+
+PlausibleRise plausible_rise(const Asset& asset, const Simulation& simulation) {
+    const double years = simulation.steps * simulation.dt_years;
+    const double log_drift = std::max(0.0, (asset.drift - 0.5 * asset.volatility * asset.volatility) * years);
+    const double diffusion = plausible_deviations * asset.volatility * std::sqrt(years);
+    PlausibleRise rise{log_drift + diffusion, log_drift,
+                       fmt::format("its log drift {} plus {} standard deviations of the horizon "
+                                   "({} x {} x sqrt({} years) = {})",
+                                   format_amount(log_drift), plausible_deviations, plausible_deviations,
+                                   format_input(asset.volatility), format_amount(years),
+                                   format_amount(diffusion))};
+    const double doob = std::max(0.0, asset.drift) * years + doob_log_margin;
+    if (simulation.model == PriceModel::gaussian && doob < rise.log_rise) {
+        rise = {doob, doob - doob_log_margin,
+                fmt::format("its drift {} x {} years plus {} (Doob's bound: probability below 1e-20)",
+                            format_input(asset.drift), format_amount(years), doob_log_margin)};
+    }
+    return rise;
+}
+
+double start_upnl(const Scenario& scenario, const Position& position) {
+    const double price = scenario.assets[position.asset].price;
+    return sign(position.side) * position.quantity * (price - position.entry_price);
+}
+
+double start_maintenance(const Scenario& scenario, const Position& position) {
+    const Asset& asset = scenario.assets[position.asset];
+    return maintenance_margin(asset.tiers, position.quantity * asset.price);
+}
+
+// Cross pool of `mode` (SPEC 3.2): fails when its equity starts at or below its maintenance.
+void check_cross_pool(const Context& context, const Scenario& scenario,
+                      const std::vector<PositionSource>& sources, MarginMode mode) {
+    double upnl = 0.0;
+    double maintenance = 0.0;
+    std::string members;
+    std::optional<std::size_t> first;
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        if (mode == MarginMode::as_configured && position.mode != MarginMode::cross) continue;
+        if (!first) first = j;
+        upnl += start_upnl(scenario, position);
+        maintenance += start_maintenance(scenario, position);
+        members += fmt::format("{}{}", members.empty() ? "" : ", ", sources[j].key);
+    }
+    if (!first) return;
+    const double wallet = scenario.cross_wallet(mode);
+    if (wallet + upnl > maintenance) return;
+    const std::string wallet_text =
+        mode == MarginMode::cross
+            ? fmt::format("wallet {}", format_amount(wallet))
+            : fmt::format("cross wallet {} (balance {} minus isolated margins)",
+                          format_amount(wallet), format_input(scenario.balance));
+    context.fail(
+        sources[*first].region, "positions",
+        fmt::format("the cross positions ({}) are already at or below their maintenance "
+                    "margin at the start prices in {} mode: {} + unrealised PnL {} = {} <= "
+                    "maintenance margin {}",
+                    members, to_string(mode), wallet_text, format_amount(upnl),
+                    format_amount(wallet + upnl), format_amount(maintenance)),
+        "cross equity above the total maintenance margin at the start: a larger balance, "
+        "smaller positions or entry prices nearer the current prices");
+}
+
+void check_isolated_positions(const Context& context, const Scenario& scenario,
+                              const std::vector<PositionSource>& sources) {
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        const double upnl = start_upnl(scenario, position);
+        const double maintenance = start_maintenance(scenario, position);
+        if (position.margin + upnl > maintenance) continue;
+        context.fail(
+            sources[j].region, sources[j].key,
+            fmt::format(
+                "already at or below its maintenance margin at the start price {} in "
+                "isolated mode: margin {} + unrealised PnL {} = {} <= maintenance margin {}",
+                format_input(scenario.assets[position.asset].price), format_input(position.margin),
+                format_amount(upnl), format_amount(position.margin + upnl),
+                format_amount(maintenance)),
+            "margin + unrealised PnL above the maintenance margin at the start: more margin, "
+            "a smaller position or an entry_price nearer the current price");
+    }
+}
+
+// The start state in finite numbers: otherwise the checks below compare NaN and report
+// nonsense, and the engine starts from infinities.
+void check_start_finite(const Context& context, const Scenario& scenario,
+                        const std::vector<PositionSource>& sources) {
+    double total = scenario.balance;
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        const double upnl = start_upnl(scenario, position);
+        const double maintenance = start_maintenance(scenario, position);
+        if (!std::isfinite(upnl) || !std::isfinite(maintenance)) {
+            context.fail(sources[j].region, sources[j].key,
+                         fmt::format("numbers too large: quantity {} at the start price {} "
+                                     "(entry price {}) overflows its unrealised PnL or "
+                                     "maintenance margin",
+                                     format_amount(position.quantity),
+                                     format_input(scenario.assets[position.asset].price),
+                                     format_input(position.entry_price)),
+                         std::string(overflow_expected));
+        }
+        total += std::abs(upnl) + std::abs(maintenance) + position.margin;
+    }
+    if (!std::isfinite(total)) {
+        context.fail(sources.front().region, "positions",
+                     "numbers too large: the balance, margins, unrealised PnL and maintenance "
+                     "margins of the positions add up past the largest floating-point number",
+                     std::string(overflow_expected));
+    }
+}
+
+}  // namespace
+
+// A price that overflows a double on a plausible path would poison every path that reaches it.
+std::optional<Overflow> price_overflow(const Scenario& scenario, std::size_t i) {
+    const Asset& asset = scenario.assets[i];
+    const PlausibleRise rise = plausible_rise(asset, scenario.simulation);
+    const double log_max = std::log(std::numeric_limits<double>::max());
+    const double top = std::log(asset.price) + rise.log_rise;
+    if (top <= log_max) return std::nullopt;
+    // Point at what is extreme: the price when the rise is no more than Doob's margin (an
+    // ordinary move), else the drift when it makes most of the rise, else the volatility.
+    const char* key = rise.log_rise <= doob_log_margin        ? "price"
+                      : rise.from_drift > 0.5 * rise.log_rise ? "drift"
+                                                                : "volatility";
+    return Overflow{key,
+                    fmt::format("a plausible path overflows: from price {} over {} days the log "
+                                "price rises by {}, to e^{:.1f}, past the largest floating-point "
+                                "number e^{:.2f} = 1.8e308",
+                                format_input(asset.price), format_input(scenario.simulation.horizon_days),
+                                rise.how, top, log_max),
+                    "price x e^(plausible rise) below 1.8e308: a lower volatility, drift or price, or "
+                    "a shorter horizon_days"};
+}
+
+void check_tier_limits(const Context& context, const Scenario& scenario,
+                       const std::vector<PositionSource>& sources) {
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        const Position& position = scenario.positions[j];
+        const Asset& asset = scenario.assets[position.asset];
+        const double notional = position.notional_at_entry();
+        const std::size_t last = asset.tiers.size() - 1;
+        if (notional > asset.tiers[last].notional_cap) {
+            context.fail(
+                sources[j].region, sources[j].key,
+                fmt::format("notional at entry {} is above {}, the cap of the last {} tier {}",
+                            format_amount(notional), format_input(asset.tiers[last].notional_cap),
+                            asset.symbol, tier_name(asset, position.asset, last)),
+                fmt::format("a notional <= {}, or a last tier without notional_cap",
+                            format_input(asset.tiers[last].notional_cap)));
+        }
+        const std::size_t k = tier_index(asset.tiers, notional);
+        const std::optional<double>& max_leverage = asset.tiers[k].max_leverage;
+        if (max_leverage && position.leverage > *max_leverage + leverage_tolerance) {
+            context.fail(
+                sources[j].region, sources[j].key,
+                fmt::format("leverage {} exceeds max_leverage {} of {}, the {} tier holding "
+                            "its notional at entry {}",
+                            format_amount(position.leverage), format_input(*max_leverage),
+                            tier_name(asset, position.asset, k), asset.symbol,
+                            format_amount(notional)),
+                fmt::format("leverage <= {} at this notional", format_input(*max_leverage)));
+        }
+    }
+}
+
+void check_margins_fundable(const Context& context, const Scenario& scenario,
+                            const std::vector<PositionSource>& sources) {
+    double total = 0.0;
+    for (const Position& position : scenario.positions) total += position.margin;
+    if (total <= scenario.balance) return;
+    double running = 0.0;
+    std::size_t j = 0;
+    while (running + scenario.positions[j].margin <= scenario.balance)
+        running += scenario.positions[j++].margin;
+    context.fail(
+        sources[j].region, sources[j].key + ".margin",
+        fmt::format("position margins add up to {}, more than the account balance {}; "
+                    "the running sum exceeds it from this position on",
+                    format_amount(total), format_input(scenario.balance)),
+        "a sum of position margins <= account.balance, so that every margin mode is fundable");
+}
+
+// Notionals at the top of a plausible path (and at the entry price) stay within max_amount,
+// so that no sum of the run overflows; a rarer path that passes it is counted at run time.
+std::optional<Overflow> notional_overflow(const Scenario& scenario, std::size_t j) {
+    const Position& position = scenario.positions[j];
+    const Asset& asset = scenario.assets[position.asset];
+    const PlausibleRise rise = plausible_rise(asset, scenario.simulation);
+    const double top_price = asset.price * std::exp(rise.log_rise);
+    const double notional = position.quantity * std::max(top_price, position.entry_price);
+    if (notional <= max_amount) return std::nullopt;
+    return Overflow{
+        "",
+        fmt::format("notional can overflow: quantity {} at {} is a notional of {}, above {}, the "
+                    "largest amount the engine computes with (the price {} of {} plausibly rises by "
+                    "{} over {} days)",
+                    format_amount(position.quantity),
+                    top_price >= position.entry_price
+                        ? fmt::format("the plausible top price {}", format_amount(top_price))
+                        : fmt::format("the entry price {}", format_input(position.entry_price)),
+                    format_amount(notional), format_input(max_amount), format_input(asset.price),
+                    asset.symbol, rise.how, format_input(scenario.simulation.horizon_days)),
+        fmt::format("a notional below {} at every plausible price: a smaller position, a lower "
+                    "volatility or drift, or a shorter horizon_days",
+                    format_input(max_amount))};
+}
+
+// No pool may start liquidated. The whole-account pools are checked first: when one of them
+// fails, that is what the user most needs to hear.
+void check_start_not_liquidated(const Context& context, const Scenario& scenario,
+                                const std::vector<PositionSource>& sources) {
+    check_start_finite(context, scenario, sources);
+    check_cross_pool(context, scenario, sources, MarginMode::cross);
+    check_cross_pool(context, scenario, sources, MarginMode::as_configured);
+    check_isolated_positions(context, scenario, sources);
+}
+
+}  // namespace marginsim::detail
+
+namespace marginsim {
+
+std::optional<std::string> find_overflow(const Scenario& scenario) {
+    for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+        if (const auto o = detail::price_overflow(scenario, i))
+            return fmt::format("assets[{}].{}: {} (expected {})", i, o->key, o->message, o->expected);
+    }
+    for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
+        if (const auto o = detail::notional_overflow(scenario, j))
+            return fmt::format("positions[{}]: {} (expected {})", j, o->message, o->expected);
+    }
+    return std::nullopt;
+}
+
+}  // namespace marginsim

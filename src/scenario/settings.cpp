@@ -1,0 +1,114 @@
+// The scalar tables of a scenario: [simulation] (paths, horizon, steps, model), [account]
+// (balance) and [liquidation] (policy, fee).
+#include "scenario/readers.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace marginsim::detail {
+
+namespace {
+
+constexpr std::int64_t int_max = std::numeric_limits<int>::max();
+constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
+
+}  // namespace
+
+Simulation read_simulation(const TableReader& root) {
+    const auto table = root.table("simulation", "a table [simulation]");
+    if (!table) {
+        root.context().fail(root.source(), "simulation", "missing required table",
+                            "a [simulation] table with at least horizon_days");
+    }
+    const TableReader& s = *table;
+    s.allow_only({"paths", "horizon_days", "steps_per_day", "seed", "model", "dof", "threads"});
+
+    Simulation sim;
+    sim.paths = static_cast<std::uint64_t>(
+        s.integer("paths", "an integer > 0", 1, int64_max).value_or(100000));
+    sim.horizon_days = s.required_number("horizon_days", "a number of days > 0", positive);
+    sim.steps_per_day =
+        static_cast<int>(s.integer("steps_per_day", "an integer > 0", 1, int_max).value_or(24));
+    sim.seed =
+        static_cast<std::uint64_t>(s.integer("seed", "an integer >= 0", 0, int64_max).value_or(1));
+    sim.model = s.choice<PriceModel>("model", {{"gaussian", PriceModel::gaussian},
+                                               {"student_t", PriceModel::student_t},
+                                               {"jump", PriceModel::jump},
+                                               {"regime", PriceModel::regime}})
+                    .value_or(PriceModel::gaussian);
+    const std::string_view dof_expected = "a number > 2: the variance is infinite for dof <= 2";
+    if (sim.model == PriceModel::student_t) {
+        if (!s.has("dof")) {
+            s.fail_missing("dof", "degrees of freedom for model = \"student_t\": a number > 2");
+        }
+        sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
+    } else if (s.has("dof")) {
+        s.fail_value("dof",
+                     fmt::format("dof is only used by model = \"student_t\", but the model is "
+                                 "\"{}\"",
+                                 to_string(sim.model)),
+                     fmt::format("no dof with the {} model, or model = \"student_t\"",
+                                 to_string(sim.model)));
+    }
+    sim.threads = static_cast<int>(
+        s.integer("threads", "an integer >= 0, 0 = all cores", 0, int_max).value_or(0));
+
+    const double steps = std::round(sim.horizon_days * sim.steps_per_day);
+    if (steps < 1.0) {
+        s.fail_value("horizon_days",
+                     fmt::format("too short for one monitoring step: {} days at {} steps per day "
+                                 "rounds to 0 steps",
+                                 format_input(sim.horizon_days), sim.steps_per_day),
+                     fmt::format("at least half a step: horizon_days >= {} at {} steps per day",
+                                 format_amount(0.5 / sim.steps_per_day), sim.steps_per_day));
+    }
+    if (steps > static_cast<double>(int_max)) {
+        s.fail_value(
+            "horizon_days",
+            fmt::format("too long: {} days at {} steps per day is {} monitoring steps",
+                        format_input(sim.horizon_days), sim.steps_per_day, format_amount(steps)),
+            fmt::format("at most {} steps", int_max));
+    }
+    sim.steps = static_cast<int>(std::llround(sim.horizon_days * sim.steps_per_day));
+    sim.dt_years = 1.0 / (365.0 * sim.steps_per_day);
+    sim.paths_at = s.position_of("paths");
+    sim.horizon_days_at = s.position_of("horizon_days");
+    sim.steps_per_day_at = s.position_of("steps_per_day");
+    return sim;
+}
+
+double read_balance(const TableReader& root) {
+    const auto table = root.table("account", "a table [account]");
+    if (!table) {
+        root.context().fail(root.source(), "account", "missing required table",
+                            "an [account] table with balance > 0");
+    }
+    table->allow_only({"balance"});
+    const double balance =
+        table->required_number("balance", "a balance > 0 in the quote currency", positive);
+    if (balance > max_amount) {
+        table->fail_value("balance", fmt::format("too large: found {}", format_input(balance)),
+                          fmt::format("a balance <= {}, the largest amount the engine computes with",
+                                      format_input(max_amount)));
+    }
+    return balance;
+}
+
+void read_liquidation(const TableReader& root, Scenario& scenario) {
+    scenario.policy = LiquidationPolicy::full;
+    scenario.fee_rate = 0.005;
+    const auto table = root.table("liquidation", "a table [liquidation]");
+    if (!table) return;
+    table->allow_only({"policy", "fee_rate"});
+    scenario.policy = table
+                          ->choice<LiquidationPolicy>("policy", {{"full", LiquidationPolicy::full},
+                                                                 {"fee", LiquidationPolicy::fee}})
+                          .value_or(LiquidationPolicy::full);
+    scenario.fee_rate = table->number("fee_rate", "a fraction of notional in [0, 1)", unit_interval)
+                            .value_or(0.005);
+}
+
+}  // namespace marginsim::detail
