@@ -51,6 +51,8 @@ PlausibleRise plausible_rise(const Asset& asset, const Simulation& simulation) {
     return rise;
 }
 
+std::string position_key(std::size_t j) { return fmt::format("positions[{}]", j); }
+
 double start_upnl(const Scenario& scenario, const Position& position) {
     const double price = scenario.assets[position.asset].price;
     return sign(position.side) * position.quantity * (price - position.entry_price);
@@ -62,8 +64,7 @@ double start_maintenance(const Scenario& scenario, const Position& position) {
 }
 
 // Cross pool of `mode` (SPEC 3.2): fails when its equity starts at or below its maintenance.
-void check_cross_pool(const Context& context, const Scenario& scenario,
-                      const std::vector<PositionSource>& sources, MarginMode mode) {
+std::optional<BookProblem> cross_pool_problem(const Scenario& scenario, MarginMode mode) {
     double upnl = 0.0;
     double maintenance = 0.0;
     std::string members;
@@ -74,36 +75,35 @@ void check_cross_pool(const Context& context, const Scenario& scenario,
         if (!first) first = j;
         upnl += start_upnl(scenario, position);
         maintenance += start_maintenance(scenario, position);
-        members += fmt::format("{}{}", members.empty() ? "" : ", ", sources[j].key);
+        members += fmt::format("{}{}", members.empty() ? "" : ", ", position_key(j));
     }
-    if (!first) return;
+    if (!first) return std::nullopt;
     const double wallet = scenario.cross_wallet(mode);
-    if (wallet + upnl > maintenance) return;
+    if (wallet + upnl > maintenance) return std::nullopt;
     const std::string wallet_text =
         mode == MarginMode::cross
             ? fmt::format("wallet {}", format_amount(wallet))
             : fmt::format("cross wallet {} (balance {} minus isolated margins)",
                           format_amount(wallet), format_input(scenario.balance));
-    context.fail(
-        sources[*first].region, "positions",
+    return BookProblem{
+        *first, "positions",
         fmt::format("the cross positions ({}) are already at or below their maintenance "
                     "margin at the start prices in {} mode: {} + unrealised PnL {} = {} <= "
                     "maintenance margin {}",
                     members, to_string(mode), wallet_text, format_amount(upnl),
                     format_amount(wallet + upnl), format_amount(maintenance)),
         "cross equity above the total maintenance margin at the start: a larger balance, "
-        "smaller positions or entry prices nearer the current prices");
+        "smaller positions or entry prices nearer the current prices"};
 }
 
-void check_isolated_positions(const Context& context, const Scenario& scenario,
-                              const std::vector<PositionSource>& sources) {
+std::optional<BookProblem> isolated_problem(const Scenario& scenario) {
     for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
         const Position& position = scenario.positions[j];
         const double upnl = start_upnl(scenario, position);
         const double maintenance = start_maintenance(scenario, position);
         if (position.margin + upnl > maintenance) continue;
-        context.fail(
-            sources[j].region, sources[j].key,
+        return BookProblem{
+            j, position_key(j),
             fmt::format(
                 "already at or below its maintenance margin at the start price {} in "
                 "isolated mode: margin {} + unrealised PnL {} = {} <= maintenance margin {}",
@@ -111,43 +111,44 @@ void check_isolated_positions(const Context& context, const Scenario& scenario,
                 format_amount(upnl), format_amount(position.margin + upnl),
                 format_amount(maintenance)),
             "margin + unrealised PnL above the maintenance margin at the start: more margin, "
-            "a smaller position or an entry_price nearer the current price");
+            "a smaller position or an entry_price nearer the current price"};
     }
+    return std::nullopt;
 }
 
 // The start state in finite numbers: otherwise the checks below compare NaN and report
 // nonsense, and the engine starts from infinities.
-void check_start_finite(const Context& context, const Scenario& scenario,
-                        const std::vector<PositionSource>& sources) {
+std::optional<BookProblem> start_finite_problem(const Scenario& scenario) {
     double total = scenario.balance;
     for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
         const Position& position = scenario.positions[j];
         const double upnl = start_upnl(scenario, position);
         const double maintenance = start_maintenance(scenario, position);
         if (!std::isfinite(upnl) || !std::isfinite(maintenance)) {
-            context.fail(sources[j].region, sources[j].key,
+            return BookProblem{j, position_key(j),
                          fmt::format("numbers too large: quantity {} at the start price {} "
                                      "(entry price {}) overflows its unrealised PnL or "
                                      "maintenance margin",
                                      format_amount(position.quantity),
                                      format_input(scenario.assets[position.asset].price),
                                      format_input(position.entry_price)),
-                         std::string(overflow_expected));
+                         std::string(overflow_expected)};
         }
         total += std::abs(upnl) + std::abs(maintenance) + position.margin;
     }
     if (!std::isfinite(total)) {
-        context.fail(sources.front().region, "positions",
+        return BookProblem{0, "positions",
                      "numbers too large: the balance, margins, unrealised PnL and maintenance "
                      "margins of the positions add up past the largest floating-point number",
-                     std::string(overflow_expected));
+                     std::string(overflow_expected)};
     }
+    return std::nullopt;
 }
 
 }  // namespace
 
 // A price that overflows a double on a plausible path would poison every path that reaches it.
-std::optional<Overflow> price_overflow(const Scenario& scenario, std::size_t i) {
+std::optional<ValueProblem> price_overflow(const Scenario& scenario, std::size_t i) {
     const Asset& asset = scenario.assets[i];
     const PlausibleRise rise = plausible_rise(asset, scenario.simulation);
     const double log_max = std::log(std::numeric_limits<double>::max());
@@ -158,7 +159,7 @@ std::optional<Overflow> price_overflow(const Scenario& scenario, std::size_t i) 
     const char* key = rise.log_rise <= doob_log_margin        ? "price"
                       : rise.from_drift > 0.5 * rise.log_rise ? "drift"
                                                                 : "volatility";
-    return Overflow{key,
+    return ValueProblem{key,
                     fmt::format("a plausible path overflows: from price {} over {} days the log "
                                 "price rises by {}, to e^{:.1f}, past the largest floating-point "
                                 "number e^{:.2f} = 1.8e308",
@@ -168,64 +169,63 @@ std::optional<Overflow> price_overflow(const Scenario& scenario, std::size_t i) 
                     "a shorter horizon_days"};
 }
 
-void check_tier_limits(const Context& context, const Scenario& scenario,
-                       const std::vector<PositionSource>& sources) {
+std::optional<BookProblem> tier_limit_problem(const Scenario& scenario) {
     for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
         const Position& position = scenario.positions[j];
         const Asset& asset = scenario.assets[position.asset];
         const double notional = position.notional_at_entry();
         const std::size_t last = asset.tiers.size() - 1;
         if (notional > asset.tiers[last].notional_cap) {
-            context.fail(
-                sources[j].region, sources[j].key,
+            return BookProblem{
+                j, position_key(j),
                 fmt::format("notional at entry {} is above {}, the cap of the last {} tier {}",
                             format_amount(notional), format_input(asset.tiers[last].notional_cap),
                             asset.symbol, tier_name(asset, position.asset, last)),
                 fmt::format("a notional <= {}, or a last tier without notional_cap",
-                            format_input(asset.tiers[last].notional_cap)));
+                            format_input(asset.tiers[last].notional_cap))};
         }
         const std::size_t k = tier_index(asset.tiers, notional);
         const std::optional<double>& max_leverage = asset.tiers[k].max_leverage;
         if (max_leverage && position.leverage > *max_leverage + leverage_tolerance) {
-            context.fail(
-                sources[j].region, sources[j].key,
+            return BookProblem{
+                j, position_key(j),
                 fmt::format("leverage {} exceeds max_leverage {} of {}, the {} tier holding "
                             "its notional at entry {}",
                             format_amount(position.leverage), format_input(*max_leverage),
                             tier_name(asset, position.asset, k), asset.symbol,
                             format_amount(notional)),
-                fmt::format("leverage <= {} at this notional", format_input(*max_leverage)));
+                fmt::format("leverage <= {} at this notional", format_input(*max_leverage))};
         }
     }
+    return std::nullopt;
 }
 
-void check_margins_fundable(const Context& context, const Scenario& scenario,
-                            const std::vector<PositionSource>& sources) {
+std::optional<BookProblem> margins_problem(const Scenario& scenario) {
     double total = 0.0;
     for (const Position& position : scenario.positions) total += position.margin;
-    if (total <= scenario.balance) return;
+    if (total <= scenario.balance) return std::nullopt;
     double running = 0.0;
     std::size_t j = 0;
     while (running + scenario.positions[j].margin <= scenario.balance)
         running += scenario.positions[j++].margin;
-    context.fail(
-        sources[j].region, sources[j].key + ".margin",
+    return BookProblem{
+        j, position_key(j) + ".margin",
         fmt::format("position margins add up to {}, more than the account balance {}; "
                     "the running sum exceeds it from this position on",
                     format_amount(total), format_input(scenario.balance)),
-        "a sum of position margins <= account.balance, so that every margin mode is fundable");
+        "a sum of position margins <= account.balance, so that every margin mode is fundable"};
 }
 
 // Notionals at the top of a plausible path (and at the entry price) stay within max_amount,
 // so that no sum of the run overflows; a rarer path that passes it is counted at run time.
-std::optional<Overflow> notional_overflow(const Scenario& scenario, std::size_t j) {
+std::optional<ValueProblem> notional_overflow(const Scenario& scenario, std::size_t j) {
     const Position& position = scenario.positions[j];
     const Asset& asset = scenario.assets[position.asset];
     const PlausibleRise rise = plausible_rise(asset, scenario.simulation);
     const double top_price = asset.price * std::exp(rise.log_rise);
     const double notional = position.quantity * std::max(top_price, position.entry_price);
     if (notional <= max_amount) return std::nullopt;
-    return Overflow{
+    return ValueProblem{
         "",
         fmt::format("notional can overflow: quantity {} at {} is a notional of {}, above {}, the "
                     "largest amount the engine computes with (the price {} of {} plausibly rises by "
@@ -243,12 +243,11 @@ std::optional<Overflow> notional_overflow(const Scenario& scenario, std::size_t 
 
 // No pool may start liquidated. The whole-account pools are checked first: when one of them
 // fails, that is what the user most needs to hear.
-void check_start_not_liquidated(const Context& context, const Scenario& scenario,
-                                const std::vector<PositionSource>& sources) {
-    check_start_finite(context, scenario, sources);
-    check_cross_pool(context, scenario, sources, MarginMode::cross);
-    check_cross_pool(context, scenario, sources, MarginMode::as_configured);
-    check_isolated_positions(context, scenario, sources);
+std::optional<BookProblem> start_problem(const Scenario& scenario) {
+    if (auto problem = start_finite_problem(scenario)) return problem;
+    if (auto problem = cross_pool_problem(scenario, MarginMode::cross)) return problem;
+    if (auto problem = cross_pool_problem(scenario, MarginMode::as_configured)) return problem;
+    return isolated_problem(scenario);
 }
 
 }  // namespace marginsim::detail

@@ -16,28 +16,37 @@ namespace marginsim::detail {
 inline constexpr std::string_view overflow_expected =
     "amounts whose products and sums stay far below the largest floating-point number, 1.8e308";
 
-// Cross-field checks need each position's table to point at it.
-struct PositionSource {
-    std::string key;
-    toml::source_region region;
-};
-
-void check_tier_limits(const Context& context, const Scenario& scenario,
-                       const std::vector<PositionSource>& sources);
-void check_margins_fundable(const Context& context, const Scenario& scenario,
-                            const std::vector<PositionSource>& sources);
-// No pool may start liquidated (and the start state is in finite numbers).
-void check_start_not_liquidated(const Context& context, const Scenario& scenario,
-                                const std::vector<PositionSource>& sources);
-
-// A value whose amounts overflow on a plausible path: the key within its [[assets]] or
-// [[positions]] table (empty: the table itself), what happens, and what is expected.
-struct Overflow {
+// A rule the book breaks: the position whose table it points at, the key ("positions[1]",
+// "positions[1].margin", or "positions" for the book as a whole), what happens, what is expected.
+// The loader locates it in the file; a sweep names the value that made it.
+struct BookProblem {
+    std::size_t position = 0;
     std::string key;
     std::string message;
     std::string expected;
 };
-std::optional<Overflow> price_overflow(const Scenario& scenario, std::size_t i);
-std::optional<Overflow> notional_overflow(const Scenario& scenario, std::size_t j);
+
+// A notional at entry past the last tier's cap, or a leverage past its tier's max_leverage.
+std::optional<BookProblem> tier_limit_problem(const Scenario& scenario);
+// Position margins adding up to more than the balance.
+std::optional<BookProblem> margins_problem(const Scenario& scenario);
+// A start state out of finite numbers, or a pool (cross, as configured, isolated) that starts
+// at or below its maintenance margin. The whole-account pools come first: when one of them
+// fails, that is what the user most needs to hear.
+std::optional<BookProblem> start_problem(const Scenario& scenario);
+
+// A value the scenario refuses: the key within its table (empty: the table itself), what
+// happens, and what is expected.
+struct ValueProblem {
+    std::string key;
+    std::string message;
+    std::string expected;
+};
+// A price or notional that overflows on a plausible path.
+std::optional<ValueProblem> price_overflow(const Scenario& scenario, std::size_t i);
+std::optional<ValueProblem> notional_overflow(const Scenario& scenario, std::size_t j);
+
+// A horizon that rounds to no monitoring step, or to more than an int holds (settings.cpp).
+std::optional<ValueProblem> horizon_steps_problem(double horizon_days, int steps_per_day);
 
 }  // namespace marginsim::detail

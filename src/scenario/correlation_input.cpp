@@ -14,7 +14,6 @@ namespace marginsim::detail {
 namespace {
 
 constexpr double symmetry_tolerance = 1e-12;
-constexpr double psd_tolerance = -1e-10;
 
 std::string count(std::size_t n, std::string_view one, std::string_view many) {
     return fmt::format("{} {}", n, n == 1 ? one : many);
@@ -36,71 +35,6 @@ std::string format_matrix(const std::vector<double>& matrix, std::size_t n) {
         text += ']';
     }
     return text + ']';
-}
-
-// Reads the matrix row by row, with the checks of the contract in order: shape, range,
-// unit diagonal, symmetry (positive semi-definiteness is checked by the caller).
-std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
-    Context& context = c.context();
-    const toml::node& node = *c.find("matrix");
-    const std::string matrix_name = c.key("matrix");
-    const std::string square =
-        fmt::format("a {0} x {0} matrix: one row and one column per asset, in [[assets]] order", n);
-    const toml::array* rows = node.as_array();
-    if (rows == nullptr)
-        context.fail(node.source(), matrix_name, "wrong type: found " + describe(node),
-                     square);
-    if (rows->size() != n) {
-        context.fail(node.source(), matrix_name,
-                     fmt::format("found {} for {} assets", count(rows->size(), "row", "rows"), n),
-                     square);
-    }
-    std::vector<const toml::array*> row_arrays;
-    for (std::size_t i = 0; i < n; ++i) {
-        const toml::node& row = (*rows)[i];
-        const std::string key = fmt::format("{}[{}]", matrix_name, i);
-        const std::string row_expected = fmt::format("a row of {} numbers, one per asset", n);
-        const toml::array* values = row.as_array();
-        if (values == nullptr)
-            context.fail(row.source(), key, "wrong type: found " + describe(row), row_expected);
-        if (values->size() != n) {
-            context.fail(
-                row.source(), key,
-                fmt::format("found {} for {} assets", count(values->size(), "entry", "entries"), n),
-                row_expected);
-        }
-        row_arrays.push_back(values);
-    }
-    std::vector<double> matrix(n * n);
-    for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t j = 0; j < n; ++j) {
-            matrix[i * n + j] = read_number(context, (*row_arrays[i])[j], matrix_key(matrix_name, i, j),
-                                            "a correlation in [-1, 1]",
-                                            [](double v) { return v >= -1.0 && v <= 1.0; });
-        }
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-        const double a = matrix[i * n + i];
-        if (std::abs(a - 1.0) > symmetry_tolerance) {
-            context.fail((*row_arrays[i])[i].source(), matrix_key(matrix_name, i, i),
-                         "not a unit diagonal: found " + format_input(a),
-                         "1 on the diagonal: each asset's correlation with itself");
-        }
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-        for (std::size_t j = 0; j < i; ++j) {
-            const double lower = matrix[i * n + j];
-            const double upper = matrix[j * n + i];
-            if (std::abs(lower - upper) > symmetry_tolerance) {
-                context.fail(
-                    (*row_arrays[i])[j].source(), matrix_key(matrix_name, i, j),
-                    fmt::format("not symmetric: found {}, but {} is {}", format_input(lower),
-                                matrix_key(matrix_name, j, i), format_input(upper)),
-                    "a symmetric matrix: [i][j] equal to [j][i]");
-            }
-        }
-    }
-    return matrix;
 }
 
 struct NamedPair {
@@ -197,6 +131,71 @@ std::vector<double> identity_matrix(std::size_t n) {
 }
 
 }  // namespace
+
+// Reads the matrix row by row, with the checks of the contract in order: shape, range,
+// unit diagonal, symmetry (positive semi-definiteness is checked by the caller).
+std::vector<double> read_matrix(const TableReader& c, std::size_t n) {
+    Context& context = c.context();
+    const toml::node& node = *c.find("matrix");
+    const std::string matrix_name = c.key("matrix");
+    const std::string square =
+        fmt::format("a {0} x {0} matrix: one row and one column per asset, in [[assets]] order", n);
+    const toml::array* rows = node.as_array();
+    if (rows == nullptr)
+        context.fail(node.source(), matrix_name, "wrong type: found " + describe(node),
+                     square);
+    if (rows->size() != n) {
+        context.fail(node.source(), matrix_name,
+                     fmt::format("found {} for {} assets", count(rows->size(), "row", "rows"), n),
+                     square);
+    }
+    std::vector<const toml::array*> row_arrays;
+    for (std::size_t i = 0; i < n; ++i) {
+        const toml::node& row = (*rows)[i];
+        const std::string key = fmt::format("{}[{}]", matrix_name, i);
+        const std::string row_expected = fmt::format("a row of {} numbers, one per asset", n);
+        const toml::array* values = row.as_array();
+        if (values == nullptr)
+            context.fail(row.source(), key, "wrong type: found " + describe(row), row_expected);
+        if (values->size() != n) {
+            context.fail(
+                row.source(), key,
+                fmt::format("found {} for {} assets", count(values->size(), "entry", "entries"), n),
+                row_expected);
+        }
+        row_arrays.push_back(values);
+    }
+    std::vector<double> matrix(n * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            matrix[i * n + j] = read_number(context, (*row_arrays[i])[j], matrix_key(matrix_name, i, j),
+                                            "a correlation in [-1, 1]",
+                                            [](double v) { return v >= -1.0 && v <= 1.0; });
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const double a = matrix[i * n + i];
+        if (std::abs(a - 1.0) > symmetry_tolerance) {
+            context.fail((*row_arrays[i])[i].source(), matrix_key(matrix_name, i, i),
+                         "not a unit diagonal: found " + format_input(a),
+                         "1 on the diagonal: each asset's correlation with itself");
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            const double lower = matrix[i * n + j];
+            const double upper = matrix[j * n + i];
+            if (std::abs(lower - upper) > symmetry_tolerance) {
+                context.fail(
+                    (*row_arrays[i])[j].source(), matrix_key(matrix_name, i, j),
+                    fmt::format("not symmetric: found {}, but {} is {}", format_input(lower),
+                                matrix_key(matrix_name, j, i), format_input(upper)),
+                    "a symmetric matrix: [i][j] equal to [j][i]");
+            }
+        }
+    }
+    return matrix;
+}
 
 // A [correlation]-style table (matrix, or pairs with a default; repair), `fallback` when it
 // gives neither matrix nor pairs. Used for [correlation] and [regime.stress.correlation].

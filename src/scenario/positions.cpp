@@ -81,18 +81,22 @@ void read_positions(const TableReader& root, Scenario& scenario) {
                             node != nullptr ? "no positions defined" : "missing required table",
                             "at least one [[positions]] table");
     }
-    std::vector<PositionSource> sources;
+    std::vector<toml::source_region> regions;
     for (const TableReader& table : tables) {
         scenario.positions.push_back(read_position(table, scenario.assets));
-        sources.push_back({table.path(), table.source()});
+        regions.push_back(table.source());
     }
     const Context& context = root.context();
-    check_tier_limits(context, scenario, sources);
-    check_margins_fundable(context, scenario, sources);
-    check_start_not_liquidated(context, scenario, sources);
+    for (const auto& problem :
+         {tier_limit_problem(scenario), margins_problem(scenario), start_problem(scenario)}) {
+        if (problem) {
+            context.fail(regions[problem->position], problem->key, problem->message,
+                         problem->expected);
+        }
+    }
     for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
         if (const auto overflow = notional_overflow(scenario, j))
-            context.fail(sources[j].region, sources[j].key, overflow->message, overflow->expected);
+            context.fail(regions[j], tables[j].path(), overflow->message, overflow->expected);
     }
 }
 

@@ -50,6 +50,11 @@ struct CorrelationRead {
 CorrelationRead read_correlation_table(const TableReader& c, const std::vector<Asset>& assets,
                                        std::vector<double> fallback);
 void read_correlation(const TableReader& root, Scenario& scenario);
+// The square matrix at key `matrix` of `c`, n x n, checked in the contract's order: shape,
+// range, unit diagonal, symmetry. Positive semi-definiteness is left to the caller.
+std::vector<double> read_matrix(const TableReader& c, std::size_t n);
+// The smallest eigenvalue below which a correlation matrix is not positive semi-definite.
+inline constexpr double psd_tolerance = -1e-10;
 
 // crash_models.cpp: [jumps] and [regime], each required by its model and refused otherwise.
 void read_model_tables(const TableReader& root, Scenario& scenario);

@@ -1,5 +1,6 @@
 // The scalar tables of a scenario: [simulation] (paths, horizon, steps, model), [account]
 // (balance) and [liquidation] (policy, fee).
+#include "scenario/checks.hpp"
 #include "scenario/readers.hpp"
 
 #include <fmt/format.h>
@@ -16,6 +17,27 @@ constexpr std::int64_t int_max = std::numeric_limits<int>::max();
 constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 
 }  // namespace
+
+std::optional<ValueProblem> horizon_steps_problem(double horizon_days, int steps_per_day) {
+    const double steps = std::round(horizon_days * steps_per_day);
+    if (steps < 1.0) {
+        return ValueProblem{
+            "horizon_days",
+            fmt::format("too short for one monitoring step: {} days at {} steps per day rounds "
+                        "to 0 steps",
+                        format_input(horizon_days), steps_per_day),
+            fmt::format("at least half a step: horizon_days >= {} at {} steps per day",
+                        format_amount(0.5 / steps_per_day), steps_per_day)};
+    }
+    if (steps > static_cast<double>(int_max)) {
+        return ValueProblem{
+            "horizon_days",
+            fmt::format("too long: {} days at {} steps per day is {} monitoring steps",
+                        format_input(horizon_days), steps_per_day, format_amount(steps)),
+            fmt::format("at most {} steps", int_max)};
+    }
+    return std::nullopt;
+}
 
 Simulation read_simulation(const TableReader& root) {
     const auto table = root.table("simulation", "a table [simulation]");
@@ -56,22 +78,8 @@ Simulation read_simulation(const TableReader& root) {
     sim.threads = static_cast<int>(
         s.integer("threads", "an integer >= 0, 0 = all cores", 0, int_max).value_or(0));
 
-    const double steps = std::round(sim.horizon_days * sim.steps_per_day);
-    if (steps < 1.0) {
-        s.fail_value("horizon_days",
-                     fmt::format("too short for one monitoring step: {} days at {} steps per day "
-                                 "rounds to 0 steps",
-                                 format_input(sim.horizon_days), sim.steps_per_day),
-                     fmt::format("at least half a step: horizon_days >= {} at {} steps per day",
-                                 format_amount(0.5 / sim.steps_per_day), sim.steps_per_day));
-    }
-    if (steps > static_cast<double>(int_max)) {
-        s.fail_value(
-            "horizon_days",
-            fmt::format("too long: {} days at {} steps per day is {} monitoring steps",
-                        format_input(sim.horizon_days), sim.steps_per_day, format_amount(steps)),
-            fmt::format("at most {} steps", int_max));
-    }
+    if (const auto problem = horizon_steps_problem(sim.horizon_days, sim.steps_per_day))
+        s.fail_value(problem->key, problem->message, problem->expected);
     sim.steps = static_cast<int>(std::llround(sim.horizon_days * sim.steps_per_day));
     sim.dt_years = 1.0 / (365.0 * sim.steps_per_day);
     sim.paths_at = s.position_of("paths");
