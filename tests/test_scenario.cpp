@@ -765,3 +765,100 @@ TEST_CASE("malformed correlation pairs are rejected with a precise message", "[s
         CHECK(error_of(text) == c.message);
     }
 }
+
+TEST_CASE("a tier whose maintenance margin goes negative on its range is refused", "[scenario]") {
+    const auto with_tiers = [](const std::string& tiers) {
+        return edited(base, {{"maintenance_margin_rate = 0.004", tiers}});
+    };
+    // First tier: rate x notional - amount < 0 for every notional below amount / rate = 125000,
+    // so on the whole tier (cap 100000).
+    CHECK(error_of(with_tiers("tiers = [ { notional_cap = 100000, rate = 0.004, amount = 500 }, "
+                              "{ rate = 0.005 } ]")) ==
+          "case.toml:9:59: assets[0].tiers[0].amount: negative maintenance margin: rate 0.004 x "
+          "notional 0 - amount 500 = -500 at the bottom of the tier's notional range (expected an "
+          "amount <= rate x 0 = 0, the tier's lower notional bound, so that the maintenance margin "
+          "rate x notional - amount is >= 0 on its range)");
+    // Second tier: 0.005 x 50000 - 400 = -150 just above its lower bound.
+    CHECK_THAT(error_of(with_tiers("tiers = [ { notional_cap = 50000, rate = 0.004 }, "
+                                   "{ rate = 0.005, amount = 400 } ]")),
+               Catch::Contains("assets[0].tiers[1].amount: negative maintenance margin: rate 0.005 x "
+                               "notional 50000 - amount 400 = -150"));
+    // Exactly zero at the bound is a valid (if generous) table.
+    CHECK_NOTHROW(parse_scenario(with_tiers("tiers = [ { notional_cap = 50000, rate = 0.004 }, "
+                                            "{ rate = 0.005, amount = 250 } ]"),
+                                 "case.toml"));
+}
+
+TEST_CASE("the bundled Binance tier tables load with a maintenance margin >= 0 everywhere",
+          "[scenario]") {
+    for (const char* symbol : {"BTCUSDT", "ETHUSDT", "SOLUSDT"}) {
+        INFO(symbol);
+        const std::string reference = std::string("binance-usdm/") + symbol;
+        const Scenario s = parse_scenario(
+            edited(base, {{"maintenance_margin_rate = 0.004", "tiers = \"" + reference + "\""}}),
+            std::string(MARGINSIM_SOURCE_DIR) + "/configs/case.toml");
+        const std::vector<Tier>& tiers = s.assets[0].tiers;
+        REQUIRE(tiers.size() > 1);
+        double lower = 0.0;
+        for (const Tier& tier : tiers) {
+            CHECK(tier.rate * lower - tier.amount >= 0.0);
+            if (std::isfinite(tier.notional_cap)) {
+                CHECK(tier.rate * tier.notional_cap - tier.amount >= 0.0);
+                lower = tier.notional_cap;
+            }
+        }
+    }
+}
+
+TEST_CASE("fee_rate with the full liquidation policy is refused like dof without student_t",
+          "[scenario]") {
+    CHECK(error_of(base + "[liquidation]\npolicy = \"full\"\nfee_rate = 0.01\n") ==
+          "case.toml:27:12: liquidation.fee_rate: fee_rate is only used by policy = \"fee\", but "
+          "the policy is \"full\" (expected no fee_rate with policy = \"full\", or policy = \"fee\")");
+    // The default policy is full, too.
+    CHECK_THAT(error_of(base + "[liquidation]\nfee_rate = 0.01\n"),
+               Catch::Contains("liquidation.fee_rate: fee_rate is only used by policy = \"fee\""));
+    CHECK(parse_scenario(base + "[liquidation]\npolicy = \"fee\"\nfee_rate = 0.01\n", "case.toml")
+              .fee_rate == 0.01);
+}
+
+TEST_CASE("a dof so close to 2 that most paths barely move is warned about", "[scenario]") {
+    const auto student_t = [](const std::string& dof) {
+        return parse_scenario(
+            edited(base, {{"horizon_days = 7", "horizon_days = 7\nmodel = \"student_t\"\ndof = " + dof}}),
+            "case.toml");
+    };
+    // The median of the unit-variance step factor sqrt((dof - 2) / chi2(dof)): for dof = 2 + 1e-7
+    // it is sqrt(1e-7 / 1.39) = 0.027%, as the warning says.
+    const Scenario near_two = student_t("2.0000001");
+    REQUIRE(near_two.warnings.size() == 1);
+    CHECK_THAT(near_two.warnings[0],
+               Catch::StartsWith("case.toml:4:7: simulation.dof = 2.0000001 is close to 2: the "
+                                 "median step is only 0.027% of a gaussian step"));
+    CHECK(student_t("2.5").warnings.size() == 1);
+    CHECK(student_t("3").warnings.empty());
+    CHECK(student_t("4.5").warnings.empty());
+}
+
+TEST_CASE("symbols holding invisible characters are refused", "[scenario]") {
+    const auto with_symbol = [](const std::string& symbol) {
+        return error_of(edited(base, {{"symbol = \"ETH\"\nprice", "symbol = \"" + symbol + "\"\nprice"}}));
+    };
+    // "BTC" and "BTC<zero-width space>" print the same: two assets that look like one.
+    CHECK(with_symbol("ETH\\u200b") ==
+          "case.toml:11:10: assets[1].symbol: symbol \"ETH\u200b\" holds U+200B, a white-space, "
+          "format or control character that prints as nothing or as a blank (expected a symbol of "
+          "visible characters only, such as \"BTC\": no space, no zero-width or other invisible "
+          "character)");
+    for (const char* hidden : {"ET H", "ETH\\u00a0X", "\\ufeffETH", "E\\u2060TH", "ETH\\u202e",
+                               "ETH\\U000e0041", "ETH\\u00ad", "E\\u3000TH"}) {
+        INFO(hidden);
+        CHECK_THAT(with_symbol(hidden), Catch::Contains("assets[1].symbol: symbol \"") &&
+                                            Catch::Contains("a white-space, format or control"));
+    }
+    // Visible non-ASCII symbols stay valid.
+    CHECK_NOTHROW(parse_scenario(
+        edited(base, {{"symbol = \"ETH\"\nprice", "symbol = \"ÉTH\"\nprice"},
+                      {"symbol = \"ETH\"\nside", "symbol = \"ÉTH\"\nside"}}),
+        "case.toml"));
+}

@@ -5,6 +5,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <optional>
+#include <utility>
 #include <cmath>
 
 namespace marginsim::detail {
@@ -18,6 +22,37 @@ bool clean_symbol(std::string_view symbol) {
         return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
     });
     return !control && symbol.front() != ' ' && symbol.back() != ' ';
+}
+
+// Code points that print as nothing or as a blank: the Unicode white space characters, the
+// format characters (Cf: zero-width space and joiners, bidirectional marks, the byte order mark,
+// tags), and the invisible fillers and variation selectors. "BTC" and "BTC\u200b" would print
+// the same and be two assets. C0 and C1 controls are listed too (clean_symbol catches C0).
+bool invisible(char32_t c) {
+    static constexpr std::pair<char32_t, char32_t> ranges[] = {
+        {0x0000, 0x0020}, {0x007f, 0x00a0}, {0x00ad, 0x00ad},   {0x034f, 0x034f},
+        {0x0600, 0x0605}, {0x061c, 0x061c}, {0x06dd, 0x06dd},   {0x070f, 0x070f},
+        {0x08e2, 0x08e2}, {0x115f, 0x1160}, {0x1680, 0x1680},   {0x17b4, 0x17b5},
+        {0x180b, 0x180f}, {0x2000, 0x200f}, {0x2028, 0x202f},   {0x205f, 0x206f},
+        {0x3000, 0x3000}, {0x3164, 0x3164}, {0xfe00, 0xfe0f},   {0xfeff, 0xfeff},
+        {0xffa0, 0xffa0}, {0xfff0, 0xfffb}, {0x110bd, 0x110bd}, {0x110cd, 0x110cd},
+        {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff}};
+    return std::any_of(std::begin(ranges), std::end(ranges),
+                       [c](const auto& range) { return c >= range.first && c <= range.second; });
+}
+
+// The first invisible code point of a symbol (valid UTF-8: the TOML parser checked it).
+std::optional<char32_t> first_invisible(std::string_view symbol) {
+    for (std::size_t i = 0; i < symbol.size();) {
+        const auto lead = static_cast<unsigned char>(symbol[i]);
+        const std::size_t length = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+        char32_t c = length == 1 ? lead : lead & (0x7fu >> length);
+        for (std::size_t k = 1; k < length && i + k < symbol.size(); ++k)
+            c = (c << 6) | (static_cast<unsigned char>(symbol[i + k]) & 0x3fu);
+        if (invisible(c)) return c;
+        i += length;
+    }
+    return std::nullopt;
 }
 
 // The correlation matrix and its factorisation grow with the square and the cube of the
@@ -61,6 +96,14 @@ std::vector<Asset> read_assets(const TableReader& root, const TierSearch& search
                                      asset.symbol),
                          "a symbol of printable characters without surrounding spaces, such as "
                          "\"BTC\"");
+        }
+        if (const auto c = first_invisible(asset.symbol)) {
+            a.fail_value("symbol",
+                         fmt::format("symbol \"{}\" holds U+{:04X}, a white-space, format or "
+                                     "control character that prints as nothing or as a blank",
+                                     asset.symbol, static_cast<std::uint32_t>(*c)),
+                         "a symbol of visible characters only, such as \"BTC\": no space, no "
+                         "zero-width or other invisible character");
         }
         for (std::size_t j = 0; j < assets.size(); ++j) {
             if (assets[j].symbol == asset.symbol) {

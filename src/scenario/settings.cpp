@@ -16,6 +16,27 @@ namespace {
 constexpr std::int64_t int_max = std::numeric_limits<int>::max();
 constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 
+// A unit-variance Student-t step is z sqrt((dof - 2) / chi2(dof)): as dof nears 2 the factor
+// is near 0 on almost every step and the variance sits in rare huge steps that a run of
+// finite paths hardly meets, so most paths barely move (dof = 2.0000001: P = 0 everywhere).
+// The median factor, sqrt((dof - 2) / median chi2), median chi2 ~ dof (1 - 2 / (9 dof))^3
+// (Wilson-Hilferty), is 0.65 at dof = 3: below, the user is told how small it has become.
+constexpr double degenerate_dof = 3.0;
+
+void warn_if_degenerate(const TableReader& s, double dof) {
+    if (dof >= degenerate_dof) return;
+    const double median_chi_square = dof * std::pow(1.0 - 2.0 / (9.0 * dof), 3.0);
+    const double median_factor = std::sqrt((dof - 2.0) / median_chi_square);
+    s.context().warn(s.find("dof")->source(),
+                     fmt::format("{} = {} is close to 2: the median step is only {:.2g}% of a "
+                                 "gaussian step of the same volatility, the variance sits in "
+                                 "rare extreme steps, and most paths barely move: liquidation "
+                                 "probabilities can be far too low. dof >= {} keeps the median "
+                                 "step above 65%",
+                                 s.key("dof"), format_input(dof), 100.0 * median_factor,
+                                 degenerate_dof));
+}
+
 }  // namespace
 
 std::optional<ValueProblem> horizon_steps_problem(double horizon_days, int steps_per_day) {
@@ -67,6 +88,7 @@ Simulation read_simulation(const TableReader& root) {
             s.fail_missing("dof", "degrees of freedom for model = \"student_t\": a number > 2");
         }
         sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
+        warn_if_degenerate(s, sim.dof);
     } else if (s.has("dof")) {
         s.fail_value("dof",
                      fmt::format("dof is only used by model = \"student_t\", but the model is "
@@ -117,6 +139,11 @@ void read_liquidation(const TableReader& root, Scenario& scenario) {
                           .value_or(LiquidationPolicy::full);
     scenario.fee_rate = table->number("fee_rate", "a fraction of notional in [0, 1)", unit_interval)
                             .value_or(0.005);
+    if (scenario.policy == LiquidationPolicy::full && table->has("fee_rate")) {
+        table->fail_value("fee_rate",
+                          "fee_rate is only used by policy = \"fee\", but the policy is \"full\"",
+                          "no fee_rate with policy = \"full\", or policy = \"fee\"");
+    }
 }
 
 }  // namespace marginsim::detail

@@ -59,6 +59,21 @@ Tier read_tier(const TableReader& t, const Tier* previous, bool last, std::strin
     } else {
         tier.amount = continuous;
     }
+    // rate x notional - amount grows with the notional: it is >= 0 on the whole range
+    // (lower, cap] when it is >= 0 at the lower bound (0 for the first tier). A negative
+    // maintenance margin would let a pool's equity fall below zero before liquidation.
+    const double lower = previous == nullptr ? 0.0 : previous->notional_cap;
+    if (tier.rate * lower - tier.amount < 0.0 && t.has("amount")) {
+        t.fail_value(
+            "amount",
+            fmt::format("negative maintenance margin: rate {} x notional {} - amount {} = {} at "
+                        "the bottom of the tier's notional range",
+                        format_input(tier.rate), format_input(lower), format_input(tier.amount),
+                        format_amount(tier.rate * lower - tier.amount)),
+            fmt::format("an amount <= rate x {} = {}, the tier's lower notional bound, so that "
+                        "the maintenance margin rate x notional - amount is >= 0 on its range",
+                        format_input(lower), format_amount(tier.rate * lower)));
+    }
     tier.max_leverage = t.number("max_leverage", "a leverage >= 1", at_least_one);
     return tier;
 }
