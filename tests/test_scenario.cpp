@@ -2,11 +2,15 @@
 // correlation rules, and the exact error messages a user sees for bad input.
 
 #include "marginsim/error.hpp"
+#include "marginsim/market_model.hpp"
 #include "marginsim/scenario.hpp"
+#include "marginsim/simulate.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -861,4 +865,53 @@ TEST_CASE("symbols holding invisible characters are refused", "[scenario]") {
         edited(base, {{"symbol = \"ETH\"\nprice", "symbol = \"ÉTH\"\nprice"},
                       {"symbol = \"ETH\"\nside", "symbol = \"ÉTH\"\nside"}}),
         "case.toml"));
+}
+
+TEST_CASE("jumps whose compensating drift would send the paths to 0 are refused", "[scenario]") {
+    const auto with_jumps = [](double intensity, double mean, double vol) {
+        return edited(base, {{"horizon_days = 7", "horizon_days = 7\nmodel = \"jump\""},
+                             {"", "[jumps]\nintensity = " + std::to_string(intensity) +
+                                      "\nmean = " + std::to_string(mean) + "\nvol = " +
+                                      std::to_string(vol) + "\n"}});
+    };
+    // Within the documented per-key ranges, kappa = e^(5 + 2) - 1 = 1096: a drift of -21 over
+    // 7 days on every path that meets no jump (98% of them).
+    CHECK_THAT(error_of(with_jumps(1, 5, 2)),
+               Catch::Contains("jumps.intensity: the jumps of BTC are too large or too frequent") &&
+                   Catch::Contains("lowers the log price by 21.01 over 7 days"));
+    // Frequent large crashes, too: 1000 a year of mean -5.
+    CHECK_THAT(error_of(with_jumps(1000, -5, 0)), Catch::Contains("jumps.intensity"));
+
+    // Upward jumps of mean 1 and vol 0.5 (kappa = e^1.125 - 1 = 2.08) at 33 a year over 7 days:
+    // V = 33 x 7/365 x (e^2.5 - 2 e^1.125 + 1) = 4.44 <= ln(101). Accepted, and the simulated
+    // mean matches Merton's E[S_T] = S_0 e^(mu T) (mu = 0 here), and the median path (one
+    // without a jump: P(N = 0) = e^-0.63 = 0.53) falls by no more than the bound the check
+    // argues, lambda kappa T <= V / kappa: the compensator no longer drives the paths to 0.
+    const Scenario s = parse_scenario(with_jumps(33, 1, 0.5), "case.toml");
+    const MarketModel model(s);
+    PathBlock paths(s.asset_count(), block_size);
+    std::vector<double> growth;  // S_T / S_0 of BTC
+    for (std::uint64_t b = 0; b < 100; ++b) {
+        RandomStream rng(s.simulation.seed, b);
+        model.start(paths, block_size, rng);
+        for (int k = 0; k < s.simulation.steps; ++k) model.step(paths, rng);
+        for (std::size_t p = 0; p < block_size; ++p)
+            growth.push_back(std::exp(paths.log_price(0)[p] - model.start_log_price()[0]));
+    }
+    double sum = 0.0, sum_sq = 0.0;
+    for (const double g : growth) {
+        sum += g;
+        sum_sq += g * g;
+    }
+    const auto n = static_cast<double>(growth.size());
+    const double mean = sum / n;
+    const double error = std::sqrt((sum_sq / n - mean * mean) / n);
+    INFO("E[S_T/S_0] " << mean << " +- " << error);
+    CHECK(std::abs(mean - 1.0) < 4.0 * error);
+    CHECK(error < 0.05);
+    std::nth_element(growth.begin(), growth.begin() + growth.size() / 2, growth.end());
+    const double kappa = std::expm1(1.0 + 0.5 * 0.25);
+    const double v = 33.0 * 7.0 / 365.0 * (std::exp(2.5) - 2.0 * std::exp(1.125) + 1.0);
+    CHECK(v <= std::log(101.0));
+    CHECK(growth[growth.size() / 2] > std::exp(-v / kappa));
 }

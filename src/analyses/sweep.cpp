@@ -170,6 +170,9 @@ void check_value_range(const Scenario& scenario, const SweepSpec& spec, double v
 
 void check_value(const Scenario& scenario, const SweepSpec& spec, double value) {
     check_value_range(scenario, spec, value);
+    // Longer horizons meet load_scenario's bound on the jumps too.
+    if (const auto problem = detail::jump_problem(scenario_at(scenario, spec, value)))
+        fail_value(spec, value, "jumps." + problem->key + ": " + problem->message, problem->expected);
     // Scaled volatilities, sizes and longer horizons meet load_scenario's numerical guard too.
     if (const auto overflow = find_overflow(scenario_at(scenario, spec, value))) {
         fail_value(spec, value, *overflow,

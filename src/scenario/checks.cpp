@@ -250,6 +250,51 @@ std::optional<BookProblem> start_problem(const Scenario& scenario) {
     return isolated_problem(scenario);
 }
 
+// The drift compensation -lambda kappa T keeps E[S_T] = S_0 e^{mu T} exact (Merton), but with
+// large or frequent jumps that mean rests on paths no run draws: an upward jump of mean 5 and
+// vol 2 has kappa = e^7 - 1 = 1096, and the compensating drift sends every path that meets no
+// jump to 0. What jumps add to the relative variance of S_T is e^V - 1, with
+// V = sum over the asset's jump sources of lambda T E[(e^J - 1)^2] and
+// E[(e^J - 1)^2] = e^{2m + 2s^2} - 2 e^{m + s^2/2} + 1 (J ~ N(m, s^2), Poisson counts).
+// Requiring V <= ln(101): the jumps' relative variance is at most 100, so 100,000 paths
+// estimate E[S_T] within 3% (one standard error); and since E[(e^J - 1)^2] >= kappa^2, the
+// compensating fall on a path without jumps, lambda kappa T <= V / kappa, is at most a factor
+// 1/101 once jumps at least double the price on average (kappa >= 1).
+constexpr double max_jump_variance_log = 4.61512051684126;  // ln(101)
+
+double jump_second_moment(const JumpSize& size) {
+    const double m = size.mean;
+    const double s2 = size.vol * size.vol;
+    return std::exp(2.0 * m + 2.0 * s2) - 2.0 * std::exp(m + 0.5 * s2) + 1.0;
+}
+
+std::optional<ValueProblem> jump_problem(const Scenario& scenario) {
+    if (scenario.simulation.model != PriceModel::jump) return std::nullopt;
+    const Jumps& jumps = scenario.jumps;
+    const double years = scenario.simulation.steps * scenario.simulation.dt_years;
+    for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+        const double market = jumps.intensity * years * jump_second_moment(jumps.market[i]);
+        const double own =
+            jumps.idiosyncratic_intensity[i] * years * jump_second_moment(jumps.idiosyncratic[i]);
+        if (market + own <= max_jump_variance_log) continue;
+        const double drift = years * (jumps.intensity * jumps.market[i].kappa() +
+                                      jumps.idiosyncratic_intensity[i] * jumps.idiosyncratic[i].kappa());
+        return ValueProblem{
+            "intensity",
+            fmt::format("the jumps of {} are too large or too frequent for the drift compensation: "
+                        "their relative variance of the horizon price is e^{:.4g} - 1, and the "
+                        "compensating drift lowers the log price by {:.4g} over {} days, so that "
+                        "paths fall toward 0 while the mean rests on jumps no run draws",
+                        scenario.assets[i].symbol, market + own, drift,
+                        format_input(scenario.simulation.horizon_days)),
+            "intensity x horizon in years x E[(e^J - 1)^2] <= ln(101) = 4.615 per asset, summed "
+            "over market and idiosyncratic jumps, with E[(e^J - 1)^2] = e^(2 mean + 2 vol^2) - "
+            "2 e^(mean + vol^2/2) + 1: a lower intensity, a smaller jump mean or vol, or a "
+            "shorter horizon_days"};
+    }
+    return std::nullopt;
+}
+
 }  // namespace marginsim::detail
 
 namespace marginsim {

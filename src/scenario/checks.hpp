@@ -46,6 +46,10 @@ struct ValueProblem {
 std::optional<ValueProblem> price_overflow(const Scenario& scenario, std::size_t i);
 std::optional<ValueProblem> notional_overflow(const Scenario& scenario, std::size_t j);
 
+// Jumps whose mean no run can carry (checks.cpp): key "intensity" of [jumps]; none for other
+// models.
+std::optional<ValueProblem> jump_problem(const Scenario& scenario);
+
 // A horizon that rounds to no monitoring step, or to more than an int holds (settings.cpp).
 std::optional<ValueProblem> horizon_steps_problem(double horizon_days, int steps_per_day);
 

@@ -31,6 +31,8 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     }
     read_correlation(root, scenario);
     read_model_tables(root, scenario);
+    if (const auto problem = jump_problem(scenario))
+        root.table("jumps", "")->fail_value(problem->key, problem->message, problem->expected);
     read_positions(root, scenario);
     scenario.warnings = context.take_warnings();
     return scenario;
