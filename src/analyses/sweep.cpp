@@ -16,6 +16,7 @@
 
 #include "numerics/correlation.hpp"
 #include "scenario/checks.hpp"
+#include "scenario/names.hpp"
 #include "scenario/readers.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/error.hpp"
@@ -306,23 +307,21 @@ std::string money(double value) {
 }  // namespace
 
 std::string_view to_string(SweepParameter parameter) noexcept {
-    switch (parameter) {
-        case SweepParameter::correlation: return "correlation";
-        case SweepParameter::correlation_blend: return "correlation_blend";
-        case SweepParameter::leverage_scale: return "leverage_scale";
-        case SweepParameter::volatility_scale: return "volatility_scale";
-        case SweepParameter::horizon_days: return "horizon_days";
-    }
-    return "unknown";
+    static constexpr detail::Named<SweepParameter> names[] = {
+        {SweepParameter::correlation, "correlation"},
+        {SweepParameter::correlation_blend, "correlation_blend"},
+        {SweepParameter::leverage_scale, "leverage_scale"},
+        {SweepParameter::volatility_scale, "volatility_scale"},
+        {SweepParameter::horizon_days, "horizon_days"}};
+    return detail::name_of(parameter, names);
 }
 
 std::string_view to_string(CrossoverOutcome outcome) noexcept {
-    switch (outcome) {
-        case CrossoverOutcome::found: return "found";
-        case CrossoverOutcome::cross_above_throughout: return "cross_above_throughout";
-        case CrossoverOutcome::cross_never_above: return "cross_never_above";
-    }
-    return "unknown";
+    static constexpr detail::Named<CrossoverOutcome> names[] = {
+        {CrossoverOutcome::found, "found"},
+        {CrossoverOutcome::cross_above_throughout, "cross_above_throughout"},
+        {CrossoverOutcome::cross_never_above, "cross_never_above"}};
+    return detail::name_of(outcome, names);
 }
 
 std::vector<double> parse_sweep_values(std::string_view text, std::string_view option) {

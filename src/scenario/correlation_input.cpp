@@ -206,7 +206,7 @@ CorrelationRead read_correlation_table(const TableReader& c, const std::vector<A
     result.matrix = std::move(fallback);
     c.allow_only({"matrix", "pairs", "default", "repair"});
     const bool repair =
-        c.choice<bool>("repair", {{"none", false}, {"nearest", true}}).value_or(false);
+        c.choice<bool>("repair", {{false, "none"}, {true, "nearest"}}).value_or(false);
     const std::string one_of =
         "exactly one of matrix (the full matrix) or pairs (with an optional default)";
     if (c.has("matrix") && c.has("pairs")) c.fail_table("both matrix and pairs are given", one_of);

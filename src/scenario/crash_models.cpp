@@ -180,9 +180,7 @@ Regimes read_regimes(const TableReader& r, const Scenario& scenario) {
     const auto in_range = [](double v) { return v >= 0.0 && v <= 10000.0; };
     regimes.calm_to_stress = r.required_number("calm_to_stress", switching, in_range);
     regimes.stress_to_calm = r.required_number("stress_to_calm", switching, in_range);
-    regimes.start = r.choice<StartRegime>("start", {{"calm", StartRegime::calm},
-                                                    {"stress", StartRegime::stress},
-                                                    {"stationary", StartRegime::stationary}})
+    regimes.start = r.choice("start", start_regime_names)
                         .value_or(StartRegime::stationary);
     if (regimes.start == StartRegime::stationary &&
         regimes.calm_to_stress + regimes.stress_to_calm <= 0.0) {

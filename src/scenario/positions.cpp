@@ -26,7 +26,7 @@ Position read_position(const TableReader& p, const std::vector<Asset>& assets) {
     position.asset = static_cast<std::size_t>(asset - assets.begin());
 
     const auto side =
-        p.choice<Side>("side", {{"long", Side::long_side}, {"short", Side::short_side}});
+        p.choice("side", side_names);
     if (!side) p.fail_missing("side", "one of \"long\", \"short\"");
     position.side = *side;
     position.margin = p.required_number("margin", "an initial margin > 0", positive);
@@ -37,9 +37,7 @@ Position read_position(const TableReader& p, const std::vector<Asset>& assets) {
     if (!leverage && !quantity) p.fail_table("neither leverage nor quantity is given", one_of);
     position.entry_price =
         p.number("entry_price", "an entry price > 0", positive).value_or(asset->price);
-    position.mode = p.choice<MarginMode>(
-                         "mode", {{"cross", MarginMode::cross}, {"isolated", MarginMode::isolated}})
-                        .value_or(MarginMode::cross);
+    position.mode = p.choice("mode", position_mode_names).value_or(MarginMode::cross);
     if (leverage) {
         position.leverage = *leverage;
         position.quantity = position.margin * position.leverage / position.entry_price;

@@ -2,56 +2,28 @@
 // and the tier lookup and maintenance margin the margin book uses.
 #include "marginsim/scenario.hpp"
 
+#include "scenario/names.hpp"
+
 #include <cassert>
 #include <cmath>
 
 namespace marginsim {
 
 std::string_view to_string(PriceModel model) noexcept {
-    switch (model) {
-        case PriceModel::gaussian: return "gaussian";
-        case PriceModel::student_t: return "student_t";
-        case PriceModel::jump: return "jump";
-        case PriceModel::regime: return "regime";
-    }
-    return "unknown";
+    return detail::name_of(model, detail::price_model_names);
 }
-
 std::string_view to_string(StartRegime start) noexcept {
-    switch (start) {
-        case StartRegime::calm: return "calm";
-        case StartRegime::stress: return "stress";
-        case StartRegime::stationary: return "stationary";
-    }
-    return "unknown";
+    return detail::name_of(start, detail::start_regime_names);
+}
+std::string_view to_string(LiquidationPolicy policy) noexcept {
+    return detail::name_of(policy, detail::policy_names);
+}
+std::string_view to_string(Side side) noexcept { return detail::name_of(side, detail::side_names); }
+std::string_view to_string(MarginMode mode) noexcept {
+    return detail::name_of(mode, detail::margin_mode_names);
 }
 
 double JumpSize::kappa() const noexcept { return std::expm1(mean + 0.5 * vol * vol); }
-
-std::string_view to_string(LiquidationPolicy policy) noexcept {
-    switch (policy) {
-        case LiquidationPolicy::full: return "full";
-        case LiquidationPolicy::fee: return "fee";
-    }
-    return "unknown";
-}
-
-std::string_view to_string(Side side) noexcept {
-    switch (side) {
-        case Side::long_side: return "long";
-        case Side::short_side: return "short";
-    }
-    return "unknown";
-}
-
-std::string_view to_string(MarginMode mode) noexcept {
-    switch (mode) {
-        case MarginMode::isolated: return "isolated";
-        case MarginMode::cross: return "cross";
-        case MarginMode::as_configured: return "as_configured";
-    }
-    return "unknown";
-}
 
 double Scenario::cross_wallet(MarginMode mode) const noexcept {
     switch (mode) {

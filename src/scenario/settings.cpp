@@ -77,11 +77,7 @@ Simulation read_simulation(const TableReader& root) {
         static_cast<int>(s.integer("steps_per_day", "an integer > 0", 1, int_max).value_or(24));
     sim.seed =
         static_cast<std::uint64_t>(s.integer("seed", "an integer >= 0", 0, int64_max).value_or(1));
-    sim.model = s.choice<PriceModel>("model", {{"gaussian", PriceModel::gaussian},
-                                               {"student_t", PriceModel::student_t},
-                                               {"jump", PriceModel::jump},
-                                               {"regime", PriceModel::regime}})
-                    .value_or(PriceModel::gaussian);
+    sim.model = s.choice("model", price_model_names).value_or(PriceModel::gaussian);
     const std::string_view dof_expected = "a number > 2: the variance is infinite for dof <= 2";
     if (sim.model == PriceModel::student_t) {
         if (!s.has("dof")) {
@@ -133,10 +129,7 @@ void read_liquidation(const TableReader& root, Scenario& scenario) {
     const auto table = root.table("liquidation", "a table [liquidation]");
     if (!table) return;
     table->allow_only({"policy", "fee_rate"});
-    scenario.policy = table
-                          ->choice<LiquidationPolicy>("policy", {{"full", LiquidationPolicy::full},
-                                                                 {"fee", LiquidationPolicy::fee}})
-                          .value_or(LiquidationPolicy::full);
+    scenario.policy = table->choice("policy", policy_names).value_or(LiquidationPolicy::full);
     scenario.fee_rate = table->number("fee_rate", "a fraction of notional in [0, 1)", unit_interval)
                             .value_or(0.005);
     if (scenario.policy == LiquidationPolicy::full && table->has("fee_rate")) {

@@ -4,11 +4,13 @@
 
 #include "marginsim/error.hpp"
 #include "marginsim/scenario.hpp"
+#include "scenario/names.hpp"
 
 #include <toml++/toml.h>
 
 #include <cassert>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
@@ -134,20 +136,19 @@ public:
                                         std::int64_t min, std::int64_t max) const;
     std::optional<std::string> text(std::string_view name, std::string_view expected) const;
 
-    template <class Enum>
-    std::optional<Enum> choice(
-        std::string_view name,
-        std::initializer_list<std::pair<std::string_view, Enum>> options) const {
+    // One of the names of `options` (names.hpp), as its enum value.
+    template <class Enum, std::size_t N>
+    std::optional<Enum> choice(std::string_view name, const Named<Enum> (&options)[N]) const {
         std::string allowed;
-        for (const auto& option : options) {
+        for (const Named<Enum>& option : options) {
             allowed += allowed.empty() ? "one of \"" : ", \"";
-            allowed += option.first;
+            allowed += option.name;
             allowed += '"';
         }
         const std::optional<std::string> value = text(name, allowed);
         if (!value) return std::nullopt;
-        for (const auto& option : options) {
-            if (option.first == *value) return option.second;
+        for (const Named<Enum>& option : options) {
+            if (option.name == *value) return option.value;
         }
         fail_value(name, "unknown value \"" + *value + '"', allowed);
     }
