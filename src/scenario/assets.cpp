@@ -62,15 +62,7 @@ constexpr std::size_t max_assets = 1000;
 }  // namespace
 
 std::vector<Asset> read_assets(const TableReader& root, const TierSearch& search) {
-    const std::vector<TableReader> tables =
-        root.tables("assets", "an array of tables: one [[assets]] table per asset",
-                    "a table: one [[assets]] entry");
-    if (tables.empty()) {
-        const toml::node* node = root.find("assets");
-        root.context().fail(node != nullptr ? node->source() : root.source(), "assets",
-                            node != nullptr ? "no assets defined" : "missing required table",
-                            "at least one [[assets]] table");
-    }
+    const std::vector<TableReader> tables = root.required_tables("assets", "asset");
     if (tables.size() > max_assets) {
         tables[max_assets].fail_table(
             fmt::format("{} assets, more than the {} the engine takes", tables.size(), max_assets),

@@ -70,15 +70,7 @@ Position read_position(const TableReader& p, const std::vector<Asset>& assets) {
 }  // namespace
 
 void read_positions(const TableReader& root, Scenario& scenario) {
-    const std::vector<TableReader> tables =
-        root.tables("positions", "an array of tables: one [[positions]] table per position",
-                    "a table: one [[positions]] entry");
-    if (tables.empty()) {
-        const toml::node* node = root.find("positions");
-        root.context().fail(node != nullptr ? node->source() : root.source(), "positions",
-                            node != nullptr ? "no positions defined" : "missing required table",
-                            "at least one [[positions]] table");
-    }
+    const std::vector<TableReader> tables = root.required_tables("positions", "position");
     std::vector<toml::source_region> regions;
     for (const TableReader& table : tables) {
         scenario.positions.push_back(read_position(table, scenario.assets));

@@ -86,16 +86,25 @@ void TableReader::allow_only(std::initializer_list<std::string_view> names) cons
     }
 }
 
-std::optional<std::int64_t> TableReader::integer(std::string_view name,
-                                                 std::string_view expected, std::int64_t min,
-                                                 std::int64_t max) const {
+// The node at `name` as the TOML type T (std::int64_t, std::string, toml::table, toml::array);
+// null when absent, a wrong-type error when it holds something else.
+template <class T>
+auto TableReader::typed(std::string_view name, std::string_view expected) const {
     const toml::node* node = find(name);
-    if (node == nullptr) return std::nullopt;
-    const auto* value = node->as_integer();
-    if (value == nullptr) {
+    const auto* value = node != nullptr ? node->as<T>() : nullptr;
+    if (node != nullptr && value == nullptr) {
         context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
                        std::string(expected));
     }
+    return value;
+}
+
+std::optional<std::int64_t> TableReader::integer(std::string_view name,
+                                                 std::string_view expected, std::int64_t min,
+                                                 std::int64_t max) const {
+    const auto* value = typed<std::int64_t>(name, expected);
+    if (value == nullptr) return std::nullopt;
+    const toml::node* node = value;
     const std::int64_t v = value->get();
     if (v < min) {
         context_->fail(node->source(), key(name), fmt::format("out of range: found {}", v),
@@ -110,38 +119,23 @@ std::optional<std::int64_t> TableReader::integer(std::string_view name,
 
 std::optional<std::string> TableReader::text(std::string_view name,
                                              std::string_view expected) const {
-    const toml::node* node = find(name);
-    if (node == nullptr) return std::nullopt;
-    const auto* value = node->as_string();
-    if (value == nullptr) {
-        context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
-                       std::string(expected));
-    }
+    const auto* value = typed<std::string>(name, expected);
+    if (value == nullptr) return std::nullopt;
     return value->get();
 }
 
 std::optional<TableReader> TableReader::table(std::string_view name,
                                               std::string_view expected) const {
-    const toml::node* node = find(name);
-    if (node == nullptr) return std::nullopt;
-    const toml::table* sub = node->as_table();
-    if (sub == nullptr) {
-        context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
-                       std::string(expected));
-    }
+    const toml::table* sub = typed<toml::table>(name, expected);
+    if (sub == nullptr) return std::nullopt;
     return TableReader(*context_, *sub, key(name));
 }
 
 std::vector<TableReader> TableReader::tables(std::string_view name, std::string_view expected,
                                              std::string_view element_expected) const {
     std::vector<TableReader> result;
-    const toml::node* node = find(name);
-    if (node == nullptr) return result;
-    const toml::array* array = node->as_array();
-    if (array == nullptr) {
-        context_->fail(node->source(), key(name), "wrong type: found " + describe(*node),
-                       std::string(expected));
-    }
+    const toml::array* array = typed<toml::array>(name, expected);
+    if (array == nullptr) return result;
     for (std::size_t i = 0; i < array->size(); ++i) {
         const toml::node& element = (*array)[i];
         const std::string element_key = fmt::format("{}[{}]", key(name), i);
@@ -152,6 +146,21 @@ std::vector<TableReader> TableReader::tables(std::string_view name, std::string_
                            std::string(element_expected));
         }
         result.emplace_back(*context_, *sub, element_key);
+    }
+    return result;
+}
+
+std::vector<TableReader> TableReader::required_tables(std::string_view name,
+                                                      std::string_view entry) const {
+    const std::vector<TableReader> result =
+        tables(name, fmt::format("an array of tables: one [[{}]] table per {}", name, entry),
+               fmt::format("a table: one [[{}]] entry", name));
+    if (result.empty()) {
+        const toml::node* node = find(name);
+        context_->fail(node != nullptr ? node->source() : source(), key(name),
+                       node != nullptr ? fmt::format("no {} defined", name)
+                                       : std::string("missing required table"),
+                       fmt::format("at least one [[{}]] table", name));
     }
     return result;
 }

@@ -158,8 +158,13 @@ public:
     // An array of tables such as [[assets]] or tiers = [ {...}, {...} ]; empty when absent.
     std::vector<TableReader> tables(std::string_view name, std::string_view expected,
                                     std::string_view element_expected) const;
+    // A non-empty array of tables such as [[assets]]; `entry` names what one describes ("asset").
+    std::vector<TableReader> required_tables(std::string_view name, std::string_view entry) const;
 
 private:
+    template <class T>
+    auto typed(std::string_view name, std::string_view expected) const;
+
     Context* context_;
     const toml::table* table_;
     std::string path_;
