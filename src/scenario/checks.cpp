@@ -1,5 +1,5 @@
-// The checks of a loaded book that need the whole scenario: tier limits at entry, fundable
-// margins, no pool liquidated at the start, no price or notional overflow on a plausible path.
+// The checks that need the whole scenario: tier limits at entry, fundable margins, no pool
+// liquidated at the start, no overflow on a plausible path, jumps the compensation can carry.
 #include "scenario/checks.hpp"
 
 #include "scenario/readers.hpp"

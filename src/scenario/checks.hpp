@@ -1,6 +1,6 @@
 #pragma once
-// The checks of a loaded book that need the whole scenario: tier limits, fundable margins,
-// no pool liquidated at the start, no overflow on a plausible path.
+// The checks that need the whole scenario (tier limits, fundable margins, no pool liquidated at
+// the start, no overflow, jumps), shared by load_scenario and the sweep's values.
 
 #include "marginsim/scenario.hpp"
 #include "scenario/toml_reader.hpp"
