@@ -49,7 +49,7 @@ symbol = "BBB"
 price = 20.0
 volatility = 1.0
 tiers = [ { notional_cap = 10000, rate = 0.01, amount = 0 },
-          { rate = 0.02, amount = 500 } ]
+          { rate = 0.02, amount = 150 } ]
 
 [correlation]
 matrix = [[1.0, 0.6], [0.6, 1.0]]

@@ -2,11 +2,15 @@
 // correlation rules, and the exact error messages a user sees for bad input.
 
 #include "marginsim/error.hpp"
+#include "marginsim/market_model.hpp"
 #include "marginsim/scenario.hpp"
+#include "marginsim/simulate.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -764,4 +768,150 @@ TEST_CASE("malformed correlation pairs are rejected with a precise message", "[s
         INFO(text);
         CHECK(error_of(text) == c.message);
     }
+}
+
+TEST_CASE("a tier whose maintenance margin goes negative on its range is refused", "[scenario]") {
+    const auto with_tiers = [](const std::string& tiers) {
+        return edited(base, {{"maintenance_margin_rate = 0.004", tiers}});
+    };
+    // First tier: rate x notional - amount < 0 for every notional below amount / rate = 125000,
+    // so on the whole tier (cap 100000).
+    CHECK(error_of(with_tiers("tiers = [ { notional_cap = 100000, rate = 0.004, amount = 500 }, "
+                              "{ rate = 0.005 } ]")) ==
+          "case.toml:9:59: assets[0].tiers[0].amount: negative maintenance margin: rate 0.004 x "
+          "notional 0 - amount 500 = -500 at the bottom of the tier's notional range (expected an "
+          "amount <= rate x 0 = 0, the tier's lower notional bound, so that the maintenance margin "
+          "rate x notional - amount is >= 0 on its range)");
+    // Second tier: 0.005 x 50000 - 400 = -150 just above its lower bound.
+    CHECK_THAT(error_of(with_tiers("tiers = [ { notional_cap = 50000, rate = 0.004 }, "
+                                   "{ rate = 0.005, amount = 400 } ]")),
+               Catch::Contains("assets[0].tiers[1].amount: negative maintenance margin: rate 0.005 x "
+                               "notional 50000 - amount 400 = -150"));
+    // Exactly zero at the bound is a valid (if generous) table.
+    CHECK_NOTHROW(parse_scenario(with_tiers("tiers = [ { notional_cap = 50000, rate = 0.004 }, "
+                                            "{ rate = 0.005, amount = 250 } ]"),
+                                 "case.toml"));
+}
+
+TEST_CASE("the bundled Binance tier tables load with a maintenance margin >= 0 everywhere",
+          "[scenario]") {
+    for (const char* symbol : {"BTCUSDT", "ETHUSDT", "SOLUSDT"}) {
+        INFO(symbol);
+        const std::string reference = std::string("binance-usdm/") + symbol;
+        const Scenario s = parse_scenario(
+            edited(base, {{"maintenance_margin_rate = 0.004", "tiers = \"" + reference + "\""}}),
+            std::string(MARGINSIM_SOURCE_DIR) + "/configs/case.toml");
+        const std::vector<Tier>& tiers = s.assets[0].tiers;
+        REQUIRE(tiers.size() > 1);
+        double lower = 0.0;
+        for (const Tier& tier : tiers) {
+            CHECK(tier.rate * lower - tier.amount >= 0.0);
+            if (std::isfinite(tier.notional_cap)) {
+                CHECK(tier.rate * tier.notional_cap - tier.amount >= 0.0);
+                lower = tier.notional_cap;
+            }
+        }
+    }
+}
+
+TEST_CASE("fee_rate with the full liquidation policy is refused like dof without student_t",
+          "[scenario]") {
+    CHECK(error_of(base + "[liquidation]\npolicy = \"full\"\nfee_rate = 0.01\n") ==
+          "case.toml:27:12: liquidation.fee_rate: fee_rate is only used by policy = \"fee\", but "
+          "the policy is \"full\" (expected no fee_rate with policy = \"full\", or policy = \"fee\")");
+    // The default policy is full, too.
+    CHECK_THAT(error_of(base + "[liquidation]\nfee_rate = 0.01\n"),
+               Catch::Contains("liquidation.fee_rate: fee_rate is only used by policy = \"fee\""));
+    CHECK(parse_scenario(base + "[liquidation]\npolicy = \"fee\"\nfee_rate = 0.01\n", "case.toml")
+              .fee_rate == 0.01);
+}
+
+TEST_CASE("a dof so close to 2 that most paths barely move is warned about", "[scenario]") {
+    const auto student_t = [](const std::string& dof) {
+        return parse_scenario(
+            edited(base, {{"horizon_days = 7", "horizon_days = 7\nmodel = \"student_t\"\ndof = " + dof}}),
+            "case.toml");
+    };
+    // The median of the unit-variance step factor sqrt((dof - 2) / chi2(dof)): for dof = 2 + 1e-7
+    // it is sqrt(1e-7 / 1.39) = 0.027%, as the warning says.
+    const Scenario near_two = student_t("2.0000001");
+    REQUIRE(near_two.warnings.size() == 1);
+    CHECK_THAT(near_two.warnings[0],
+               Catch::StartsWith("case.toml:4:7: simulation.dof = 2.0000001 is close to 2: the "
+                                 "median step is only 0.027% of a gaussian step"));
+    CHECK(student_t("2.5").warnings.size() == 1);
+    CHECK(student_t("3").warnings.empty());
+    CHECK(student_t("4.5").warnings.empty());
+}
+
+TEST_CASE("symbols holding invisible characters are refused", "[scenario]") {
+    const auto with_symbol = [](const std::string& symbol) {
+        return error_of(edited(base, {{"symbol = \"ETH\"\nprice", "symbol = \"" + symbol + "\"\nprice"}}));
+    };
+    // "BTC" and "BTC<zero-width space>" print the same: two assets that look like one.
+    CHECK(with_symbol("ETH\\u200b") ==
+          "case.toml:11:10: assets[1].symbol: symbol \"ETH\u200b\" holds U+200B, a white-space, "
+          "format or control character that prints as nothing or as a blank (expected a symbol of "
+          "visible characters only, such as \"BTC\": no space, no zero-width or other invisible "
+          "character)");
+    for (const char* hidden : {"ET H", "ETH\\u00a0X", "\\ufeffETH", "E\\u2060TH", "ETH\\u202e",
+                               "ETH\\U000e0041", "ETH\\u00ad", "E\\u3000TH"}) {
+        INFO(hidden);
+        CHECK_THAT(with_symbol(hidden), Catch::Contains("assets[1].symbol: symbol \"") &&
+                                            Catch::Contains("a white-space, format or control"));
+    }
+    // Visible non-ASCII symbols stay valid.
+    CHECK_NOTHROW(parse_scenario(
+        edited(base, {{"symbol = \"ETH\"\nprice", "symbol = \"ÉTH\"\nprice"},
+                      {"symbol = \"ETH\"\nside", "symbol = \"ÉTH\"\nside"}}),
+        "case.toml"));
+}
+
+TEST_CASE("jumps whose compensating drift would send the paths to 0 are refused", "[scenario]") {
+    const auto with_jumps = [](double intensity, double mean, double vol) {
+        return edited(base, {{"horizon_days = 7", "horizon_days = 7\nmodel = \"jump\""},
+                             {"", "[jumps]\nintensity = " + std::to_string(intensity) +
+                                      "\nmean = " + std::to_string(mean) + "\nvol = " +
+                                      std::to_string(vol) + "\n"}});
+    };
+    // Within the documented per-key ranges, kappa = e^(5 + 2) - 1 = 1096: a drift of -21 over
+    // 7 days on every path that meets no jump (98% of them).
+    CHECK_THAT(error_of(with_jumps(1, 5, 2)),
+               Catch::Contains("jumps.intensity: the jumps of BTC are too large or too frequent") &&
+                   Catch::Contains("lowers the log price by 21.01 over 7 days"));
+    // Frequent large crashes, too: 1000 a year of mean -5.
+    CHECK_THAT(error_of(with_jumps(1000, -5, 0)), Catch::Contains("jumps.intensity"));
+
+    // Upward jumps of mean 1 and vol 0.5 (kappa = e^1.125 - 1 = 2.08) at 33 a year over 7 days:
+    // V = 33 x 7/365 x (e^2.5 - 2 e^1.125 + 1) = 4.44 <= ln(101). Accepted, and the simulated
+    // mean matches Merton's E[S_T] = S_0 e^(mu T) (mu = 0 here), and the median path (one
+    // without a jump: P(N = 0) = e^-0.63 = 0.53) falls by no more than the bound the check
+    // argues, lambda kappa T <= V / kappa: the compensator no longer drives the paths to 0.
+    const Scenario s = parse_scenario(with_jumps(33, 1, 0.5), "case.toml");
+    const MarketModel model(s);
+    PathBlock paths(s.asset_count(), block_size);
+    std::vector<double> growth;  // S_T / S_0 of BTC
+    for (std::uint64_t b = 0; b < 100; ++b) {
+        RandomStream rng(s.simulation.seed, b);
+        model.start(paths, block_size, rng);
+        for (int k = 0; k < s.simulation.steps; ++k) model.step(paths, rng);
+        for (std::size_t p = 0; p < block_size; ++p)
+            growth.push_back(std::exp(paths.log_price(0)[p] - model.start_log_price()[0]));
+    }
+    double sum = 0.0, sum_sq = 0.0;
+    for (const double g : growth) {
+        sum += g;
+        sum_sq += g * g;
+    }
+    const auto n = static_cast<double>(growth.size());
+    const double mean = sum / n;
+    const double error = std::sqrt((sum_sq / n - mean * mean) / n);
+    INFO("E[S_T/S_0] " << mean << " +- " << error);
+    CHECK(std::abs(mean - 1.0) < 4.0 * error);
+    CHECK(error < 0.05);
+    std::nth_element(growth.begin(), growth.begin() + growth.size() / 2, growth.end());
+    const double kappa = std::expm1(1.0 + 0.5 * 0.25);
+    const double v = 33.0 * 7.0 / 365.0 * (std::exp(2.5) - 2.0 * std::exp(1.125) + 1.0);
+    CHECK(v <= std::log(101.0));
+    CHECK(growth[growth.size() / 2] > std::exp(-v / kappa));
 }

@@ -173,7 +173,24 @@ TEST_CASE("values that make no valid scenario are refused before anything runs")
     refuses(SweepParameter::leverage_scale, 0.0, "> 0");
     refuses(SweepParameter::leverage_scale, 25.0, "maintenance margin");  // 250x: margin 0.4% < 0.5%
     refuses(SweepParameter::volatility_scale, -1.0, ">= 0");
-    refuses(SweepParameter::horizon_days, 0.01, "at least one step");
+    refuses(SweepParameter::horizon_days, 0.01, "too short for one monitoring step");
+    // 1e9 days at 24 steps per day is 2.4e10 steps, past the int step counter: too long, not short.
+    refuses(SweepParameter::horizon_days, 1e9, "too long: 1000000000 days at 24 steps per day");
+    refuses(SweepParameter::horizon_days, 1e9, "at most 2147483647 steps");
+    // The scenario's own check of the start state, naming the position it points at.
+    refuses(SweepParameter::leverage_scale, 25.0, "positions[0]: already at or below its maintenance");
+
+    SweepSpec horizon;
+    horizon.parameter = SweepParameter::horizon_days;
+    horizon.values = {1e9};
+    horizon.option = "--horizon";  // as the command line gives it: the error names the option
+    try {
+        check_sweep(base, horizon);
+        FAIL("accepted");
+    } catch (const InputError& error) {
+        CHECK(error.file() == "--horizon");
+        CHECK(error.key() == "value 1000000000");
+    }
 
     SweepSpec fine = correlation_spec({-0.5, 0.0, 1.0});
     CHECK_NOTHROW(check_sweep(base, fine));
@@ -211,7 +228,7 @@ TEST_CASE("a stress matrix file is read in its symbols' order and checked") {
         }
     };
     fails_at("matrix = [[1, 0.9, -0.9],\n[0.9, 1, 0.9],\n[-0.9, 0.9, 1]]\n", 1, "positive semi-definite");
-    fails_at("matrix = [[1, 0.5], [0.5, 1]]\n", 1, "3 rows");
+    fails_at("matrix = [[1, 0.5], [0.5, 1]]\n", 1, "found 2 rows for 3 assets");
     fails_at("matrix = [[1, 0.5, 0],\n[0.4, 1, 0],\n[0, 0, 1]]\n", 2, "not symmetric");
     fails_at("matrix = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]\nsymbol = [\"AAA\"]\n", 2, "unknown key");
     fails_at("symbols = [\"AAA\", \"AAA\", \"CCC\"]\nmatrix = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]\n", 1,

@@ -48,6 +48,9 @@ struct SweepSpec {
     // empty = perfect co-movement, every entry 1.
     std::vector<double> blend_target;
     std::string blend_target_source;  // the stress matrix's file; empty for 11ᵀ
+    // The command-line option that gave the values ("--horizon"): errors about a value name it;
+    // empty: they name the parameter ("horizon_days").
+    std::string option;
 };
 
 // A stress correlation matrix for the scenario's assets from a TOML file holding

@@ -13,6 +13,9 @@
 #include <toml++/toml.h>
 
 #include "numerics/correlation.hpp"
+#include "scenario/checks.hpp"
+#include "scenario/names.hpp"
+#include "scenario/readers.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/error.hpp"
 
@@ -20,9 +23,6 @@ namespace marginsim {
 namespace {
 
 constexpr std::size_t max_sweep_values = 10000;
-constexpr double matrix_tolerance = 1e-12;   // unit diagonal and symmetry, as for a scenario
-constexpr double psd_tolerance = -1e-10;     // smallest eigenvalue, as for a scenario
-constexpr double leverage_tolerance = 1e-12;
 
 // ---------------------------------------------------------------- values
 
@@ -93,115 +93,42 @@ std::vector<double> range_values(std::string_view text, std::string_view option)
 
 // ---------------------------------------------------------------- stress matrix
 
-[[noreturn]] void fail_at(const std::filesystem::path& path, const toml::source_region& at,
-                          std::string key, std::string message, std::string expected) {
-    throw InputError(path.string(), at.begin.line, at.begin.column, std::move(key),
-                     std::move(message), std::move(expected));
-}
-
-std::string read_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw InputError(path.string(), 0, 0, "", "cannot open the file", "a readable TOML file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-toml::table parse_toml_file(const std::filesystem::path& path) {
-    const std::string text = read_file(path);
-    try {
-        return toml::parse(text, path.string());
-    } catch (const toml::parse_error& error) {
-        throw InputError(path.string(), error.source().begin.line, error.source().begin.column, "",
-                         fmt::format("TOML syntax error: {}", error.description()),
-                         "valid TOML syntax, see https://toml.io");
-    }
-}
-
 // Position of each of the file's rows in the scenario's [[assets]] order.
-std::vector<std::size_t> stress_order(const std::filesystem::path& path, const toml::table& document,
-                                      const Scenario& scenario) {
+std::vector<std::size_t> stress_order(const detail::TableReader& root, const Scenario& scenario) {
     const std::size_t n = scenario.asset_count();
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
-    const toml::node* node = document.get("symbols");
+    const toml::node* node = root.find("symbols");
     if (node == nullptr) return order;
-    std::string all;
-    for (const Asset& asset : scenario.assets) all += (all.empty() ? "\"" : ", \"") + asset.symbol + "\"";
-    const std::string expected = fmt::format("every asset of the scenario once: [{}] in any order", all);
+    const std::string expected = fmt::format("every asset of the scenario once: [{}] in any order",
+                                             detail::quoted_symbols(scenario.assets));
     const toml::array* symbols = node->as_array();
     if (symbols == nullptr || symbols->size() != n) {
-        fail_at(path, node->source(), "symbols", fmt::format("not a list of {} symbols", n), expected);
+        root.fail_value("symbols", fmt::format("not a list of {} symbols", n), expected);
     }
     std::vector<bool> seen(n, false);
     for (std::size_t r = 0; r < n; ++r) {
         const toml::node& entry = (*symbols)[r];
         const std::optional<std::string> symbol = entry.value<std::string>();
-        std::size_t found = n;
-        for (std::size_t i = 0; symbol && i < n; ++i)
-            if (scenario.assets[i].symbol == *symbol) found = i;
-        if (found == n || seen[found]) {
-            fail_at(path, entry.source(), fmt::format("symbols[{}]", r),
-                    found == n ? "not an asset of the scenario" : "listed twice", expected);
+        const std::optional<std::size_t> found =
+            symbol ? detail::asset_index(scenario.assets, *symbol) : std::nullopt;
+        if (!found || seen[*found]) {
+            root.context().fail(entry.source(), fmt::format("symbols[{}]", r),
+                                !found ? "not an asset of the scenario" : "listed twice", expected);
         }
-        seen[found] = true;
-        order[r] = found;
+        seen[*found] = true;
+        order[r] = *found;
     }
     return order;
 }
 
-std::vector<double> read_square_matrix(const std::filesystem::path& path, const toml::node& node,
-                                       std::size_t n) {
-    const std::string expected = fmt::format("a {0} x {0} matrix of correlations in [-1, 1]", n);
-    const toml::array* rows = node.as_array();
-    if (rows == nullptr || rows->size() != n) {
-        fail_at(path, node.source(), "matrix", fmt::format("not a list of {} rows", n), expected);
-    }
-    std::vector<double> matrix(n * n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const toml::array* row = (*rows)[i].as_array();
-        if (row == nullptr || row->size() != n) {
-            fail_at(path, (*rows)[i].source(), fmt::format("matrix[{}]", i),
-                    fmt::format("not a row of {} numbers", n), expected);
-        }
-        for (std::size_t j = 0; j < n; ++j) {
-            const toml::node& entry = (*row)[j];
-            const std::optional<double> value = entry.value<double>();
-            if (!value || !(*value >= -1.0 && *value <= 1.0)) {
-                fail_at(path, entry.source(), fmt::format("matrix[{}][{}]", i, j),
-                        "not a correlation in [-1, 1]", expected);
-            }
-            matrix[i * n + j] = *value;
-        }
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-        if (std::abs(matrix[i * n + i] - 1.0) > matrix_tolerance) {
-            fail_at(path, (*(*rows)[i].as_array())[i].source(), fmt::format("matrix[{0}][{0}]", i),
-                    "not a unit diagonal", "1 on the diagonal");
-        }
-        for (std::size_t j = 0; j < i; ++j) {
-            if (std::abs(matrix[i * n + j] - matrix[j * n + i]) > matrix_tolerance) {
-                fail_at(path, (*(*rows)[i].as_array())[j].source(), fmt::format("matrix[{}][{}]", i, j),
-                        fmt::format("not symmetric: matrix[{}][{}] is {}", j, i, matrix[j * n + i]),
-                        "a symmetric matrix");
-            }
-        }
-    }
-    const double smallest = detail::smallest_eigenvalue(matrix, n);
-    if (smallest < psd_tolerance) {
-        fail_at(path, node.source(), "matrix",
-                fmt::format("not positive semi-definite: smallest eigenvalue {:.3g}", smallest),
-                "a positive semi-definite matrix, correlations that can hold together");
-    }
-    return matrix;
-}
-
 // ---------------------------------------------------------------- checks
 
-[[noreturn]] void fail_value(SweepParameter parameter, double value, const std::string& message,
+// "--leverage: value 30: ...", or with no option "leverage_scale: value 30: ...".
+[[noreturn]] void fail_value(const SweepSpec& spec, double value, const std::string& message,
                              const std::string& expected) {
-    throw InputError(std::string(to_string(parameter)), 0, 0, fmt::format("value {}", value), message,
-                     expected);
+    throw InputError(spec.option.empty() ? std::string(to_string(spec.parameter)) : spec.option, 0, 0,
+                     fmt::format("value {}", value), message, expected);
 }
 
 std::vector<double> uniform_matrix(std::size_t n, double rho) {
@@ -210,80 +137,29 @@ std::vector<double> uniform_matrix(std::size_t n, double rho) {
     return matrix;
 }
 
-void check_correlation_value(const Scenario& scenario, SweepParameter parameter, double value) {
+void check_correlation_value(const Scenario& scenario, const SweepSpec& spec, double value) {
     const std::size_t n = scenario.asset_count();
     if (n < 2) {
-        fail_value(parameter, value, "the scenario has a single asset: there is no correlation to sweep",
+        fail_value(spec, value, "the scenario has a single asset: there is no correlation to sweep",
                    "a scenario with two or more assets");
     }
-    if (parameter == SweepParameter::correlation_blend) {
+    if (spec.parameter == SweepParameter::correlation_blend) {
         if (!(value >= 0.0 && value <= 1.0))
-            fail_value(parameter, value, "blend weight outside [0, 1]", "a weight in [0, 1]");
+            fail_value(spec, value, "blend weight outside [0, 1]", "a weight in [0, 1]");
         return;
     }
     const double lowest = -1.0 / static_cast<double>(n - 1);
     if (!(value >= lowest - 1e-12 && value <= 1.0)) {
-        fail_value(parameter, value,
+        fail_value(spec, value,
                    fmt::format("no {} assets can all have the same correlation {}", n, value),
                    fmt::format("a correlation in [-1/(n-1), 1] = [{:.6g}, 1] for {} assets", lowest, n));
     }
 }
 
-double start_upnl(const Scenario& scenario, const Position& position) {
-    const double price = scenario.assets[position.asset].price;
-    return sign(position.side) * position.quantity * (price - position.entry_price);
-}
-
-double start_maintenance(const Scenario& scenario, const Position& position) {
-    const Asset& asset = scenario.assets[position.asset];
-    return maintenance_margin(asset.tiers, position.quantity * asset.price);
-}
-
-// The checks scenario loading makes on positions, for a scaled book.
-void check_positions(const Scenario& scaled, double value) {
-    const SweepParameter parameter = SweepParameter::leverage_scale;
-    for (std::size_t j = 0; j < scaled.positions.size(); ++j) {
-        const Position& position = scaled.positions[j];
-        const Asset& asset = scaled.assets[position.asset];
-        const double notional = position.notional_at_entry();
-        if (notional > asset.tiers.back().notional_cap) {
-            fail_value(parameter, value,
-                       fmt::format("positions[{}] ({}) has notional {} above the cap {} of its last tier",
-                                   j, position.symbol, notional, asset.tiers.back().notional_cap),
-                       "a scale that keeps every notional within its tier table");
-        }
-        const std::optional<double>& max_leverage = asset.tiers[tier_index(asset.tiers, notional)].max_leverage;
-        if (max_leverage && position.leverage > *max_leverage + leverage_tolerance) {
-            fail_value(parameter, value,
-                       fmt::format("positions[{}] ({}) has leverage {:.6g}, above max_leverage {} of its tier",
-                                   j, position.symbol, position.leverage, *max_leverage),
-                       "a scale that keeps every leverage within its tier's max_leverage");
-        }
-        if (position.margin + start_upnl(scaled, position) <= start_maintenance(scaled, position)) {
-            fail_value(parameter, value,
-                       fmt::format("positions[{}] ({}) starts at or below its maintenance margin in "
-                                   "isolated mode",
-                                   j, position.symbol),
-                       "a scale at which no position starts liquidated");
-        }
-    }
-    for (const MarginMode mode : {MarginMode::cross, MarginMode::as_configured}) {
-        double equity = scaled.cross_wallet(mode);
-        double maintenance = 0.0;
-        bool any = false;
-        for (const Position& position : scaled.positions) {
-            if (mode == MarginMode::as_configured && position.mode != MarginMode::cross) continue;
-            any = true;
-            equity += start_upnl(scaled, position);
-            maintenance += start_maintenance(scaled, position);
-        }
-        if (any && equity <= maintenance) {
-            fail_value(parameter, value,
-                       fmt::format("the cross positions start at or below their maintenance margin "
-                                   "in {} mode: equity {:.2f} <= maintenance {:.2f}",
-                                   to_string(mode), equity, maintenance),
-                       "a scale at which no pool starts liquidated");
-        }
+// A scaled book meets the scenario's own checks of tier limits and start state.
+void check_positions(const Scenario& scaled, const SweepSpec& spec, double value) {
+    for (const auto& problem : {detail::tier_limit_problem(scaled), detail::start_problem(scaled)}) {
+        if (problem) fail_value(spec, value, problem->key + ": " + problem->message, problem->expected);
     }
 }
 
@@ -291,9 +167,12 @@ void check_value_range(const Scenario& scenario, const SweepSpec& spec, double v
 
 void check_value(const Scenario& scenario, const SweepSpec& spec, double value) {
     check_value_range(scenario, spec, value);
+    // Longer horizons meet load_scenario's bound on the jumps too.
+    if (const auto problem = detail::jump_problem(scenario_at(scenario, spec, value)))
+        fail_value(spec, value, "jumps." + problem->key + ": " + problem->message, problem->expected);
     // Scaled volatilities, sizes and longer horizons meet load_scenario's numerical guard too.
     if (const auto overflow = find_overflow(scenario_at(scenario, spec, value))) {
-        fail_value(spec.parameter, value, *overflow,
+        fail_value(spec, value, *overflow,
                    "a value at which no price or notional overflows on a plausible path");
     }
 }
@@ -302,26 +181,21 @@ void check_value_range(const Scenario& scenario, const SweepSpec& spec, double v
     switch (spec.parameter) {
         case SweepParameter::correlation:
         case SweepParameter::correlation_blend:
-            check_correlation_value(scenario, spec.parameter, value);
+            check_correlation_value(scenario, spec, value);
             return;
         case SweepParameter::leverage_scale:
-            if (!(value > 0.0)) fail_value(spec.parameter, value, "not positive", "a scale > 0");
-            check_positions(scenario_at(scenario, spec, value), value);
+            if (!(value > 0.0)) fail_value(spec, value, "not positive", "a scale > 0");
+            check_positions(scenario_at(scenario, spec, value), spec, value);
             return;
         case SweepParameter::volatility_scale:
-            if (!(value >= 0.0)) fail_value(spec.parameter, value, "negative", "a scale >= 0");
+            if (!(value >= 0.0)) fail_value(spec, value, "negative", "a scale >= 0");
             return;
-        case SweepParameter::horizon_days: {
-            const double steps = std::round(value * scenario.simulation.steps_per_day);
-            if (!(value > 0.0) || steps < 1.0 ||
-                steps > static_cast<double>(std::numeric_limits<int>::max())) {
-                fail_value(spec.parameter, value,
-                           fmt::format("makes {:.0f} steps at {} steps per day", steps,
-                                       scenario.simulation.steps_per_day),
-                           "a horizon of at least one step");
+        case SweepParameter::horizon_days:
+            if (const auto problem =
+                    detail::horizon_steps_problem(value, scenario.simulation.steps_per_day)) {
+                fail_value(spec, value, problem->message, problem->expected);
             }
             return;
-        }
     }
 }
 
@@ -354,23 +228,21 @@ double es_gap(const SweepPoint& point) {
 }  // namespace
 
 std::string_view to_string(SweepParameter parameter) noexcept {
-    switch (parameter) {
-        case SweepParameter::correlation: return "correlation";
-        case SweepParameter::correlation_blend: return "correlation_blend";
-        case SweepParameter::leverage_scale: return "leverage_scale";
-        case SweepParameter::volatility_scale: return "volatility_scale";
-        case SweepParameter::horizon_days: return "horizon_days";
-    }
-    return "unknown";
+    static constexpr detail::Named<SweepParameter> names[] = {
+        {SweepParameter::correlation, "correlation"},
+        {SweepParameter::correlation_blend, "correlation_blend"},
+        {SweepParameter::leverage_scale, "leverage_scale"},
+        {SweepParameter::volatility_scale, "volatility_scale"},
+        {SweepParameter::horizon_days, "horizon_days"}};
+    return detail::name_of(parameter, names);
 }
 
 std::string_view to_string(CrossoverOutcome outcome) noexcept {
-    switch (outcome) {
-        case CrossoverOutcome::found: return "found";
-        case CrossoverOutcome::cross_above_throughout: return "cross_above_throughout";
-        case CrossoverOutcome::cross_never_above: return "cross_never_above";
-    }
-    return "unknown";
+    static constexpr detail::Named<CrossoverOutcome> names[] = {
+        {CrossoverOutcome::found, "found"},
+        {CrossoverOutcome::cross_above_throughout, "cross_above_throughout"},
+        {CrossoverOutcome::cross_never_above, "cross_never_above"}};
+    return detail::name_of(outcome, names);
 }
 
 std::vector<double> parse_sweep_values(std::string_view text, std::string_view option) {
@@ -392,21 +264,22 @@ std::vector<double> parse_sweep_values(std::string_view text, std::string_view o
 }
 
 std::vector<double> load_stress_matrix(const std::filesystem::path& path, const Scenario& scenario) {
-    const toml::table document = parse_toml_file(path);
-    for (const auto& [key, node] : document) {
-        if (key.str() != "matrix" && key.str() != "symbols") {
-            fail_at(path, node.source(), std::string(key.str()), "unknown key",
-                    "only `matrix` and the optional `symbols`");
-        }
-    }
-    const toml::node* matrix_node = document.get("matrix");
-    if (matrix_node == nullptr) {
-        throw InputError(path.string(), 0, 0, "matrix", "missing",
-                         "matrix = [[...]]: the stress correlation matrix");
-    }
+    // Read and checked as a scenario's [correlation] matrix is, with the scenario's reader.
+    const std::optional<std::string> text = detail::read_text_file(path);
+    if (!text) throw InputError(path.string(), 0, 0, "", "cannot open the file", "a readable TOML file");
+    const toml::table document = detail::parse_toml(*text, path.string());
+    detail::Context context{path.string()};
+    const detail::TableReader root(context, document, "");
+    root.allow_only({"matrix", "symbols"});
+    if (!root.has("matrix")) root.fail_missing("matrix", "matrix = [[...]]: the stress correlation matrix");
     const std::size_t n = scenario.asset_count();
-    const std::vector<double> in_file = read_square_matrix(path, *matrix_node, n);
-    const std::vector<std::size_t> order = stress_order(path, document, scenario);
+    const std::vector<double> in_file = detail::read_matrix(root, n);
+    const double smallest = detail::smallest_eigenvalue(in_file, n);
+    if (smallest < detail::psd_tolerance) {
+        root.fail_value("matrix", fmt::format("not positive semi-definite: smallest eigenvalue {:.3g}", smallest),
+                        "a positive semi-definite matrix, correlations that can hold together");
+    }
+    const std::vector<std::size_t> order = stress_order(root, scenario);
     std::vector<double> matrix(n * n);
     for (std::size_t r = 0; r < n; ++r)
         for (std::size_t c = 0; c < n; ++c) matrix[order[r] * n + order[c]] = in_file[r * n + c];
@@ -448,7 +321,8 @@ Scenario scenario_at(const Scenario& base, const SweepSpec& spec, double value) 
 
 void check_sweep(const Scenario& scenario, const SweepSpec& spec) {
     if (spec.values.empty()) {
-        throw InputError(std::string(to_string(spec.parameter)), 0, 0, "", "no values", values_expected);
+        throw InputError(spec.option.empty() ? std::string(to_string(spec.parameter)) : spec.option, 0, 0,
+                         "", "no values", values_expected);
     }
     const std::size_t n = scenario.asset_count();
     if (spec.parameter == SweepParameter::correlation_blend && !spec.blend_target.empty() &&

@@ -1,3 +1,5 @@
+// InputError: the one error type of marginsim, its message formatted as file:line:col: key:
+// message (expected ...), with control characters escaped.
 #include "marginsim/error.hpp"
 
 #include <utility>

@@ -1,0 +1,234 @@
+// The crash models' tables: [jumps] (Merton jumps, market-wide and idiosyncratic) and
+// [regime] (calm and stress regimes), each required by its model and refused under another.
+#include "scenario/readers.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace marginsim::detail {
+
+namespace {
+
+// The entries of a table keyed by asset symbol, in file order, each with its asset index;
+// a key that names no asset is an error.
+struct SymbolEntry {
+    std::size_t asset = 0;
+    std::string key;
+    const toml::node* node = nullptr;
+};
+
+std::vector<SymbolEntry> symbol_entries(const TableReader& owner, std::string_view name,
+                                        const std::vector<Asset>& assets) {
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [symbol, node] : *owner.find(name)->as_table()) entries.emplace_back(&symbol, &node);
+    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+        const auto& x = a.first->source().begin;
+        const auto& y = b.first->source().begin;
+        return std::pair(x.line, x.column) < std::pair(y.line, y.column);
+    });
+    std::vector<SymbolEntry> result;
+    for (const auto& [symbol, node] : entries) {
+        const std::string key = owner.key(name) + '.' + symbol_key(symbol->str());
+        const auto asset = asset_index(assets, symbol->str());
+        if (!asset) {
+            owner.context().fail(symbol->source(), key,
+                                 fmt::format("no asset named \"{}\"", symbol->str()),
+                                 "one of the asset symbols " + quoted_symbols(assets));
+        }
+        result.push_back({*asset, key, node});
+    }
+    return result;
+}
+
+// A per-asset number: one number for every asset, or a table { BTC = ..., ETH = ... } naming
+// each asset once. Empty when the key is absent.
+template <class Ok>
+std::vector<double> per_asset_numbers(const TableReader& t, std::string_view name,
+                                      const std::vector<Asset>& assets, std::string_view expected,
+                                      Ok ok) {
+    const toml::node* node = t.find(name);
+    if (node == nullptr) return {};
+    const std::string per_symbol =
+        fmt::format("{}: one number for every asset, or a table {{ {} = ..., ... }} with a "
+                    "value for each asset",
+                    expected, symbol_key(assets.front().symbol));
+    if (!node->is_table()) {
+        if (!node->is_number()) t.fail_value(name, "wrong type: found " + describe(*node), per_symbol);
+        return std::vector<double>(assets.size(), *t.number(name, expected, ok));
+    }
+    std::vector<double> values(assets.size(), 0.0);
+    std::vector<bool> given(assets.size(), false);
+    for (const SymbolEntry& entry : symbol_entries(t, name, assets)) {
+        values[entry.asset] = read_number(t.context(), *entry.node, entry.key, expected, ok);
+        given[entry.asset] = true;
+    }
+    std::string missing;
+    for (std::size_t i = 0; i < assets.size(); ++i) {
+        if (!given[i]) missing += fmt::format("{}\"{}\"", missing.empty() ? "" : ", ", assets[i].symbol);
+    }
+    if (!missing.empty()) {
+        t.fail_value(name, fmt::format("no value for {}", missing),
+                     fmt::format("a value for every asset: {}", quoted_symbols(assets)));
+    }
+    return values;
+}
+
+constexpr std::string_view intensity_expected = "a number of events per year in [0, 1000]";
+constexpr std::string_view jump_mean_expected = "a mean log jump in [-5, 5]";
+constexpr std::string_view jump_vol_expected = "a standard deviation of the log jump in [0, 2]";
+bool intensity_range(double v) { return v >= 0.0 && v <= 1000.0; }
+bool jump_mean_range(double v) { return v >= -5.0 && v <= 5.0; }
+bool jump_vol_range(double v) { return v >= 0.0 && v <= 2.0; }
+
+// The per-asset market jump sizes of [jumps]: mean and vol, required when intensity > 0.
+std::vector<JumpSize> read_market_jumps(const TableReader& j, const std::vector<Asset>& assets,
+                                        double intensity) {
+    std::vector<JumpSize> sizes(assets.size());
+    const std::vector<double> mean =
+        per_asset_numbers(j, "mean", assets, jump_mean_expected, jump_mean_range);
+    const std::vector<double> vol =
+        per_asset_numbers(j, "vol", assets, jump_vol_expected, jump_vol_range);
+    if (intensity > 0.0) {
+        if (mean.empty()) j.fail_missing("mean", "the mean log jump of each asset, such as -0.08");
+        if (vol.empty()) j.fail_missing("vol", "the standard deviation of each asset's log jump");
+    }
+    for (std::size_t i = 0; i < assets.size(); ++i) {
+        sizes[i].mean = mean.empty() ? 0.0 : mean[i];
+        sizes[i].vol = vol.empty() ? 0.0 : vol[i];
+    }
+    return sizes;
+}
+
+// [jumps.idiosyncratic.SOL]: intensity, mean and vol of the jumps of one asset alone.
+void read_idiosyncratic_jumps(const TableReader& j, const std::vector<Asset>& assets, Jumps& jumps) {
+    jumps.idiosyncratic_intensity.assign(assets.size(), 0.0);
+    jumps.idiosyncratic.assign(assets.size(), JumpSize{});
+    const auto table = j.table("idiosyncratic",
+                               "a table of assets, such as [jumps.idiosyncratic.SOL] with "
+                               "intensity, mean and vol");
+    if (!table) return;
+    for (const SymbolEntry& entry : symbol_entries(j, "idiosyncratic", assets)) {
+        const toml::table* sub = entry.node->as_table();
+        if (sub == nullptr) {
+            j.context().fail(entry.node->source(), entry.key, "wrong type: found " + describe(*entry.node),
+                             "a table { intensity, mean, vol } for this asset");
+        }
+        const TableReader a(j.context(), *sub, entry.key);
+        a.allow_only({"intensity", "mean", "vol"});
+        jumps.idiosyncratic_intensity[entry.asset] =
+            a.required_number("intensity", intensity_expected, intensity_range);
+        jumps.idiosyncratic[entry.asset].mean =
+            a.required_number("mean", jump_mean_expected, jump_mean_range);
+        jumps.idiosyncratic[entry.asset].vol =
+            a.required_number("vol", jump_vol_expected, jump_vol_range);
+    }
+}
+
+Jumps read_jumps(const TableReader& j, const std::vector<Asset>& assets) {
+    j.allow_only({"intensity", "mean", "vol", "idiosyncratic"});
+    Jumps jumps;
+    jumps.intensity = j.required_number("intensity", intensity_expected, intensity_range);
+    jumps.market = read_market_jumps(j, assets, jumps.intensity);
+    read_idiosyncratic_jumps(j, assets, jumps);
+    return jumps;
+}
+
+constexpr std::string_view stress_vol_expected = "an annualised volatility in [0, 10)";
+
+// [regime.stress]: exactly one of volatility_scale (times the calm volatilities) or volatility
+// (per asset); correlation as in [correlation], the calm matrix when absent.
+void read_stress(const TableReader& st, const Scenario& scenario, Regimes& regimes) {
+    st.allow_only({"volatility_scale", "volatility", "correlation"});
+    const std::string one_of =
+        "exactly one of volatility_scale (a factor on the [[assets]] volatilities) or volatility "
+        "(per asset)";
+    const bool has_scale = st.has("volatility_scale");
+    if (has_scale && st.has("volatility")) st.fail_table("both volatility_scale and volatility are given", one_of);
+    if (!has_scale && !st.has("volatility")) st.fail_table("no stress volatility: neither volatility_scale nor volatility is given", one_of);
+    if (has_scale) {
+        const double scale = *st.number("volatility_scale", "a factor in [0, 100]",
+                                        [](double v) { return v >= 0.0 && v <= 100.0; });
+        for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+            const double vol = scale * scenario.assets[i].volatility;
+            if (vol >= 10.0) {
+                st.fail_value("volatility_scale",
+                              fmt::format("the stress volatility of {} would be {}, out of range",
+                                          scenario.assets[i].symbol, format_amount(vol)),
+                              "a scale keeping every stress volatility below 10");
+            }
+            regimes.stress_volatility.push_back(vol);
+        }
+    } else {
+        regimes.stress_volatility = per_asset_numbers(st, "volatility", scenario.assets, stress_vol_expected,
+                                                      [](double v) { return v >= 0.0 && v < 10.0; });
+    }
+    regimes.stress_correlation = scenario.correlation;
+    if (const auto c = st.table("correlation", "a table [regime.stress.correlation] like [correlation]")) {
+        CorrelationRead read = read_correlation_table(*c, scenario.assets, scenario.correlation);
+        regimes.stress_correlation = std::move(read.matrix);
+        regimes.stress_correlation_repaired = read.repaired;
+        regimes.stress_correlation_repair_distance = read.repair_distance;
+    }
+}
+
+Regimes read_regimes(const TableReader& r, const Scenario& scenario) {
+    r.allow_only({"calm_to_stress", "stress_to_calm", "start", "stress"});
+    Regimes regimes;
+    const std::string_view switching = "a switching intensity per year in [0, 10000]";
+    const auto in_range = [](double v) { return v >= 0.0 && v <= 10000.0; };
+    regimes.calm_to_stress = r.required_number("calm_to_stress", switching, in_range);
+    regimes.stress_to_calm = r.required_number("stress_to_calm", switching, in_range);
+    regimes.start = r.choice("start", start_regime_names)
+                        .value_or(StartRegime::stationary);
+    if (regimes.start == StartRegime::stationary &&
+        regimes.calm_to_stress + regimes.stress_to_calm <= 0.0) {
+        r.fail_value("stress_to_calm",
+                     "no stationary share with both switching intensities 0: the start "
+                     "regime is stationary",
+                     "a positive calm_to_stress or stress_to_calm, or start = \"calm\" or "
+                     "\"stress\"");
+    }
+    const auto stress = r.table("stress", "a table [regime.stress]");
+    if (!stress) {
+        r.context().fail(r.source(), r.key("stress"), "missing required table",
+                         "a [regime.stress] table with volatility_scale or volatility, and "
+                         "optionally correlation");
+    }
+    read_stress(*stress, scenario, regimes);
+    return regimes;
+}
+
+}  // namespace
+
+// [jumps] and [regime]: each required by its model and refused under any other, like dof.
+void read_model_tables(const TableReader& root, Scenario& scenario) {
+    const PriceModel model = scenario.simulation.model;
+    const struct {
+        std::string_view name;
+        PriceModel model;
+        std::string_view holds;
+    } tables[] = {{"jumps", PriceModel::jump, "intensity, mean and vol"},
+                  {"regime", PriceModel::regime, "calm_to_stress, stress_to_calm and [regime.stress]"}};
+    for (const auto& t : tables) {
+        const auto table = root.table(t.name, fmt::format("a table [{}]", t.name));
+        if (table && model != t.model) {
+            table->fail_table(fmt::format("[{}] is only used by model = \"{}\", but the model is \"{}\"",
+                                          t.name, to_string(t.model), to_string(model)),
+                              fmt::format("model = \"{}\" in [simulation], or no [{}] table",
+                                          to_string(t.model), t.name));
+        }
+        if (!table && model == t.model) {
+            // Points at the model that asks for the table.
+            const toml::node* model_node = root.find("simulation")->as_table()->get("model");
+            root.context().fail(model_node->source(), std::string(t.name), "missing required table",
+                                fmt::format("a [{}] table with {} for model = \"{}\"", t.name,
+                                            t.holds, to_string(t.model)));
+        }
+    }
+    if (model == PriceModel::jump) scenario.jumps = read_jumps(*root.table("jumps", ""), scenario.assets);
+    if (model == PriceModel::regime) scenario.regimes = read_regimes(*root.table("regime", ""), scenario);
+}
+
+}  // namespace marginsim::detail
