@@ -3,6 +3,7 @@
 // trusts its values (scenario.hpp), so an input that passes validation and breaks one of
 // these is a validation bug. Shared by the fuzz target and the regression tests.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -57,6 +58,15 @@ inline std::string check_tiers(const std::vector<Tier>& tiers) {
         if (k > 0 && tier.rate < tiers[k - 1].rate) return fmt::format("tier {} rate decreasing", k);
         if (tier.max_leverage && !(std::isfinite(*tier.max_leverage) && *tier.max_leverage >= 1.0))
             return fmt::format("tier {} max_leverage", k);
+        // The maintenance margin at the tier's ends (a notional the tier holds): never negative,
+        // or a liquidated position would lose more than its collateral (issue 20).
+        const auto negative_at = [&](double notional) {
+            return notional * tier.rate - tier.amount < -1e-9 * std::max(1.0, tier.amount);
+        };
+        if (k > 0 && negative_at(tiers[k - 1].notional_cap))
+            return fmt::format("tier {} maintenance margin negative at its lower bound", k);
+        if (std::isfinite(tier.notional_cap) && negative_at(tier.notional_cap))
+            return fmt::format("tier {} maintenance margin negative at its cap", k);
     }
     return {};
 }
