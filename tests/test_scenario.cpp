@@ -2,7 +2,7 @@
 // correlation rules, and the exact error messages a user sees for bad input.
 
 #include "marginsim/error.hpp"
-#include "marginsim/market_model.hpp"
+#include "engine/market_model.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 
