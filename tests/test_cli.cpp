@@ -20,8 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Two assets, one tier table whose given amount breaks continuity (a warning: SPEC 1),
-// one isolated and one cross position.
+// Two assets, one tier table whose given amount breaks continuity (a warning:
+// docs/scenario-format.md#tier-tables), one isolated and one cross position.
 constexpr const char* scenario_text = R"(
 [simulation]
 paths = 5000
@@ -159,7 +159,7 @@ TEST_CASE("usage errors exit 2 and write nothing") {
     CHECK(dir.run("run").code == 2);  // FILE is required
 }
 
-TEST_CASE("run writes a SPEC 4 JSON report and prints the table") {
+TEST_CASE("run writes the JSON report and prints the table") {
     const TempDir dir("marginsim_test_cli");
     const fs::path scenario = dir.write("scenario.toml", scenario_text);
     const fs::path out = dir / "report.json";
@@ -204,7 +204,7 @@ TEST_CASE("run writes a SPEC 4 JSON report and prints the table") {
           Approx(100.0 * 0.9 / 0.995).epsilon(1e-12));
     CHECK(isolated.at("positions").at(1).at("liquidation_price").get<double>() ==
           Approx(20.0 * 1.2 / 1.01).epsilon(1e-12));
-    // SPEC 3.2: the cross wallet is the balance minus the isolated margins.
+    // docs/model.md#cross-margin: the cross wallet is the balance minus the isolated margins.
     CHECK(modes.at("cross").at("cross_wallet") == 5000.0);
     CHECK(modes.at("as_configured").at("cross_wallet") == 4000.0);
 

@@ -1,4 +1,5 @@
-// The margin rules of SPEC 3 on deterministic paths, against closed forms worked by hand.
+// The margin rules of docs/model.md#margin-rules on deterministic paths, against closed forms
+// worked by hand.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -217,7 +218,8 @@ TEST_CASE("mixed book: the cross pool of as_configured is backed by the balance 
     const double q = 20000.0 / 60000.0;
     CHECK(*book.liquidation_price(MarginMode::as_configured, 0, start_prices(s)) ==
           Approx((q * 60000 - wallet) / (q * (1 - r))).epsilon(1e-13));
-    // In full cross the SOL position's maintenance margin (0.005 * 20,000) also weighs on BTC's price.
+    // In full cross the SOL position's maintenance margin (0.005 * 20,000) also weighs on BTC's
+    // price.
     CHECK(*book.liquidation_price(MarginMode::cross, 0, start_prices(s)) ==
           Approx((q * 60000 - 10000 + 100.0) / (q * (1 - r))).epsilon(1e-13));
     // Margin ratio of the cross pool at the start: maintenance / margin balance.

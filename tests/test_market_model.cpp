@@ -1,5 +1,5 @@
-// The sampler against the model of SPEC 2: correlation of the innovations, unit variance
-// and the kurtosis of the multivariate t, and reproducible streams.
+// The sampler against the model of docs/model.md#price-paths: correlation of the innovations, unit
+// variance and the kurtosis of the multivariate t, and reproducible streams.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -359,7 +359,8 @@ TEST_CASE("the ziggurat's layers all have the area of the base strip and its tai
 TEST_CASE("the chi-square draws of the student_t model fit the exact chi-square law") {
     // 200,000 draws per dof (10 streams) on 100 bins equiprobable under boost::math's
     // chi-square CDF: the statistic is chi-square with 99 degrees of freedom under the null,
-    // 0.0001 and 0.9999 quantiles 55.0 and 160.1 (boost::math). Mean dof and variance 2 dof within 5 sd.
+    // 0.0001 and 0.9999 quantiles 55.0 and 160.1 (boost::math). Mean dof and variance 2 dof within
+    // 5 sd.
     for (double dof : {2.2, 3.87, 5.0, 30.0}) {
         const boost::math::chi_squared_distribution<double> law(dof);
         constexpr std::size_t bins = 100;

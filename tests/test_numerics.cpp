@@ -1,6 +1,6 @@
-// Numerical guards (README, "Numerical guards"): no NaN or infinity reaches a report. The
+// Numerical guards (docs/model.md#numerical-guards): no NaN or infinity reaches a report. The
 // validator refuses scenarios whose prices or notionals overflow on a plausible path, at the
-// boundary the README gives; a path that overflows anyway is counted and left out of the
+// boundary docs/model.md gives; a path that overflows anyway is counted and left out of the
 // statistics, which then match the closed forms conditioned on staying in range; and every
 // rendering of a report refuses a non-finite number, naming its key.
 
@@ -28,8 +28,8 @@ using marginsim::testing::ScenarioBuilder;
 
 const double log_max_double = std::log(std::numeric_limits<double>::max());
 
-// The plausible rise of a log price over T years, as the README states it: for every model
-// max(0, (mu - vol^2/2) T) + 40 vol sqrt(T); for the gaussian model at most max(0, mu) T + 46.
+// The plausible rise of a log price over T years, as docs/model.md#numerical-guards states it:
+// for every model max(0, (mu - vol^2/2) T) + 40 vol sqrt(T); for the gaussian model at most max(0, mu) T + 46.
 double plausible_rise(double vol, double mu, double years, bool gaussian) {
     const double deviations = std::max(0.0, (mu - 0.5 * vol * vol) * years) + 40.0 * vol * std::sqrt(years);
     return gaussian ? std::min(deviations, std::max(0.0, mu) * years + 46.0) : deviations;

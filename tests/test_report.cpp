@@ -1,5 +1,6 @@
-// The report's renderings from hand-built Report values: SPEC 4 keys and types in the JSON,
-// the CSV long format, the text table, and the atomic file write.
+// The report's renderings from hand-built Report values: the keys and types of
+// docs/model.md#report-keys in the JSON, the CSV long format, the text table, and the atomic file
+// write.
 
 #include <catch2/catch.hpp>
 
@@ -193,7 +194,7 @@ std::string read_all(const std::filesystem::path& path) {
 
 }  // namespace
 
-TEST_CASE("JSON has every SPEC 4 key with the right type") {
+TEST_CASE("JSON has every report key with the right type") {
     const marginsim::Report report = make_report();
     const json doc = json::parse(marginsim::to_json(report));
 

@@ -1,4 +1,4 @@
-// Scenario parsing and validation (SPEC section 1): values, defaults, the tier and
+// Scenario parsing and validation (docs/scenario-format.md): values, defaults, the tier and
 // correlation rules, and the exact error messages a user sees for bad input.
 
 #include "marginsim/error.hpp"
@@ -47,11 +47,12 @@ side = "short"
 margin = 500
 quantity = 2
 )";
-//  1 [simulation]           6 symbol = "BTC"     11 symbol = "ETH"      16 symbol = "BTC"     21 symbol = "ETH"
-//  2 horizon_days = 7       7 price = 60000      12 price = 3000        17 side = "long"      22 side = "short"
-//  3 [account]              8 volatility = 0.5   13 volatility = 0.6    18 margin = 1000      23 margin = 500
-//  4 balance = 10000        9 maintenance_...    14 maintenance_...     19 leverage = 10      24 quantity = 2
-//  5 [[assets]]            10 [[assets]]         15 [[positions]]       20 [[positions]]      25 (appended text)
+//  1 [simulation]           6 symbol = "BTC"     11 symbol = "ETH"      16 symbol = "BTC"     21
+// symbol = "ETH"  2 horizon_days = 7       7 price = 60000      12 price = 3000        17 side =
+// "long"      22 side = "short"  3 [account]              8 volatility = 0.5   13 volatility = 0.6
+// 18 margin = 1000      23 margin = 500  4 balance = 10000        9 maintenance_...    14
+// maintenance_...     19 leverage = 10      24 quantity = 2  5 [[assets]]            10 [[assets]]
+// 15 [[positions]]       20 [[positions]]      25 (appended text)
 
 struct Edit {
     std::string from;  // must occur exactly once in the text; empty: append `to`

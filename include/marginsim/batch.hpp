@@ -1,9 +1,9 @@
 #pragma once
 // Runs many scenarios and writes their reports side by side. Per scenario NAME (the file's
-// stem): NAME.json (SPEC 4), NAME.csv (report CSV: loss quantiles and per-position rows) and
-// NAME.html; then summary.csv and index.html comparing them all. A scenario that fails is
-// listed with its error and the others go on. Every file is written through a temporary
-// file and a rename, so an interrupted batch leaves complete files or none.
+// stem): NAME.json (docs/model.md#report-keys), NAME.csv (report CSV: loss quantiles and
+// per-position rows) and NAME.html; then summary.csv and index.html comparing them all. A scenario
+// that fails is listed with its error and the others go on. Every file is written through a
+// temporary file and a rename, so an interrupted batch leaves complete files or none.
 
 #include <array>
 #include <atomic>

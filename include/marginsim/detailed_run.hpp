@@ -23,7 +23,8 @@ struct ModeDetail {
     // P(liquidation by day k * dt_days) = liquidated_by_step[k] / paths.
     std::vector<std::uint64_t> liquidated_by_step;
     // P(some position that survives the horizon in isolated is liquidated in this mode):
-    // SPEC 4's contagion_probability for cross, 0 for isolated itself.
+    // the contagion_probability of docs/model.md#comparison-of-cross-and-isolated for cross, 0 for
+    // isolated itself.
     Proportion contagion;
 };
 

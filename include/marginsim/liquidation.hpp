@@ -1,8 +1,8 @@
 #pragma once
 // The liquidation panel of a scenario, the way an exchange's position panel shows it: per
 // account mode and position, the entry and current prices, the deterministic liquidation
-// price (SPEC 4, the same MarginBook::liquidation_price the run report uses), the distance to
-// it, and the margin ratio of the position's pool. No simulation.
+// price (docs/model.md#liquidation-price, the same MarginBook::liquidation_price the run report
+// uses), the distance to it, and the margin ratio of the position's pool. No simulation.
 
 #include <array>
 #include <cstddef>

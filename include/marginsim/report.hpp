@@ -1,5 +1,5 @@
 #pragma once
-// The report of a run (SPEC section 4) and its renderings: JSON, a text table, CSV.
+// The report of a run (docs/model.md#report) and its renderings: JSON, a text table, CSV.
 
 #include <array>
 #include <cstdint>
@@ -75,7 +75,7 @@ struct Report {
 // the gaussian and student_t models.
 std::string model_parameters(const SimulationInfo& info);
 
-// SPEC 4 JSON, schema "marginsim.report/1"; pretty-printed.
+// The JSON of docs/model.md#report-keys, schema "marginsim.report/1"; pretty-printed.
 std::string to_json(const Report& report);
 // The side-by-side table of the modes a trader reads first.
 void write_text(std::ostream& out, const Report& report);

@@ -1,5 +1,5 @@
 #pragma once
-// A scenario: what to simulate (SPEC section 1), parsed and validated.
+// A scenario: what to simulate (docs/scenario-format.md), parsed and validated.
 // Past load_scenario() every value is trusted: later stages only assert.
 
 #include <array>
@@ -18,7 +18,7 @@ enum class PriceModel { gaussian, student_t, jump, regime };
 enum class LiquidationPolicy { full, fee };
 enum class Side { long_side = 1, short_side = -1 };
 // How an account is margined. A position's own `mode` is isolated or cross; the three
-// account-level modes of SPEC 3.3 are evaluated on the same paths.
+// account-level modes of docs/model.md#account-modes are evaluated on the same paths.
 enum class MarginMode { isolated, cross, as_configured };
 inline constexpr std::array<MarginMode, 3> all_modes{MarginMode::isolated, MarginMode::cross,
                                                      MarginMode::as_configured};
@@ -177,11 +177,12 @@ void set_paths(Scenario& scenario, std::uint64_t paths);
 
 // The numerical guard of load_scenario, for a scenario changed after loading (a sweep point):
 // "assets[i].<key>: ..." or "positions[j]: ..." when a price overflows a double or a notional
-// passes max_amount on a plausible path (README, "Numerical guards"); empty when none does.
+// passes max_amount on a plausible path (docs/model.md#numerical-guards); empty when none does.
 std::optional<std::string> find_overflow(const Scenario& scenario);
 
 // Maintenance margin of a position of notional `notional` under a tier table:
-// notional * rate - amount of the tier whose range holds the notional (SPEC 3).
+// notional * rate - amount of the tier whose range holds the notional
+// (docs/model.md#maintenance-margin-and-tiers).
 double maintenance_margin(const std::vector<Tier>& tiers, double notional) noexcept;
 std::size_t tier_index(const std::vector<Tier>& tiers, double notional) noexcept;
 

@@ -60,7 +60,8 @@ struct Summary {
     Proportion contagion_probability;
 };
 
-// Index of the a-quantile in a sorted sample of n (SPEC 4): ceil(a n) - 1, at least 0.
+// Index of the a-quantile in a sorted sample of n (docs/model.md#statistics): ceil(a n) - 1, at
+// least 0.
 std::size_t order_index(std::size_t n, double a);
 // The a-quantile of a sorted, non-empty sample: sorted[order_index(n, a)].
 template <class T>

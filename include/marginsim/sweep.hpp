@@ -55,9 +55,9 @@ struct SweepSpec {
 
 // A stress correlation matrix for the scenario's assets from a TOML file holding
 // `matrix = [[...]]`, in [[assets]] order, or in the order of an optional
-// `symbols = ["BTC", ...]` naming every asset once. Checked as SPEC 1 checks a scenario's
-// matrix: n x n, entries in [-1, 1], unit diagonal, symmetric, positive semi-definite.
-// Throws InputError located in that file.
+// `symbols = ["BTC", ...]` naming every asset once. Checked as docs/scenario-format.md#correlation
+// checks a scenario's matrix: n x n, entries in [-1, 1], unit diagonal, symmetric, positive
+// semi-definite. Throws InputError located in that file.
 std::vector<double> load_stress_matrix(const std::filesystem::path& path, const Scenario& scenario);
 
 // Checks that every value of the sweep makes a valid scenario (a parameter in its range, a
@@ -120,9 +120,9 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec,
                       const SweepOptions& options = {}, const SweepProgress& progress = {});
 
 // JSON, schema "marginsim.sweep/1": { schema, scenario, parameter, simulation, points: [ {
-// value, overflowed_paths, modes: { <mode>: { liquidation_probability: {estimate, ci95}, var: {<level>: ..},
-// es: {<level>: ..}, loss_mean, contagion_probability: {estimate, ci95} } }, comparison } ],
-// crossover (null when there is none), crossover_outcome }; pretty-printed.
+// value, overflowed_paths, modes: { <mode>: { liquidation_probability: {estimate, ci95}, var:
+// {<level>: ..}, es: {<level>: ..}, loss_mean, contagion_probability: {estimate, ci95} } },
+// comparison } ], crossover (null when there is none), crossover_outcome }; pretty-printed.
 std::string to_json(const SweepResult& sweep);
 // One row per (value, mode).
 std::string to_csv(const SweepResult& sweep);

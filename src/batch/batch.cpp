@@ -52,7 +52,8 @@ Proportion proportion_from(const json& estimate, const json& ci95) {
     return {estimate.get<double>(), {ci95.at(0).get<double>(), ci95.at(1).get<double>()}};
 }
 
-// The row of a scenario from its SPEC 4 JSON report; throws when the text is not one.
+// The row of a scenario from its JSON report (docs/model.md#report-keys); throws when the text is
+// not one.
 BatchRow row_from_json(const std::string& text) {
     const json report = json::parse(text);
     if (report.at("schema") != report_schema) throw std::runtime_error("not a marginsim report");

@@ -211,7 +211,8 @@ std::size_t order_index(std::size_t n, double a) {
 
 namespace {
 
-// Mean, 95% and 99% quantiles (the order statistics of SPEC 4) by selection, not a full sort.
+// Mean, 95% and 99% quantiles (the order statistics of docs/model.md#statistics) by selection, not
+// a full sort.
 DrawdownSummary summarize_drawdowns(std::vector<float>& drawdown) {
     assert(!drawdown.empty());
     const double mean = mean_of(drawdown);

@@ -77,8 +77,9 @@ struct BlockStats {
     void merge(const BlockStats& other);
 };
 
-// Mean, std, VaR, ES and max of a loss sample (SPEC 4). Reorders `losses` in place: the
-// tail from the 0.95 order statistic up ends sorted (the rest is in no particular order).
+// Mean, std, VaR, ES and max of a loss sample (docs/model.md#statistics). Reorders `losses` in
+// place: the tail from the 0.95 order statistic up ends sorted (the rest is in no particular
+// order).
 LossSummary summarize_losses(std::vector<double>& losses);
 
 // Finishes merged statistics (reorders the samples in place) over the paths that did not

@@ -61,11 +61,11 @@ namespace {
 }
 
 // A position's rows of a chunk: upnl[k] = s q price[k] - s q P0, and mm[k] = N rate - amount
-// of the tier whose range (previous cap, cap] holds the notional N = q price[k] (SPEC 3).
-// Caps increase, so the tier is the number of caps N exceeds: counted a pass per cap (in a
-// double, the form GCC vectorises), stopping at the first cap no path exceeds (tables run to
-// caps of 10^9 that a path never reaches), then rate and amount are looked up.
-// Returns bits whose top bit is set when some notional is above max_amount or NaN.
+// of the tier whose range (previous cap, cap] holds the notional N = q price[k]
+// (docs/model.md#maintenance-margin-and-tiers). Caps increase, so the tier is the number of caps N
+// exceeds: counted a pass per cap (in a double, the form GCC vectorises), stopping at the first cap
+// no path exceeds (tables run to caps of 10^9 that a path never reaches), then rate and amount are
+// looked up. Returns bits whose top bit is set when some notional is above max_amount or NaN.
 [[MARGINSIM_HOT_KERNEL]] std::uint64_t position_rows(const double* __restrict price, double signed_quantity,
                                             double signed_entry, double quantity, std::span<const double> caps,
                                             const double* rates, const double* amounts, double* __restrict upnl,

@@ -1,6 +1,6 @@
 #pragma once
-// The margin book (engine internal; SPEC section 3): the positions as flat arrays, grouped
-// into margin pools for each account mode, and the per-path state of every mode stepped
+// The margin book (engine internal; docs/model.md#margin-rules): the positions as flat arrays,
+// grouped into margin pools for each account mode, and the per-path state of every mode stepped
 // together on the same prices. It never sees a random number: it reads prices from a PathBlock.
 
 #include <array>
@@ -54,16 +54,16 @@ public:
     double maintenance(std::size_t j, double p) const noexcept {
         return maintenance_margin(tiers_[asset_[j]], quantity_[j] * p);
     }
-    // The liquidation rule of SPEC 3.1/3.2: a pool with this margin balance
-    // (collateral + unrealised PnL) and maintenance margin is liquidated.
+    // The liquidation rule of docs/model.md#isolated-margin and #cross-margin: a pool with this
+    // margin balance (collateral + unrealised PnL) and maintenance margin is liquidated.
     static bool is_liquidated(double margin_balance, double maintenance) noexcept {
         return margin_balance <= maintenance;
     }
     // Number of 8-hour funding times in (step-1, step]; 0 when no asset pays funding.
     int fundings_at(int step) const noexcept;
 
-    // Deterministic liquidation price of position j in `mode` (SPEC 4): the price of its
-    // asset at which its pool liquidates, every other asset at its start price.
+    // Deterministic liquidation price of position j in `mode` (docs/model.md#liquidation-price):
+    // the price of its asset at which its pool liquidates, every other asset at its start price.
     // Empty when no positive price liquidates it.
     std::optional<double> liquidation_price(MarginMode mode, std::size_t j,
                                        std::span<const double> start_price) const;

@@ -1,7 +1,7 @@
 #pragma once
-// The market model (engine internal; SPEC section 2): correlated log-price paths, one step at
-// a time, for a block of paths stored asset-major (structure of arrays). It knows nothing of
-// positions; the random numbers come from a RandomStream the caller owns.
+// The market model (engine internal; docs/model.md#price-paths): correlated log-price paths, one
+// step at a time, for a block of paths stored asset-major (structure of arrays). It knows nothing
+// of positions; the random numbers come from a RandomStream the caller owns.
 
 #include <array>
 #include <cstddef>
@@ -154,7 +154,8 @@ private:
     std::vector<JumpSize> idiosyncratic_size_;
 
     // Regime model, per regime r (0 calm, 1 stress): drift per step [r * n + i] and the full
-    // lower triangle of vol_i sqrt(dt) L_r, [(r * n + i) * n + c]; switching probabilities per step.
+    // lower triangle of vol_i sqrt(dt) L_r, [(r * n + i) * n + c]; switching probabilities per
+    // step.
     std::vector<double> regime_drift_;
     std::vector<double> regime_rows_;
     std::array<double, 2> switch_probability_{};  // per step: calm -> stress, stress -> calm

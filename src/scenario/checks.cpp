@@ -63,7 +63,8 @@ double start_maintenance(const Scenario& scenario, const Position& position) {
     return maintenance_margin(asset.tiers, position.quantity * asset.price);
 }
 
-// Cross pool of `mode` (SPEC 3.2): fails when its equity starts at or below its maintenance.
+// Cross pool of `mode` (docs/model.md#cross-margin): fails when its equity starts at or below its
+// maintenance.
 std::optional<BookProblem> cross_pool_problem(const Scenario& scenario, MarginMode mode) {
     double upnl = 0.0;
     double maintenance = 0.0;
