@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 
 namespace {

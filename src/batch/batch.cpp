@@ -20,6 +20,7 @@
 #include "marginsim/checkpoint.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/html_report.hpp"
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
 #include "render/svg_chart.hpp"

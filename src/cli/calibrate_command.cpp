@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "marginsim/calibrate.hpp"
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 
 namespace marginsim::cli {

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "marginsim/liquidation.hpp"
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 

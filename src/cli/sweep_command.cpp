@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/html_report.hpp"
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"

@@ -1,18 +1,12 @@
 #include "marginsim/report.hpp"
 
-#include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <stdexcept>
 #include <string_view>
-#include <system_error>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "marginsim/margin_book.hpp"
 
@@ -451,10 +445,6 @@ void mode_csv(CsvWriter& csv, const ModeReport& report) {
     }
 }
 
-std::string os_reason(int error) {
-    return error != 0 ? std::string(std::strerror(error)) : std::string("unknown error");
-}
-
 }  // namespace
 
 namespace {
@@ -558,30 +548,6 @@ std::string to_csv(const Report& report) {
         csv.text("warning", "", std::to_string(i), report.warnings[i]);
     }
     return std::move(csv).str();
-}
-
-void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
-    static std::atomic<unsigned long> counter{0};
-    std::filesystem::path temp = path;
-    temp += fmt::format(".tmp-{}-{}", static_cast<long>(::getpid()), counter++);
-    const auto fail = [&](std::string_view what, const std::string& reason) {
-        std::error_code ignored;
-        std::filesystem::remove(temp, ignored);
-        throw std::runtime_error(fmt::format("cannot write '{}': {}: {}", path.string(), what, reason));
-    };
-
-    errno = 0;
-    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-    if (!file) fail("cannot create " + temp.filename().string(), os_reason(errno));
-    file.write(content.data(), static_cast<std::streamsize>(content.size()));
-    file.flush();
-    if (!file) fail("write failed", os_reason(errno));
-    file.close();
-    if (file.fail()) fail("close failed", os_reason(errno));
-
-    std::error_code error;
-    std::filesystem::rename(temp, path, error);
-    if (error) fail("rename failed", error.message());
 }
 
 }  // namespace marginsim
