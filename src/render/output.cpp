@@ -194,8 +194,10 @@ fs::path resolve_output_path(const fs::path& path) {
         target = follow_links(path);
     } catch (const std::runtime_error&) {
     }
-    fs::path resolved = fs::weakly_canonical(target, error);
-    if (error) resolved = fs::absolute(target, error).lexically_normal();
+    const fs::path absolute = fs::absolute(target, error);
+    if (error) return target.lexically_normal();
+    fs::path resolved = fs::weakly_canonical(absolute, error);
+    if (error) return absolute.lexically_normal();
     return resolved;
 }
 
