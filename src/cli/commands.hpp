@@ -98,7 +98,7 @@ struct OutputHelp {
     const char* json = nullptr;
     const char* csv = nullptr;
     const char* html = nullptr;
-    const char* quiet = nullptr;  // with --quiet also --format
+    bool stdout_format = false;  // --format and -q,--quiet (the table, or its silence)
 };
 
 // The rules every output follows, appended to each command's help (its footer).

@@ -2,7 +2,6 @@
 // its distance from the current price and the margin ratio of its pool; no simulation.
 
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include "commands.hpp"
@@ -18,9 +17,8 @@ CLI::App* add_liq_command(CLI::App& app, LiqArguments& arguments) {
         "liq", "Liquidation prices, distances and margin ratios of every position in every "
                "margin mode, as an exchange's position panel shows them (no simulation)");
     add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
-    OutputHelp help;
-    help.json = "Write the panel as JSON (schema marginsim.liq/1) to PATH ('-': stdout, instead of the table)";
-    add_output_options(*command, arguments.outputs, help);
+    add_output_options(*command, arguments.outputs,
+                       {.json = "Write the panel as JSON (schema marginsim.liq/1) to PATH ('-': stdout, instead of the table)"});
     return command;
 }
 
@@ -29,14 +27,7 @@ int liq_command(const LiqArguments& arguments) {
     const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
     print_warnings(scenario.warnings);
     const LiquidationPanel panel = liquidation_panel(scenario);
-    Renderers render;
-    render.json = [&panel] { return to_json(panel); };
-    render.text = [&panel] {
-        std::ostringstream text;
-        write_text(text, panel);
-        return text.str();
-    };
-    write_reports(arguments.outputs, plan, render);
+    write_reports(arguments.outputs, plan, json_and_text(panel));
     return exit_ok;
 }
 

@@ -7,8 +7,8 @@
 namespace marginsim::cli {
 
 const char* const output_rules =
-    "Outputs: PATH '-' is stdout, and at most one output may go there; when an output goes to stdout\n"
-    "the table (--format) is not printed. A regular file is replaced whole (a temporary file, then a\n"
+    "Outputs: PATH '-' is stdout, and at most one output may go there; the table is then not printed\n"
+    "(and an explicit --format refused). A regular file is replaced whole (a temporary file, then a\n"
     "rename); a symbolic link is followed and its target written; a character device or a FIFO is\n"
     "written in place (a FIFO with no reader is refused, not waited on); a directory is refused.\n"
     "An output may not be an input, the checkpoint or another output. Every output path is checked\n"
@@ -19,7 +19,7 @@ CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, con
     if (help.csv != nullptr) command.add_option("--csv", outputs.csv, help.csv)->type_name("PATH");
     if (help.html != nullptr) command.add_option("--html", outputs.html, help.html)->type_name("PATH");
     command.footer(output_rules);
-    if (help.quiet == nullptr) return nullptr;
+    if (!help.stdout_format) return nullptr;
     CLI::Option* format =
         command
             .add_option("--format", outputs.format,
@@ -29,7 +29,10 @@ CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, con
             ->capture_default_str();
     outputs.format_option = format;
     // --quiet with --format would print nothing and so contradict it: they exclude each other.
-    return command.add_flag("-q,--quiet", outputs.quiet, help.quiet)->excludes(format);
+    return command
+        .add_flag("-q,--quiet", outputs.quiet,
+                  "Print nothing on stdout but an output named '-', and no progress (excludes --format)")
+        ->excludes(format);
 }
 
 CLI::Option* add_tiers_dir_option(CLI::App& command, std::string& tiers_dir) {

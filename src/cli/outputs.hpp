@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,19 @@ struct Renderers {
     std::function<std::string()> text;
 };
 void write_reports(const OutputArguments& arguments, const OutputPlan& plan, const Renderers& render);
+
+// The JSON (to_json) and the text (write_text) of a report, a sweep or a liquidation panel.
+template <class Value>
+Renderers json_and_text(const Value& value) {
+    Renderers render;
+    render.json = [&value] { return to_json(value); };
+    render.text = [&value] {
+        std::ostringstream text;
+        write_text(text, value);
+        return text.str();
+    };
+    return render;
+}
 
 // The output paths of run, sweep and liq, as NamedPaths.
 std::vector<NamedPath> output_paths(const OutputArguments& arguments);

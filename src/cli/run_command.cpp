@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -75,15 +74,9 @@ OutputPlan output_plan(const RunArguments& arguments) {
 
 void write_outputs(const RunArguments& arguments, const OutputPlan& plan, const RunOutcome& outcome) {
     const Report& report = outcome.report;
-    Renderers render;
-    render.json = [&report] { return to_json(report); };
+    Renderers render = json_and_text(report);
     render.csv = [&report] { return to_csv(report); };
     if (outcome.detailed) render.html = [&outcome] { return to_html(*outcome.detailed); };
-    render.text = [&report] {
-        std::ostringstream text;
-        write_text(text, report);
-        return text.str();
-    };
     write_reports(arguments.outputs, plan, render);
 }
 
@@ -94,12 +87,10 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
         "run", "Simulate a scenario and report liquidation risk in every margin mode");
     add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
     add_run_override_options(*command, arguments.overrides);
-    OutputHelp help;
-    help.json = "Write the JSON report (schema marginsim.report/1) to PATH";
-    help.csv = "Write the report as CSV to PATH";
-    help.html = "Write the self-contained HTML report (charts) to PATH";
-    help.quiet = "Print nothing on stdout but an output named '-', and no progress bar (excludes --format)";
-    CLI::Option* quiet = add_output_options(*command, arguments.outputs, help);
+    CLI::Option* quiet = add_output_options(
+        *command, arguments.outputs,
+        {.json = "Write the JSON report (schema marginsim.report/1) to PATH", .csv = "Write the report as CSV to PATH",
+         .html = "Write the self-contained HTML report (charts) to PATH", .stdout_format = true});
     add_progress_flag(*command, arguments.progress, quiet);
     command->add_flag("--resume", arguments.resume,
                       "Continue an interrupted run from its checkpoint, to the numbers of an uninterrupted run");

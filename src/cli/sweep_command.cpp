@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -99,12 +98,11 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         ->check(integer_at_least<int>(0, "NONNEGATIVE"))
         ->capture_default_str();
     add_run_override_options(*command, arguments.overrides);
-    OutputHelp help;
-    help.json = "Write the sweep as JSON (schema marginsim.sweep/1) to PATH";
-    help.csv = "Write the sweep as CSV (one row per value and mode) to PATH";
-    help.html = "Write an HTML report to PATH: the scenario as configured and the sweep curves";
-    help.quiet = "Print nothing on stdout but an output named '-', no progress (excludes --format)";
-    add_output_options(*command, arguments.outputs, help);
+    add_output_options(*command, arguments.outputs,
+                       {.json = "Write the sweep as JSON (schema marginsim.sweep/1) to PATH",
+                        .csv = "Write the sweep as CSV (one row per value and mode) to PATH",
+                        .html = "Write an HTML report to PATH: the scenario as configured and the sweep curves",
+                        .stdout_format = true});
     add_force_flag(*command, arguments.force, "all the sweep's runs");
     return command;
 }
@@ -139,15 +137,9 @@ int sweep_command(const SweepArguments& arguments) {
     }
     if (progress) fmt::print(stderr, "\r{:60}\r", "");
 
-    Renderers render;
-    render.json = [&sweep] { return to_json(sweep); };
+    Renderers render = json_and_text(sweep);
     render.csv = [&sweep] { return to_csv(sweep); };
     if (base) render.html = [&base, &sweep] { return to_html(*base, &sweep); };
-    render.text = [&sweep] {
-        std::ostringstream text;
-        write_text(text, sweep);
-        return text.str();
-    };
     write_reports(arguments.outputs, plan, render);
     return exit_ok;
 }
