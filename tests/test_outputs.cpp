@@ -141,6 +141,22 @@ TEST_CASE("the path - is stdout once and takes the place of the table") {
     CHECK_THAT(with_format.err, Catch::Contains("--html") && Catch::Contains("--format"));
 }
 
+TEST_CASE("calibrate --out - writes the snippet on stdout and the summary on stderr") {
+    const Workspace w;
+    std::string closes = "date,close\n";
+    for (int day = 1; day <= 28; ++day) {
+        closes += "2024-02-" + std::string(day < 10 ? "0" : "") + std::to_string(day) + "," +
+                  std::to_string(100 + (day * 7) % 11) + "\n";
+    }
+    w.dir.write("p.csv", closes);
+    const CliResult result = w.run("calibrate " + w.path("p.csv") + " --out -");
+    INFO(result.err);
+    CHECK(result.code == 0);
+    CHECK_THAT(result.out, Catch::Contains("[[assets]]"));
+    CHECK_THAT(result.err, Catch::Contains("calibration of 1 asset"));
+    CHECK_FALSE(fs::exists(w.dir / "-"));
+}
+
 TEST_CASE("an output equal to an input or the checkpoint or another output is refused") {
     const Workspace w;
     const std::string s = w.path("s.toml");
