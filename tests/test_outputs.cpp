@@ -125,6 +125,9 @@ TEST_CASE("the path - is stdout once and takes the place of the table") {
     INFO(json.err);
     REQUIRE(json.code == 0);
     CHECK(nlohmann::json::parse(json.out)["schema"] == "marginsim.report/1");  // JSON only, no table
+    // Run in the workspace, where a file named '-' would land.
+    const std::string in_workspace = "cd " + shell_quoted(w.dir.path()) + " && " + program();
+    CHECK(shell(in_workspace + " run s.toml --paths 200 --json - >/dev/null 2>&1") == 0);
     CHECK_FALSE(fs::exists(w.dir / "-"));
 
     const CliResult liq = w.run("liq " + w.path("s.toml") + " --json -");
@@ -154,6 +157,9 @@ TEST_CASE("calibrate --out - writes the snippet on stdout and the summary on std
     CHECK(result.code == 0);
     CHECK_THAT(result.out, Catch::Contains("[[assets]]"));
     CHECK_THAT(result.err, Catch::Contains("calibration of 1 asset"));
+    // Run in the workspace, where a file named '-' would land.
+    const std::string in_workspace = "cd " + shell_quoted(w.dir.path()) + " && " + program();
+    CHECK(shell(in_workspace + " calibrate p.csv --out - >/dev/null 2>&1") == 0);
     CHECK_FALSE(fs::exists(w.dir / "-"));
 }
 
