@@ -310,7 +310,7 @@ TEST_CASE("run writes CSV and a failed write exits 1") {
         const fs::path out = dir / "no_such_dir" / "report.json";
         const Result result =
             dir.run("run " + shell_quoted(scenario) + " -q --paths 1000 --json " + shell_quoted(out));
-        CHECK(result.code == 1);
+        CHECK(result.code == 2);  // an unusable output path is bad usage, found before the run
         CHECK_THAT(result.err, Catch::Contains("error: ") && Catch::Contains("no_such_dir"));
     }
 }

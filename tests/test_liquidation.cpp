@@ -806,6 +806,6 @@ TEST_CASE("marginsim liq --tiers-dir and its errors", "[liquidation][cli]") {
     const CliResult unwritable =
         run_cli(dir, std::string("liq ") + quoted(scenario) + " --tiers-dir " + quoted(dir.path() / "tables") +
                          " --json " + quoted(dir.path() / "no-such-dir" / "x.json"));
-    CHECK(unwritable.code == 1);
+    CHECK(unwritable.code == 2);  // an unusable output path is bad usage
     CHECK_THAT(unwritable.err, Catch::StartsWith("error: "));
 }

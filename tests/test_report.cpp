@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "render/format.hpp"
 

@@ -85,8 +85,4 @@ void check_finite(const Report& report);
 // One row per (mode, statistic) and per (mode, position): `section,mode,key,value`.
 std::string to_csv(const Report& report);
 
-// Writes `content` to `path` through a temporary file in the same directory and a rename,
-// so that the file is either absent, the old one, or complete. Throws std::runtime_error.
-void write_file_atomically(const std::filesystem::path& path, const std::string& content);
-
 }  // namespace marginsim

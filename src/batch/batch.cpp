@@ -22,6 +22,7 @@
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/error.hpp"
 #include "marginsim/html_report.hpp"
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
 #include "batch/batch_manifest.hpp"

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "marginsim/report.hpp"
+#include "marginsim/output.hpp"
 
 namespace marginsim::detail {
 namespace {

@@ -56,9 +56,7 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
     add_run_override_options(*command, arguments.overrides);
     CLI::Option* quiet =
         command->add_flag("-q,--quiet", arguments.quiet, "Report only the scenarios that fail; no progress bar");
-    command->add_flag("--progress", arguments.progress,
-                      "Show the progress bar on stderr even when it is not a terminal")
-        ->excludes(quiet);
+    add_progress_flag(*command, arguments.progress, quiet);
     command->add_flag("--resume", arguments.resume,
                       "Continue the scenarios an interrupted batch left partial, from their checkpoints");
     add_tiers_dir_option(*command, arguments.tiers_dir);

@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "marginsim/calibrate.hpp"
 #include "marginsim/report.hpp"
+#include "outputs.hpp"
 
 namespace marginsim::cli {
 namespace {
@@ -140,13 +141,19 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
                      "Symbols of the files, in order (A,B,...); default: the Symbol column "
                      "(BTCUSDT -> BTC), else the file name (Binance_ADAUSDT_d.csv -> ADA)")
         ->delimiter(',');
-    command->add_option("--out", arguments.out,
-                        "Write the snippet to this file (default: stdout, the summary then "
-                        "goes to stderr)");
+    command
+        ->add_option("--out", arguments.out,
+                     "Write the snippet to PATH, the summary to stdout (default, or '-': the snippet "
+                     "to stdout, the summary to stderr)")
+        ->type_name("PATH");
+    command->footer(output_rules);
     return command;
 }
 
 int calibrate_command(const CalibrateArguments& arguments) {
+    std::vector<NamedPath> inputs;
+    for (const std::string& file : arguments.files) inputs.push_back({"PRICES", file});
+    const OutputPlan plan({{"--out", arguments.out}}, inputs);
     if (arguments.lambda_option->count() > 0 && arguments.method != "ewma") {
         std::cerr << "error: --lambda is only used with --method ewma\n";
         return exit_usage;
@@ -175,13 +182,12 @@ int calibrate_command(const CalibrateArguments& arguments) {
     const std::vector<std::filesystem::path> files(arguments.files.begin(), arguments.files.end());
     const Calibration calibration = calibrate_files(files, symbols, options);
     const std::string snippet = to_toml_snippet(calibration);
-    if (arguments.out.empty()) {
+    if (!plan.given("--out") || plan.stdout_taken()) {
         std::cerr << summary(calibration);
-        std::cout << snippet;
+        write_stdout(snippet);
     } else {
-        write_file_atomically(arguments.out, snippet);
-        std::cout << summary(calibration)
-                  << fmt::format("\nsnippet written to {}\n", arguments.out);
+        plan.write("--out", snippet);
+        write_stdout(summary(calibration) + fmt::format("\nsnippet written to {}\n", arguments.out));
     }
     return exit_ok;
 }

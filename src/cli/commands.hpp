@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iostream>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -74,23 +75,55 @@ inline void add_run_override_options(CLI::App& command, RunOverrides& overrides)
             ->check(integer_at_least<int>(0, "NONNEGATIVE"));
 }
 
-// --format text|json|csv: what a command prints on stdout.
-inline CLI::Option* add_format_option(CLI::App& command, std::string& format) {
-    return command
-        .add_option("--format", format, "What to print on stdout: text (a table), json or csv")
-        ->check(CLI::IsMember({"text", "json", "csv"}))
-        ->capture_default_str();
-}
+// A bad command line found after parsing (two outputs on stdout, an output over an input, an
+// unusable output path): main prints it and exits with exit_usage.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
-struct RunArguments {
-    std::string scenario;
-    RunOverrides overrides;
+// The outputs of a command that reports: files named by --json, --csv and --html ("-" for
+// stdout) and what stdout shows (--format, --quiet).
+struct OutputArguments {
     std::string json;
     std::string csv;
     std::string html;
     std::string format = "text";
-    std::string tiers_dir;
     bool quiet = false;
+    const CLI::Option* format_option = nullptr;  // set after parsing: was --format given
+};
+
+// The help of each output option of a command; nullptr: the command has no such option.
+struct OutputHelp {
+    const char* json = nullptr;
+    const char* csv = nullptr;
+    const char* html = nullptr;
+    bool stdout_format = false;  // --format and -q,--quiet (the table, or its silence)
+};
+
+// The rules every output follows, appended to each command's help (its footer).
+extern const char* const output_rules;
+
+// Adds the output options `help` names; returns -q,--quiet (nullptr without it).
+CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, const OutputHelp& help);
+
+// FILE and --tiers-dir of every command that loads one scenario.
+void add_scenario_options(CLI::App& command, std::string& scenario, std::string& tiers_dir);
+
+// --tiers-dir alone, for commands that load many scenarios.
+CLI::Option* add_tiers_dir_option(CLI::App& command, std::string& tiers_dir);
+
+// --progress: the bar also when stderr is not a terminal; excludes --quiet.
+void add_progress_flag(CLI::App& command, bool& progress, CLI::Option* quiet);
+
+// --force of the commands that check a run's size first; `what` names what is estimated.
+void add_force_flag(CLI::App& command, bool& force, const std::string& what);
+
+struct RunArguments {
+    std::string scenario;
+    std::string tiers_dir;
+    RunOverrides overrides;
+    OutputArguments outputs;
     bool force = false;  // run even when the estimate is above the time or memory limit
     bool progress = false;  // the progress bar also when stderr is not a terminal
     bool resume = false;    // continue from the checkpoint of an interrupted run
@@ -102,13 +135,6 @@ struct ValidateArguments {
     std::string tiers_dir;
 };
 
-// The --tiers-dir option of every command that loads a scenario.
-inline CLI::Option* add_tiers_dir_option(CLI::App& command, std::string& tiers_dir) {
-    return command.add_option("--tiers-dir", tiers_dir,
-                              "Look up tier table references (tiers = \"binance-usdm/BTCUSDT\") "
-                              "here first, before the exchanges directory next to the scenario");
-}
-
 CLI::App* add_run_command(CLI::App& app, RunArguments& arguments);
 int run_command(const RunArguments& arguments);
 
@@ -117,8 +143,8 @@ int validate_command(const ValidateArguments& arguments);
 
 struct LiqArguments {
     std::string scenario;
-    std::string json;
     std::string tiers_dir;
+    OutputArguments outputs;  // --json only; stdout shows the panel as text
 };
 
 CLI::App* add_liq_command(CLI::App& app, LiqArguments& arguments);
@@ -135,12 +161,8 @@ struct SweepArguments {
     std::string stress;
     int bisect = 8;
     RunOverrides overrides;
-    std::string json;
-    std::string csv;
-    std::string html;
-    std::string format = "text";
+    OutputArguments outputs;
     std::string tiers_dir;
-    bool quiet = false;
     bool force = false;  // skip the run-size check
 };
 

@@ -1,11 +1,17 @@
 // marginsim: parses the command line, dispatches to a subcommand, maps errors to exit codes:
-// 0 success, 2 bad input or bad usage, 1 anything else.
+// 0 success, 2 bad input or bad usage, 1 anything else (a failed write to stdout included).
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
 
 #include "commands.hpp"
 #include "marginsim/error.hpp"
@@ -14,45 +20,54 @@
 #error "MARGINSIM_VERSION must be defined by the build"
 #endif
 
-int main(int argc, char** argv) {
-    using namespace marginsim::cli;
-    CLI::App app{
-        "Monte Carlo liquidation risk of crypto margin positions under isolated, cross and\n"
-        "mixed margin, evaluated on the same correlated price paths.",
-        "marginsim"};
-    app.set_version_flag("--version", std::string("marginsim ") + MARGINSIM_VERSION);
-    app.require_subcommand(1);
+namespace {
 
-    RunArguments run_arguments;
-    const CLI::App* run = add_run_command(app, run_arguments);
-    ValidateArguments validate_arguments;
-    const CLI::App* validate = add_validate_command(app, validate_arguments);
-    LiqArguments liq_arguments;
-    const CLI::App* liq = add_liq_command(app, liq_arguments);
-    SweepArguments sweep_arguments;
-    const CLI::App* sweep = add_sweep_command(app, sweep_arguments);
-    BatchArguments batch_arguments;
-    const CLI::App* batch = add_batch_command(app, batch_arguments);
-    CalibrateArguments calibrate_arguments;
-    const CLI::App* calibrate = add_calibrate_command(app, calibrate_arguments);
+using namespace marginsim::cli;
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& error) {
-        // --help and --version end here too, with CLI11's exit code 0.
-        return app.exit(error) == 0 ? exit_ok : exit_usage;
+// A subcommand: its parsed state and how to run it.
+struct Subcommand {
+    const CLI::App* app;
+    std::function<int()> run;
+};
+
+template <class Arguments>
+Subcommand subcommand(CLI::App& app, Arguments& arguments, CLI::App* (*add)(CLI::App&, Arguments&),
+                      int (*run)(const Arguments&)) {
+    return {add(app, arguments), [&arguments, run] { return run(arguments); }};
+}
+
+// Started with stdin, stdout or stderr closed (`>&-`), the next open() would take its number and
+// the report would be written into an output file. /dev/null opened read-only holds the number:
+// writes to it fail (EBADF) and are reported as failed writes.
+void hold_closed_standard_streams() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) ::open("/dev/null", O_RDONLY);
     }
+}
 
+// Everything printed on stdout reached it: the final flush is checked too. A command that
+// failed has said why already.
+int with_stdout_checked(int code) {
+    if (code != exit_ok) return code;
+    errno = 0;
+    std::cout.flush();
+    const bool flushed = std::fflush(stdout) == 0;
+    if (flushed && std::cout && std::ferror(stdout) == 0) return code;
+    std::cerr << "error: cannot write to stdout: " << (errno != 0 ? std::strerror(errno) : "write failed") << '\n';
+    return exit_failure;
+}
+
+int run_parsed(const std::vector<Subcommand>& commands) {
     try {
-        if (run->parsed()) return run_command(run_arguments);
-        if (validate->parsed()) return validate_command(validate_arguments);
-        if (liq->parsed()) return liq_command(liq_arguments);
-        if (sweep->parsed()) return sweep_command(sweep_arguments);
-        if (batch->parsed()) return batch_command(batch_arguments);
-        if (calibrate->parsed()) return calibrate_command(calibrate_arguments);
+        for (const Subcommand& command : commands) {
+            if (command.app->parsed()) return command.run();
+        }
         std::cerr << "error: no subcommand\n";
         return exit_usage;
     } catch (const marginsim::InputError& error) {
+        std::cerr << "error: " << error.what() << '\n';
+        return exit_usage;
+    } catch (const UsageError& error) {
         std::cerr << "error: " << error.what() << '\n';
         return exit_usage;
     } catch (const std::exception& error) {
@@ -62,4 +77,39 @@ int main(int argc, char** argv) {
         std::cerr << "error: unknown failure\n";
         return exit_failure;
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    hold_closed_standard_streams();
+    CLI::App app{
+        "Monte Carlo liquidation risk of crypto margin positions under isolated, cross and\n"
+        "mixed margin, evaluated on the same correlated price paths.",
+        "marginsim"};
+    app.set_version_flag("--version", std::string("marginsim ") + MARGINSIM_VERSION);
+    app.require_subcommand(1);
+
+    RunArguments run;
+    ValidateArguments validate;
+    LiqArguments liq;
+    SweepArguments sweep;
+    BatchArguments batch;
+    CalibrateArguments calibrate;
+    const std::vector<Subcommand> commands{
+        subcommand(app, run, add_run_command, run_command),
+        subcommand(app, validate, add_validate_command, validate_command),
+        subcommand(app, liq, add_liq_command, liq_command),
+        subcommand(app, sweep, add_sweep_command, sweep_command),
+        subcommand(app, batch, add_batch_command, batch_command),
+        subcommand(app, calibrate, add_calibrate_command, calibrate_command),
+    };
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // --help and --version end here too, with CLI11's exit code 0.
+        return with_stdout_checked(app.exit(error) == 0 ? exit_ok : exit_usage);
+    }
+    return with_stdout_checked(run_parsed(commands));
 }

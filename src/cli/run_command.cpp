@@ -20,6 +20,7 @@
 #include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
+#include "outputs.hpp"
 #include "progress.hpp"
 
 namespace marginsim::cli {
@@ -60,28 +61,23 @@ RunOutcome run(const Scenario& scenario, const RunOptions& options, const RunCon
     return outcome;
 }
 
-void write_outputs(const RunArguments& arguments, const RunOutcome& outcome) {
+// The scenario, the checkpoint and every output are distinct and the outputs writable.
+OutputPlan output_plan(const RunArguments& arguments) {
+    const NamedPath checkpoint{arguments.checkpoint.empty() ? "the checkpoint (default FILE.checkpoint)" : "--checkpoint",
+                               checkpoint_path(arguments).string()};
+    OutputPlan plan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}}, checkpoint,
+                    format_given(arguments.outputs));
+    // The default checkpoint, next to the scenario, is only written if the run is interrupted.
+    if (!arguments.checkpoint.empty()) check_usable(checkpoint);
+    return plan;
+}
+
+void write_outputs(const RunArguments& arguments, const OutputPlan& plan, const RunOutcome& outcome) {
     const Report& report = outcome.report;
-    // Everything is rendered before anything is written: a failure leaves no partial output.
-    const std::optional<std::string> json =
-        arguments.json.empty() ? std::nullopt : std::optional(to_json(report));
-    const std::optional<std::string> csv =
-        arguments.csv.empty() ? std::nullopt : std::optional(to_csv(report));
-    const std::optional<std::string> html =
-        outcome.detailed ? std::optional(to_html(*outcome.detailed)) : std::nullopt;
-    if (!arguments.quiet) {
-        if (arguments.format == "json") {
-            std::cout << to_json(report);
-        } else if (arguments.format == "csv") {
-            std::cout << to_csv(report);
-        } else {
-            write_text(std::cout, report);
-        }
-        std::cout.flush();
-    }
-    if (json) write_file_atomically(arguments.json, *json);
-    if (csv) write_file_atomically(arguments.csv, *csv);
-    if (html) write_file_atomically(arguments.html, *html);
+    Renderers render = json_and_text(report);
+    render.csv = [&report] { return to_csv(report); };
+    if (outcome.detailed) render.html = [&outcome] { return to_html(*outcome.detailed); };
+    write_reports(arguments.outputs, plan, render);
 }
 
 }  // namespace
@@ -89,30 +85,24 @@ void write_outputs(const RunArguments& arguments, const RunOutcome& outcome) {
 CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
     CLI::App* command = app.add_subcommand(
         "run", "Simulate a scenario and report liquidation risk in every margin mode");
-    command->add_option("FILE", arguments.scenario, "Scenario file (TOML)")->required();
+    add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
     add_run_override_options(*command, arguments.overrides);
-    command->add_option("--json", arguments.json, "Write the JSON report (SPEC 4) to this file");
-    command->add_option("--csv", arguments.csv, "Write the report as CSV to this file");
-    command->add_option("--html", arguments.html,
-                        "Write the self-contained HTML report (charts) to this file");
-    add_format_option(*command, arguments.format);
-    CLI::Option* quiet =
-        command->add_flag("-q,--quiet", arguments.quiet, "Print nothing on stdout and no progress bar");
-    command->add_flag("--progress", arguments.progress,
-                      "Show the progress bar on stderr even when it is not a terminal")
-        ->excludes(quiet);
+    CLI::Option* quiet = add_output_options(
+        *command, arguments.outputs,
+        {.json = "Write the JSON report (schema marginsim.report/1) to PATH", .csv = "Write the report as CSV to PATH",
+         .html = "Write the self-contained HTML report (charts) to PATH", .stdout_format = true});
+    add_progress_flag(*command, arguments.progress, quiet);
     command->add_flag("--resume", arguments.resume,
                       "Continue an interrupted run from its checkpoint, to the numbers of an uninterrupted run");
     command->add_option("--checkpoint", arguments.checkpoint,
                         "Where an interrupted run writes its checkpoint and --resume reads it "
                         "(default: FILE.checkpoint, next to the scenario)");
-    add_tiers_dir_option(*command, arguments.tiers_dir);
-    command->add_flag("--force", arguments.force,
-                      "Run even when the estimate is above an hour or 75% of the physical memory");
+    add_force_flag(*command, arguments.force, "the run");
     return command;
 }
 
 int run_command(const RunArguments& arguments) {
+    const OutputPlan plan = output_plan(arguments);
     const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
     print_warnings(scenario.warnings);
     const RunOptions options = arguments.overrides.options();
@@ -129,14 +119,14 @@ int run_command(const RunArguments& arguments) {
     RunCheckpoint stopped_at;
     control.checkpoint = &stopped_at;
     control.stop = &InterruptGuard::flag();
-    ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.quiet));
+    ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.outputs.quiet));
     if (bar.enabled()) control.on_progress = [&bar](const RunProgress& progress) { bar.update("", progress); };
 
     const InterruptGuard guard;
     const auto start = std::chrono::steady_clock::now();
     RunOutcome outcome;
     try {
-        outcome = run(scenario, options, control, !arguments.html.empty());
+        outcome = run(scenario, options, control, plan.given("--html"));
     } catch (const RunInterrupted& stopped) {
         bar.message(fmt::format("marginsim: {}; nothing written", stopped.what()));
         return InterruptGuard::exit_code();
@@ -148,7 +138,7 @@ int run_command(const RunArguments& arguments) {
     print_new_warnings(scenario, report);
 
     if (report.partial) write_checkpoint(checkpoint, stopped_at);
-    write_outputs(arguments, outcome);
+    write_outputs(arguments, plan, outcome);
     if (report.partial) {
         std::cerr << fmt::format(
             "marginsim: interrupted after {} of {} paths: the reports written are partial (\"partial\": true) and "

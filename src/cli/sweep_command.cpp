@@ -16,6 +16,7 @@
 #include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/sweep.hpp"
+#include "outputs.hpp"
 
 namespace marginsim::cli {
 namespace {
@@ -47,7 +48,7 @@ SweepSpec sweep_spec(const SweepArguments& arguments, const Scenario& scenario) 
 
 // One line rewritten in place, only when stderr is a terminal.
 SweepProgress progress_line(const SweepArguments& arguments, std::string_view parameter) {
-    if (arguments.quiet || ::isatty(STDERR_FILENO) == 0) return {};
+    if (arguments.outputs.quiet || ::isatty(STDERR_FILENO) == 0) return {};
     return [parameter](std::size_t done, std::size_t planned, double value) {
         fmt::print(stderr, "\rsweep: run {}/{}, {} = {:g}   ", done + 1, planned, parameter, value);
         std::fflush(stderr);
@@ -62,7 +63,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         "Sweep one parameter on the same random numbers: P(liquidation), VaR, ES and contagion "
         "per mode at every value, and the crossover where cross margin's ES 99% exceeds "
         "isolated's");
-    command->add_option("FILE", arguments.scenario, "Scenario file (TOML)")->required();
+    add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
     CLI::Option_group* parameter =
         command->add_option_group("parameter", "The parameter to sweep (exactly one)");
     CLI::Option* correlation = parameter->add_option(
@@ -97,21 +98,18 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         ->check(integer_at_least<int>(0, "NONNEGATIVE"))
         ->capture_default_str();
     add_run_override_options(*command, arguments.overrides);
-    command->add_option("--json", arguments.json,
-                        "Write the sweep as JSON (schema marginsim.sweep/1) to this file");
-    command->add_option("--csv", arguments.csv, "Write the sweep as CSV (one row per value and mode)");
-    command->add_option("--html", arguments.html,
-                        "Write an HTML report: the scenario as configured and the sweep curves");
-    add_format_option(*command, arguments.format);
-    command->add_flag("-q,--quiet", arguments.quiet, "Print nothing on stdout, no progress");
-    add_tiers_dir_option(*command, arguments.tiers_dir);
-    command->add_flag("--force", arguments.force,
-                      "Run even when the estimate of all the sweep's runs is above an hour or 75% of "
-                      "the physical memory");
+    add_output_options(*command, arguments.outputs,
+                       {.json = "Write the sweep as JSON (schema marginsim.sweep/1) to PATH",
+                        .csv = "Write the sweep as CSV (one row per value and mode) to PATH",
+                        .html = "Write an HTML report to PATH: the scenario as configured and the sweep curves",
+                        .stdout_format = true});
+    add_force_flag(*command, arguments.force, "all the sweep's runs");
     return command;
 }
 
 int sweep_command(const SweepArguments& arguments) {
+    const OutputPlan plan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}, {"--stress", arguments.stress}},
+                          std::nullopt, format_given(arguments.outputs));
     const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
     print_warnings(scenario.warnings);
     const SweepSpec spec = sweep_spec(arguments, scenario);
@@ -126,39 +124,23 @@ int sweep_command(const SweepArguments& arguments) {
                 : scenario;
         const auto runs = static_cast<std::uint64_t>(spec.values.size()) +
                           static_cast<std::uint64_t>(std::max(options.bisection_steps, 0)) +
-                          (arguments.html.empty() ? 0u : 1u);
+                          (plan.given("--html") ? 1u : 0u);
         check_run_size(largest, options.run, machine_run_limits(), runs);
     }
 
     const SweepProgress progress = progress_line(arguments, to_string(spec.parameter));
     const SweepResult sweep = run_sweep(scenario, spec, options, progress);
     std::optional<DetailedRun> base;
-    if (!arguments.html.empty()) {
+    if (plan.given("--html")) {
         if (progress) fmt::print(stderr, "\rsweep: the scenario as configured, for the report   ");
         base = run_detailed(scenario, options.run);
     }
     if (progress) fmt::print(stderr, "\r{:60}\r", "");
 
-    // Everything is rendered before anything is written: a failure leaves no partial output.
-    const std::optional<std::string> json =
-        arguments.json.empty() ? std::nullopt : std::optional(to_json(sweep));
-    const std::optional<std::string> csv =
-        arguments.csv.empty() ? std::nullopt : std::optional(to_csv(sweep));
-    const std::optional<std::string> html =
-        base ? std::optional(to_html(*base, &sweep)) : std::nullopt;
-    if (!arguments.quiet) {
-        if (arguments.format == "json") {
-            std::cout << to_json(sweep);
-        } else if (arguments.format == "csv") {
-            std::cout << to_csv(sweep);
-        } else {
-            write_text(std::cout, sweep);
-        }
-        std::cout.flush();
-    }
-    if (json) write_file_atomically(arguments.json, *json);
-    if (csv) write_file_atomically(arguments.csv, *csv);
-    if (html) write_file_atomically(arguments.html, *html);
+    Renderers render = json_and_text(sweep);
+    render.csv = [&sweep] { return to_csv(sweep); };
+    if (base) render.html = [&base, &sweep] { return to_html(*base, &sweep); };
+    write_reports(arguments.outputs, plan, render);
     return exit_ok;
 }
 

@@ -127,8 +127,7 @@ void print_cross_wallets(const Scenario& scenario) {
 CLI::App* add_validate_command(CLI::App& app, ValidateArguments& arguments) {
     CLI::App* command = app.add_subcommand(
         "validate", "Check a scenario and print it as the engine reads it (no simulation)");
-    command->add_option("FILE", arguments.scenario, "Scenario file (TOML)")->required();
-    add_tiers_dir_option(*command, arguments.tiers_dir);
+    add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
     return command;
 }
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "marginsim/error.hpp"
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 
 namespace marginsim {

@@ -1,18 +1,12 @@
 #include "marginsim/report.hpp"
 
-#include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <stdexcept>
 #include <string_view>
-#include <system_error>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "render/report_parts.hpp"
 
@@ -186,10 +180,6 @@ void check_finite(const Json& value, const std::string& where) {
     }
 }
 
-std::string os_reason(int error) {
-    return error != 0 ? std::string(std::strerror(error)) : std::string("unknown error");
-}
-
 }  // namespace
 
 namespace {
@@ -226,30 +216,6 @@ std::string to_json(const Report& report) {
     const Json out = report_json(report);
     check_finite(out, "report");
     return out.dump(2) + "\n";
-}
-
-void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
-    static std::atomic<unsigned long> counter{0};
-    std::filesystem::path temp = path;
-    temp += fmt::format(".tmp-{}-{}", static_cast<long>(::getpid()), counter++);
-    const auto fail = [&](std::string_view what, const std::string& reason) {
-        std::error_code ignored;
-        std::filesystem::remove(temp, ignored);
-        throw std::runtime_error(fmt::format("cannot write '{}': {}: {}", path.string(), what, reason));
-    };
-
-    errno = 0;
-    std::ofstream file(temp, std::ios::binary | std::ios::trunc);
-    if (!file) fail("cannot create " + temp.filename().string(), os_reason(errno));
-    file.write(content.data(), static_cast<std::streamsize>(content.size()));
-    file.flush();
-    if (!file) fail("write failed", os_reason(errno));
-    file.close();
-    if (file.fail()) fail("close failed", os_reason(errno));
-
-    std::error_code error;
-    std::filesystem::rename(temp, path, error);
-    if (error) fail("rename failed", error.message());
 }
 
 }  // namespace marginsim

@@ -1,0 +1,59 @@
+// The flags several commands share, each defined once: outputs, scenario, progress, force.
+
+#include <string>
+
+#include "commands.hpp"
+
+namespace marginsim::cli {
+
+const char* const output_rules =
+    "Outputs: PATH '-' is stdout, and at most one output may go there; the table is then not printed\n"
+    "(and an explicit --format refused). A regular file is replaced whole (a temporary file, then a\n"
+    "rename); a symbolic link is followed and its target written; a character device or a FIFO is\n"
+    "written in place (a FIFO with no reader is refused, not waited on); a directory is refused.\n"
+    "An output may not be an input, the checkpoint or another output. Every output path is checked\n"
+    "before the work starts (exit 2 when unusable); a failed write, to a file or stdout, exits 1.";
+
+CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, const OutputHelp& help) {
+    if (help.json != nullptr) command.add_option("--json", outputs.json, help.json)->type_name("PATH");
+    if (help.csv != nullptr) command.add_option("--csv", outputs.csv, help.csv)->type_name("PATH");
+    if (help.html != nullptr) command.add_option("--html", outputs.html, help.html)->type_name("PATH");
+    command.footer(output_rules);
+    if (!help.stdout_format) return nullptr;
+    CLI::Option* format =
+        command
+            .add_option("--format", outputs.format,
+                        "What to print on stdout: text (a table), json or csv; nothing when an output "
+                        "goes to stdout ('-')")
+            ->check(CLI::IsMember({"text", "json", "csv"}))
+            ->capture_default_str();
+    outputs.format_option = format;
+    // --quiet with --format would print nothing and so contradict it: they exclude each other.
+    return command
+        .add_flag("-q,--quiet", outputs.quiet,
+                  "Print nothing on stdout but an output named '-', and no progress (excludes --format)")
+        ->excludes(format);
+}
+
+CLI::Option* add_tiers_dir_option(CLI::App& command, std::string& tiers_dir) {
+    return command.add_option("--tiers-dir", tiers_dir,
+                              "Look up tier table references (tiers = \"binance-usdm/BTCUSDT\") "
+                              "here first, before the exchanges directory next to the scenario");
+}
+
+void add_scenario_options(CLI::App& command, std::string& scenario, std::string& tiers_dir) {
+    command.add_option("FILE", scenario, "Scenario file (TOML)")->required();
+    add_tiers_dir_option(command, tiers_dir);
+}
+
+void add_progress_flag(CLI::App& command, bool& progress, CLI::Option* quiet) {
+    command.add_flag("--progress", progress, "Show the progress bar on stderr even when it is not a terminal")
+        ->excludes(quiet);
+}
+
+void add_force_flag(CLI::App& command, bool& force, const std::string& what) {
+    command.add_flag("--force", force,
+                     "Run even when the estimate of " + what + " is above an hour or 75% of the physical memory");
+}
+
+}  // namespace marginsim::cli
