@@ -34,6 +34,18 @@ CovarianceMethod any_method() {
     return GENERATE(CovarianceMethod::sample, CovarianceMethod::ewma);
 }
 
+// The reference figures to 4 decimals: the BTC, ETH and SOL volatilities, and the BTC-ETH,
+// BTC-SOL and ETH-SOL correlations.
+void check_figures(const Calibration& c, const std::array<double, 3>& volatility,
+                   const std::array<double, 3>& correlation) {
+    constexpr std::size_t pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+    for (std::size_t i = 0; i < 3; ++i) {
+        INFO("asset or pair " << i);
+        CHECK(c.volatility[i].value == Approx(volatility[i]).margin(0.0005));
+        CHECK(c.correlation_at(pairs[i][0], pairs[i][1]).value == Approx(correlation[i]).margin(0.0005));
+    }
+}
+
 }  // namespace
 
 TEST_CASE("the Binance and the plain price formats read to the same series", "[calibrate]") {
@@ -571,23 +583,6 @@ TEST_CASE("a single asset calibrates without a correlation table", "[calibrate]"
         parse_scenario(snippet_frame + snippet + with_position("ONE"), "s.toml");
     CHECK(parsed.assets[0].volatility == Approx(c.volatility[0].value).margin(0.5e-4));
 }
-
-namespace {
-
-// The reference figures to 4 decimals: BTC, ETH and SOL volatilities, and the correlations of
-// BTC-ETH, BTC-SOL and ETH-SOL.
-void check_figures(const Calibration& c, const std::array<double, 3>& volatility,
-                   const std::array<double, 3>& correlation) {
-    for (std::size_t i = 0; i < 3; ++i) {
-        INFO("volatility " << i);
-        CHECK(c.volatility[i].value == Approx(volatility[i]).margin(0.0005));
-    }
-    CHECK(c.correlation_at(0, 1).value == Approx(correlation[0]).margin(0.0005));
-    CHECK(c.correlation_at(0, 2).value == Approx(correlation[1]).margin(0.0005));
-    CHECK(c.correlation_at(1, 2).value == Approx(correlation[2]).margin(0.0005));
-}
-
-}  // namespace
 
 TEST_CASE("the real Binance files give the figures of an independent computation", "[calibrate]") {
     const fs::path dir =
