@@ -176,32 +176,41 @@ BENCHMARK(BM_book_update)->Arg(0)->Arg(1);
 
 // --- A whole block through the engine, per path-step.
 
+// A scenario's engine with the path block and book state of one block, as simulate() holds them.
+struct EngineBlock {
+    const Scenario& scenario;
+    const Engine engine;
+    PathBlock paths;
+    BookState book_state;
+
+    explicit EngineBlock(const Scenario& s)
+        : scenario(s), engine(s), paths(s.asset_count(), n_paths), book_state(engine.book(), n_paths) {}
+    void run(std::uint64_t block) {
+        engine.run_block(scenario.simulation.seed, block, n_paths, paths, book_state);
+    }
+    BlockStats stats() const { return BlockStats::from_state(book_state, engine.book(), scenario.balance); }
+};
+
 void BM_run_block(benchmark::State& state) {
-    const Scenario& scenario = scenario_of(state);
-    const Engine engine(scenario);
-    PathBlock paths(scenario.asset_count(), n_paths);
-    BookState book_state(engine.book(), n_paths);
+    EngineBlock run(scenario_of(state));
     std::uint64_t block = 0;
     for (auto _ : state) {
-        engine.run_block(scenario.simulation.seed, block++, n_paths, paths, book_state);
+        run.run(block++);
         benchmark::ClobberMemory();
     }
     state.SetLabel(name_of(state));
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n_paths) *
-                            scenario.simulation.steps);
+                            run.scenario.simulation.steps);
 }
 BENCHMARK(BM_run_block)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 // --- The accumulators, per path.
 
 void BM_accumulate_from_state(benchmark::State& state) {
-    const Scenario& scenario = scenario_of(state);
-    const Engine engine(scenario);
-    PathBlock paths(scenario.asset_count(), n_paths);
-    BookState book_state(engine.book(), n_paths);
-    engine.run_block(scenario.simulation.seed, 0, n_paths, paths, book_state);
+    EngineBlock run(scenario_of(state));
+    run.run(0);
     for (auto _ : state) {
-        BlockStats stats = BlockStats::from_state(book_state, engine.book(), scenario.balance);
+        BlockStats stats = run.stats();
         benchmark::DoNotOptimize(stats);
     }
     state.SetLabel(name_of(state));
@@ -211,14 +220,12 @@ BENCHMARK(BM_accumulate_from_state)->Arg(0)->Arg(1);
 
 // As simulate() reads a block: losses and drawdowns into the run's preallocated samples.
 void BM_accumulate_from_state_into_samples(benchmark::State& state) {
-    const Scenario& scenario = scenario_of(state);
-    const Engine engine(scenario);
-    PathBlock paths(scenario.asset_count(), n_paths);
-    BookState book_state(engine.book(), n_paths);
-    engine.run_block(scenario.simulation.seed, 0, n_paths, paths, book_state);
+    EngineBlock run(scenario_of(state));
+    run.run(0);
     RunSamples samples(n_paths);
     for (auto _ : state) {
-        BlockStats stats = BlockStats::from_state(book_state, engine.book(), scenario.balance, samples, 0);
+        BlockStats stats =
+            BlockStats::from_state(run.book_state, run.engine.book(), run.scenario.balance, samples, 0);
         benchmark::DoNotOptimize(stats);
     }
     state.SetLabel(name_of(state));
@@ -228,13 +235,11 @@ BENCHMARK(BM_accumulate_from_state_into_samples)->Arg(0)->Arg(1);
 
 // Merging the blocks of a run of 256 blocks, then summarizing it.
 std::vector<BlockStats> finished_blocks(const Scenario& scenario, std::size_t count) {
-    const Engine engine(scenario);
-    PathBlock paths(scenario.asset_count(), n_paths);
-    BookState book_state(engine.book(), n_paths);
+    EngineBlock run(scenario);
     std::vector<BlockStats> out;
     for (std::size_t b = 0; b < count; ++b) {
-        engine.run_block(scenario.simulation.seed, b, n_paths, paths, book_state);
-        out.push_back(BlockStats::from_state(book_state, engine.book(), scenario.balance));
+        run.run(b);
+        out.push_back(run.stats());
     }
     return out;
 }

@@ -40,6 +40,18 @@ inline std::string shell_quoted(const fs::path& path) {
     return text;
 }
 
+// Runs a shell command (already quoted where needed) with its stdout and stderr sent to the
+// files `out` and `err`, read back into the result.
+inline CliResult run_shell(const std::string& command, const fs::path& out, const fs::path& err) {
+    const std::string redirected = command + " >" + shell_quoted(out) + " 2>" + shell_quoted(err);
+    const int status = std::system(redirected.c_str());
+    CliResult result;
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.out = read_all(out);
+    result.err = read_all(err);
+    return result;
+}
+
 class TempDir {
 public:
     explicit TempDir(const std::string& prefix) {
@@ -63,15 +75,7 @@ public:
     }
     // Runs the program with `arguments` (already shell-quoted where needed).
     CliResult run(const std::string& arguments) const {
-        const std::string command = shell_quoted(MARGINSIM_CLI) + " " + arguments + " >" +
-                                    shell_quoted(path_ / "stdout") + " 2>" +
-                                    shell_quoted(path_ / "stderr");
-        const int status = std::system(command.c_str());
-        CliResult result;
-        result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        result.out = read_all(path_ / "stdout");
-        result.err = read_all(path_ / "stderr");
-        return result;
+        return run_shell(shell_quoted(MARGINSIM_CLI) + " " + arguments, path_ / "stdout", path_ / "stderr");
     }
 
 private:

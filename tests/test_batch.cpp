@@ -21,12 +21,7 @@
 #include "cli_runner.hpp"
 #include "marginsim/batch.hpp"
 
-using marginsim::testing::CliResult;
-using marginsim::testing::csv_rows;
-using marginsim::testing::read_all;
-using marginsim::testing::shell_quoted;
-using marginsim::testing::small_scenario;
-using marginsim::testing::TempDir;
+using namespace marginsim::testing;  // TempDir, CliResult, small_scenario, csv_rows...
 using nlohmann::json;
 namespace fs = std::filesystem;
 

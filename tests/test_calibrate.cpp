@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -31,6 +32,18 @@ using Result = marginsim::testing::CliResult;
 
 CovarianceMethod any_method() {
     return GENERATE(CovarianceMethod::sample, CovarianceMethod::ewma);
+}
+
+// The reference figures to 4 decimals: the BTC, ETH and SOL volatilities, and the BTC-ETH,
+// BTC-SOL and ETH-SOL correlations.
+void check_figures(const Calibration& c, const std::array<double, 3>& volatility,
+                   const std::array<double, 3>& correlation) {
+    constexpr std::size_t pairs[3][2] = {{0, 1}, {0, 2}, {1, 2}};
+    for (std::size_t i = 0; i < 3; ++i) {
+        INFO("asset or pair " << i);
+        CHECK(c.volatility[i].value == Approx(volatility[i]).margin(0.0005));
+        CHECK(c.correlation_at(pairs[i][0], pairs[i][1]).value == Approx(correlation[i]).margin(0.0005));
+    }
 }
 
 }  // namespace
@@ -594,12 +607,7 @@ TEST_CASE("the real Binance files give the figures of an independent computation
         CHECK(c.data.dropped_returns == 4);
         CHECK(c.data.return_count() == 355);
         CHECK(c.data.last_close == std::vector<double>{66797.37, 2026.48, 82.54});
-        CHECK(c.volatility[0].value == Approx(0.4411).margin(0.0005));
-        CHECK(c.volatility[1].value == Approx(0.7453).margin(0.0005));
-        CHECK(c.volatility[2].value == Approx(0.7683).margin(0.0005));
-        CHECK(c.correlation_at(0, 1).value == Approx(0.8444).margin(0.0005));
-        CHECK(c.correlation_at(0, 2).value == Approx(0.8337).margin(0.0005));
-        CHECK(c.correlation_at(1, 2).value == Approx(0.8754).margin(0.0005));
+        check_figures(c, {0.4411, 0.7453, 0.7683}, {0.8444, 0.8337, 0.8754});
         REQUIRE(c.dof);
         CHECK_FALSE(c.dof->at_bound);  // crypto returns are fat-tailed
     }
@@ -608,12 +616,7 @@ TEST_CASE("the real Binance files give the figures of an independent computation
         const Calibration c = calibrate_files(files, {});
         CHECK(c.data.first_date == date(2020, 8, 11));
         CHECK(c.data.return_count() == 2047);
-        CHECK(c.volatility[0].value == Approx(0.5853).margin(0.0005));
-        CHECK(c.volatility[1].value == Approx(0.7939).margin(0.0005));
-        CHECK(c.volatility[2].value == Approx(1.1765).margin(0.0005));
-        CHECK(c.correlation_at(0, 1).value == Approx(0.8117).margin(0.0005));
-        CHECK(c.correlation_at(0, 2).value == Approx(0.5827).margin(0.0005));
-        CHECK(c.correlation_at(1, 2).value == Approx(0.6535).margin(0.0005));
+        check_figures(c, {0.5853, 0.7939, 1.1765}, {0.8117, 0.5827, 0.6535});
     }
 }
 

@@ -22,6 +22,7 @@
 using namespace marginsim;
 using marginsim::testing::CliResult;
 using marginsim::testing::read_all;
+using marginsim::testing::run_shell;
 using marginsim::testing::shell_quoted;
 using marginsim::testing::small_scenario;
 using marginsim::testing::TempDir;
@@ -188,14 +189,9 @@ Rendered chromium_run(const TempDir& dir, const fs::path& page, const std::strin
         " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
         " --disable-background-networking --disable-component-update --disable-sync"
         " --enable-logging=stderr --v=0 --user-data-dir=" +
-        shell_quoted(profile) + " " + what + " " + shell_quoted("file://" + page.string()) + " >" +
-        shell_quoted(dir / "chromium.out") + " 2>" + shell_quoted(dir / "chromium.err");
-    const int status = std::system(command.c_str());
-    Rendered rendered;
-    rendered.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    rendered.dom = read_all(dir / "chromium.out");
-    rendered.log = read_all(dir / "chromium.err");
-    return rendered;
+        shell_quoted(profile) + " " + what + " " + shell_quoted("file://" + page.string());
+    const CliResult result = run_shell(command, dir / "chromium.out", dir / "chromium.err");
+    return Rendered{result.code, result.out, result.err};
 }
 
 // Lines of Chromium's log that report the page's own errors (console messages, exceptions).

@@ -17,9 +17,11 @@
 #include "same_numbers.hpp"
 #include "sample_moments.hpp"
 #include "scenario_builder.hpp"
+#include "scenario_text.hpp"
 
 using namespace marginsim;
 using marginsim::testing::ScenarioBuilder;
+using marginsim::testing::error_of;
 
 namespace {
 
@@ -511,15 +513,6 @@ std::string replaced(std::string text, const std::string& from, const std::strin
     return text.replace(at, from.size(), to);
 }
 
-std::string error_of(const std::string& text) {
-    try {
-        parse_scenario(text, "case.toml");
-    } catch (const InputError& e) {
-        return e.what();
-    }
-    return "no error";
-}
-
 }  // namespace
 
 TEST_CASE("jumps and regime tables are read into the scenario") {
@@ -554,31 +547,25 @@ TEST_CASE("jumps and regime tables are read into the scenario") {
 }
 
 TEST_CASE("malformed jumps and regime keys name the file line column and key") {
-    const std::vector<std::pair<std::string, std::string>> jump_cases{
-        {replaced(jump_toml, "mean = { BTC = -0.1, ETH = -0.15 }", "mean = { BTC = -0.1, ETH = -0.15, XRP = -0.2 }"),
-         "case.toml:18:35: jumps.mean.XRP: no asset named \"XRP\" (expected one of the asset symbols \"BTC\", \"ETH\")"},
-        {replaced(jump_toml, "mean = { BTC = -0.1, ETH = -0.15 }", "mean = { BTC = -0.1 }"),
-         "case.toml:18:8: jumps.mean: no value for \"ETH\" (expected a value for every asset: \"BTC\", \"ETH\")"},
-        {replaced(jump_toml, "vol = 0.05", "vol = -0.05"),
-         "case.toml:19:7: jumps.vol: out of range: found -0.05 (expected a standard deviation of the log jump in [0, 2])"},
-        {replaced(jump_toml, "intensity = 3\n", "intensity = \"3\"\n"),
-         "case.toml:17:13: jumps.intensity: wrong type: found the string \"3\" (expected a number of events per year in [0, 1000])"},
-        {replaced(jump_toml, "[jumps.idiosyncratic.ETH]", "[jumps.idiosyncratic.SOL]"),
-         "case.toml:20:22: jumps.idiosyncratic.SOL: no asset named \"SOL\" (expected one of the asset symbols \"BTC\", \"ETH\")"},
-        {replaced(jump_toml, "model = \"jump\"", "model = \"gaussian\""),
-         "case.toml:16:1: jumps: [jumps] is only used by model = \"jump\", but the model is \"gaussian\" (expected model = \"jump\" in [simulation], or no [jumps] table)"},
+    // The scenario, an edit of it (from, to) and the error it gives.
+    struct Case {
+        const std::string& scenario;
+        const char* from;
+        const char* to;
+        const char* error;
     };
-    for (const auto& [text, expected] : jump_cases) CHECK(error_of(text) == expected);
-    const std::vector<std::pair<std::string, std::string>> regime_cases{
-        {replaced(regime_toml, "start = \"calm\"", "start = \"panic\""),
-         "case.toml:21:9: regime.start: unknown value \"panic\" (expected one of \"calm\", \"stress\", \"stationary\")"},
-        {replaced(regime_toml, "volatility_scale = 1.5", "volatility_scale = 1.5\nvolatility = 1.0"),
-         "case.toml:22:1: regime.stress: both volatility_scale and volatility are given (expected exactly one of volatility_scale (a factor on the [[assets]] volatilities) or volatility (per asset))"},
-        {replaced(regime_toml, "pairs = { \"BTC/ETH\" = 0.9 }", "pairs = { \"BTC/ETH\" = 1.5 }"),
-         "case.toml:25:23: regime.stress.correlation.pairs.\"BTC/ETH\": out of range: found 1.5 (expected a correlation in [-1, 1])"},
-        {replaced(regime_toml, "stress_to_calm = 18", "stress_to_calm = -1"),
-         "case.toml:20:18: regime.stress_to_calm: out of range: found -1 (expected a switching intensity per year in [0, 10000])"},
+    const std::vector<Case> cases{
+        {jump_toml, "mean = { BTC = -0.1, ETH = -0.15 }", "mean = { BTC = -0.1, ETH = -0.15, XRP = -0.2 }", "case.toml:18:35: jumps.mean.XRP: no asset named \"XRP\" (expected one of the asset symbols \"BTC\", \"ETH\")"},
+        {jump_toml, "mean = { BTC = -0.1, ETH = -0.15 }", "mean = { BTC = -0.1 }", "case.toml:18:8: jumps.mean: no value for \"ETH\" (expected a value for every asset: \"BTC\", \"ETH\")"},
+        {jump_toml, "vol = 0.05", "vol = -0.05", "case.toml:19:7: jumps.vol: out of range: found -0.05 (expected a standard deviation of the log jump in [0, 2])"},
+        {jump_toml, "intensity = 3\n", "intensity = \"3\"\n", "case.toml:17:13: jumps.intensity: wrong type: found the string \"3\" (expected a number of events per year in [0, 1000])"},
+        {jump_toml, "[jumps.idiosyncratic.ETH]", "[jumps.idiosyncratic.SOL]", "case.toml:20:22: jumps.idiosyncratic.SOL: no asset named \"SOL\" (expected one of the asset symbols \"BTC\", \"ETH\")"},
+        {jump_toml, "model = \"jump\"", "model = \"gaussian\"", "case.toml:16:1: jumps: [jumps] is only used by model = \"jump\", but the model is \"gaussian\" (expected model = \"jump\" in [simulation], or no [jumps] table)"},
+        {regime_toml, "start = \"calm\"", "start = \"panic\"", "case.toml:21:9: regime.start: unknown value \"panic\" (expected one of \"calm\", \"stress\", \"stationary\")"},
+        {regime_toml, "volatility_scale = 1.5", "volatility_scale = 1.5\nvolatility = 1.0", "case.toml:22:1: regime.stress: both volatility_scale and volatility are given (expected exactly one of volatility_scale (a factor on the [[assets]] volatilities) or volatility (per asset))"},
+        {regime_toml, "pairs = { \"BTC/ETH\" = 0.9 }", "pairs = { \"BTC/ETH\" = 1.5 }", "case.toml:25:23: regime.stress.correlation.pairs.\"BTC/ETH\": out of range: found 1.5 (expected a correlation in [-1, 1])"},
+        {regime_toml, "stress_to_calm = 18", "stress_to_calm = -1", "case.toml:20:18: regime.stress_to_calm: out of range: found -1 (expected a switching intensity per year in [0, 10000])"},
     };
-    for (const auto& [text, expected] : regime_cases) CHECK(error_of(text) == expected);
+    for (const Case& c : cases) CHECK(error_of(replaced(c.scenario, c.from, c.to)) == c.error);
     CHECK(error_of(replaced(jump_toml, "[jumps]", "[jumpz]")).find("case.toml:16:2: jumpz: unknown key") == 0);
 }

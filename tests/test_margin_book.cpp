@@ -269,29 +269,31 @@ ScenarioBuilder four_assets_with_funding() {
 // The book keeps one state for a pool that two modes have (the same positions on the same
 // collateral), so a mode made only of another's pools must give that mode's numbers.
 TEST_CASE("a mode whose pools are all another mode's gives its numbers on every path: funding and fees too") {
-    SECTION("every position isolated: as_configured is the isolated mode") {
+    struct Leg {
+        const char* symbol;
+        Side side;
+        double margin;
+        double leverage;
+    };
+    struct Book {
+        const char* name;
+        MarginMode mode;  // of every position, and the mode as_configured must agree with
+        std::vector<Leg> legs;
+    };
+    constexpr Side l = Side::long_side;
+    constexpr Side s = Side::short_side;
+    const std::vector<Book> books{
+        {"every position isolated: as_configured is the isolated mode", MarginMode::isolated,
+         {{"BTC", l, 2000, 10}, {"ETH", s, 1500, 8}, {"SOL", l, 1000, 12}, {"XRP", l, 800, 15}, {"BTC", s, 700, 5}}},
+        {"every position cross: as_configured is the cross mode", MarginMode::cross,
+         {{"BTC", l, 5000, 10}, {"ETH", l, 5000, 10}, {"SOL", s, 2000, 10}}},
+        {"a cross pool of more than 4 positions (its rows summed first)", MarginMode::cross,
+         {{"BTC", l, 5000, 20}, {"ETH", l, 5000, 20}, {"SOL", l, 3000, 20}, {"XRP", l, 2000, 20}, {"ETH", s, 1000, 5}}},
+    };
+    for (const Book& book : books) {
+        INFO(book.name);
         ScenarioBuilder b = four_assets_with_funding();
-        b.position("BTC", Side::long_side, 2000, 10, MarginMode::isolated)
-            .position("ETH", Side::short_side, 1500, 8, MarginMode::isolated)
-            .position("SOL", Side::long_side, 1000, 12, MarginMode::isolated)
-            .position("XRP", Side::long_side, 800, 15, MarginMode::isolated)
-            .position("BTC", Side::short_side, 700, 5, MarginMode::isolated);
-        check_modes_agree(b.build(), MarginMode::as_configured, MarginMode::isolated);
-    }
-    SECTION("every position cross: as_configured is the cross mode") {
-        ScenarioBuilder b = four_assets_with_funding();
-        b.position("BTC", Side::long_side, 5000, 10, MarginMode::cross)
-            .position("ETH", Side::long_side, 5000, 10, MarginMode::cross)
-            .position("SOL", Side::short_side, 2000, 10, MarginMode::cross);
-        check_modes_agree(b.build(), MarginMode::as_configured, MarginMode::cross);
-    }
-    SECTION("a cross pool of more than 4 positions (its rows summed first)") {
-        ScenarioBuilder b = four_assets_with_funding();
-        b.position("BTC", Side::long_side, 5000, 20, MarginMode::cross)
-            .position("ETH", Side::long_side, 5000, 20, MarginMode::cross)
-            .position("SOL", Side::long_side, 3000, 20, MarginMode::cross)
-            .position("XRP", Side::long_side, 2000, 20, MarginMode::cross)
-            .position("ETH", Side::short_side, 1000, 5, MarginMode::cross);
-        check_modes_agree(b.build(), MarginMode::as_configured, MarginMode::cross);
+        for (const Leg& leg : book.legs) b.position(leg.symbol, leg.side, leg.margin, leg.leverage, book.mode);
+        check_modes_agree(b.build(), MarginMode::as_configured, book.mode);
     }
 }

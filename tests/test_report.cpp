@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -41,25 +42,12 @@ marginsim::ModeReport make_mode(MarginMode mode, double scale, bool liquidated) 
     s.drawdown = {300.0, 2100.0, 4000.0};
     s.funding_paid_mean = -1.5;
 
-    marginsim::PositionReport btc;
-    btc.symbol = "BTC";
-    btc.side = marginsim::Side::long_side;
-    btc.position_mode = MarginMode::cross;
-    btc.margin = 2000.0;
-    btc.notional = 20000.0;
-    btc.entry_price = 66800.0;
-    btc.liquidation_probability = 0.1 * scale;
-    btc.liquidation_price = 60456.789;
-    marginsim::PositionReport eth = btc;
-    eth.symbol = "ETH";
-    eth.side = marginsim::Side::short_side;
-    eth.position_mode = MarginMode::isolated;
-    eth.margin = 1000.0;
-    eth.notional = 3000.0;
-    eth.entry_price = 3100.0;
-    eth.liquidation_probability = 0.05 * scale;
-    eth.liquidation_price.reset();  // no positive price liquidates it
-    out.positions = {btc, eth};
+    // Symbol, side, configured mode, margin, notional, entry price, liquidation probability and
+    // price (none for ETH: no positive price liquidates it).
+    out.positions = {
+        {"BTC", marginsim::Side::long_side, MarginMode::cross, 2000.0, 20000.0, 66800.0, 0.1 * scale, 60456.789},
+        {"ETH", marginsim::Side::short_side, MarginMode::isolated, 1000.0, 3000.0, 3100.0, 0.05 * scale, std::nullopt},
+    };
     return out;
 }
 

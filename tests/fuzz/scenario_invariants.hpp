@@ -6,10 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include "marginsim/error.hpp"
 #include "numerics/correlation.hpp"
 #include "marginsim/run_estimate.hpp"
 #include "marginsim/scenario.hpp"
@@ -193,6 +197,22 @@ inline std::string invariant_violation(const Scenario& s) {
     if (!(std::isfinite(estimate.memory_bytes) && estimate.memory_bytes > 0.0))
         return "run memory estimate";
     return {};
+}
+
+// The fuzz targets' one check: `text` is either refused with a located message (InputError),
+// what bad input should get, or accepted as a scenario that holds every invariant above.
+// Anything else aborts, naming the broken invariant and `what` was fuzzed: a finding.
+inline void check_parse(std::string_view text, const LoadOptions& options, const char* what) {
+    try {
+        const Scenario scenario = parse_scenario(text, "fuzz", options);
+        const std::string broken = invariant_violation(scenario);
+        if (!broken.empty()) {
+            std::fprintf(stderr, "accepted %s breaks an invariant: %s\n", what, broken.c_str());
+            std::abort();
+        }
+    } catch (const InputError&) {
+        // Refused with a located message: what bad input should get.
+    }
 }
 
 }  // namespace marginsim::testing
