@@ -19,6 +19,7 @@
 #include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "render/format.hpp"
+#include "cli_runner.hpp"
 
 namespace {
 
@@ -164,21 +165,6 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
     REQUIRE_FALSE(quoted);
     REQUIRE(field.empty());  // the last row ends with a newline
     return rows;
-}
-
-std::filesystem::path make_temp_dir() {
-    std::random_device seed;
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("marginsim_test_report_" + std::to_string(seed()));
-    std::filesystem::create_directories(dir);
-    return dir;
-}
-
-std::string read_all(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
 }
 
 }  // namespace
@@ -381,23 +367,24 @@ TEST_CASE("text table shows the modes side by side") {
 }
 
 TEST_CASE("write_file_atomically replaces a file whole") {
-    const auto dir = make_temp_dir();
+    const marginsim::testing::TempDir temp("marginsim_test_report");
+    const auto& dir = temp.path();
     const auto path = dir / "report.json";
     marginsim::write_file_atomically(path, std::string(10000, 'x'));
-    CHECK(read_all(path) == std::string(10000, 'x'));
+    CHECK(marginsim::testing::read_all(path) == std::string(10000, 'x'));
     marginsim::write_file_atomically(path, "short\n");
-    CHECK(read_all(path) == "short\n");  // no tail of the longer old file
+    CHECK(marginsim::testing::read_all(path) == "short\n");  // no tail of the longer old file
 
     std::vector<std::string> names;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         names.push_back(entry.path().filename().string());
     }
     CHECK(names == std::vector<std::string>{"report.json"});  // no temp file left
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("write_file_atomically fails cleanly") {
-    const auto dir = make_temp_dir();
+    const marginsim::testing::TempDir temp("marginsim_test_report");
+    const auto& dir = temp.path();
     SECTION("directory does not exist") {
         const auto path = dir / "missing" / "report.json";
         CHECK_THROWS_AS(marginsim::write_file_atomically(path, "x"), std::runtime_error);
@@ -411,12 +398,11 @@ TEST_CASE("write_file_atomically fails cleanly") {
         std::filesystem::create_directories(path);
         { std::ofstream(path / "old.txt") << "old"; }
         CHECK_THROWS_AS(marginsim::write_file_atomically(path, "new"), std::runtime_error);
-        CHECK(read_all(path / "old.txt") == "old");
+        CHECK(marginsim::testing::read_all(path / "old.txt") == "old");
         std::size_t entries = 0;
         for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) {
             ++entries;
         }
         CHECK(entries == 1);
     }
-    std::filesystem::remove_all(dir);
 }
