@@ -164,6 +164,12 @@ struct SweepArguments {
     OutputArguments outputs;
     std::string tiers_dir;
     bool force = false;  // skip the run-size check
+    // Set after parsing: the option of each parameter, which tells the one given (also with an
+    // empty value, which is refused naming it).
+    const CLI::Option* correlation_option = nullptr;
+    const CLI::Option* leverage_option = nullptr;
+    const CLI::Option* volatility_option = nullptr;
+    const CLI::Option* horizon_option = nullptr;
 };
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments);
