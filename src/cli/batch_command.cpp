@@ -87,6 +87,8 @@ int batch_command(const BatchArguments& arguments) {
             if (quiet && entry.status != BatchStatus::failed) return;
             bar.message(fmt::format("batch: [{}/{}] {}: {}", done, total, entry.scenario.string(), outcome(entry)));
         });
+    // About the inputs (a file given twice is run once), shown even with --quiet as warnings are.
+    for (const std::string& note : result.notes) bar.message("batch: note: " + note);
     const std::size_t failed = result.count(BatchStatus::failed);
     if (!quiet || failed > 0 || result.interrupted) {
         fmt::print(stderr, "batch: {} scenarios: {} ran, {} skipped, {} failed", result.entries.size(),
