@@ -1,4 +1,4 @@
-// `marginsim sweep FILE --correlation SPEC`: one parameter swept on the same random numbers,
+// `marginsim sweep FILE --correlation VALUES`: one parameter swept on the same random numbers,
 // with the crossover of cross and isolated margin's ES 99%.
 
 #include <algorithm>
@@ -21,7 +21,7 @@
 namespace marginsim::cli {
 namespace {
 
-constexpr const char* values_help = "values 'start:stop:step' (stop included) or 'v1,v2,...'";
+constexpr const char* values_help = "'start:stop:step' (stop included) or 'v1,v2,...'";
 
 struct SweptParameter {
     SweepParameter parameter;
@@ -78,21 +78,19 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
     add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
     CLI::Option_group* parameter =
         command->add_option_group("parameter", "The parameter to sweep (exactly one)");
-    CLI::Option* correlation = parameter->add_option(
-        "--correlation", arguments.correlation,
-        fmt::format("The same correlation for every pair of assets, or blend weights with "
-                    "--blend or --stress: {}",
-                    values_help));
-    arguments.leverage_option = parameter->add_option("--leverage", arguments.leverage,
-                          fmt::format("Scale of every position's size (its leverage; margins "
-                                      "unchanged): {}",
-                                      values_help));
-    arguments.volatility_option = parameter->add_option("--vol-scale", arguments.volatility,
-                          fmt::format("Scale of every asset's volatility: {}", values_help));
-    arguments.horizon_option = parameter->add_option("--horizon", arguments.horizon,
-                          fmt::format("Horizon in days, at the scenario's steps per day: {}",
-                                      values_help));
+    const auto add_parameter = [parameter](const char* name, std::string& values, const char* what) {
+        return parameter->add_option(name, values, fmt::format("{}: {}", what, values_help))->type_name("VALUES");
+    };
+    CLI::Option* correlation =
+        add_parameter("--correlation", arguments.correlation,
+                      "The same correlation for every pair of assets, or blend weights with --blend or --stress");
     arguments.correlation_option = correlation;
+    arguments.leverage_option = add_parameter("--leverage", arguments.leverage,
+                                              "Scale of every position's size (its leverage; margins unchanged)");
+    arguments.volatility_option =
+        add_parameter("--vol-scale", arguments.volatility, "Scale of every asset's volatility");
+    arguments.horizon_option =
+        add_parameter("--horizon", arguments.horizon, "Horizon in days, at the scenario's steps per day");
     parameter->require_option(1);
     command
         ->add_flag("--blend", arguments.blend,
@@ -103,6 +101,8 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         ->add_option("--stress", arguments.stress,
                      "Blend toward the correlation matrix in this TOML file (matrix = [[...]], "
                      "optional symbols = [...] giving its order) instead of 11'; implies --blend")
+        ->type_name("PATH")
+        ->check(nonempty_path())
         ->needs(correlation);
     command
         ->add_option("--bisect", arguments.bisect,
