@@ -375,3 +375,40 @@ TEST_CASE("run and validate look up tier references in --tiers-dir") {
     INFO(run.err);
     CHECK(run.code == 0);
 }
+
+TEST_CASE("batch prints its notes about the inputs on lines of their own") {
+    const TempDir dir("marginsim_test_cli");
+    const fs::path scenario = dir.write("scenario.toml", scenario_text);
+    const std::string twice = shell_quoted(scenario) + " " + shell_quoted(scenario);
+    const std::string note =
+        "batch: note: " + scenario.string() + ": given more than once (as " + scenario.string() + " before): run once\n";
+    const auto lines_equal_to = [](const std::string& text, const std::string& line) {
+        std::size_t count = 0;
+        for (std::size_t at = text.find(line); at != std::string::npos; at = text.find(line, at + 1)) {
+            if (at == 0 || text[at - 1] == '\n') ++count;
+        }
+        return count;
+    };
+    SECTION("after the scenarios' lines, before the summary") {
+        const Result result = dir.run("batch " + twice + " --paths 1000 --out " + shell_quoted(dir / "out"));
+        INFO(result.err);
+        CHECK(result.code == 0);
+        CHECK(lines_equal_to(result.err, note) == 1);
+        const std::size_t summary = result.err.find("batch: 1 scenarios: 1 ran, 0 skipped, 0 failed");
+        REQUIRE(summary != std::string::npos);
+        CHECK(result.err.find(note) < summary);
+        CHECK(result.err.find("batch: [1/1] " + scenario.string() + ": ran in ") < result.err.find(note));
+    }
+    SECTION("next to the progress bar's lines") {
+        const Result result =
+            dir.run("batch " + twice + " --paths 1000 --progress --out " + shell_quoted(dir / "out"));
+        INFO(result.err);
+        CHECK(result.code == 0);
+        CHECK(lines_equal_to(result.err, note) == 1);
+    }
+    SECTION("with --quiet, as warnings are") {
+        const Result result = dir.run("batch " + twice + " --paths 1000 -q --out " + shell_quoted(dir / "out"));
+        CHECK(result.code == 0);
+        CHECK(result.err == note);
+    }
+}

@@ -610,3 +610,27 @@ TEST_CASE("marginsim sweep refuses a missing or doubled parameter and bad values
     CHECK(stress.code == 2);
     CHECK_THAT(stress.err, Catch::Contains("bad.toml:1"));
 }
+
+TEST_CASE("marginsim sweep names the option given in every error about its values") {
+    using marginsim::testing::CliResult;
+    using marginsim::testing::shell_quoted;
+    const marginsim::testing::TempDir dir("marginsim_test_sweep_cli");
+    const std::string file = shell_quoted(dir.write("pair.toml", marginsim::testing::small_scenario(0.8, 1000)));
+    // An empty value is the option given with nothing in it, not the next parameter's absence.
+    for (const std::string option : {"--correlation", "--leverage", "--vol-scale", "--horizon"}) {
+        INFO(option);
+        const CliResult empty = dir.run("sweep " + file + " " + option + " ''");
+        CHECK(empty.code == 2);
+        CHECK_THAT(empty.err, Catch::StartsWith("error: " + option + ": no values (expected a range"));
+    }
+    // A value the scenario refuses names the option too, not the parameter's name in the report.
+    // small_scenario has 24 steps per day: 1e9 days are 2.4e10 steps, past the int step counter.
+    const CliResult long_horizon = dir.run("sweep " + file + " --horizon 1,1e9");
+    CHECK(long_horizon.code == 2);
+    CHECK_THAT(long_horizon.err, Catch::StartsWith("error: --horizon: value 1000000000: too long: 1000000000 days "
+                                                   "at 24 steps per day"));
+    CHECK_THAT(long_horizon.err, Catch::Contains("at most 2147483647 steps"));
+    const CliResult leverage = dir.run("sweep " + file + " --leverage 1,0");
+    CHECK(leverage.code == 2);
+    CHECK_THAT(leverage.err, Catch::StartsWith("error: --leverage: value 0:"));
+}

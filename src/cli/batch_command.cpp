@@ -41,12 +41,17 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
     command
         ->add_option("INPUTS", arguments.inputs,
                      "Scenario files, or directories whose *.toml files are scenarios")
+        ->type_name("PATH")
+        ->check(nonempty_path())
         ->required();
     command->add_option("--out", arguments.out, "Directory of the reports (created if missing)")
+        ->type_name("DIR")
+        ->check(nonempty_path())
         ->required();
     command->add_flag("--force", arguments.force,
-                      "Rerun every scenario, also those whose reports are newer than the file, and run "
-                      "those above the run-size limit (an hour or 75% of the physical memory)");
+                      "Rerun every scenario, also those whose reports are up to date (the same scenario "
+                      "and tier tables, paths and seed, the reports as written), and run those above the "
+                      "run-size limit (an hour or 75% of the physical memory)");
     command
         ->add_option("--jobs", arguments.jobs,
                      "Scenarios run at once, each with (cores / jobs) threads unless --threads "
@@ -87,6 +92,8 @@ int batch_command(const BatchArguments& arguments) {
             if (quiet && entry.status != BatchStatus::failed) return;
             bar.message(fmt::format("batch: [{}/{}] {}: {}", done, total, entry.scenario.string(), outcome(entry)));
         });
+    // About the inputs (a file given twice is run once), shown even with --quiet as warnings are.
+    for (const std::string& note : result.notes) bar.message("batch: note: " + note);
     const std::size_t failed = result.count(BatchStatus::failed);
     if (!quiet || failed > 0 || result.interrupted) {
         fmt::print(stderr, "batch: {} scenarios: {} ran, {} skipped, {} failed", result.entries.size(),

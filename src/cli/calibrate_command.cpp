@@ -113,13 +113,16 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
         ->add_option("PRICES", arguments.files,
                      "Daily price CSV files, one asset each: CryptoDataDownload/Binance "
                      "(Unix,Date,Symbol,...,Close,...) or plain date,close")
+        ->type_name("PATH")
+        ->check(nonempty_path())
         ->required();
     arguments.window_option =
         command
             ->add_option("--window", arguments.window,
-                         "Use the DAYS calendar days up to the last date all files share "
-                         "(default: all shared dates)")
-            ->check(CLI::Range(1, 100000));
+                         "Use the DAYS calendar days (1 to 100000) up to the last date all files "
+                         "share (default: all shared dates)")
+            ->type_name("DAYS")
+            ->check(CLI::Range(1, 100000).description(""));
     command->add_option("--method", arguments.method, "Covariance estimator: sample or ewma")
         ->check(CLI::IsMember({"sample", "ewma"}))
         ->capture_default_str();
@@ -138,14 +141,16 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
             ->capture_default_str();
     command
         ->add_option("--symbols", arguments.symbols,
-                     "Symbols of the files, in order (A,B,...); default: the Symbol column "
+                     "Symbols of the files, in order, comma-separated (BTC,ETH); default: the Symbol column "
                      "(BTCUSDT -> BTC), else the file name (Binance_ADAUSDT_d.csv -> ADA)")
+        ->type_name("SYMBOL")
         ->delimiter(',');
     command
         ->add_option("--out", arguments.out,
-                     "Write the snippet to PATH, the summary to stdout (default, or '-': the snippet "
-                     "to stdout, the summary to stderr)")
-        ->type_name("PATH");
+                     "Write the snippet to PATH and the summary to stdout; without --out, or with "
+                     "'-', the snippet goes to stdout and the summary to stderr")
+        ->type_name("PATH")
+        ->check(nonempty_path());
     command->footer(output_rules);
     return command;
 }

@@ -107,6 +107,10 @@ extern const char* const output_rules;
 // Adds the output options `help` names; returns -q,--quiet (nullptr without it).
 CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, const OutputHelp& help);
 
+// The value of an option or argument that names a file or directory: an empty one is refused
+// (an empty --json would otherwise read as no --json at all, an empty --stress as no stress).
+CLI::Validator nonempty_path();
+
 // FILE and --tiers-dir of every command that loads one scenario.
 void add_scenario_options(CLI::App& command, std::string& scenario, std::string& tiers_dir);
 
@@ -164,6 +168,12 @@ struct SweepArguments {
     OutputArguments outputs;
     std::string tiers_dir;
     bool force = false;  // skip the run-size check
+    // Set after parsing: the option of each parameter, which tells the one given (also with an
+    // empty value, which is refused naming it).
+    const CLI::Option* correlation_option = nullptr;
+    const CLI::Option* leverage_option = nullptr;
+    const CLI::Option* volatility_option = nullptr;
+    const CLI::Option* horizon_option = nullptr;
 };
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments);

@@ -89,6 +89,10 @@ int main(int argc, char** argv) {
         "marginsim"};
     app.set_version_flag("--version", std::string("marginsim ") + MARGINSIM_VERSION);
     app.require_subcommand(1);
+    // "error: " as every other error starts, so that a script or a reader finds them alike.
+    app.failure_message([](const CLI::App* failed, const CLI::Error& error) {
+        return "error: " + CLI::FailureMessage::simple(failed, error);
+    });
 
     RunArguments run;
     ValidateArguments validate;

@@ -14,10 +14,18 @@ const char* const output_rules =
     "An output may not be an input, the checkpoint or another output. Every output path is checked\n"
     "before the work starts (exit 2 when unusable); a failed write, to a file or stdout, exits 1.";
 
+CLI::Validator nonempty_path() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string { return text.empty() ? "an empty path (expected a path)" : ""; }, "");
+}
+
 CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, const OutputHelp& help) {
-    if (help.json != nullptr) command.add_option("--json", outputs.json, help.json)->type_name("PATH");
-    if (help.csv != nullptr) command.add_option("--csv", outputs.csv, help.csv)->type_name("PATH");
-    if (help.html != nullptr) command.add_option("--html", outputs.html, help.html)->type_name("PATH");
+    const auto add_path = [&command](const char* name, std::string& path, const char* text) {
+        if (text != nullptr) command.add_option(name, path, text)->type_name("PATH")->check(nonempty_path());
+    };
+    add_path("--json", outputs.json, help.json);
+    add_path("--csv", outputs.csv, help.csv);
+    add_path("--html", outputs.html, help.html);
     command.footer(output_rules);
     if (!help.stdout_format) return nullptr;
     CLI::Option* format =
@@ -38,11 +46,14 @@ CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, con
 CLI::Option* add_tiers_dir_option(CLI::App& command, std::string& tiers_dir) {
     return command.add_option("--tiers-dir", tiers_dir,
                               "Look up tier table references (tiers = \"binance-usdm/BTCUSDT\") "
-                              "here first, before the exchanges directory next to the scenario");
+                              "here first, before the exchanges directory next to the scenario")
+        ->type_name("DIR")
+        ->check(nonempty_path())
+        ->check(CLI::Validator(CLI::ExistingDirectory).description(""));
 }
 
 void add_scenario_options(CLI::App& command, std::string& scenario, std::string& tiers_dir) {
-    command.add_option("FILE", scenario, "Scenario file (TOML)")->required();
+    command.add_option("FILE", scenario, "Scenario file (TOML)")->type_name("PATH")->check(nonempty_path())->required();
     add_tiers_dir_option(command, tiers_dir);
 }
 

@@ -96,7 +96,9 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                       "Continue an interrupted run from its checkpoint, to the numbers of an uninterrupted run");
     command->add_option("--checkpoint", arguments.checkpoint,
                         "Where an interrupted run writes its checkpoint and --resume reads it "
-                        "(default: FILE.checkpoint, next to the scenario)");
+                        "(default: FILE.checkpoint, next to the scenario)")
+        ->type_name("PATH")
+        ->check(nonempty_path());
     add_force_flag(*command, arguments.force, "the run");
     return command;
 }

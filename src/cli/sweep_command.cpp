@@ -1,4 +1,4 @@
-// `marginsim sweep FILE --correlation SPEC`: one parameter swept on the same random numbers,
+// `marginsim sweep FILE --correlation VALUES`: one parameter swept on the same random numbers,
 // with the crossover of cross and isolated margin's ES 99%.
 
 #include <algorithm>
@@ -21,27 +21,39 @@
 namespace marginsim::cli {
 namespace {
 
-constexpr const char* values_help = "values 'start:stop:step' (stop included) or 'v1,v2,...'";
+constexpr const char* values_help = "'start:stop:step' (stop included) or 'v1,v2,...'";
+
+struct SweptParameter {
+    SweepParameter parameter;
+    const CLI::Option* option;
+    const std::string* values;
+};
+
+// The parameter whose option was given (an empty value counts as given: it is refused naming
+// that option); CLI11 has checked there is exactly one.
+SweptParameter swept_parameter(const SweepArguments& arguments) {
+    const bool blend = arguments.blend || !arguments.stress.empty();
+    const SweptParameter given[] = {
+        {blend ? SweepParameter::correlation_blend : SweepParameter::correlation, arguments.correlation_option,
+         &arguments.correlation},
+        {SweepParameter::leverage_scale, arguments.leverage_option, &arguments.leverage},
+        {SweepParameter::volatility_scale, arguments.volatility_option, &arguments.volatility},
+    };
+    for (const SweptParameter& swept : given) {
+        if (swept.option->count() > 0) return swept;
+    }
+    return {SweepParameter::horizon_days, arguments.horizon_option, &arguments.horizon};
+}
 
 SweepSpec sweep_spec(const SweepArguments& arguments, const Scenario& scenario) {
+    const SweptParameter swept = swept_parameter(arguments);
     SweepSpec spec;
-    if (!arguments.correlation.empty()) {
-        const bool blend = arguments.blend || !arguments.stress.empty();
-        spec.parameter = blend ? SweepParameter::correlation_blend : SweepParameter::correlation;
-        spec.values = parse_sweep_values(arguments.correlation, "--correlation");
-        if (!arguments.stress.empty()) {
-            spec.blend_target = load_stress_matrix(arguments.stress, scenario);
-            spec.blend_target_source = arguments.stress;
-        }
-    } else if (!arguments.leverage.empty()) {
-        spec.parameter = SweepParameter::leverage_scale;
-        spec.values = parse_sweep_values(arguments.leverage, "--leverage");
-    } else if (!arguments.volatility.empty()) {
-        spec.parameter = SweepParameter::volatility_scale;
-        spec.values = parse_sweep_values(arguments.volatility, "--vol-scale");
-    } else {
-        spec.parameter = SweepParameter::horizon_days;
-        spec.values = parse_sweep_values(arguments.horizon, "--horizon");
+    spec.parameter = swept.parameter;
+    spec.option = swept.option->get_name();  // "--horizon": every error about a value names it
+    spec.values = parse_sweep_values(*swept.values, spec.option);
+    if (!arguments.stress.empty()) {
+        spec.blend_target = load_stress_matrix(arguments.stress, scenario);
+        spec.blend_target_source = arguments.stress;
     }
     return spec;
 }
@@ -66,20 +78,19 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
     add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
     CLI::Option_group* parameter =
         command->add_option_group("parameter", "The parameter to sweep (exactly one)");
-    CLI::Option* correlation = parameter->add_option(
-        "--correlation", arguments.correlation,
-        fmt::format("The same correlation for every pair of assets, or blend weights with "
-                    "--blend or --stress: {}",
-                    values_help));
-    parameter->add_option("--leverage", arguments.leverage,
-                          fmt::format("Scale of every position's size (its leverage; margins "
-                                      "unchanged): {}",
-                                      values_help));
-    parameter->add_option("--vol-scale", arguments.volatility,
-                          fmt::format("Scale of every asset's volatility: {}", values_help));
-    parameter->add_option("--horizon", arguments.horizon,
-                          fmt::format("Horizon in days, at the scenario's steps per day: {}",
-                                      values_help));
+    const auto add_parameter = [parameter](const char* name, std::string& values, const char* what) {
+        return parameter->add_option(name, values, fmt::format("{}: {}", what, values_help))->type_name("VALUES");
+    };
+    CLI::Option* correlation =
+        add_parameter("--correlation", arguments.correlation,
+                      "The same correlation for every pair of assets, or blend weights with --blend or --stress");
+    arguments.correlation_option = correlation;
+    arguments.leverage_option = add_parameter("--leverage", arguments.leverage,
+                                              "Scale of every position's size (its leverage; margins unchanged)");
+    arguments.volatility_option =
+        add_parameter("--vol-scale", arguments.volatility, "Scale of every asset's volatility");
+    arguments.horizon_option =
+        add_parameter("--horizon", arguments.horizon, "Horizon in days, at the scenario's steps per day");
     parameter->require_option(1);
     command
         ->add_flag("--blend", arguments.blend,
@@ -90,6 +101,8 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         ->add_option("--stress", arguments.stress,
                      "Blend toward the correlation matrix in this TOML file (matrix = [[...]], "
                      "optional symbols = [...] giving its order) instead of 11'; implies --blend")
+        ->type_name("PATH")
+        ->check(nonempty_path())
         ->needs(correlation);
     command
         ->add_option("--bisect", arguments.bisect,
