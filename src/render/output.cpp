@@ -84,8 +84,8 @@ int write_all(int fd, const std::string& content) {
     return 0;
 }
 
-// A new file in `dir` named ".ms.tmp-PID-N": short whatever the output's name, and of the pattern
-// batch recognises as a temporary of a process (src/batch/batch.cpp, remove_stale_temporaries).
+// A new file in `dir` named ".ms.tmp-PID-N": short whatever the output's name (a 255-byte name
+// still fits), hidden, and removed by this process on every failure.
 fs::path create_temporary(const fs::path& dir, const fs::path& target, int& fd) {
     static std::atomic<unsigned long> counter{0};
     for (;;) {
