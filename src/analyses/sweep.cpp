@@ -124,11 +124,16 @@ std::vector<std::size_t> stress_order(const detail::TableReader& root, const Sce
 
 // ---------------------------------------------------------------- checks
 
+// What errors about the swept values name: the option given ("--leverage"), else the parameter
+// ("leverage_scale").
+std::string values_source(const SweepSpec& spec) {
+    return spec.option.empty() ? std::string(to_string(spec.parameter)) : spec.option;
+}
+
 // "--leverage: value 30: ...", or with no option "leverage_scale: value 30: ...".
 [[noreturn]] void fail_value(const SweepSpec& spec, double value, const std::string& message,
                              const std::string& expected) {
-    throw InputError(spec.option.empty() ? std::string(to_string(spec.parameter)) : spec.option, 0, 0,
-                     fmt::format("value {}", value), message, expected);
+    throw InputError(values_source(spec), 0, 0, fmt::format("value {}", value), message, expected);
 }
 
 std::vector<double> uniform_matrix(std::size_t n, double rho) {
@@ -163,20 +168,7 @@ void check_positions(const Scenario& scaled, const SweepSpec& spec, double value
     }
 }
 
-void check_value_range(const Scenario& scenario, const SweepSpec& spec, double value);
-
-void check_value(const Scenario& scenario, const SweepSpec& spec, double value) {
-    check_value_range(scenario, spec, value);
-    // Longer horizons meet load_scenario's bound on the jumps too.
-    if (const auto problem = detail::jump_problem(scenario_at(scenario, spec, value)))
-        fail_value(spec, value, "jumps." + problem->key + ": " + problem->message, problem->expected);
-    // Scaled volatilities, sizes and longer horizons meet load_scenario's numerical guard too.
-    if (const auto overflow = find_overflow(scenario_at(scenario, spec, value))) {
-        fail_value(spec, value, *overflow,
-                   "a value at which no price or notional overflows on a plausible path");
-    }
-}
-
+// The value itself, before any scenario is made from it.
 void check_value_range(const Scenario& scenario, const SweepSpec& spec, double value) {
     switch (spec.parameter) {
         case SweepParameter::correlation:
@@ -185,7 +177,6 @@ void check_value_range(const Scenario& scenario, const SweepSpec& spec, double v
             return;
         case SweepParameter::leverage_scale:
             if (!(value > 0.0)) fail_value(spec, value, "not positive", "a scale > 0");
-            check_positions(scenario_at(scenario, spec, value), spec, value);
             return;
         case SweepParameter::volatility_scale:
             if (!(value >= 0.0)) fail_value(spec, value, "negative", "a scale >= 0");
@@ -196,6 +187,20 @@ void check_value_range(const Scenario& scenario, const SweepSpec& spec, double v
                 fail_value(spec, value, problem->message, problem->expected);
             }
             return;
+    }
+}
+
+void check_value(const Scenario& scenario, const SweepSpec& spec, double value) {
+    check_value_range(scenario, spec, value);
+    const Scenario at = scenario_at(scenario, spec, value);
+    if (spec.parameter == SweepParameter::leverage_scale) check_positions(at, spec, value);
+    // Longer horizons meet load_scenario's bound on the jumps too.
+    if (const auto problem = detail::jump_problem(at))
+        fail_value(spec, value, "jumps." + problem->key + ": " + problem->message, problem->expected);
+    // Scaled volatilities, sizes and longer horizons meet load_scenario's numerical guard too.
+    if (const auto overflow = find_overflow(at)) {
+        fail_value(spec, value, *overflow,
+                   "a value at which no price or notional overflows on a plausible path");
     }
 }
 
@@ -321,8 +326,7 @@ Scenario scenario_at(const Scenario& base, const SweepSpec& spec, double value) 
 
 void check_sweep(const Scenario& scenario, const SweepSpec& spec) {
     if (spec.values.empty()) {
-        throw InputError(spec.option.empty() ? std::string(to_string(spec.parameter)) : spec.option, 0, 0,
-                         "", "no values", values_expected);
+        throw InputError(values_source(spec), 0, 0, "", "no values", values_expected);
     }
     const std::size_t n = scenario.asset_count();
     if (spec.parameter == SweepParameter::correlation_blend && !spec.blend_target.empty() &&
