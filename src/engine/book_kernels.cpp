@@ -38,10 +38,6 @@ inline double pool_loss(double base_loss, double collateral, double upnl) noexce
     return base_loss - if_open(collateral, upnl);
 }
 
-}  // namespace
-
-namespace {
-
 // out[k] = sum of the rows' k-th entries, 4 rows a pass.
 [[MARGINSIM_HOT_KERNEL]] void sum_rows(double* __restrict out, const double* rows, std::span<const std::size_t> indices,
               std::size_t stride, std::size_t count) {
