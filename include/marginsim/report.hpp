@@ -48,6 +48,7 @@ struct SimulationInfo {
     std::vector<std::string> symbols;  // the assets, in the order of the per-asset parameters
     double horizon_days = 0.0;
     int steps_per_day = 0;
+    Monitoring monitoring = Monitoring::continuous;
     std::uint64_t block_size = 0;
     // Paths on which a notional passed max_amount or a price overflowed: left out of every
     // statistic of the report, which is over paths - overflowed_paths.

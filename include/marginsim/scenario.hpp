@@ -15,6 +15,9 @@
 namespace marginsim {
 
 enum class PriceModel { gaussian, student_t, jump, regime };
+// When a liquidation is found (docs/model.md#monitoring): at any moment, the log prices between
+// two steps being Brownian bridges (continuous, the default), or at the steps only (discrete).
+enum class Monitoring { continuous, discrete };
 enum class LiquidationPolicy { full, fee };
 enum class Side { long_side = 1, short_side = -1 };
 // How an account is margined. A position's own `mode` is isolated or cross; the three
@@ -29,6 +32,7 @@ inline constexpr std::size_t mode_index(MarginMode mode) noexcept {
 
 inline constexpr int sign(Side side) noexcept { return static_cast<int>(side); }
 std::string_view to_string(PriceModel model) noexcept;
+std::string_view to_string(Monitoring monitoring) noexcept;
 enum class StartRegime { calm, stress, stationary };
 std::string_view to_string(StartRegime start) noexcept;
 std::string_view to_string(LiquidationPolicy policy) noexcept;
@@ -64,6 +68,7 @@ struct Simulation {
     int steps_per_day = 0;
     std::uint64_t seed = 0;
     PriceModel model = PriceModel::gaussian;
+    Monitoring monitoring = Monitoring::continuous;
     double dof = 0.0;  // student_t only
     int threads = 0;   // 0 = all cores
 

@@ -45,6 +45,7 @@ SimulationInfo simulation_info(const Scenario& scenario, int threads, double ela
     for (const Asset& asset : scenario.assets) info.symbols.push_back(asset.symbol);
     info.horizon_days = scenario.simulation.horizon_days;
     info.steps_per_day = scenario.simulation.steps_per_day;
+    info.monitoring = scenario.simulation.monitoring;
     info.block_size = block_size;
     return info;
 }

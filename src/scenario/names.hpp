@@ -27,6 +27,8 @@ inline constexpr Named<PriceModel> price_model_names[] = {{PriceModel::gaussian,
                                                           {PriceModel::student_t, "student_t"},
                                                           {PriceModel::jump, "jump"},
                                                           {PriceModel::regime, "regime"}};
+inline constexpr Named<Monitoring> monitoring_names[] = {{Monitoring::continuous, "continuous"},
+                                                         {Monitoring::discrete, "discrete"}};
 inline constexpr Named<StartRegime> start_regime_names[] = {{StartRegime::calm, "calm"},
                                                             {StartRegime::stress, "stress"},
                                                             {StartRegime::stationary, "stationary"}};

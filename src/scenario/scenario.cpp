@@ -12,6 +12,10 @@ namespace marginsim {
 std::string_view to_string(PriceModel model) noexcept {
     return detail::name_of(model, detail::price_model_names);
 }
+
+std::string_view to_string(Monitoring monitoring) noexcept {
+    return detail::name_of(monitoring, detail::monitoring_names);
+}
 std::string_view to_string(StartRegime start) noexcept {
     return detail::name_of(start, detail::start_regime_names);
 }
