@@ -48,7 +48,10 @@ void walk_block(const Scenario& s, std::uint64_t stream, int steps, Visit&& visi
 
 // Horizon log returns x_T - x_0 of every asset: [asset][path], over `blocks` blocks of 1024
 // paths (stream = block index), as the engine runs them.
-std::vector<std::vector<double>> horizon_log_returns(const Scenario& s, std::size_t blocks) {
+std::vector<std::vector<double>> horizon_log_returns(const Scenario& scenario, std::size_t blocks) {
+    // The price model alone: discrete monitoring, which draws no bridge normals.
+    Scenario s = scenario;
+    s.simulation.monitoring = Monitoring::discrete;
     const MarketModel model(s);
     const std::size_t n = block_size;
     PathBlock paths(s.asset_count(), n);
@@ -303,7 +306,13 @@ TEST_CASE("regime model: share of time in stress and sojourn times match the swi
         });
         for (std::size_t p = 0; p < n; ++p) share.push_back(static_cast<double>(in_stress[p]) / s.simulation.steps);
     }
-    const double pi = s.regimes.stationary_stress_share();  // 20 / (20 + 60) = 0.25
+    // The chain runs on the model's daily clock: it switches after a day's last step with
+    // probability p = 1 - exp(-lambda * 1 day), so stays are geometric in days, of mean
+    // 1 day / p, and the stationary share in stress is p_in / (p_in + p_out).
+    const double day = 1.0 / 365.0;
+    const std::array<double, 2> lambda{s.regimes.calm_to_stress, s.regimes.stress_to_calm};
+    const std::array<double, 2> switch_p{-std::expm1(-lambda[0] * day), -std::expm1(-lambda[1] * day)};
+    const double pi = switch_p[0] / (switch_p[0] + switch_p[1]);  // about 0.26
     const auto mean_and_error = [](const std::vector<double>& v) {
         double m = 0.0, ss = 0.0;
         for (double x : v) m += x;
@@ -321,12 +330,12 @@ TEST_CASE("regime model: share of time in stress and sojourn times match the swi
         CHECK(std::abs(start - pi) < 4.0 * std::sqrt(pi * (1.0 - pi) / 2048.0));
     }
     SECTION("sojourn times") {
-        const std::array<double, 2> lambda{s.regimes.calm_to_stress, s.regimes.stress_to_calm};
         for (std::size_t r = 0; r < 2; ++r) {
             const double stay = time_in[r] / exits[r];
             const double error = stay / std::sqrt(exits[r]);  // exits: about Poisson
-            INFO((r == 0 ? "calm" : "stress") << " stay " << stay << " +- " << error << " years vs 1/lambda " << 1.0 / lambda[r]);
-            CHECK(std::abs(stay - 1.0 / lambda[r]) < 4.0 * error);
+            const double expected = day / switch_p[r];
+            INFO((r == 0 ? "calm" : "stress") << " stay " << stay << " +- " << error << " years vs 1 day / p " << expected);
+            CHECK(std::abs(stay - expected) < 4.0 * error);
             CHECK(error < 0.05 / lambda[r]);
         }
     }

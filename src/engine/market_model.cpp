@@ -22,6 +22,9 @@ PathBlock::PathBlock(std::size_t asset_count, std::size_t capacity)
       uniforms_(capacity),
       shock_(capacity),
       regime_(capacity, 0),
+      step_regime_(capacity, 0),
+      mixing_scale_(capacity, 1.0),
+      bridge_normals_(asset_count * capacity),
       jump_path_(capacity),
       jump_slot_(capacity, -1),
       jump_size_(asset_count * capacity) {}
@@ -45,8 +48,11 @@ double* PathBlock::jump_sizes_of(std::size_t path) noexcept {
 void PathBlock::reset(std::span<const double> start_log_price, std::size_t n) {
     assert(start_log_price.size() == asset_count_ && n <= capacity_);
     size_ = n;
+    steps_taken_ = 0;
     clear_jumps();
     std::fill_n(regime_.begin(), n, std::uint8_t{0});
+    std::fill_n(step_regime_.begin(), n, std::uint8_t{0});
+    std::fill_n(mixing_scale_.begin(), n, 1.0);
     for (std::size_t i = 0; i < asset_count_; ++i) {
         const double x0 = start_log_price[i];
         const double p0 = std::exp(x0);
@@ -186,9 +192,29 @@ MarketModel::PoissonStep poisson_step(double intensity, double dt) {
 
 }  // namespace
 
+std::array<std::vector<double>, 2> step_covariances(const Scenario& scenario) {
+    const std::size_t n = scenario.asset_count();
+    const double dt = scenario.simulation.dt_years;
+    const bool regimes = scenario.simulation.model == PriceModel::regime;
+    std::array<std::vector<double>, 2> out;
+    for (std::size_t r = 0; r < 2; ++r) {
+        const bool stress = r == 1 && regimes;
+        const std::vector<double>& correlation = stress ? scenario.regimes.stress_correlation : scenario.correlation;
+        const auto vol = [&](std::size_t i) {
+            return stress ? scenario.regimes.stress_volatility[i] : scenario.assets[i].volatility;
+        };
+        out[r].resize(n * n);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t l = 0; l < n; ++l) out[r][i * n + l] = vol(i) * vol(l) * correlation[i * n + l] * dt;
+    }
+    return out;
+}
+
 MarketModel::MarketModel(const Scenario& scenario)
     : model_(scenario.simulation.model),
       dof_(scenario.simulation.dof),
+      steps_per_day_(scenario.simulation.steps_per_day),
+      continuous_(scenario.simulation.monitoring == Monitoring::continuous),
       factor_(detail::cholesky_lower(scenario.correlation, scenario.asset_count())),
       start_regime_(scenario.regimes.start) {
     const double dt = scenario.simulation.dt_years;
@@ -226,9 +252,14 @@ MarketModel::MarketModel(const Scenario& scenario)
                     regime_rows_[(r * n + i) * n + c] = vol * std::sqrt(dt) * factor[i * n + c];
             }
         }
-        switch_probability_ = {-std::expm1(-regimes.calm_to_stress * dt),
-                               -std::expm1(-regimes.stress_to_calm * dt)};
+        // The chain switches once a model day (see draw): its probabilities are per day.
+        const double day = dt * steps_per_day_;
+        switch_probability_ = {-std::expm1(-regimes.calm_to_stress * day),
+                               -std::expm1(-regimes.stress_to_calm * day)};
+        regime_factor_[1] = stress_factor;
     }
+    regime_factor_[0] = factor_;
+    if (model_ != PriceModel::regime) regime_factor_[1] = factor_;
     // Prices compound (see advance_row) when a step past exp_small's range is an 8-sigma event
     // of the diffusion in every asset and regime (jumps move the prices on their own).
     double largest_step_sd = 0.0;
@@ -257,8 +288,8 @@ void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) cons
         std::fill_n(regime, n, std::uint8_t{1});
         return;
     }
-    // The stationary law of the chain as simulated (per-step switching probabilities): the
-    // share of time in stress stays the same at every step.
+    // The stationary law of the chain as simulated (per-day switching probabilities): the
+    // share of time in stress stays the same every day.
     const double stress_share =
         switch_probability_[0] / (switch_probability_[0] + switch_probability_[1]);
     const std::span<double> u = paths.uniforms();
@@ -322,10 +353,20 @@ void MarketModel::draw_jumps(PathBlock& paths, RandomStream& rng) const {
 
 void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
     const std::size_t n = paths.size();
+    const int step = paths.steps_taken() + 1;
     for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.normals(i), n});
-    if (model_ == PriceModel::student_t) rng.fill_chi_square(dof_, paths.chi_square());
+    if (model_ == PriceModel::student_t && day_starts(step)) {
+        // One mixing variable per model day, shared by the day's steps: the day's returns are
+        // the multivariate t that dof was calibrated on, whatever steps_per_day is.
+        const std::span<double> w = paths.chi_square();
+        rng.fill_chi_square(dof_, w);
+        double* scale = paths.mixing_scale();
+        for (std::size_t k = 0; k < n; ++k) scale[k] = std::sqrt((dof_ - 2.0) / w[k]);
+    }
     if (model_ == PriceModel::jump) draw_jumps(paths, rng);
-    if (model_ == PriceModel::regime) rng.fill_uniforms(paths.uniforms());
+    if (model_ == PriceModel::regime && day_ends(step)) rng.fill_uniforms(paths.uniforms());
+    if (continuous_)
+        for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.bridge_normals(i), n});
 }
 
 namespace {
@@ -447,6 +488,7 @@ void MarketModel::advance_regime(PathBlock& paths) const {
     const std::size_t n = paths.size();
     const std::size_t assets = asset_count();
     std::uint8_t* regime = paths.regime();
+    std::copy_n(regime, n, paths.step_regime());
     double* e = paths.shock();
     for (std::size_t i = 0; i < assets; ++i) {
         const double* calm = regime_rows_.data() + i * assets;
@@ -456,7 +498,9 @@ void MarketModel::advance_regime(PathBlock& paths) const {
         advance_regime_row(paths.log_price(i), paths.price(i), e, regime, regime_drift_[i],
                            regime_drift_[assets + i], compound_, n);
     }
-    // The step was taken in the regime it started in; the switch applies from the next one.
+    // The step was taken in the regime it started in; the switch, once a day after its last
+    // step, applies from the next day.
+    if (!day_ends(paths.steps_taken() + 1)) return;
     const std::span<double> u = paths.uniforms();
     const double to_stress = switch_probability_[0];
     const double to_calm = switch_probability_[1];
@@ -480,21 +524,18 @@ void MarketModel::apply_jumps(PathBlock& paths) const {
 }
 
 void MarketModel::advance(PathBlock& paths) const {
+    if (continuous_) correlate_bridge_normals(paths);
     if (model_ == PriceModel::regime) {
         advance_regime(paths);
+        paths.count_step();
         return;
     }
     // Jumps go into the log prices first: the diffusion pass below refreshes the prices.
     if (model_ == PriceModel::jump) apply_jumps(paths);
     const std::size_t n = paths.size();
-    const double* scale = nullptr;
-    if (model_ == PriceModel::student_t) {
-        // A multivariate t of unit variance: one chi-square scale per path, shared by all
-        // assets, so that a market-wide shock hits every asset at once.
-        const std::span<double> w = paths.chi_square();
-        for (std::size_t k = 0; k < n; ++k) w[k] = std::sqrt((dof_ - 2.0) / w[k]);
-        scale = w.data();
-    }
+    // A multivariate t of unit variance: one chi-square scale per path and day, shared by all
+    // assets, so that a market-wide shock hits every asset at once.
+    const double* scale = model_ == PriceModel::student_t ? paths.mixing_scale() : nullptr;
     // Rows from the last: row i needs z_0..z_i, so z_i may hold partial sums of row i once
     // the rows below it are done. Rows of up to 4 terms (all rows, for 4 assets or fewer)
     // take one fused pass; longer ones add 4 terms a pass into z_i first.
@@ -516,6 +557,29 @@ void MarketModel::advance(PathBlock& paths) const {
         else
             advance_row<false>(paths.log_price(i), paths.price(i), last, log_drift_per_step_[i], nullptr, compound_, n);
     }
+    paths.count_step();
 }
+
+// e = L_r z of the bridge normals drawn for the step, r the regime the step is taken in (read
+// before the regime model moves it): rows from the last, as the factor is lower triangular.
+void MarketModel::correlate_bridge_normals(PathBlock& paths) const {
+    const std::size_t n = paths.size();
+    const std::size_t assets = asset_count();
+    const std::uint8_t* regime = paths.regime();
+    const bool two = model_ == PriceModel::regime;
+    const std::vector<double>& calm = regime_factor_[0];
+    const std::vector<double>& stress = regime_factor_[1];
+    for (std::size_t i = assets; i-- > 0;) {
+        double* __restrict out = paths.bridge_normals(i);
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t at = i * assets;
+            const double* row = two && regime[k] != 0 ? stress.data() + at : calm.data() + at;
+            double e = 0.0;
+            for (std::size_t c = 0; c <= i; ++c) e += row[c] * paths.bridge_normals(c)[k];
+            out[k] = e;
+        }
+    }
+}
+
 
 }  // namespace marginsim

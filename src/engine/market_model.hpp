@@ -23,8 +23,12 @@ public:
     std::size_t capacity() const noexcept { return capacity_; }
     std::size_t size() const noexcept { return size_; }
 
-    // Every path of the first n restarts at the given log prices.
+    // Every path of the first n restarts at the given log prices, at step 0, in the calm regime,
+    // with a mixing scale of 1.
     void reset(std::span<const double> start_log_price, std::size_t n);
+    // The steps the paths have taken since reset(): the model's clock.
+    int steps_taken() const noexcept { return steps_taken_; }
+    void count_step() noexcept { ++steps_taken_; }
 
     double* log_price(std::size_t asset) noexcept { return log_price_.data() + asset * capacity_; }
     const double* log_price(std::size_t asset) const noexcept {
@@ -48,6 +52,20 @@ public:
     std::uint8_t* regime() noexcept { return regime_.data(); }
     const std::uint8_t* regime() const noexcept { return regime_.data(); }
 
+    // What the margin book reads of the step just taken, besides the prices
+    // (docs/model.md#monitoring): the regime it was taken in, the scale of its innovations
+    // (student_t: sqrt((dof - 2) / w) of the model day; else 1), and under continuous
+    // monitoring one vector of bridge normals per path, correlated as that step's innovations,
+    // [asset * capacity + path].
+    std::uint8_t* step_regime() noexcept { return step_regime_.data(); }
+    const std::uint8_t* step_regime() const noexcept { return step_regime_.data(); }
+    double* mixing_scale() noexcept { return mixing_scale_.data(); }
+    const double* mixing_scale() const noexcept { return mixing_scale_.data(); }
+    double* bridge_normals(std::size_t asset) noexcept { return bridge_normals_.data() + asset * capacity_; }
+    const double* bridge_normals(std::size_t asset) const noexcept {
+        return bridge_normals_.data() + asset * capacity_;
+    }
+
     // The jumps drawn for the coming step (jump model), sparse: the paths hit, and per path
     // hit the log jump of every asset, [slot * asset_count + asset].
     std::size_t jump_count() const noexcept { return jump_count_; }
@@ -63,6 +81,7 @@ private:
     std::size_t asset_count_;
     std::size_t capacity_;
     std::size_t size_ = 0;
+    int steps_taken_ = 0;
     std::vector<double> log_price_;
     std::vector<double> price_;
     std::vector<double> normals_;
@@ -70,6 +89,9 @@ private:
     std::vector<double> uniforms_;
     std::vector<double> shock_;
     std::vector<std::uint8_t> regime_;
+    std::vector<std::uint8_t> step_regime_;
+    std::vector<double> mixing_scale_;
+    std::vector<double> bridge_normals_;
     std::size_t jump_count_ = 0;
     std::vector<std::uint32_t> jump_path_;
     std::vector<std::int32_t> jump_slot_;  // per path: its slot, or -1
@@ -96,6 +118,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The covariance of the log-price innovations of one step (vol_i vol_l rho_il dt, row-major
+// n x n) in each regime: [0] calm (every model), [1] stress (the regime model; else a copy).
+std::array<std::vector<double>, 2> step_covariances(const Scenario& scenario);
+
 class MarketModel {
 public:
     explicit MarketModel(const Scenario& scenario);
@@ -109,7 +135,9 @@ public:
     // Restarts the first n paths of the block at the start prices, in the start regime
     // (regime model; a stationary start draws it from `rng`).
     void start(PathBlock& paths, std::size_t n, RandomStream& rng) const;
-    // Draws one step of innovations for the block's paths from `rng` into its scratch.
+    // Draws one step of innovations for the block's paths from `rng` into its scratch. The
+    // model's own clock is the day (docs/model.md#model-clock): the student_t mixing variable
+    // is drawn on a day's first step, the regime switches after its last.
     void draw(PathBlock& paths, RandomStream& rng) const;
     // Moves every path of the block one step with the innovations already drawn,
     // then refreshes prices: x += (mu - vol^2/2) dt + vol sqrt(dt) e (+ the step's jumps,
@@ -138,8 +166,14 @@ private:
     void apply_jumps(PathBlock& paths) const;
     void advance_regime(PathBlock& paths) const;
 
+    bool day_starts(int step) const noexcept { return (step - 1) % steps_per_day_ == 0; }
+    bool day_ends(int step) const noexcept { return step % steps_per_day_ == 0; }
+    void correlate_bridge_normals(PathBlock& paths) const;
+
     PriceModel model_;
     double dof_;
+    int steps_per_day_;
+    bool continuous_;  // monitoring: bridge normals are drawn each step
     std::vector<double> start_log_price_;
     std::vector<double> log_drift_per_step_;  // (mu - vol^2/2 - sum lambda kappa) dt
     std::vector<double> factor_;              // n x n, row-major, lower triangular
@@ -158,7 +192,9 @@ private:
     // step.
     std::vector<double> regime_drift_;
     std::vector<double> regime_rows_;
-    std::array<double, 2> switch_probability_{};  // per step: calm -> stress, stress -> calm
+    std::array<double, 2> switch_probability_{};  // per day: calm -> stress, stress -> calm
+    // The correlation factor of each regime ([0] = factor_; [1] the stress one, regime model).
+    std::array<std::vector<double>, 2> regime_factor_;
     StartRegime start_regime_ = StartRegime::calm;
     bool compound_ = false;  // prices follow short steps by compounding (see advance)
 };
