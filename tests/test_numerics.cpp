@@ -202,13 +202,16 @@ struct OneStep {
     double z_of(double x) const { return (x - mu()) / s; }
     double liquidation_log_price() const { return std::log((1.0 + 1.0 / 10.0) / (1.0 + 0.005)); }
 
+    // Watched at its one step only (discrete monitoring): the closed forms are of X alone.
     Scenario scenario(std::uint64_t paths) const {
         const double vol = s * std::sqrt(365.0);
-        return ScenarioBuilder(q + short_margin, 1.0, 1, paths)
-            .asset("A", 1.0, vol, 0.0, 0.005)
-            .position("A", Side::long_side, q, 1.0, MarginMode::isolated)
-            .position("A", Side::short_side, short_margin, 10.0, MarginMode::isolated)
-            .build();
+        Scenario out = ScenarioBuilder(q + short_margin, 1.0, 1, paths)
+                           .asset("A", 1.0, vol, 0.0, 0.005)
+                           .position("A", Side::long_side, q, 1.0, MarginMode::isolated)
+                           .position("A", Side::short_side, short_margin, 10.0, MarginMode::isolated)
+                           .build();
+        out.simulation.monitoring = Monitoring::discrete;
+        return out;
     }
 };
 

@@ -50,30 +50,36 @@ TEST_CASE("P(liquidation) of one long under GBM matches the first-passage formul
     const double continuous = first_passage_below(b, nu, vol, t);
     const std::uint64_t paths = 40000;
 
-    auto liquidation_probability = [&](int steps_per_day) {
-        const Scenario s = ScenarioBuilder(1000, days, steps_per_day, paths)
-                               .asset("SOL", p0, vol, 0.0, r)
-                               .position("SOL", Side::long_side, 1000, lev, MarginMode::isolated)
-                               .build();
+    auto liquidation_probability = [&](int steps_per_day, Monitoring monitoring) {
+        Scenario s = ScenarioBuilder(1000, days, steps_per_day, paths)
+                         .asset("SOL", p0, vol, 0.0, r)
+                         .position("SOL", Side::long_side, 1000, lev, MarginMode::isolated)
+                         .build();
+        s.simulation.monitoring = monitoring;
         return mode_of(simulate(s), MarginMode::isolated).liquidation_probability;
     };
     const double se = std::sqrt(continuous * (1 - continuous) / static_cast<double>(paths));
 
-    SECTION("fine monitoring: within the confidence interval of the discretely monitored barrier") {
+    SECTION("continuous monitoring at one step a day: the first-passage law itself") {
+        const Proportion p = liquidation_probability(1, Monitoring::continuous);
+        INFO("MC " << p.estimate << " continuous " << continuous);
+        CHECK(std::abs(p.estimate - continuous) < 4.0 * se);
+    }
+    SECTION("fine discrete monitoring: within the confidence interval of the discretely monitored barrier") {
         const int spd = 288;  // 5-minute steps
         // Broadie-Glasserman: discrete monitoring acts like a barrier moved away by
         // exp(-0.5826 vol sqrt(dt)).
         const double shifted = b - 0.5826 * vol * std::sqrt(1.0 / (365.0 * spd));
         const double expected = first_passage_below(shifted, nu, vol, t);
-        const Proportion p = liquidation_probability(spd);
+        const Proportion p = liquidation_probability(spd, Monitoring::discrete);
         INFO("MC " << p.estimate << " continuous " << continuous << " discrete " << expected);
         CHECK(std::abs(p.estimate - expected) < 4.0 * se);
         CHECK(std::abs(p.estimate - continuous) < 0.02);
         CHECK(p.ci95.lo < p.estimate);
         CHECK(p.estimate < p.ci95.hi);
     }
-    SECTION("coarse monitoring misses crossings between steps: biased low") {
-        const Proportion p = liquidation_probability(1);
+    SECTION("coarse discrete monitoring misses crossings between steps: biased low") {
+        const Proportion p = liquidation_probability(1, Monitoring::discrete);
         INFO("MC " << p.estimate << " continuous " << continuous);
         CHECK(p.estimate < continuous - 4.0 * se);
     }

@@ -207,7 +207,8 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
             tbb::simple_partitioner());
     });
     for (const Workspace& work : workspaces) total.merge(work.tally);
-    total.dt_days = engine.book().dt_days();
+    total.bin_days = engine.book().tick_days();
+    total.ticks_per_step = engine.book().ticks_per_step();
     for (std::uint64_t b = 0; b < block_count; ++b)  // block order: the same sums whatever the thread count
         if (done[b] != 0)
             for (std::size_t m = 0; m < mode_count; ++m) total.modes[m].funding_paid += funding[b][m];

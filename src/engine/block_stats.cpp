@@ -108,7 +108,8 @@ void read_block(const BookState& state, const MarginBook& book, double balance, 
     const std::size_t n = state.size();
     const std::size_t positions = book.position_count();
     stats.paths = n;
-    stats.dt_days = book.dt_days();
+    stats.bin_days = book.tick_days();
+    stats.ticks_per_step = book.ticks_per_step();
     stats.overflowed_paths = state.overflowed_paths();
     const bool any_overflowed = stats.overflowed_paths != 0;
     constexpr double overflowed = std::numeric_limits<double>::quiet_NaN();
@@ -125,7 +126,7 @@ void read_block(const BookState& state, const MarginBook& book, double balance, 
             loss[m][p] = state.loss(mode, p);
             drawdown[m][p] = static_cast<float>(state.drawdown(mode, p));
             sample.funding_paid += state.funding_paid(mode, p);
-            const int first = state.first_liquidation_step(mode, p);
+            const int first = state.first_liquidation_tick(mode, p);
             if (first == 0) continue;
             ++sample.liquidated_paths;
             sample.first_liquidation_steps.push_back(first);
@@ -177,8 +178,11 @@ BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book
 
 void BlockStats::merge(const BlockStats& other) {
     paths += other.paths;
-    if (dt_days == 0.0) dt_days = other.dt_days;
-    assert(other.dt_days == 0.0 || other.dt_days == dt_days);
+    if (bin_days == 0.0) {
+        bin_days = other.bin_days;
+        ticks_per_step = other.ticks_per_step;
+    }
+    assert(other.bin_days == 0.0 || other.bin_days == bin_days);
     for (std::size_t m = 0; m < mode_count; ++m) modes[m].merge(other.modes[m]);
     cross_loss_exceeds_isolated += other.cross_loss_exceeds_isolated;
     contagion += other.contagion;
@@ -282,7 +286,7 @@ Summary summarize(BlockStats& merged) {
         out.loss = summarize_losses(sample.loss);
         count_steps(sample.liquidations_by_step, sample.first_liquidation_steps);
         sample.first_liquidation_steps.clear();
-        out.time_to_liquidation_days = liquidation_time_summary(sample.liquidations_by_step, merged.dt_days);
+        out.time_to_liquidation_days = liquidation_time_summary(sample.liquidations_by_step, merged.bin_days);
         out.drawdown = summarize_drawdowns(sample.drawdown);
         out.funding_paid_mean = sample.funding_paid / static_cast<double>(paths);
     });
@@ -292,7 +296,7 @@ Summary summarize(BlockStats& merged) {
 }
 
 std::optional<TimeSummary> liquidation_time_summary(const std::vector<std::uint64_t>& liquidations_by_step,
-                                                    double dt_days) {
+                                                    double bin_days) {
     std::uint64_t liquidated = 0;
     for (const std::uint64_t count : liquidations_by_step) liquidated += count;
     if (liquidated == 0) return std::nullopt;
@@ -303,7 +307,7 @@ std::optional<TimeSummary> liquidation_time_summary(const std::vector<std::uint6
         std::uint64_t below = 0;
         std::size_t step = 0;
         while (below + liquidations_by_step[step] <= index) below += liquidations_by_step[step++];
-        return static_cast<double>(static_cast<float>(static_cast<double>(step) * dt_days));
+        return static_cast<double>(static_cast<float>(static_cast<double>(step) * bin_days));
     };
     return TimeSummary{quantile(0.05), quantile(0.5), quantile(0.95)};
 }

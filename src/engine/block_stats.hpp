@@ -20,9 +20,10 @@ namespace marginsim {
 struct ModeSample {
     std::vector<double> loss;     // one per path, in path order (empty when written to a RunSamples)
     std::vector<float> drawdown;  // one per path
-    // When paths were first liquidated: a block lists the step of each liquidated path
-    // (sparse, small); merging folds the lists into counts per step, [k] = paths first
-    // liquidated at step k, so that a merged run holds steps + 1 counts, not a list.
+    // When paths were first liquidated, in time bins (BlockStats::bin_days; the steps under
+    // discrete monitoring): a block lists the bin of each liquidated path (sparse, small);
+    // merging folds the lists into counts per bin, [k] = paths first liquidated in bin k, so
+    // that a merged run holds bins + 1 counts, not a list.
     std::vector<std::int32_t> first_liquidation_steps;
     std::vector<std::uint64_t> liquidations_by_step;
     std::vector<std::uint64_t> position_liquidations;  // per position
@@ -57,7 +58,10 @@ private:
 
 struct BlockStats {
     std::uint64_t paths = 0;
-    double dt_days = 0.0;  // the length of a step, for times to liquidation
+    // The time bins of first liquidations (ModeSample::liquidations_by_step is by bin): a step,
+    // or under continuous monitoring 1 / ticks_per_step of one.
+    double bin_days = 0.0;
+    int ticks_per_step = 1;
     std::array<ModeSample, mode_count> modes;
     std::uint64_t cross_loss_exceeds_isolated = 0;
     std::uint64_t contagion = 0;  // some position survives in isolated, liquidated in cross
@@ -90,6 +94,6 @@ Summary summarize(BlockStats& merged);
 // Times to liquidation (days) of a mode from its counts per step: p05, median and p95 as
 // order statistics of the liquidated paths' times; empty when none liquidated.
 std::optional<TimeSummary> liquidation_time_summary(const std::vector<std::uint64_t>& liquidations_by_step,
-                                                    double dt_days);
+                                                    double bin_days);
 
 }  // namespace marginsim

@@ -62,10 +62,13 @@ inline double pool_loss(double base_loss, double collateral, double upnl) noexce
 // exceeds: counted a pass per cap (in a double, the form GCC vectorises), stopping at the first cap
 // no path exceeds (tables run to caps of 10^9 that a path never reaches), then rate and amount are
 // looked up. Returns bits whose top bit is set when some notional is above max_amount or NaN.
+// With Delta, also delta[k] = s q price[k] - N rate: the derivative of the position's upnl -
+// mm in its log price (continuous monitoring).
+template <bool Delta>
 [[MARGINSIM_HOT_KERNEL]] std::uint64_t position_rows(const double* __restrict price, double signed_quantity,
                                             double signed_entry, double quantity, std::span<const double> caps,
                                             const double* rates, const double* amounts, double* __restrict upnl,
-                                            double* __restrict mm, std::size_t count) {
+                                            double* __restrict mm, double* __restrict delta, std::size_t count) {
     // One pass for the usual case, every notional within the first tier: upnl, the first
     // tier's maintenance, and whether some notional exceeds the first cap.
     const double first_cap = caps.size() > 1 ? caps[0] : std::numeric_limits<double>::infinity();
@@ -75,6 +78,7 @@ inline double pool_loss(double base_loss, double collateral, double upnl) noexce
         const double notional = quantity * price[k];
         upnl[k] = signed_quantity * price[k] - signed_entry;
         mm[k] = notional * rates[0] - amounts[0];
+        if constexpr (Delta) delta[k] = signed_quantity * price[k] - notional * rates[0];
         within &= detail::at_most_bits(notional, first_cap);
         outside |= detail::magnitude_above_bits(notional, max_amount);
     }
@@ -93,6 +97,7 @@ inline double pool_loss(double base_loss, double collateral, double upnl) noexce
     }
     for (std::size_t k = 0; k < count; ++k) {
         const int i = static_cast<int>(tier[k]);  // int: GCC gathers with 32-bit indices
+        if constexpr (Delta) delta[k] = signed_quantity * price[k] - quantity * price[k] * rates[i];
         mm[k] = quantity * price[k] * rates[i] - amounts[i];
     }
     return outside;
@@ -104,11 +109,17 @@ void BookState::update_positions(const PathBlock& paths, std::size_t begin, std:
     for (std::size_t j = 0; j < positions_.size(); ++j) {
         const PositionTerms& t = positions_[j];
         const double* price = paths.price(t.asset) + begin;
+        const std::span<const double> caps{tier_caps_.data() + t.tier_begin, t.tier_count};
+        const double* rates = tier_rates_.data() + t.tier_begin;
+        const double* amounts = tier_amounts_.data() + t.tier_begin;
+        double* upnl = position_upnl_.data() + j * chunk_;
+        double* mm = position_maintenance_.data() + j * chunk_;
         const std::uint64_t outside =
-            position_rows(price, t.signed_quantity, t.signed_entry, t.quantity,
-                          {tier_caps_.data() + t.tier_begin, t.tier_count}, tier_rates_.data() + t.tier_begin,
-                          tier_amounts_.data() + t.tier_begin, position_upnl_.data() + j * chunk_,
-                          position_maintenance_.data() + j * chunk_, count);
+            position_delta_.empty()
+                ? position_rows<false>(price, t.signed_quantity, t.signed_entry, t.quantity, caps, rates, amounts, upnl,
+                                       mm, nullptr, count)
+                : position_rows<true>(price, t.signed_quantity, t.signed_entry, t.quantity, caps, rates, amounts, upnl,
+                                      mm, position_delta_.data() + j * chunk_, count);
         if (detail::any_top_bit(outside)) mark_overflowed(price, t.quantity, begin, count);
     }
 }
@@ -151,18 +162,23 @@ void BookState::pay_funding(const PathBlock& paths, std::size_t begin, std::size
     }
 }
 
-void BookState::liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step) {
+double BookState::notional_at_step(const PathBlock& paths, std::size_t g, std::size_t p) const {
+    double notional = 0.0;
+    for (std::size_t j : pools_[g].positions) notional += positions_[j].quantity * paths.price(positions_[j].asset)[p];
+    return notional;
+}
+
+// Closes pool g on path p with these upnl and notional at the moment of liquidation, in step
+// `step` and time bin `tick`.
+void BookState::liquidate(std::size_t g, std::size_t p, double upnl, double notional, int step, int tick) {
     const PoolTerms& pool = pools_[g];
     const std::size_t at = g * stride_ + p;
-    double left = 0.0;  // policy full: the collateral is lost whole
-    if (fee_policy_) {
-        double notional = 0.0;
-        for (std::size_t j : pool.positions) notional += positions_[j].quantity * paths.price(positions_[j].asset)[p];
-        left = std::max(0.0, collateral_[at] + upnl - fee_rate_ * notional);
-    }
+    // Policy full: the collateral is lost whole.
+    const double left = fee_policy_ ? std::max(0.0, collateral_[at] + upnl - fee_rate_ * notional) : 0.0;
     base_loss_[at] = pool.start_equity - left;
     collateral_[at] = closed_collateral;
     liquidated_at_[at] = step;
+    liquidated_tick_[at] = tick;
     --open_pool_paths_;
 }
 
@@ -327,7 +343,9 @@ void BookState::liquidate_hits(const PathBlock& paths, std::size_t g, std::size_
     const PassPool pool = pass_pool(g);
     with_count(rows.count, [&](auto row_count) { flag_hits<decltype(row_count)::value>(pool, begin, hit_.data(), count); });
     detail::visit_top_bits<chunk_>(hit_.data(), count, [&](std::size_t k) {
-        liquidate(paths, g, begin + k, row_sum(rows.upnl, rows.count, k), step);
+        const std::size_t p = begin + k;
+        const double notional = fee_policy_ ? notional_at_step(paths, g, p) : 0.0;
+        liquidate(g, p, row_sum(rows.upnl, rows.count, k), notional, step, step * book_->ticks_per_step());
         if (liquidated_mark_[k] == 0) liquidated_now_.push_back(static_cast<std::uint32_t>(k));
         liquidated_mark_[k] = 1;
     });

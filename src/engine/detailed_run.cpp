@@ -18,12 +18,16 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
     for (const double loss : sample.loss)
         if (!std::isnan(loss)) out.sorted_loss.push_back(static_cast<float>(loss));  // NaN: overflowed
     std::sort(out.sorted_loss.begin(), out.sorted_loss.end());
-    assert(sample.first_liquidation_steps.empty());  // merged: folded into the counts per step
-    assert(sample.liquidations_by_step.size() <= static_cast<std::size_t>(steps) + 1);
+    assert(sample.first_liquidation_steps.empty());  // merged: folded into the counts per bin
+    // Counts per time bin, ticks_per_step bins a step: step k ends with bin k * ticks.
+    const auto ticks = static_cast<std::size_t>(total.ticks_per_step);
+    const std::vector<std::uint64_t>& by_bin = sample.liquidations_by_step;
+    assert(by_bin.size() <= static_cast<std::size_t>(steps) * ticks + 1);
     out.liquidated_by_step.assign(static_cast<std::size_t>(steps) + 1, 0);
     std::uint64_t liquidated = 0;
-    for (std::size_t k = 0; k < out.liquidated_by_step.size(); ++k) {
-        if (k < sample.liquidations_by_step.size()) liquidated += sample.liquidations_by_step[k];
+    for (std::size_t k = 0, bin = 0; k < out.liquidated_by_step.size(); ++k) {
+        for (; bin <= k * ticks; ++bin)
+            if (bin < by_bin.size()) liquidated += by_bin[bin];
         out.liquidated_by_step[k] = liquidated;
     }
     out.contagion = wilson_proportion(sample.contagion, total.paths - total.overflowed_paths);

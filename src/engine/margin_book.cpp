@@ -44,10 +44,16 @@ MarginBook::MarginBook(const Scenario& scenario)
       steps_(scenario.simulation.steps),
       dt_days_(scenario.simulation.dt_days()),
       steps_per_day_(scenario.simulation.steps_per_day),
+      continuous_(scenario.simulation.monitoring == Monitoring::continuous),
+      ticks_per_step_(ticks_per_step(scenario.simulation)),
+      covariance_(step_covariances(scenario)),
       has_funding_(false),
       policy_(scenario.policy),
       fee_rate_(scenario.fee_rate) {
-    for (const Asset& asset : scenario.assets) tiers_.push_back(asset.tiers);
+    for (const Asset& asset : scenario.assets) {
+        tiers_.push_back(asset.tiers);
+        start_price_.push_back(asset.price);
+    }
     for (const Position& position : scenario.positions) {
         side_.push_back(sign(position.side));
         asset_.push_back(position.asset);
@@ -65,6 +71,12 @@ MarginBook::MarginBook(const Scenario& scenario)
         }
         layouts_[mode_index(mode)] = std::move(layout);
     }
+}
+
+int MarginBook::ticks_per_step(const Simulation& simulation) noexcept {
+    // Bins of at most an hour (24 a day) under continuous monitoring.
+    if (simulation.monitoring == Monitoring::discrete) return 1;
+    return (24 + simulation.steps_per_day - 1) / simulation.steps_per_day;
 }
 
 int MarginBook::fundings_at(int step) const noexcept {
@@ -204,8 +216,19 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
             });
             const auto g = static_cast<std::size_t>(same - pools_.begin());
             if (same == pools_.end()) {
-                PoolTerms terms{{}, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross};
-                for (std::size_t j : pool.positions) terms.has_funding |= positions_[j].funding_per_price != 0.0;
+                PoolTerms terms{{}, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross, 0.0, 0.0, {}};
+                terms.start_surplus = pool.collateral;
+                for (std::size_t j : pool.positions) {
+                    terms.has_funding |= positions_[j].funding_per_price != 0.0;
+                    const std::size_t asset = book.asset_of(j);
+                    const double price = book.start_price(asset);
+                    const std::vector<Tier>& tiers = book.tiers_of_position(j);
+                    const double rate = tiers[tier_index(tiers, book.quantity(j) * price)].rate;
+                    terms.start_surplus += book.upnl(j, price) - book.maintenance(j, price);
+                    terms.start_gamma += (book.side_sign(j) - rate) * book.quantity(j) * price;
+                    if (std::find(terms.assets.begin(), terms.assets.end(), asset) == terms.assets.end())
+                        terms.assets.push_back(asset);
+                }
                 pools_.push_back(std::move(terms));
             }
             pools_[g].in_mode[m] = true;
@@ -217,6 +240,24 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
     collateral_.resize(pool_paths);
     base_loss_.resize(pool_paths);
     liquidated_at_.resize(pool_paths);
+    liquidated_tick_.resize(pool_paths);
+    if (book.continuous()) {
+        surplus_prev_.resize(pool_paths);
+        gamma_prev_.resize(pool_paths);
+        const std::size_t n = book.asset_count();
+        for (std::size_t i = 0; i < n; ++i) {
+            double largest = 0.0;
+            for (const std::vector<double>& covariance : book.step_covariance())
+                largest = std::max(largest, std::sqrt(covariance[i * n + i]));
+            max_step_sd_.push_back(largest);
+        }
+        position_delta_.resize(positions_.size() * chunk_);
+        bridge_surplus_.resize(chunk_);
+        bridge_gamma_.resize(chunk_);
+        bridge_spread_.resize(chunk_);
+        bridge_hit_.resize(chunk_);
+        exposure_.resize(n);
+    }
     loss_.resize(mode_count * stride_);
     min_loss_.resize(mode_count * stride_);
     drawdown_.resize(mode_count * stride_);
@@ -252,6 +293,11 @@ void BookState::reset(std::size_t n) {
         std::fill_n(collateral_.begin() + row, n, pools_[g].collateral);
         std::fill_n(base_loss_.begin() + row, n, pools_[g].start_equity - pools_[g].collateral);
         std::fill_n(liquidated_at_.begin() + row, n, 0);
+        std::fill_n(liquidated_tick_.begin() + row, n, 0);
+        if (!surplus_prev_.empty()) {
+            std::fill_n(surplus_prev_.begin() + row, n, pools_[g].start_surplus);
+            std::fill_n(gamma_prev_.begin() + row, n, pools_[g].start_gamma);
+        }
     }
     std::fill(loss_.begin(), loss_.end(), 0.0);
     std::fill(min_loss_.begin(), min_loss_.end(), 0.0);
@@ -269,6 +315,7 @@ void BookState::update(const PathBlock& paths, int step) {
         update_positions(paths, begin, count);
         if (fundings > 0) pay_funding(paths, begin, count, fundings);
         if (!large_pools_.empty()) sum_large_pools(count);
+        if (book_->continuous()) monitor_bridges(paths, begin, count, step);
         for (std::size_t m = 0; m < mode_count; ++m) update_mode(paths, m, begin, count, step);
     }
 }
@@ -326,6 +373,15 @@ int BookState::first_liquidation_step(MarginMode mode, std::size_t p) const noex
     int first = 0;
     for (std::size_t g : mode_pools_[m]) {
         const int at = liquidated_at_[g * stride_ + p];
+        if (at != 0 && (first == 0 || at < first)) first = at;
+    }
+    return first;
+}
+
+int BookState::first_liquidation_tick(MarginMode mode, std::size_t p) const noexcept {
+    int first = 0;
+    for (std::size_t g : mode_pools_[mode_index(mode)]) {
+        const int at = liquidated_tick_[g * stride_ + p];
         if (at != 0 && (first == 0 || at < first)) first = at;
     }
     return first;

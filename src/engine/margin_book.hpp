@@ -46,6 +46,16 @@ public:
     int side_sign(std::size_t j) const noexcept { return side_[j]; }
     int steps() const noexcept { return steps_; }
     double dt_days() const noexcept { return dt_days_; }
+    bool continuous() const noexcept { return continuous_; }
+    // Times of liquidation are kept in bins of 1 / ticks_per_step() of a step: 1 under discrete
+    // monitoring (liquidations happen at the steps), under continuous monitoring as many as
+    // make a bin at most an hour long.
+    int ticks_per_step() const noexcept { return ticks_per_step_; }
+    static int ticks_per_step(const Simulation& simulation) noexcept;
+    double tick_days() const noexcept { return dt_days_ / ticks_per_step_; }
+    double start_price(std::size_t asset) const noexcept { return start_price_[asset]; }
+    // The covariance of one step's log-price innovations per regime (step_covariances).
+    const std::array<std::vector<double>, 2>& step_covariance() const noexcept { return covariance_; }
 
     // Unrealised PnL and maintenance margin of position j at price p.
     double upnl(std::size_t j, double p) const noexcept {
@@ -77,6 +87,10 @@ private:
     int steps_;
     double dt_days_;
     int steps_per_day_;
+    bool continuous_;
+    int ticks_per_step_;
+    std::vector<double> start_price_;  // per asset
+    std::array<std::vector<double>, 2> covariance_;
     bool has_funding_;
     LiquidationPolicy policy_;
     double fee_rate_;
@@ -90,6 +104,12 @@ private:
 };
 
 namespace detail {
+// The time bin (1 to bins, of equal length) of a step in which a Brownian bridge of variance v
+// over the step, from distance a > 0 above a barrier to distance b (> 0: it touched the barrier
+// inside the step; <= 0: it ended beyond it), first reaches the barrier: the w-quantile of that
+// time's law, w in (0, 1).
+int first_passage_bin(double a, double b, double v, double w, int bins) noexcept;
+
 // A pool as the book's per-step kernels read it: its upnl and maintenance rows in the chunk
 // scratch (up to 4), its collateral and base loss rows from the block's first path.
 struct PassPool {
@@ -129,6 +149,9 @@ public:
     }
     // Step of the first liquidation in `mode` on path p, 0 if none.
     int first_liquidation_step(MarginMode mode, std::size_t p) const noexcept;
+    // Time bin (MarginBook::ticks_per_step) of the first liquidation in `mode` on path p, 0 if
+    // none: the first liquidation happened in ((tick - 1), tick] bins from the start.
+    int first_liquidation_tick(MarginMode mode, std::size_t p) const noexcept;
     // Step at which position j was liquidated in `mode` on path p, 0 if it survived.
     int liquidation_step(MarginMode mode, std::size_t j, std::size_t p) const noexcept;
     // Funding paid on path p in `mode` (negative: received).
@@ -161,6 +184,11 @@ private:
         std::vector<std::size_t> positions;
         bool has_funding = false;
         bool is_cross = false;
+        // At the start prices: collateral + upnl - maintenance, and its derivative in the log
+        // prices (the first ends of the first step's bridges).
+        double start_surplus = 0.0;
+        double start_gamma = 0.0;
+        std::vector<std::size_t> assets;  // the distinct assets of its positions
     };
     // Paths are updated a chunk at a time, so that the per-position scratch stays in L1.
     static constexpr std::size_t chunk_ = 128;
@@ -196,7 +224,13 @@ private:
                                          const std::vector<PoolRows>& rows, std::size_t m);
     void update_mode(const PathBlock& paths, std::size_t m, std::size_t begin, std::size_t count, int step);
     void liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step);
-    void liquidate(const PathBlock& paths, std::size_t g, std::size_t p, double upnl, int step);
+    void liquidate(std::size_t g, std::size_t p, double upnl, double notional, int step, int tick);
+    double notional_at_step(const PathBlock& paths, std::size_t g, std::size_t p) const;
+    // Continuous monitoring (bridge_monitor.cpp, docs/model.md#monitoring): every open pool
+    // whose surplus may have touched zero inside the step is liquidated there or left open.
+    void monitor_bridges(const PathBlock& paths, std::size_t begin, std::size_t count, int step);
+    void bridge_candidates(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count);
+    void settle_bridge(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t k, int step);
     double realised_loss(const std::vector<std::size_t>& pools, std::size_t begin, std::size_t k) const;
 
     const MarginBook* book_;
@@ -223,6 +257,20 @@ private:
     std::vector<double> collateral_;
     std::vector<double> base_loss_;
     std::vector<std::int32_t> liquidated_at_;
+    std::vector<std::int32_t> liquidated_tick_;
+    // Continuous monitoring, per distinct pool, per path: the surplus and its log-price
+    // derivative at the last step (the first end of the next step's bridge).
+    std::vector<double> surplus_prev_;
+    std::vector<double> gamma_prev_;
+    // Continuous monitoring, per asset: the largest step sd over the regimes (a bound the
+    // candidate filter uses); per chunk: each position's d(surplus)/d(ln P), [j * chunk_ + k],
+    // and one pool's surplus, derivative, bound of its sd and candidate bits; per asset the
+    // exposures of one pool on one path.
+    std::vector<double> max_step_sd_;
+    std::vector<double> position_delta_;
+    std::vector<double> bridge_surplus_, bridge_gamma_, bridge_spread_;
+    std::vector<std::uint64_t> bridge_hit_;
+    std::vector<double> exposure_;
     // Per mode, per path.
     std::vector<double> loss_;
     std::vector<double> min_loss_;

@@ -472,6 +472,12 @@ namespace {
     detail::exp_array(x, p, n);
 }
 
+// e[k] *= a_r, a_r the coefficient of the path's regime.
+[[MARGINSIM_HOT_KERNEL]] void scale_by_regime(double* __restrict e, const std::uint8_t* __restrict regime, double calm,
+                                              double stress, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) e[k] *= regime[k] != 0 ? stress : calm;
+}
+
 // e[k] (+)= a_r z[k], a_r the coefficient of the path's regime.
 [[MARGINSIM_HOT_KERNEL]] void add_regime_term(double* __restrict e, const double* __restrict z,
                                               const std::uint8_t* __restrict regime, double calm,
@@ -561,23 +567,20 @@ void MarketModel::advance(PathBlock& paths) const {
 }
 
 // e = L_r z of the bridge normals drawn for the step, r the regime the step is taken in (read
-// before the regime model moves it): rows from the last, as the factor is lower triangular.
+// before the regime model moves it): rows from the last, as the factor is lower triangular, so
+// that row i may overwrite z_i (its own term first) while rows above still read z_0..z_i-1.
 void MarketModel::correlate_bridge_normals(PathBlock& paths) const {
     const std::size_t n = paths.size();
     const std::size_t assets = asset_count();
-    const std::uint8_t* regime = paths.regime();
-    const bool two = model_ == PriceModel::regime;
     const std::vector<double>& calm = regime_factor_[0];
     const std::vector<double>& stress = regime_factor_[1];
     for (std::size_t i = assets; i-- > 0;) {
-        double* __restrict out = paths.bridge_normals(i);
-        for (std::size_t k = 0; k < n; ++k) {
-            const std::size_t at = i * assets;
-            const double* row = two && regime[k] != 0 ? stress.data() + at : calm.data() + at;
-            double e = 0.0;
-            for (std::size_t c = 0; c <= i; ++c) e += row[c] * paths.bridge_normals(c)[k];
-            out[k] = e;
-        }
+        const std::size_t at = i * assets;
+        double* e = paths.bridge_normals(i);
+        scale_by_regime(e, paths.regime(), calm[at + i], stress[at + i], n);
+        for (std::size_t c = 0; c < i; ++c)
+            if (calm[at + c] != 0.0 || stress[at + c] != 0.0)
+                add_regime_term(e, paths.bridge_normals(c), paths.regime(), calm[at + c], stress[at + c], true, n);
     }
 }
 

@@ -1,6 +1,7 @@
 #include "marginsim/simulate.hpp"
 
 #include "engine/block_runner.hpp"
+#include "engine/margin_book.hpp"
 
 namespace marginsim {
 
@@ -16,7 +17,9 @@ CheckpointKey run_checkpoint_key(const Scenario& input, const RunOptions& option
     key.seed = scenario.simulation.seed;
     key.paths = scenario.simulation.paths;
     key.block_size = block_size;
-    key.steps = static_cast<std::uint64_t>(scenario.simulation.steps);
+    // The time bins of the liquidation counts a checkpoint holds (steps, or finer bins of them).
+    key.steps = static_cast<std::uint64_t>(scenario.simulation.steps) *
+                static_cast<std::uint64_t>(MarginBook::ticks_per_step(scenario.simulation));
     key.positions = scenario.positions.size();
     return key;
 }

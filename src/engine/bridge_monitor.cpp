@@ -1,0 +1,230 @@
+// Continuous monitoring (docs/model.md#monitoring): between two steps each asset's log price is a
+// Brownian bridge, and a pool whose surplus S = collateral + upnl - maintenance touches zero
+// inside the step is liquidated there, at its liquidation price.
+//
+// A pool's surplus is treated as locally Brownian in its log-equivalent distance: with
+// G = dS/d(ln P) summed over the pool's positions, a uniform move of every price by the factor
+// 1 - S/G brings S to zero (to first order; exactly for one asset and one tier), so
+// d = |ln(1 - S/G)| is the distance to the liquidation prices and sqrt(g' Sigma g) / |G| its
+// volatility. For one asset this is the exact crossing law of a Brownian bridge,
+// exp(-2 d0 d1 / (s^2 dt)). For a hedged pool (exposures of both signs), or where 1 - S/G is
+// not positive at an end, the plain Brownian surplus exp(-2 S0 S1 / (g' Sigma g)) is used. A pool crosses when the normal CDF of
+// its projection of the step's bridge normals onto its exposures falls below that
+// probability, so that pools on correlated assets cross together; the time of the crossing
+// inside the step is drawn from the bridge's first-passage law with the same uniform.
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <numbers>
+#include <type_traits>
+
+#include "engine/margin_book.hpp"
+#include "numerics/vector_math.hpp"
+
+namespace marginsim {
+namespace {
+
+// exp(-25) ~ 1e-11: a crossing less likely than this is never drawn (over 10^9 path-steps,
+// about 0.01 crossing missed).
+constexpr double far_exponent = 25.0;
+
+double normal_cdf(double x) noexcept { return 0.5 * std::erfc(-x / std::numbers::sqrt2); }
+
+// ln Phi(-y), y >= 0, without underflow in the far tail (Mills' ratio there).
+double log_normal_tail(double y) noexcept {
+    if (y < 30.0) return std::log(normal_cdf(-y));
+    const double y2 = y * y;
+    return -0.5 * y2 - std::log(y) - 0.5 * std::log(2.0 * std::numbers::pi) + std::log1p(-1.0 / y2);
+}
+
+// P(s' <= s) for s' inverse Gaussian of mean mu and shape lambda.
+double inverse_gaussian_cdf(double s, double mu, double lambda) noexcept {
+    const double root = std::sqrt(lambda / s);
+    const double first = normal_cdf(root * (s / mu - 1.0));
+    const double tilt = 2.0 * lambda / mu;
+    const double y = root * (s / mu + 1.0);
+    // exp(tilt) Phi(-y) directly while exp(tilt) is finite (it is below 1e300 for any crossing
+    // drawn, tilt being the crossing exponent), in logs beyond.
+    const double second = tilt < 690.0 ? std::exp(tilt) * normal_cdf(-y) : std::exp(tilt + log_normal_tail(y));
+    return std::min(1.0, first + second);
+}
+
+// surplus += upnl - mm, gamma += delta, spread += |delta| sd: one position's terms of its pool.
+[[MARGINSIM_HOT_KERNEL]] void add_position_terms(double* __restrict surplus, double* __restrict gamma,
+                                                 double* __restrict spread, const double* __restrict upnl,
+                                                 const double* __restrict mm, const double* __restrict delta,
+                                                 double sd, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        surplus[k] += upnl[k] - mm[k];
+        gamma[k] += delta[k];
+        spread[k] += std::abs(delta[k]) * sd;
+    }
+}
+
+// hit[k]'s top bit: open path k ended at or below zero, or the lower bound
+// x = 2 S0 S1 min(1, |G1 / G0|) / (V (1 + |S0 / G0|) (1 + |S1 / G1|)) of its crossing exponent
+// (Cauchy-Schwarz on V, d >= r / (1 + r) for r = |S / G|) is below far_exponent; multiplied
+// out, without a division. A pool without exposure (0 < 0) is no candidate unless it ended at 0.
+// With OneAsset, z[k] the asset's bridge normal: the pool's own normal is sign(G1) z[k], and a
+// path is settled here too when x >= 6 and that normal is above -sqrt(x) (see settle_bridge).
+template <bool OneAsset>
+[[MARGINSIM_HOT_KERNEL]] void flag_bridge_candidates(const double* __restrict s0, const double* __restrict g0,
+                                                     const double* __restrict s1, const double* __restrict g1,
+                                                     const double* __restrict spread, const double* __restrict scale,
+                                                     const double* __restrict collateral, const double* __restrict z,
+                                                     std::uint64_t* __restrict hit, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        const double a0 = std::abs(g0[k]), a1 = std::abs(g1[k]);
+        const double variance = spread[k] * spread[k] * scale[k] * scale[k];
+        const double numerator = 2.0 * s0[k] * s1[k] * std::min(a0, a1) * a1;
+        const double denominator = variance * (a0 + std::abs(s0[k])) * (a1 + std::abs(s1[k]));
+        std::uint64_t near = detail::at_most_bits(numerator, far_exponent * denominator);
+        if constexpr (OneAsset) {
+            // x >= 6 and (normal >= 0 or normal^2 < x): settled, with x = numerator / denominator.
+            const double normal = g1[k] > 0.0 ? z[k] : -z[k];
+            const std::uint64_t settled = ~detail::at_most_bits(numerator, 6.0 * denominator) &
+                                          (~detail::at_most_bits(normal, 0.0) |
+                                           ~detail::at_most_bits(numerator, normal * normal * denominator));
+            near &= ~settled;
+        }
+        hit[k] = (detail::at_most_bits(s1[k], 0.0) | near) & detail::finite_bits(collateral[k]);
+    }
+}
+
+}  // namespace
+
+namespace detail {
+
+// The time bin, 1 to bins, in which a Brownian bridge of variance v over the step, from distance
+// a > 0 above a barrier to distance b (> 0: it touched the barrier inside the step; <= 0: it
+// ended beyond it), first reaches the barrier, at the w-quantile of that time's law. By the time
+// change t = s / (1 + s) of the bridge into a Brownian motion with drift, s is inverse Gaussian
+// of mean a / |b| and shape a^2 / v (reflection makes the law the same for b and -b); the bin
+// is found by bisection over the bins' ends (none for a single bin).
+int first_passage_bin(double a, double b, double v, double w, int bins) noexcept {
+    const double mu = a / std::max(std::abs(b), std::numeric_limits<double>::min());
+    const double lambda = a * a / v;
+    int lo = 1, hi = bins;  // the first bin whose end has probability >= w
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        const double t = static_cast<double>(mid) / bins;
+        if (inverse_gaussian_cdf(t / (1.0 - t), mu, lambda) < w)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+}  // namespace detail
+
+void BookState::monitor_bridges(const PathBlock& paths, std::size_t begin, std::size_t count, int step) {
+    for (std::size_t g = 0; g < pools_.size(); ++g) {
+        bridge_candidates(paths, g, begin, count);
+        detail::visit_top_bits<chunk_>(bridge_hit_.data(), count,
+                                       [&](std::size_t k) { settle_bridge(paths, g, begin, k, step); });
+        // The step's end is the next bridge's start.
+        const std::size_t row = g * stride_ + begin;
+        std::copy_n(bridge_surplus_.data(), count, surplus_prev_.data() + row);
+        std::copy_n(bridge_gamma_.data(), count, gamma_prev_.data() + row);
+    }
+}
+
+// Pool g's surplus and log-price derivative at the step's end, and the paths on which it is
+// open and may have crossed (flag_bridge_candidates).
+void BookState::bridge_candidates(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count) {
+    const std::size_t row = g * stride_ + begin;
+    const double* collateral = collateral_.data() + row;
+    std::copy_n(collateral, count, bridge_surplus_.data());
+    std::fill_n(bridge_gamma_.data(), count, 0.0);
+    std::fill_n(bridge_spread_.data(), count, 0.0);
+    for (std::size_t j : pools_[g].positions)
+        add_position_terms(bridge_surplus_.data(), bridge_gamma_.data(), bridge_spread_.data(),
+                           position_upnl_.data() + j * chunk_, position_maintenance_.data() + j * chunk_,
+                           position_delta_.data() + j * chunk_, max_step_sd_[positions_[j].asset], count);
+    const PoolTerms& pool = pools_[g];
+    const auto flag = [&](auto one_asset, const double* z) {
+        flag_bridge_candidates<decltype(one_asset)::value>(
+            surplus_prev_.data() + row, gamma_prev_.data() + row, bridge_surplus_.data(), bridge_gamma_.data(),
+            bridge_spread_.data(), paths.mixing_scale() + begin, collateral, z, bridge_hit_.data(), count);
+    };
+    if (pool.assets.size() == 1)
+        flag(std::true_type{}, paths.bridge_normals(pool.assets[0]) + begin);
+    else
+        flag(std::false_type{}, nullptr);
+}
+
+// Rare: pool g on path begin + k may have crossed inside the step. Decides with the step's
+// bridge normals, and liquidates it at its liquidation prices at the drawn time if it did.
+void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t k, int step) {
+    const PoolTerms& pool = pools_[g];
+    const std::size_t p = begin + k;
+    const std::size_t at = g * stride_ + p;
+    const double s0 = surplus_prev_[at], gamma0 = gamma_prev_[at];
+    const double s1 = bridge_surplus_[k], gamma1 = bridge_gamma_[k];
+    const std::size_t n = book_->asset_count();
+    for (std::size_t i : pool.assets) exposure_[i] = 0.0;
+    for (std::size_t j : pool.positions) exposure_[positions_[j].asset] += position_delta_[j * chunk_ + k];
+    const std::vector<double>& covariance = book_->step_covariance()[paths.step_regime()[p]];
+    double variance = 0.0;    // g' Sigma g of the step
+    double projection = 0.0;  // sum g_i s_i e_i: of variance g' Sigma g
+    bool one_direction = true;  // every exposure of one sign: no asset hedges another
+    for (std::size_t i : pool.assets) {
+        one_direction = one_direction && (exposure_[i] > 0.0) == (gamma1 > 0.0);
+        for (std::size_t l : pool.assets) variance += exposure_[i] * exposure_[l] * covariance[i * n + l];
+        projection += exposure_[i] * std::sqrt(covariance[i * n + i]) * paths.bridge_normals(i)[p];
+    }
+    const int ticks = book_->ticks_per_step();
+    const int end_tick = step * ticks;
+    if (!(variance > 0.0)) {  // nothing moves the surplus inside the step: the end decides
+        if (s1 > 0.0) return;
+        double upnl = 0.0;
+        for (std::size_t j : pool.positions) upnl += position_upnl_[j * chunk_ + k];
+        liquidate(g, p, upnl, notional_at_step(paths, g, p), step, end_tick);
+        return;
+    }
+    const double z = projection / std::sqrt(variance);
+    const double scale = paths.mixing_scale()[p];
+    if (s1 > 0.0) {
+        // Most candidates are settled here, without a transcendental function: the crossing
+        // probability is at most exp(-bound) (flag_bridge_candidates' bound), and for bound >= 6
+        // Phi(z) >= exp(-bound) whenever z > -sqrt(bound) (Mills' ratio).
+        const double spread = bridge_spread_[k] * scale;
+        const double a0 = std::abs(gamma0), a1 = std::abs(gamma1);
+        const double bound = 2.0 * s0 * s1 * std::min(a0, a1) * a1 /
+                             (spread * spread * (a0 + std::abs(s0)) * (a1 + std::abs(s1)));
+        if (bound >= 6.0 && (z >= 0.0 || z * z < bound)) return;
+    }
+    const double u = normal_cdf(z);
+    variance *= scale * scale;
+    // Log-equivalent distances for a pool whose exposures all point one way (a uniform move of
+    // the prices is then what liquidates it) where both ends allow them; else the surplus itself
+    // (a hedged pool's surplus moves with the spread between its assets, not with their level).
+    const double f0 = 1.0 - s0 / gamma0, f1 = 1.0 - s1 / gamma1;
+    const bool log_form = one_direction && f0 > 0.0 && f1 > 0.0 && (gamma0 > 0.0) == (gamma1 > 0.0) &&
+                          std::isfinite(f0) && std::isfinite(f1);
+    const double sign = gamma1 > 0.0 ? 1.0 : -1.0;
+    const double a = log_form ? -sign * std::log(f0) : s0;
+    const double b = log_form ? -sign * std::log(f1) : s1;
+    const double v = log_form ? variance / (gamma1 * gamma1) : variance;
+    double w = u;  // the uniform of the crossing time
+    if (s1 > 0.0) {
+        const double probability = std::exp(-2.0 * a * b / v);
+        if (!(u < probability)) return;
+        w = u / probability;
+    }
+    const int tick = (step - 1) * ticks + detail::first_passage_bin(a, b, v, w, ticks);
+    // The liquidation prices: every price of the pool moved by the factor that brings S to 0.
+    const double factor = log_form ? f1 : 1.0;
+    double upnl = 0.0, notional = 0.0;
+    for (std::size_t j : pool.positions) {
+        const PositionTerms& t = positions_[j];
+        const double price = paths.price(t.asset)[p] * factor;
+        upnl += t.signed_quantity * price - t.signed_entry;
+        notional += t.quantity * price;
+    }
+    liquidate(g, p, upnl, notional, step, tick);
+}
+
+}  // namespace marginsim
