@@ -130,6 +130,9 @@ TEST_CASE("batch writes every report and an index and counts the bad scenario") 
             CHECK(std::stod(summary[r][column(c.name)]) == from_batch.at(c.pointer).get<double>());
         }
         CHECK(std::stod(summary[r][column("paths_requested")]) == 2000);
+        CHECK(summary[r][column("steps_per_day")] == "24");
+        CHECK(summary[r][column("monitoring")] == "continuous");
+        CHECK(from_batch.at("simulation").at("monitoring") == "continuous");
     }
     CHECK(summary[2][0] == "calm");
     CHECK(summary[3][0] == "wild");

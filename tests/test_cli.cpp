@@ -177,6 +177,9 @@ TEST_CASE("run writes the JSON report and prints the table") {
     CHECK(report.at("simulation").at("seed") == 7);
     CHECK(report.at("simulation").at("model") == "student_t");
     CHECK(report.at("simulation").at("steps") == 24);  // round(3 days * 8 per day)
+    CHECK(report.at("simulation").at("steps_per_day") == 8);
+    CHECK(report.at("simulation").at("monitoring") == "continuous");  // the default
+    CHECK_THAT(result.out, Catch::Contains("\n8 steps/day, continuous monitoring ("));
     CHECK(report.at("warnings").size() >= 1);
     const json& modes = report.at("modes");
     for (const char* mode : {"isolated", "cross", "as_configured"}) {
@@ -361,7 +364,8 @@ TEST_CASE("validate prints the normalised scenario and OK") {
     CHECK(result.out.size() >= 3);
     CHECK(result.out.substr(result.out.size() - 3) == "OK\n");
     CHECK_THAT(result.err, Catch::Contains("warning: "));
-    for (const char* text : {"AAA", "BBB", "student_t", "isolated", "cross", "as_configured"}) {
+    for (const char* text : {"AAA", "BBB", "student_t", "isolated", "cross", "as_configured",
+                             "steps_per_day  8\n", "monitoring     continuous\n"}) {
         CHECK_THAT(result.out, Catch::Contains(text));
     }
     // BBB short: notional 5 * 1000 at entry price 20 is a quantity of 250.

@@ -113,6 +113,19 @@ TEST_CASE("a run's page has its charts and tables and nothing to fetch") {
     CHECK(to_html(run) == html);
 }
 
+TEST_CASE("a run's page says how often a day it looked and whether between the steps") {
+    DetailedRun run = small_run(0.9, 500);
+    const std::string continuous = to_html(run);
+    CHECK_THAT(continuous, Catch::Contains("(2 days at 24 steps per day, continuous monitoring)"));
+    CHECK_THAT(continuous, Catch::Contains("Continuous monitoring: a liquidation between two of the 24 steps"));
+    CHECK_THAT(continuous, !Catch::Contains("Discrete monitoring"));
+    run.report.simulation.monitoring = Monitoring::discrete;
+    const std::string discrete = to_html(run);
+    CHECK_THAT(discrete, Catch::Contains("(2 days at 24 steps per day, discrete monitoring)"));
+    CHECK_THAT(discrete, Catch::Contains("Discrete monitoring: positions are checked only at the 24 steps"));
+    CHECK_THAT(discrete, !Catch::Contains("Continuous monitoring"));
+}
+
 TEST_CASE("the histogram bars add up to every path") {
     const DetailedRun run = small_run(0.9);
     const std::string html = to_html(run);
@@ -147,6 +160,7 @@ TEST_CASE("a sweep's page draws its curves and the crossover") {
     CHECK(count_of(html, "<svg") == 3);
     CHECK_THAT(html, Catch::Contains("volatility scale (times the scenario&#39;s volatilities)"));
     CHECK_THAT(html, Catch::Contains("common random numbers"));
+    CHECK_THAT(html, Catch::Contains("seed 5, 24 steps per day, continuous monitoring"));
     if (sweep.crossover) CHECK_THAT(html, Catch::Contains("crossover"));
     // A run's page with the sweep has both.
     const std::string both = to_html(run_detailed(base), &sweep);

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -187,6 +188,7 @@ TEST_CASE("JSON has every report key with the right type") {
     CHECK(sim.at("dof") == 4.0);
     CHECK(sim.at("horizon_days") == 7.0);
     CHECK(sim.at("steps_per_day") == 24);
+    CHECK(sim.at("monitoring") == "continuous");
     CHECK(sim.at("block_size") == 1024);
 
     const json& account = doc.at("account");
@@ -248,6 +250,29 @@ TEST_CASE("JSON of a gaussian run has no dof") {
     CHECK_FALSE(doc.at("simulation").contains("dof"));
 }
 
+TEST_CASE("JSON, CSV and text name the monitoring and the steps a day, for both values") {
+    marginsim::Report report = make_report();
+    report.simulation.steps_per_day = 4;
+    report.simulation.steps = 28;
+    for (const auto& [monitoring, name] : {std::pair{marginsim::Monitoring::continuous, "continuous"},
+                                           std::pair{marginsim::Monitoring::discrete, "discrete"}}) {
+        INFO(name);
+        report.simulation.monitoring = monitoring;
+        const json sim = json::parse(marginsim::to_json(report)).at("simulation");
+        CHECK(sim.at("monitoring") == name);
+        CHECK(sim.at("steps_per_day") == 4);
+
+        std::map<std::string, std::string> value_of;
+        for (const auto& row : parse_csv(marginsim::to_csv(report))) value_of[row[0] + "," + row[2]] = row[3];
+        CHECK(value_of.at("simulation,monitoring") == name);
+        CHECK(value_of.at("simulation,steps_per_day") == "4");
+
+        std::ostringstream text;
+        marginsim::write_text(text, report);
+        CHECK_THAT(text.str(), Catch::Contains("\n4 steps/day, " + std::string(name) + " monitoring ("));
+    }
+}
+
 TEST_CASE("a non-finite number is refused naming its key") {
     marginsim::Report report = make_report();
     SECTION("NaN in a tail level") {
@@ -280,11 +305,11 @@ TEST_CASE("CSV is a long table of four fields") {
     REQUIRE_FALSE(rows.empty());
     CHECK(rows[0] == std::vector<std::string>{"section", "mode", "key", "value"});
 
-    // Counted from the format documented in report.cpp: 15 simulation rows (with dof),
+    // Counted from the format documented in report.cpp: 16 simulation rows (with dof),
     // 3 account rows, per mode 3 + 9 + 3 + 3 + 1 + 2 rows and 5 per position,
     // 6 comparison rows, one per warning.
     const std::size_t positions = report.modes[0].positions.size();
-    const std::size_t expected = 1 + 15 + 3 + 3 * (21 + 5 * positions) + 6 + report.warnings.size();
+    const std::size_t expected = 1 + 16 + 3 + 3 * (21 + 5 * positions) + 6 + report.warnings.size();
     CHECK(rows.size() == expected);
 
     std::map<std::string, std::string> value_of;

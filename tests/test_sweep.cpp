@@ -563,8 +563,11 @@ TEST_CASE("marginsim sweep writes the JSON CSV and HTML of a sweep") {
     INFO(result.err);
     REQUIRE(result.code == 0);
     CHECK_THAT(result.out, Catch::Contains("the same random numbers at every value"));
+    CHECK_THAT(result.out, Catch::Contains("\n24 steps/day, continuous monitoring\n"));
     const nlohmann::json json = nlohmann::json::parse(read_all(dir / "s.json"));
     CHECK(json.at("parameter") == "correlation");
+    CHECK(json.at("simulation").at("steps_per_day") == 24);
+    CHECK(json.at("simulation").at("monitoring") == "continuous");
     REQUIRE(json.at("points").size() == 3);
     CHECK(json.at("points").at(2).at("value") == 1.0);
     CHECK(json.at("simulation").at("paths") == 1500);
@@ -586,6 +589,19 @@ TEST_CASE("marginsim sweep writes the JSON CSV and HTML of a sweep") {
     REQUIRE(blend.code == 0);
     CHECK(nlohmann::json::parse(blend.out).at("parameter") == "correlation_blend");
     CHECK(dir.run("sweep " + file + " --leverage 1,2 --paths 1000 -q").code == 0);
+
+    // A scenario that asks for discrete monitoring is reported so, in every format.
+    std::string discrete_text = marginsim::testing::small_scenario(0.8, 1000);
+    discrete_text.replace(discrete_text.find("seed = 5"), 8, "seed = 5\nmonitoring = \"discrete\"");
+    const std::string discrete = shell_quoted(dir.write("discrete.toml", discrete_text));
+    const CliResult discrete_json = dir.run("sweep " + discrete + " --vol-scale 0.5,1 --format json");
+    REQUIRE(discrete_json.code == 0);
+    CHECK(nlohmann::json::parse(discrete_json.out).at("simulation").at("monitoring") == "discrete");
+    const CliResult discrete_table = dir.run("sweep " + discrete + " --vol-scale 0.5,1 --html " +
+                                             shell_quoted(dir / "d.html"));
+    REQUIRE(discrete_table.code == 0);
+    CHECK_THAT(discrete_table.out, Catch::Contains("\n24 steps/day, discrete monitoring\n"));
+    CHECK_THAT(read_all(dir / "d.html"), Catch::Contains("24 steps per day, discrete monitoring"));
 }
 
 TEST_CASE("marginsim sweep refuses a missing or doubled parameter and bad values") {

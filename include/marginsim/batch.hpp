@@ -63,6 +63,8 @@ struct BatchRow {
     std::uint64_t seed = 0;
     double balance = 0.0;
     double elapsed_s = 0.0;
+    int steps_per_day = 0;
+    Monitoring monitoring = Monitoring::continuous;
     std::array<BatchModeRow, mode_count> modes;
     Proportion contagion_probability;
     Proportion p_cross_loss_exceeds_isolated;

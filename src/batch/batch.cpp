@@ -53,6 +53,14 @@ Proportion proportion_from(const json& estimate, const json& ci95) {
     return {estimate.get<double>(), {ci95.at(0).get<double>(), ci95.at(1).get<double>()}};
 }
 
+// A report written before reports named their monitoring has no such key: at() throws, and the
+// scenario runs again (with the engine of today, not the discrete one of then).
+Monitoring monitoring_from(const std::string& name) {
+    for (const Monitoring monitoring : {Monitoring::continuous, Monitoring::discrete})
+        if (to_string(monitoring) == name) return monitoring;
+    throw std::runtime_error("unknown monitoring " + name);
+}
+
 // The row of a scenario from its JSON report (docs/model.md#report-keys); throws when the text is
 // not one.
 BatchRow row_from_json(const std::string& text) {
@@ -64,6 +72,8 @@ BatchRow row_from_json(const std::string& text) {
     row.paths_requested = report.value("paths_requested", row.paths);
     row.seed = report.at("simulation").at("seed").get<std::uint64_t>();
     row.elapsed_s = report.at("simulation").at("elapsed_s").get<double>();
+    row.steps_per_day = report.at("simulation").at("steps_per_day").get<int>();
+    row.monitoring = monitoring_from(report.at("simulation").at("monitoring").get<std::string>());
     row.balance = report.at("account").at("balance").get<double>();
     for (std::size_t m = 0; m < mode_count; ++m) {
         const json& mode = report.at("modes").at(std::string(to_string(all_modes[m])));
@@ -481,12 +491,12 @@ std::string batch_summary_csv(const BatchResult& result) {
                            "{0}_es_0.99,{0}_collateral_at_risk",
                            m);
     }
-    out += ",contagion_probability,p_cross_loss_exceeds_isolated,paths_requested\n";
+    out += ",contagion_probability,p_cross_loss_exceeds_isolated,paths_requested,steps_per_day,monitoring\n";
     for (const BatchEntry& entry : result.entries) {
         out += fmt::format("{},{},{},{}", csv_field(entry.name), csv_field(entry.scenario.string()),
                            to_string(entry.status), csv_field(entry.error));
         if (!entry.row) {
-            out += std::string(3 + 7 * mode_count + 3, ',') + "\n";
+            out += std::string(3 + 7 * mode_count + 5, ',') + "\n";
             continue;
         }
         const BatchRow& row = *entry.row;
@@ -497,8 +507,9 @@ std::string batch_summary_csv(const BatchResult& result) {
                                number(mode.liquidation_probability.ci95.hi), number(mode.loss_mean),
                                number(mode.var_99), number(mode.es_99), number(mode.collateral_at_risk));
         }
-        out += fmt::format(",{},{},{}\n", number(row.contagion_probability.estimate),
-                           number(row.p_cross_loss_exceeds_isolated.estimate), row.paths_requested);
+        out += fmt::format(",{},{},{},{},{}\n", number(row.contagion_probability.estimate),
+                           number(row.p_cross_loss_exceeds_isolated.estimate), row.paths_requested,
+                           row.steps_per_day, to_string(row.monitoring));
     }
     return out;
 }

@@ -53,6 +53,7 @@ void print_simulation(const Scenario& scenario) {
     fmt::print("  paths          {}\n", sim.paths);
     fmt::print("  horizon_days   {}\n", sim.horizon_days);
     fmt::print("  steps_per_day  {}\n", sim.steps_per_day);
+    fmt::print("  monitoring     {}\n", to_string(sim.monitoring));
     fmt::print("  steps          {}\n", sim.steps);
     fmt::print("  dt             {} years = {} days\n", sim.dt_years, sim.dt_days());
     fmt::print("  seed           {}\n", sim.seed);

@@ -363,11 +363,11 @@ std::string run_header(const Report& report) {
         model += " (" + parameters + ")";
     std::string out = fmt::format(
         "<h1>Liquidation risk: {}</h1>\n<p class=\"meta\">{} &middot; {} paths &times; {} steps "
-        "({:g} days at {} steps per day), {} model, seed {} &middot; balance {}, liquidation "
-        "policy {}</p>\n",
+        "({:g} days at {} steps per day, {} monitoring), {} model, seed {} &middot; balance {}, "
+        "liquidation policy {}</p>\n",
         escape_html(scenario_name(report.scenario)), escape_html(report.scenario),
         detail::grouped(static_cast<double>(info.paths)), info.steps, info.horizon_days,
-        info.steps_per_day, model, info.seed, usdt(report.balance), to_string(report.policy));
+        info.steps_per_day, to_string(info.monitoring), model, info.seed, usdt(report.balance), to_string(report.policy));
     if (report.partial) {
         out += fmt::format("<p class=\"partial\"><strong>Partial report:</strong> the run was interrupted after {} "
                            "of {} paths. Every number and chart on this page covers those paths only; the same "
@@ -385,6 +385,22 @@ constexpr const char* method_note =
     "day t) counts the first liquidation of each path at every monitoring step of the same run. "
     "Contagion: a position that survives the horizon on its own margin (isolated) is "
     "liquidated in that mode.</p>\n";
+
+// How the run looked for liquidations (docs/model.md#monitoring), in the reader's words.
+std::string monitoring_note(const SimulationInfo& info) {
+    if (info.monitoring == Monitoring::continuous) {
+        return fmt::format(
+            "<p class=\"note\">Continuous monitoring: a liquidation between two of the {} steps a day "
+            "counts, as on an exchange that marks positions all the time (between steps each log price "
+            "is a Brownian bridge); the steps only set the resolution of the times and drawdowns.</p>\n",
+            info.steps_per_day);
+    }
+    return fmt::format(
+        "<p class=\"note\">Discrete monitoring: positions are checked only at the {} steps a day, so a "
+        "price that crosses a liquidation price and comes back between two steps is missed, and "
+        "P(liquidation) is lower than on an exchange that marks positions all the time.</p>\n",
+        info.steps_per_day);
+}
 
 }  // namespace
 
@@ -475,6 +491,7 @@ std::string to_html(const DetailedRun& run, const SweepResult* sweep) {
     }
     body += "<h2>Method</h2>\n";
     body += method_note;
+    body += monitoring_note(report.simulation);
     return detail::html_page("marginsim: " + scenario_name(report.scenario), body);
 }
 

@@ -179,11 +179,13 @@ std::vector<std::string> plain_reading(const SweepResult& sweep) {
 }
 
 std::string to_html(const SweepResult& sweep) {
+    const SimulationInfo& info = sweep.points.front().report.simulation;
     std::string body = fmt::format(
-        "<h1>Sweep of {}: {}</h1>\n<p class=\"meta\">{} &middot; {} values, {} paths each, seed {}</p>\n",
+        "<h1>Sweep of {}: {}</h1>\n<p class=\"meta\">{} &middot; {} values, {} paths each, seed {}, {} steps "
+        "per day, {} monitoring</p>\n",
         escape_html(parameter_words(sweep)), escape_html(scenario_name(sweep.scenario)),
         escape_html(sweep.scenario), sweep.points.size(), detail::grouped(static_cast<double>(sweep.paths)),
-        sweep.seed);
+        sweep.seed, info.steps_per_day, to_string(info.monitoring));
     body += sweep_section(sweep);
     return detail::html_page("marginsim sweep: " + scenario_name(sweep.scenario), body);
 }

@@ -140,6 +140,7 @@ Json simulation_json(const SimulationInfo& info) {
     if (info.model == PriceModel::regime) out["regime"] = regime_json(info);
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
+    out["monitoring"] = to_string(info.monitoring);
     out["block_size"] = info.block_size;
     out["overflowed_paths"] = info.overflowed_paths;
     return out;

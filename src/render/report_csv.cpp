@@ -135,6 +135,7 @@ std::string to_csv(const Report& report) {
     }
     csv.number("simulation", "", "horizon_days", info.horizon_days);
     csv.text("simulation", "", "steps_per_day", std::to_string(info.steps_per_day));
+    csv.text("simulation", "", "monitoring", to_string(info.monitoring));
     csv.text("simulation", "", "block_size", std::to_string(info.block_size));
     csv.text("simulation", "", "overflowed_paths", std::to_string(info.overflowed_paths));
     csv.number("account", "", "balance", report.balance);

@@ -65,9 +65,11 @@ void write_header(std::ostream& out, const Report& report) {
                    group_thousands(std::to_string(report.paths_done)),
                    group_thousands(std::to_string(report.paths_requested)));
     }
-    fmt::print(out, "{} paths x {} steps, horizon {} days ({} steps/day), model {}\n",
-               group_thousands(std::to_string(info.paths)), info.steps, info.horizon_days,
-               info.steps_per_day, model);
+    fmt::print(out, "{} paths x {} steps, horizon {} days, model {}\n",
+               group_thousands(std::to_string(info.paths)), info.steps, info.horizon_days, model);
+    fmt::print(out, "{} steps/day, {} monitoring ({})\n", info.steps_per_day, to_string(info.monitoring),
+               info.monitoring == Monitoring::continuous ? "a liquidation between two steps counts"
+                                                         : "liquidations looked for at the steps only");
     fmt::print(out, "seed {}, {} threads, {:.2f} s\n", info.seed, info.threads, info.elapsed_s);
     if (info.overflowed_paths != 0) {
         fmt::print(out, "overflowed paths: {}, left out of every statistic below\n",

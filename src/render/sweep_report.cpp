@@ -109,6 +109,7 @@ std::string to_json(const SweepResult& sweep) {
                          {"threads", info.threads},
                          {"model", to_string(info.model)},
                          {"steps_per_day", info.steps_per_day},
+                         {"monitoring", to_string(info.monitoring)},
                          {"common_random_numbers", true},
                          {"elapsed_s", sweep.elapsed_s}};
     Json points = Json::array();
@@ -143,8 +144,10 @@ std::string to_csv(const SweepResult& sweep) {
 
 void write_text(std::ostream& out, const SweepResult& sweep) {
     fmt::print(out, "marginsim sweep: {}\n", sweep.scenario);
-    fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n\n",
+    const SimulationInfo& info = sweep.points.front().report.simulation;
+    fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n",
                sweep_parameter_names(sweep.spec).label, sweep.points.size(), sweep.paths, sweep.seed);
+    fmt::print(out, "{} steps/day, {} monitoring\n\n", info.steps_per_day, to_string(info.monitoring));
     fmt::print(out, "{:>10} | {:^35} | {:^41} | {:^21}\n", "", "P(any liquidation)", "ES 99% (USDT)",
                "contagion");
     fmt::print(out, "{:>10} | {:>11}{:>11}{:>13} | {:>13}{:>13}{:>15} | {:>8}{:>13}\n", "value",
