@@ -96,20 +96,23 @@ template <bool OneAsset>
 
 namespace detail {
 
-// The time bin, 1 to bins, in which a Brownian bridge of variance v over the step, from distance
-// a > 0 above a barrier to distance b (> 0: it touched the barrier inside the step; <= 0: it
-// ended beyond it), first reaches the barrier, at the w-quantile of that time's law. By the time
+// The time bin, 1 to bins, in which a Brownian bridge over the part [from, to] of the step, of
+// variance v, from distance a > 0 above a barrier to distance b (> 0: it touched the barrier
+// inside; <= 0: it ended beyond it), first reaches the barrier, at the w-quantile of that time's
+// law. By the time
 // change t = s / (1 + s) of the bridge into a Brownian motion with drift, s is inverse Gaussian
 // of mean a / |b| and shape a^2 / v (reflection makes the law the same for b and -b); the bin
 // is found by bisection over the bins' ends (none for a single bin).
-int first_passage_bin(double a, double b, double v, double w, int bins) noexcept {
+int first_passage_bin(double a, double b, double v, double w, int bins, double from, double to) noexcept {
     const double mu = a / std::max(std::abs(b), std::numeric_limits<double>::min());
     const double lambda = a * a / v;
-    int lo = 1, hi = bins;  // the first bin whose end has probability >= w
+    // The first bin whose end has probability >= w, among those the bridge spans.
+    int lo = std::min(bins, static_cast<int>(from * bins) + 1);
+    int hi = std::clamp(static_cast<int>(std::ceil(to * bins)), lo, bins);
     while (lo < hi) {
         const int mid = lo + (hi - lo) / 2;
-        const double t = static_cast<double>(mid) / bins;
-        if (inverse_gaussian_cdf(t / (1.0 - t), mu, lambda) < w)
+        const double t = (static_cast<double>(mid) / bins - from) / (to - from);  // of the bridge
+        if (t < 1.0 && inverse_gaussian_cdf(t / (1.0 - t), mu, lambda) < w)
             lo = mid + 1;
         else
             hi = mid;
@@ -153,6 +156,75 @@ void BookState::bridge_candidates(const PathBlock& paths, std::size_t g, std::si
         flag(std::true_type{}, paths.bridge_normals(pool.assets[0]) + begin);
     else
         flag(std::false_type{}, nullptr);
+    // A step with jumps is no bridge from end to end: its open paths are settled one by one.
+    const std::uint32_t* jumped = paths.jump_paths();
+    for (std::size_t s = 0; s < paths.jump_count(); ++s) {
+        const std::size_t p = jumped[s];
+        if (p >= begin && p < begin + count && std::isfinite(collateral[p - begin]))
+            bridge_hit_[p - begin] = ~std::uint64_t{0};
+    }
+}
+
+namespace {
+
+// The crossing law of one bridge of a pool's surplus, from (S0, G0) to (S1, G1) with variance v
+// of the surplus over it (see the file's comment): P(touching zero inside) and the distances
+// and variance the first-passage time needs; factor moves the end's prices to the liquidation
+// prices.
+struct Bridge {
+    double probability = 0.0;
+    double a = 0.0, b = 0.0, v = 0.0;
+    double factor = 1.0;
+};
+
+Bridge bridge_of(double s0, double gamma0, double s1, double gamma1, double variance, bool one_direction) {
+    // Log-equivalent distances for a pool whose exposures all point one way (a uniform move of
+    // the prices is then what liquidates it) where both ends allow them; else the surplus itself
+    // (a hedged pool's surplus moves with the spread between its assets, not with their level).
+    const double f0 = 1.0 - s0 / gamma0, f1 = 1.0 - s1 / gamma1;
+    const bool log_form = one_direction && f0 > 0.0 && f1 > 0.0 && (gamma0 > 0.0) == (gamma1 > 0.0) &&
+                          std::isfinite(f0) && std::isfinite(f1);
+    Bridge out;
+    const double sign = gamma1 > 0.0 ? 1.0 : -1.0;
+    out.a = log_form ? -sign * std::log(f0) : s0;
+    out.b = log_form ? -sign * std::log(f1) : s1;
+    out.v = log_form ? variance / (gamma1 * gamma1) : variance;
+    out.factor = log_form ? f1 : 1.0;
+    out.probability = s1 <= 0.0 ? 1.0 : std::exp(-2.0 * out.a * out.b / out.v);
+    return out;
+}
+
+// The time bin of a crossing drawn with the conditional uniform w, for a bridge over the part
+// [lo, hi] of the step.
+int crossing_bin(const Bridge& bridge, double w, double lo, double hi, int bins) {
+    return detail::first_passage_bin(bridge.a, bridge.b, bridge.v, w, bins, lo, hi);
+}
+
+}  // namespace
+
+// The pool's surplus, its log-price derivative and its exposure per asset (into exposure_) at
+// the given log prices of every asset: off the hot loop, for the prices around a jump.
+BookState::PoolPoint BookState::pool_at(std::size_t g, const double* log_price) {
+    PoolPoint out;
+    const PoolTerms& pool = pools_[g];
+    for (std::size_t i : pool.assets) exposure_[i] = 0.0;
+    for (std::size_t j : pool.positions) {
+        const PositionTerms& t = positions_[j];
+        const double price = std::exp(log_price[t.asset]);
+        const double notional = t.quantity * price;
+        const std::span<const double> caps{tier_caps_.data() + t.tier_begin, t.tier_count};
+        std::size_t tier = 0;
+        while (tier + 1 < caps.size() && notional > caps[tier]) ++tier;
+        const double rate = tier_rates_[t.tier_begin + tier];
+        const double delta = t.signed_quantity * price - notional * rate;
+        out.surplus += t.signed_quantity * price - t.signed_entry - (notional * rate - tier_amounts_[t.tier_begin + tier]);
+        out.gamma += delta;
+        out.upnl += t.signed_quantity * price - t.signed_entry;
+        out.entry += t.signed_entry;
+        out.notional += notional;
+        exposure_[t.asset] += delta;
+    }
+    return out;
 }
 
 // Rare: pool g on path begin + k may have crossed inside the step. Decides with the step's
@@ -163,9 +235,15 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
     const std::size_t at = g * stride_ + p;
     const double s0 = surplus_prev_[at], gamma0 = gamma_prev_[at];
     const double s1 = bridge_surplus_[k], gamma1 = bridge_gamma_[k];
+    const std::int32_t jump = paths.jump_slot(p);
+    if (jump < 0) {
+        for (std::size_t i : pool.assets) exposure_[i] = 0.0;
+        for (std::size_t j : pool.positions) exposure_[positions_[j].asset] += position_delta_[j * chunk_ + k];
+    } else {
+        // The exposures just before the jump (the uniform's direction is that of the first part).
+        pool_at(g, paths.pre_jump_log_price(static_cast<std::size_t>(jump)));
+    }
     const std::size_t n = book_->asset_count();
-    for (std::size_t i : pool.assets) exposure_[i] = 0.0;
-    for (std::size_t j : pool.positions) exposure_[positions_[j].asset] += position_delta_[j * chunk_ + k];
     const std::vector<double>& covariance = book_->step_covariance()[paths.step_regime()[p]];
     double variance = 0.0;    // g' Sigma g of the step
     double projection = 0.0;  // sum g_i s_i e_i: of variance g' Sigma g
@@ -176,17 +254,16 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
         projection += exposure_[i] * std::sqrt(covariance[i * n + i]) * paths.bridge_normals(i)[p];
     }
     const int ticks = book_->ticks_per_step();
-    const int end_tick = step * ticks;
     if (!(variance > 0.0)) {  // nothing moves the surplus inside the step: the end decides
         if (s1 > 0.0) return;
         double upnl = 0.0;
         for (std::size_t j : pool.positions) upnl += position_upnl_[j * chunk_ + k];
-        liquidate(g, p, upnl, notional_at_step(paths, g, p), step, end_tick);
+        liquidate(g, p, upnl, notional_at_step(paths, g, p), step, step * ticks);
         return;
     }
     const double z = projection / std::sqrt(variance);
     const double scale = paths.mixing_scale()[p];
-    if (s1 > 0.0) {
+    if (s1 > 0.0 && jump < 0) {
         // Most candidates are settled here, without a transcendental function: the crossing
         // probability is at most exp(-bound) (flag_bridge_candidates' bound), and for bound >= 6
         // Phi(z) >= exp(-bound) whenever z > -sqrt(bound) (Mills' ratio).
@@ -198,31 +275,67 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
     }
     const double u = normal_cdf(z);
     variance *= scale * scale;
-    // Log-equivalent distances for a pool whose exposures all point one way (a uniform move of
-    // the prices is then what liquidates it) where both ends allow them; else the surplus itself
-    // (a hedged pool's surplus moves with the spread between its assets, not with their level).
-    const double f0 = 1.0 - s0 / gamma0, f1 = 1.0 - s1 / gamma1;
-    const bool log_form = one_direction && f0 > 0.0 && f1 > 0.0 && (gamma0 > 0.0) == (gamma1 > 0.0) &&
-                          std::isfinite(f0) && std::isfinite(f1);
-    const double sign = gamma1 > 0.0 ? 1.0 : -1.0;
-    const double a = log_form ? -sign * std::log(f0) : s0;
-    const double b = log_form ? -sign * std::log(f1) : s1;
-    const double v = log_form ? variance / (gamma1 * gamma1) : variance;
-    double w = u;  // the uniform of the crossing time
-    if (s1 > 0.0) {
-        const double probability = std::exp(-2.0 * a * b / v);
-        if (!(u < probability)) return;
-        w = u / probability;
+    if (jump >= 0) {
+        settle_jump_step(paths, g, p, k, step, static_cast<std::size_t>(jump), u, variance, one_direction);
+        return;
     }
-    const int tick = (step - 1) * ticks + detail::first_passage_bin(a, b, v, w, ticks);
+    const Bridge bridge = bridge_of(s0, gamma0, s1, gamma1, variance, one_direction);
+    if (!(u < bridge.probability)) return;
+    const double w = u / bridge.probability;  // uniform on (0, 1) given the crossing
+    const int tick = (step - 1) * ticks + crossing_bin(bridge, w, 0.0, 1.0, ticks);
     // The liquidation prices: every price of the pool moved by the factor that brings S to 0.
-    const double factor = log_form ? f1 : 1.0;
     double upnl = 0.0, notional = 0.0;
     for (std::size_t j : pool.positions) {
         const PositionTerms& t = positions_[j];
-        const double price = paths.price(t.asset)[p] * factor;
+        const double price = paths.price(t.asset)[p] * bridge.factor;
         upnl += t.signed_quantity * price - t.signed_entry;
         notional += t.quantity * price;
+    }
+    liquidate(g, p, upnl, notional, step, tick);
+}
+
+// A step in which the path's jumps arrive at time t: the bridge up to t, the jump itself (a
+// surplus that the jump takes to zero or below liquidates at the prices after it), then the
+// bridge from t to the step's end; one uniform decides, the second part given the first passed.
+void BookState::settle_jump_step(const PathBlock& paths, std::size_t g, std::size_t p, std::size_t k, int step,
+                                 std::size_t slot, double u, double variance, bool one_direction) {
+    const std::size_t at = g * stride_ + p;
+    const double collateral = collateral_[at];
+    const int ticks = book_->ticks_per_step();
+    const double t = paths.jump_time(slot);
+    const double* before = paths.pre_jump_log_price(slot);
+    const PoolPoint pre = pool_at(g, before);
+    std::vector<double>& after = jump_scratch_;
+    const std::size_t n = book_->asset_count();
+    for (std::size_t i = 0; i < n; ++i) after[i] = before[i] + paths.jump_sizes(slot)[i];
+    const PoolPoint post = pool_at(g, after.data());
+    const double s_pre = collateral + pre.surplus, s_post = collateral + post.surplus;
+    const auto liquidate_at = [&](const PoolPoint& point, double factor, int tick) {
+        // At the point's prices moved by factor (1 at a jump's own prices).
+        const double upnl = (point.upnl + point.entry) * factor - point.entry;
+        liquidate(g, p, upnl, point.notional * factor, step, tick);
+    };
+    const Bridge first = bridge_of(surplus_prev_[at], gamma_prev_[at], s_pre, pre.gamma, variance * t, one_direction);
+    if (u < first.probability) {
+        liquidate_at(pre, first.factor, (step - 1) * ticks + crossing_bin(first, u / first.probability, 0.0, t, ticks));
+        return;
+    }
+    const int jump_tick = (step - 1) * ticks + std::min(ticks, static_cast<int>(t * ticks) + 1);
+    if (s_post <= 0.0) {  // gapped through the liquidation prices: closed at the prices after the jump
+        liquidate_at(post, 1.0, jump_tick);
+        return;
+    }
+    const double rest = (u - first.probability) / (1.0 - first.probability);  // uniform, given no crossing
+    const double s1 = bridge_surplus_[k], gamma1 = bridge_gamma_[k];
+    const Bridge second = bridge_of(s_post, post.gamma, s1, gamma1, variance * (1.0 - t), one_direction);
+    if (!(rest < second.probability)) return;
+    const int tick = (step - 1) * ticks + crossing_bin(second, rest / second.probability, t, 1.0, ticks);
+    double upnl = 0.0, notional = 0.0;
+    for (std::size_t j : pools_[g].positions) {
+        const PositionTerms& terms = positions_[j];
+        const double price = paths.price(terms.asset)[p] * second.factor;
+        upnl += terms.signed_quantity * price - terms.signed_entry;
+        notional += terms.quantity * price;
     }
     liquidate(g, p, upnl, notional, step, tick);
 }

@@ -257,6 +257,7 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
         bridge_spread_.resize(chunk_);
         bridge_hit_.resize(chunk_);
         exposure_.resize(n);
+        jump_scratch_.resize(n);
     }
     loss_.resize(mode_count * stride_);
     min_loss_.resize(mode_count * stride_);

@@ -104,11 +104,11 @@ private:
 };
 
 namespace detail {
-// The time bin (1 to bins, of equal length) of a step in which a Brownian bridge of variance v
-// over the step, from distance a > 0 above a barrier to distance b (> 0: it touched the barrier
-// inside the step; <= 0: it ended beyond it), first reaches the barrier: the w-quantile of that
-// time's law, w in (0, 1).
-int first_passage_bin(double a, double b, double v, double w, int bins) noexcept;
+// The time bin (1 to bins, of equal length) of a step in which a Brownian bridge over the part
+// [from, to] of the step, of variance v over that part, from distance a > 0 above a barrier to
+// distance b (> 0: it touched the barrier inside; <= 0: it ended beyond it), first reaches the
+// barrier: the w-quantile of that time's law, w in (0, 1).
+int first_passage_bin(double a, double b, double v, double w, int bins, double from = 0.0, double to = 1.0) noexcept;
 
 // A pool as the book's per-step kernels read it: its upnl and maintenance rows in the chunk
 // scratch (up to 4), its collateral and base loss rows from the block's first path.
@@ -231,6 +231,17 @@ private:
     void monitor_bridges(const PathBlock& paths, std::size_t begin, std::size_t count, int step);
     void bridge_candidates(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count);
     void settle_bridge(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t k, int step);
+    void settle_jump_step(const PathBlock& paths, std::size_t g, std::size_t p, std::size_t k, int step,
+                          std::size_t slot, double u, double variance, bool one_direction);
+    // A pool's terms at given log prices (collateral apart), its exposures left in exposure_.
+    struct PoolPoint {
+        double surplus = 0.0;  // upnl - maintenance
+        double gamma = 0.0;
+        double upnl = 0.0;
+        double entry = 0.0;  // sum of s q P0
+        double notional = 0.0;
+    };
+    PoolPoint pool_at(std::size_t g, const double* log_price);
     double realised_loss(const std::vector<std::size_t>& pools, std::size_t begin, std::size_t k) const;
 
     const MarginBook* book_;
@@ -271,6 +282,7 @@ private:
     std::vector<double> bridge_surplus_, bridge_gamma_, bridge_spread_;
     std::vector<std::uint64_t> bridge_hit_;
     std::vector<double> exposure_;
+    std::vector<double> jump_scratch_;  // per asset: log prices after a jump
     // Per mode, per path.
     std::vector<double> loss_;
     std::vector<double> min_loss_;

@@ -27,7 +27,10 @@ PathBlock::PathBlock(std::size_t asset_count, std::size_t capacity)
       bridge_normals_(asset_count * capacity),
       jump_path_(capacity),
       jump_slot_(capacity, -1),
-      jump_size_(asset_count * capacity) {}
+      jump_size_(asset_count * capacity),
+      jump_time_(capacity),
+      pre_jump_(asset_count * capacity),
+      jump_bridge_normals_(asset_count * capacity) {}
 
 void PathBlock::clear_jumps() noexcept {
     for (std::size_t s = 0; s < jump_count_; ++s) jump_slot_[jump_path_[s]] = -1;
@@ -182,6 +185,8 @@ void RandomStream::fill_uniforms(std::span<double> out) {
     for (double& u : out) u = detail::uniform01(impl_->slow());
 }
 
+double RandomStream::uniform() { return detail::uniform01(impl_->slow()); }
+
 double RandomStream::normal() { return detail::ZigguratNormal::draw(impl_->slow); }
 
 namespace {
@@ -230,6 +235,7 @@ MarketModel::MarketModel(const Scenario& scenario)
     for (std::size_t i = 0; i < n; ++i) {
         const Asset& asset = scenario.assets[i];
         start_log_price_.push_back(std::log(asset.price));
+        step_sd_.push_back(asset.volatility * std::sqrt(dt));
         // Jumps compensated: E[S_T] = S_0 exp(mu T) as without them.
         const double compensation =
             jumps ? scenario.jumps.intensity * market_size_[i].kappa() +
@@ -363,7 +369,10 @@ void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
         double* scale = paths.mixing_scale();
         for (std::size_t k = 0; k < n; ++k) scale[k] = std::sqrt((dof_ - 2.0) / w[k]);
     }
-    if (model_ == PriceModel::jump) draw_jumps(paths, rng);
+    if (model_ == PriceModel::jump) {
+        draw_jumps(paths, rng);
+        if (continuous_) draw_jump_times(paths, rng);
+    }
     if (model_ == PriceModel::regime && day_ends(step)) rng.fill_uniforms(paths.uniforms());
     if (continuous_)
         for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.bridge_normals(i), n});
@@ -517,12 +526,47 @@ void MarketModel::advance_regime(PathBlock& paths) const {
     }
 }
 
+// Continuous monitoring of the jump model: the arrival time of each hit path's jumps in the
+// step (uniform; a path's rare several jumps in one step arrive together) and the normals of the
+// diffusion's bridge at that time, correlated as the step's innovations.
+void MarketModel::draw_jump_times(PathBlock& paths, RandomStream& rng) const {
+    const std::size_t assets = asset_count();
+    for (std::size_t s = 0; s < paths.jump_count(); ++s) {
+        paths.jump_time(s) = rng.uniform();
+        double* z = paths.jump_bridge_normals(s);
+        for (std::size_t c = 0; c < assets; ++c) z[c] = rng.normal();
+        for (std::size_t i = assets; i-- > 0;) {  // z = L z, rows from the last
+            double e = 0.0;
+            for (std::size_t c = 0; c <= i; ++c) e += factor_[i * assets + c] * z[c];
+            z[i] = e;
+        }
+    }
+}
+
+// Once the step is taken: the log prices just before the jumps, x0 + t D + sqrt(t (1 - t)) s e
+// for the diffusion's move D = x1 - x0 - J over the step, t the jump time (the Brownian bridge).
+void MarketModel::bridge_to_jump_times(PathBlock& paths) const {
+    const std::size_t assets = asset_count();
+    const std::uint32_t* hit = paths.jump_paths();
+    for (std::size_t s = 0; s < paths.jump_count(); ++s) {
+        const double t = paths.jump_time(s);
+        const double spread = std::sqrt(t * (1.0 - t));
+        double* x = paths.pre_jump_log_price(s);  // x0 until now
+        const double* e = paths.jump_bridge_normals(s);
+        for (std::size_t i = 0; i < assets; ++i) {
+            const double move = paths.log_price(i)[hit[s]] - x[i] - paths.jump_sizes(s)[i];
+            x[i] += t * move + spread * step_sd_[i] * e[i];
+        }
+    }
+}
+
 void MarketModel::apply_jumps(PathBlock& paths) const {
     const std::size_t assets = asset_count();
     const std::uint32_t* hit = paths.jump_paths();
     for (std::size_t s = 0; s < paths.jump_count(); ++s) {
         const double* size = paths.jump_sizes(s);
         for (std::size_t i = 0; i < assets; ++i) {
+            if (continuous_) paths.pre_jump_log_price(s)[i] = paths.log_price(i)[hit[s]];
             paths.log_price(i)[hit[s]] += size[i];
             paths.price(i)[hit[s]] *= std::exp(size[i]);  // for a compounding advance
         }
@@ -563,6 +607,7 @@ void MarketModel::advance(PathBlock& paths) const {
         else
             advance_row<false>(paths.log_price(i), paths.price(i), last, log_drift_per_step_[i], nullptr, compound_, n);
     }
+    if (model_ == PriceModel::jump && continuous_) bridge_to_jump_times(paths);
     paths.count_step();
 }
 

@@ -76,6 +76,19 @@ public:
     void clear_jumps() noexcept;
     // The slot of `path` in this step's jumps, added (zero jumps) if it has none yet.
     double* jump_sizes_of(std::size_t path) noexcept;
+    // The slot of `path` in this step's jumps, -1 if it has none.
+    std::int32_t jump_slot(std::size_t path) const noexcept { return jump_slot_[path]; }
+    // Under continuous monitoring, per slot: when the step's jumps arrive (a fraction of the
+    // step; all of a path's jumps of one step at once, docs/model.md#monitoring) and the log
+    // prices just before, [slot * asset_count + asset], the diffusion's bridge at that time.
+    double jump_time(std::size_t slot) const noexcept { return jump_time_[slot]; }
+    double& jump_time(std::size_t slot) noexcept { return jump_time_[slot]; }
+    double* pre_jump_log_price(std::size_t slot) noexcept { return pre_jump_.data() + slot * asset_count_; }
+    const double* pre_jump_log_price(std::size_t slot) const noexcept {
+        return pre_jump_.data() + slot * asset_count_;
+    }
+    // Per slot, the normals of the bridge's value at the jump time (scratch of the model).
+    double* jump_bridge_normals(std::size_t slot) noexcept { return jump_bridge_normals_.data() + slot * asset_count_; }
 
 private:
     std::size_t asset_count_;
@@ -96,6 +109,9 @@ private:
     std::vector<std::uint32_t> jump_path_;
     std::vector<std::int32_t> jump_slot_;  // per path: its slot, or -1
     std::vector<double> jump_size_;
+    std::vector<double> jump_time_;
+    std::vector<double> pre_jump_;
+    std::vector<double> jump_bridge_normals_;
 };
 
 // An independent random stream per (seed, stream index): a Boost.Random engine with
@@ -111,6 +127,7 @@ public:
     void fill_chi_square(double dof, std::span<double> out);
     // Uniforms in [0, 1), and single standard normals for the rare draws (jump sizes).
     void fill_uniforms(std::span<double> out);
+    double uniform();
     double normal();
 
 private:
@@ -163,7 +180,9 @@ private:
         double coefficient;
     };
     void draw_jumps(PathBlock& paths, RandomStream& rng) const;
+    void draw_jump_times(PathBlock& paths, RandomStream& rng) const;
     void apply_jumps(PathBlock& paths) const;
+    void bridge_to_jump_times(PathBlock& paths) const;
     void advance_regime(PathBlock& paths) const;
 
     bool day_starts(int step) const noexcept { return (step - 1) % steps_per_day_ == 0; }
@@ -175,6 +194,7 @@ private:
     int steps_per_day_;
     bool continuous_;  // monitoring: bridge normals are drawn each step
     std::vector<double> start_log_price_;
+    std::vector<double> step_sd_;             // vol sqrt(dt) per asset
     std::vector<double> log_drift_per_step_;  // (mu - vol^2/2 - sum lambda kappa) dt
     std::vector<double> factor_;              // n x n, row-major, lower triangular
     // Per asset i, the non-zero vol_i sqrt(dt) L[i][c], diagonal first: x_i += drift_i + sum.
