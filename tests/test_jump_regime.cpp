@@ -29,7 +29,10 @@ namespace {
 // engine would, and after each step calls visit(paths, log_before, regime_before) with the
 // log prices ([asset * 1024 + path]) and regimes the step started from.
 template <class Visit>
-void walk_block(const Scenario& s, std::uint64_t stream, int steps, Visit&& visit) {
+void walk_block(const Scenario& scenario, std::uint64_t stream, int steps, Visit&& visit) {
+    // The price model alone: discrete monitoring, which draws nothing for the bridges.
+    Scenario s = scenario;
+    s.simulation.monitoring = Monitoring::discrete;
     const MarketModel model(s);
     const std::size_t n = block_size, assets = s.asset_count();
     PathBlock paths(assets, n);
