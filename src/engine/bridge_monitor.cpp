@@ -13,6 +13,7 @@
 // probability, so that pools on correlated assets cross together; the time of the crossing
 // inside the step is drawn from the bridge's first-passage law with the same uniform.
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -92,6 +93,40 @@ template <bool OneAsset>
     }
 }
 
+// out[k] (+)= a_r x[k] y[k], a_r the coefficient of the path's regime r (0 or 1).
+[[MARGINSIM_HOT_KERNEL]] void add_regime_product(double* __restrict out, const double* __restrict x,
+                                                 const double* __restrict y, const std::uint8_t* __restrict regime,
+                                                 double calm, double stress, bool add, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        const double term = (regime[k] != 0 ? stress : calm) * x[k] * y[k];
+        out[k] = add ? out[k] + term : term;
+    }
+}
+
+// flag_bridge_candidates for a pool of several assets, each held by one position, with the
+// step's exact variance V = g' Sigma g and projection P = sum g_i s_i e_i of the bridge normals
+// per path: settled also when x >= 6 and its normal P / sqrt(V) is above -sqrt(x), multiplied
+// out (x is a lower bound of the crossing exponent with V in place of its bound).
+[[MARGINSIM_HOT_KERNEL]] void flag_pool_candidates(const double* __restrict s0, const double* __restrict g0,
+                                                   const double* __restrict s1, const double* __restrict g1,
+                                                   const double* __restrict variance,
+                                                   const double* __restrict projection,
+                                                   const double* __restrict scale,
+                                                   const double* __restrict collateral,
+                                                   std::uint64_t* __restrict hit, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        const double a0 = std::abs(g0[k]), a1 = std::abs(g1[k]);
+        const double numerator = 2.0 * s0[k] * s1[k] * std::min(a0, a1) * a1;
+        const double denominator = variance[k] * scale[k] * scale[k] * (a0 + std::abs(s0[k])) * (a1 + std::abs(s1[k]));
+        const double p = projection[k];
+        const std::uint64_t settled =
+            ~detail::at_most_bits(numerator, 6.0 * denominator) &
+            (~detail::at_most_bits(p, 0.0) | ~detail::at_most_bits(numerator * variance[k], p * p * denominator));
+        const std::uint64_t near = detail::at_most_bits(numerator, far_exponent * denominator) & ~settled;
+        hit[k] = (detail::at_most_bits(s1[k], 0.0) | near) & detail::finite_bits(collateral[k]);
+    }
+}
+
 }  // namespace
 
 namespace detail {
@@ -152,10 +187,41 @@ void BookState::bridge_candidates(const PathBlock& paths, std::size_t g, std::si
             surplus_prev_.data() + row, gamma_prev_.data() + row, bridge_surplus_.data(), bridge_gamma_.data(),
             bridge_spread_.data(), paths.mixing_scale() + begin, collateral, z, bridge_hit_.data(), count);
     };
-    if (pool.assets.size() == 1)
+    // More than a quarter of the chunk's paths are candidates by the bound alone.
+    const auto dense_candidates = [&](std::size_t n) {
+        std::size_t candidates = 0;
+        for (std::size_t k = 0; k < n; ++k) candidates += bridge_hit_[k] >> 63;
+        return 4 * candidates > n;
+    };
+    if (pool.assets.size() == 1) {
         flag(std::true_type{}, paths.bridge_normals(pool.assets[0]) + begin);
-    else
-        flag(std::false_type{}, nullptr);
+    } else if (flag(std::false_type{}, nullptr); pool.assets.size() == pool.positions.size() && dense_candidates(count)) {
+        // One position per asset: its delta row is the asset's exposure, so the step's exact
+        // variance and projection take a few vector passes, worth it when the bound of
+        // flag_bridge_candidates leaves many candidates (coarse steps; the decisions are the
+        // same either way).
+        const std::size_t n = book_->asset_count();
+        const std::array<std::vector<double>, 2>& covariance = book_->step_covariance();
+        const std::uint8_t* regime = paths.step_regime() + begin;
+        double* variance = bridge_variance_.data();
+        double* projection = bridge_projection_.data();
+        const std::vector<std::size_t>& held = pool.positions;
+        for (std::size_t x = 0; x < held.size(); ++x) {
+            const std::size_t i = positions_[held[x]].asset;
+            const double* dx = position_delta_.data() + held[x] * chunk_;
+            for (std::size_t y = 0; y <= x; ++y) {
+                const std::size_t l = positions_[held[y]].asset;
+                const double twice = y == x ? 1.0 : 2.0;
+                add_regime_product(variance, dx, position_delta_.data() + held[y] * chunk_, regime,
+                                   twice * covariance[0][i * n + l], twice * covariance[1][i * n + l], x + y > 0, count);
+            }
+            add_regime_product(projection, dx, paths.bridge_normals(i) + begin, regime,
+                               std::sqrt(covariance[0][i * n + i]), std::sqrt(covariance[1][i * n + i]), x > 0, count);
+        }
+        flag_pool_candidates(surplus_prev_.data() + row, gamma_prev_.data() + row, bridge_surplus_.data(),
+                             bridge_gamma_.data(), variance, projection, paths.mixing_scale() + begin, collateral,
+                             bridge_hit_.data(), count);
+    }
     // A step with jumps is no bridge from end to end: its open paths are settled one by one.
     const std::uint32_t* jumped = paths.jump_paths();
     for (std::size_t s = 0; s < paths.jump_count(); ++s) {
@@ -282,7 +348,8 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
     const Bridge bridge = bridge_of(s0, gamma0, s1, gamma1, variance, one_direction);
     if (!(u < bridge.probability)) return;
     const double w = u / bridge.probability;  // uniform on (0, 1) given the crossing
-    const int tick = (step - 1) * ticks + crossing_bin(bridge, w, 0.0, 1.0, ticks);
+    const int tick = time_matters(g, p, step) ? (step - 1) * ticks + crossing_bin(bridge, w, 0.0, 1.0, ticks)
+                                              : step * ticks;
     // The liquidation prices: every price of the pool moved by the factor that brings S to 0.
     double upnl = 0.0, notional = 0.0;
     for (std::size_t j : pool.positions) {
@@ -292,6 +359,22 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
         notional += t.quantity * price;
     }
     liquidate(g, p, upnl, notional, step, tick);
+}
+
+// Whether the time inside the step of pool g's liquidation on path p can be the time of some
+// mode's first liquidation (the only use of times inside steps): not when every mode holding
+// the pool liquidated at an earlier step. Saves drawing most times of later liquidations.
+bool BookState::time_matters(std::size_t g, std::size_t p, int step) const noexcept {
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        if (!pools_[g].in_mode[m]) continue;
+        bool earlier = false;
+        for (std::size_t other : mode_pools_[m]) {
+            const std::int32_t at = liquidated_at_[other * stride_ + p];
+            earlier = earlier || (at != 0 && at < step);
+        }
+        if (!earlier) return true;
+    }
+    return false;
 }
 
 // A step in which the path's jumps arrive at time t: the bridge up to t, the jump itself (a

@@ -255,6 +255,8 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
         bridge_surplus_.resize(chunk_);
         bridge_gamma_.resize(chunk_);
         bridge_spread_.resize(chunk_);
+        bridge_variance_.resize(chunk_);
+        bridge_projection_.resize(chunk_);
         bridge_hit_.resize(chunk_);
         exposure_.resize(n);
         jump_scratch_.resize(n);

@@ -242,6 +242,7 @@ private:
         double notional = 0.0;
     };
     PoolPoint pool_at(std::size_t g, const double* log_price);
+    bool time_matters(std::size_t g, std::size_t p, int step) const noexcept;
     double realised_loss(const std::vector<std::size_t>& pools, std::size_t begin, std::size_t k) const;
 
     const MarginBook* book_;
@@ -279,7 +280,7 @@ private:
     // exposures of one pool on one path.
     std::vector<double> max_step_sd_;
     std::vector<double> position_delta_;
-    std::vector<double> bridge_surplus_, bridge_gamma_, bridge_spread_;
+    std::vector<double> bridge_surplus_, bridge_gamma_, bridge_spread_, bridge_variance_, bridge_projection_;
     std::vector<std::uint64_t> bridge_hit_;
     std::vector<double> exposure_;
     std::vector<double> jump_scratch_;  // per asset: log prices after a jump
