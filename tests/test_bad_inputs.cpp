@@ -206,7 +206,7 @@ TEST_CASE("a path count override too large for the machine is refused and names 
     CHECK(run.code == 2);
     // No line or column: the size comes from the command line, not from the file.
     CHECK(run.err.rfind("error: configs/seed_example.toml: --paths: run too large: 1000000000000 "
-                        "paths x 168 steps with 3 assets and 3 positions would take about ",
+                        "paths x 28 steps with 3 assets and 3 positions would take about ",
                         0) == 0);
     CHECK(run.err.find("or --force to run it anyway)") != std::string::npos);
     CHECK_FALSE(fs::exists(scratch.path() / "r.json"));
@@ -343,7 +343,7 @@ TEST_CASE("the run estimate follows the engine's cost in time and memory", "[bad
         const fs::path file = scratch.path() / "one_step.toml";
         std::string edited = text;
         edited.replace(edited.find("horizon_days = 7.0"), 18, "horizon_days = 1.0");
-        edited.replace(edited.find("steps_per_day = 24"), 18, "steps_per_day = 1");
+        edited.replace(edited.find("steps_per_day = 4"), 17, "steps_per_day = 1");
         std::ofstream(file) << edited;
         fs::copy(source_dir / "configs" / "exchanges", scratch.path() / "exchanges",
                  fs::copy_options::recursive);
@@ -369,7 +369,7 @@ TEST_CASE("the run estimate scales with paths and steps and threads", "[run_esti
     const RunEstimate base = estimate_run(seed, RunOptions{1000000, std::nullopt, 1});
     const RunEstimate twice = estimate_run(seed, RunOptions{2000000, std::nullopt, 1});
     CHECK(base.paths == 1000000);
-    CHECK(base.steps == 168);
+    CHECK(base.steps == 28);
     CHECK(base.assets == 3);
     CHECK(base.positions == 3);
     CHECK(base.threads == 1);

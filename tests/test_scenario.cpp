@@ -125,12 +125,13 @@ TEST_CASE("defaults apply and integers are accepted where numbers are expected",
     CHECK(s.warnings.empty());
     CHECK(s.simulation.paths == 100000);
     CHECK(s.simulation.horizon_days == 7.0);  // written as the integer 7
-    CHECK(s.simulation.steps_per_day == 24);
+    CHECK(s.simulation.steps_per_day == 4);
+    CHECK(s.simulation.monitoring == Monitoring::continuous);
     CHECK(s.simulation.seed == 1);
     CHECK(s.simulation.model == PriceModel::gaussian);
     CHECK(s.simulation.threads == 0);
-    CHECK(s.simulation.steps == 7 * 24);
-    CHECK(s.simulation.dt_years == Approx(1.0 / (365.0 * 24.0)));
+    CHECK(s.simulation.steps == 7 * 4);
+    CHECK(s.simulation.dt_years == Approx(1.0 / (365.0 * 4.0)));
     CHECK(s.balance == 10000.0);
     CHECK(s.policy == LiquidationPolicy::full);
     CHECK(s.fee_rate == 0.005);
@@ -156,8 +157,8 @@ TEST_CASE("defaults apply and integers are accepted where numbers are expected",
 }
 
 TEST_CASE("horizon steps are rounded to the nearest whole step", "[scenario]") {
-    // 0.03 days * 24 = 0.72 steps: rounds to one step.
-    const Scenario s = parse_scenario(edited(base, {{"horizon_days = 7", "horizon_days = 0.03"}}), "case.toml");
+    // 0.18 days * 4 (the default steps a day) = 0.72 steps: rounds to one step.
+    const Scenario s = parse_scenario(edited(base, {{"horizon_days = 7", "horizon_days = 0.18"}}), "case.toml");
     CHECK(s.simulation.steps == 1);
     const Scenario t = parse_scenario(
         edited(base, {{"horizon_days = 7", "horizon_days = 1.49\nsteps_per_day = 10"}}), "case.toml");

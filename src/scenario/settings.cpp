@@ -74,7 +74,7 @@ Simulation read_simulation(const TableReader& root) {
         s.integer("paths", "an integer > 0", 1, int64_max).value_or(100000));
     sim.horizon_days = s.required_number("horizon_days", "a number of days > 0", positive);
     sim.steps_per_day =
-        static_cast<int>(s.integer("steps_per_day", "an integer > 0", 1, int_max).value_or(24));
+        static_cast<int>(s.integer("steps_per_day", "an integer > 0", 1, int_max).value_or(4));
     sim.seed =
         static_cast<std::uint64_t>(s.integer("seed", "an integer >= 0", 0, int64_max).value_or(1));
     sim.model = s.choice("model", price_model_names).value_or(PriceModel::gaussian);
