@@ -266,7 +266,7 @@ TEST_CASE("run with the force flag runs a scenario the estimate refuses", "[bad_
     CHECK(refused.code == 2);
     CHECK(refused.err ==
           "error: settles.toml:3:16: simulation.horizon_days: run too large: 1000000 paths x "
-          "876000 steps with 3 assets and 3 positions would take about 4.9 h on 1 thread and 108 "
+          "876000 steps with 3 assets and 3 positions would take about 12 h on 1 thread and 108 "
           "MiB of memory, more than the limit of 1 h (expected fewer paths, a shorter horizon or "
           "fewer steps per day; or --force to run it anyway)\n");
 

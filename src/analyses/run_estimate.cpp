@@ -52,7 +52,7 @@ std::string plural(std::uint64_t n, std::string_view one, std::string_view many)
     return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
-// The key whose value is furthest above its default (100000 paths, 7 days, 24 steps a day):
+// The key whose value is furthest above its default (100000 paths, 7 days, 4 steps a day):
 // the one to point at when only the time is over its limit.
 struct Blame {
     std::string key;
@@ -67,7 +67,7 @@ Blame blame(const Scenario& scenario, const RunOptions& options, bool memory_ove
     const std::array<std::pair<double, Blame>, 3> ratios{{
         {static_cast<double>(options.paths.value_or(sim.paths)) / 100000.0, paths},
         {sim.horizon_days / 7.0, {"simulation.horizon_days", sim.horizon_days_at}},
-        {sim.steps_per_day / 24.0, {"simulation.steps_per_day", sim.steps_per_day_at}},
+        {sim.steps_per_day / 4.0, {"simulation.steps_per_day", sim.steps_per_day_at}},
     }};
     const auto largest = std::max_element(ratios.begin(), ratios.end(), [](const auto& a, const auto& b) {
         return a.first < b.first;
@@ -91,8 +91,9 @@ RunEstimate estimate_run(const Scenario& scenario, const RunOptions& options,
     const auto paths = static_cast<double>(estimate.paths);
     const auto assets = static_cast<double>(estimate.assets);
     const auto positions = static_cast<double>(estimate.positions);
+    const double monitoring = scenario.simulation.monitoring == Monitoring::continuous ? cost.continuous_factor : 1.0;
     const double path_step_ns =
-        cost.base_ns + cost.per_asset_ns * assets + cost.per_position_ns * positions;
+        (cost.base_ns + cost.per_asset_ns * assets + cost.per_position_ns * positions) * monitoring;
     const double simulate_seconds =
         paths * estimate.steps * path_step_ns * 1e-9 / estimate.parallelism;
     const double sort_seconds = 2.0 * mode_count * paths * std::log2(std::max(paths, 2.0)) *

@@ -193,9 +193,11 @@ void BookState::bridge_candidates(const PathBlock& paths, std::size_t g, std::si
         for (std::size_t k = 0; k < n; ++k) candidates += bridge_hit_[k] >> 63;
         return 4 * candidates > n;
     };
-    if (pool.assets.size() == 1) {
+    if (pool.assets.size() == 1)
         flag(std::true_type{}, paths.bridge_normals(pool.assets[0]) + begin);
-    } else if (flag(std::false_type{}, nullptr); pool.assets.size() == pool.positions.size() && dense_candidates(count)) {
+    else
+        flag(std::false_type{}, nullptr);
+    if (pool.assets.size() > 1 && pool.assets.size() == pool.positions.size() && dense_candidates(count)) {
         // One position per asset: its delta row is the asset's exposure, so the step's exact
         // variance and projection take a few vector passes, worth it when the bound of
         // flag_bridge_candidates leaves many candidates (coarse steps; the decisions are the
