@@ -537,3 +537,23 @@ TEST_CASE("continuous monitoring: results do not depend on the thread count, and
         }
     }
 }
+
+TEST_CASE("the fine-grid reference's pools reproduce the engine's discrete monitoring at 64 steps a day") {
+    // The reference of the pool test, checked on a grid the engine runs cheaply: its pools (SPEC
+    // 3.1 to 3.3 written out here) and paths against the engine's discrete mode, independent
+    // runs, within 4 combined standard errors.
+    const std::uint64_t paths = 1u << 17;
+    for (const Book& book : {stacked_longs(), hedged_book()}) {
+        const Report report = run_text(toml_of(book, 64, "discrete", 53), paths);
+        for (const MarginMode mode : all_modes) {
+            BridgeReference reference(market_of(book), pools_of(book, mode), 6, 2001);
+            std::uint64_t liquidated = 0;
+            for (std::uint64_t p = 0; p < paths; ++p) liquidated += reference.next_path() != BridgeReference::no_crossing;
+            const double expected = static_cast<double>(liquidated) / static_cast<double>(paths);
+            const double p = liquidation_probability(report, mode);
+            const double se = std::hypot(binomial_se(expected, paths), binomial_se(p, paths));
+            INFO(mode_name(mode) << ": engine " << p << ", reference " << expected << " (combined se " << se << ")");
+            CHECK(std::abs(p - expected) <= 4.0 * se);
+        }
+    }
+}
