@@ -5,7 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -15,6 +19,70 @@ namespace marginsim::bench {
 
 inline std::filesystem::path seed_example_path() {
     return std::filesystem::path(MARGINSIM_SOURCE_DIR) / "configs" / "seed_example.toml";
+}
+
+inline std::string read_text(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot read " + path.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// True when `line` assigns `key` ("  key = ...").
+inline bool assigns(std::string_view line, std::string_view key) {
+    const std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string_view::npos || !line.substr(start).starts_with(key)) return false;
+    const std::size_t next = line.find_first_not_of(" \t", start + key.size());
+    return next != std::string_view::npos && line[next] == '=';
+}
+
+// The TOML text with every line `key = ...` set to `key = value`; when no line has the key,
+// `key = value` is added after the line `table` ("[simulation]"). Edits a scenario as a user
+// would, so that the parser derives every field from the result.
+inline std::string with_key(std::string_view toml, std::string_view table, std::string_view key, std::string_view value) {
+    std::string out;
+    std::istringstream lines{std::string(toml)};
+    bool found = false;
+    for (std::string line; std::getline(lines, line);) {
+        if (assigns(line, key)) {
+            line = fmt::format("{} = {}", key, value);
+            found = true;
+        }
+        out += line + "\n";
+    }
+    if (found) return out;
+    const std::string header = std::string(table) + "\n";
+    const std::size_t at = out.find(header);
+    if (at == std::string::npos) throw std::runtime_error("no " + std::string(table) + " table to add " + std::string(key) + " to");
+    return out.insert(at + header.size(), std::string(key) + " = " + std::string(value) + "\n");
+}
+
+// A scenario's [simulation] monitoring, steps_per_day and horizon_days set (horizon_days <= 0:
+// as written), the text parsed as if it were the file `source` (its tier references resolve).
+inline Scenario with_simulation(std::string_view toml, const std::filesystem::path& source, Monitoring monitoring,
+                                int steps_per_day, double horizon_days = 0.0) {
+    std::string text = with_key(toml, "[simulation]", "monitoring", fmt::format("\"{}\"", to_string(monitoring)));
+    text = with_key(text, "[simulation]", "steps_per_day", std::to_string(steps_per_day));
+    if (horizon_days > 0.0) text = with_key(text, "[simulation]", "horizon_days", fmt::format("{:.1f}", horizon_days));
+    return parse_scenario(text, source.string());
+}
+
+// The rare-event book of marginsim_accuracy_bench: the seed example at 3x leverage (same
+// margins, so 6,000 USDT notional each against the 10,000 balance) over 40 days, continuous
+// monitoring at 1 step a day. Its cross P(liquidation) is about 8e-5: the whole cross account
+// is lost only when the three fall by about half together.
+inline constexpr double rare_book_leverage = 3.0;
+inline constexpr double rare_book_horizon_days = 40.0;
+inline std::string rare_book_toml(std::string_view seed_toml) {
+    std::string text = with_key(seed_toml, "[[positions]]", "leverage", fmt::format("{:.1f}", rare_book_leverage));
+    text = with_key(text, "[simulation]", "horizon_days", fmt::format("{:.1f}", rare_book_horizon_days));
+    text = with_key(text, "[simulation]", "monitoring", "\"continuous\"");
+    text = with_key(text, "[simulation]", "steps_per_day", "1");
+    return fmt::format("# The rare-event book of marginsim_accuracy_bench: the seed example below at leverage {:.0f}\n"
+                       "# and horizon_days {:.0f}, continuous monitoring at 1 step a day (its comments describe the\n"
+                       "# seed example as written, at 10x over 7 days).\n\n{}",
+                       rare_book_leverage, rare_book_horizon_days, text);
 }
 
 // Monitoring every 1/steps_per_day days, derived fields kept in step as the parser does.

@@ -29,7 +29,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -38,6 +37,7 @@
 #include <vector>
 
 #include "bench_scenarios.hpp"
+#include "bench_timing.hpp"
 #include "engine/market_model.hpp"
 #include "marginsim/simulate.hpp"
 
@@ -56,32 +56,13 @@ struct Options {
     std::string write_large_book;  // write the large book's TOML here and exit
 };
 
-struct Timing {
-    double wall_s = std::numeric_limits<double>::infinity();
-    double cpu_s = 0.0;
-};
-
-double cpu_seconds() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
+using bench::Timing;
+using bench::time_once;
 
 double peak_rss_mib() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
-}
-
-// One timed run of `work`: wall and CPU time of the process.
-template <class Work>
-Timing time_once(Work&& work) {
-    const double cpu0 = cpu_seconds();
-    const auto t0 = std::chrono::steady_clock::now();
-    work();
-    const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - t0;
-    return Timing{wall.count(), cpu_seconds() - cpu0};
 }
 
 // The engine's own generator: one RandomStream per block, as the engine seeds them.
