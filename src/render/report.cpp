@@ -142,6 +142,11 @@ Json simulation_json(const SimulationInfo& info) {
     out["steps_per_day"] = info.steps_per_day;
     out["block_size"] = info.block_size;
     out["overflowed_paths"] = info.overflowed_paths;
+    if (const auto& precision = info.precision) {
+        out["precision"] = {{"target", precision->target.target},     {"relative", precision->target.relative},
+                            {"reached", precision->reached},           {"paths_used", info.paths},
+                            {"paths_needed", precision->paths_needed}, {"paths_max", precision->paths_max}};
+    }
     return out;
 }
 

@@ -69,6 +69,7 @@ void write_header(std::ostream& out, const Report& report) {
                group_thousands(std::to_string(info.paths)), info.steps, info.horizon_days,
                info.steps_per_day, model);
     fmt::print(out, "seed {}, {} threads, {:.2f} s\n", info.seed, info.threads, info.elapsed_s);
+    if (info.precision) fmt::print(out, "{}\n", precision_sentence(info));
     if (info.overflowed_paths != 0) {
         fmt::print(out, "overflowed paths: {}, left out of every statistic below\n",
                    group_thousands(std::to_string(info.overflowed_paths)));

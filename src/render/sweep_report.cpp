@@ -111,6 +111,12 @@ std::string to_json(const SweepResult& sweep) {
                          {"steps_per_day", info.steps_per_day},
                          {"common_random_numbers", true},
                          {"elapsed_s", sweep.elapsed_s}};
+    if (const auto& precision = sweep.precision) {  // the grid's: every value on sweep.paths
+        out["simulation"]["precision"] = {
+            {"target", precision->target.target},     {"relative", precision->target.relative},
+            {"reached", precision->reached},           {"paths_used", sweep.paths},
+            {"paths_needed", precision->paths_needed}, {"paths_max", precision->paths_max}};
+    }
     Json points = Json::array();
     for (const SweepPoint& point : sweep.points) points.push_back(point_json(point));
     out["points"] = std::move(points);
@@ -143,8 +149,15 @@ std::string to_csv(const SweepResult& sweep) {
 
 void write_text(std::ostream& out, const SweepResult& sweep) {
     fmt::print(out, "marginsim sweep: {}\n", sweep.scenario);
-    fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n\n",
+    fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n",
                sweep_parameter_names(sweep.spec).label, sweep.points.size(), sweep.paths, sweep.seed);
+    if (sweep.precision) {
+        SimulationInfo grid;  // the sentence of the grid: every value on sweep.paths
+        grid.paths = sweep.paths;
+        grid.precision = sweep.precision;
+        fmt::print(out, "{}, at every value\n", precision_sentence(grid));
+    }
+    fmt::print(out, "\n");
     fmt::print(out, "{:>10} | {:^35} | {:^41} | {:^21}\n", "", "P(any liquidation)", "ES 99% (USDT)",
                "contagion");
     fmt::print(out, "{:>10} | {:>11}{:>11}{:>13} | {:>13}{:>13}{:>15} | {:>8}{:>13}\n", "value",
