@@ -202,7 +202,7 @@ TEST_CASE("a checkpoint is resumed only with the precision target it was made wi
     }
 }
 
-TEST_CASE("--precision parses a half-width or a percent and names itself on anything else") {
+TEST_CASE("the precision flag parses a half-width or a percent and names itself on anything else") {
     CHECK(ms::parse_precision("0.002") == ms::Precision{0.002, false});
     CHECK(ms::parse_precision("1e-3") == ms::Precision{0.001, false});
     CHECK(ms::parse_precision("10%") == ms::Precision{0.1, true});
@@ -250,7 +250,7 @@ TEST_CASE("every point of a precision sweep runs on the most paths any value of 
     CHECK(out["simulation"]["precision"]["paths_used"] == most);
 }
 
-TEST_CASE("marginsim run --precision: the report says the paths used; a bad value exits 2 naming the flag") {
+TEST_CASE("run with a precision target says the paths used and a bad value exits 2 naming the flag") {
     TempDir dir("marginsim_precision_cli");
     const auto file = dir.write("s.toml", scenario_text(24 * ms::block_size));
     const std::string quoted = marginsim::testing::shell_quoted(file);
