@@ -151,11 +151,13 @@ void write_text(std::ostream& out, const SweepResult& sweep) {
     fmt::print(out, "marginsim sweep: {}\n", sweep.scenario);
     fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n",
                sweep_parameter_names(sweep.spec).label, sweep.points.size(), sweep.paths, sweep.seed);
-    if (sweep.precision) {
-        SimulationInfo grid;  // the sentence of the grid: every value on sweep.paths
-        grid.paths = sweep.paths;
-        grid.precision = sweep.precision;
-        fmt::print(out, "{}, at every value\n", precision_sentence(grid));
+    if (const auto& precision = sweep.precision) {
+        fmt::print(out, "precision +-{}{} on every mode's P(liquidation) 95% interval: {}\n",
+                   to_string(precision->target), precision->target.relative ? " of the estimate" : "",
+                   precision->reached
+                       ? fmt::format("every value met it within {} paths (at most {})", precision->paths_needed,
+                                     precision->paths_max)
+                       : fmt::format("some value did not meet it within the maximum {} paths", precision->paths_max));
     }
     fmt::print(out, "\n");
     fmt::print(out, "{:>10} | {:^35} | {:^41} | {:^21}\n", "", "P(any liquidation)", "ES 99% (USDT)",
