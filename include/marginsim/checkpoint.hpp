@@ -4,8 +4,9 @@
 // samples. A resumed run restores them and runs only the other blocks, so that its report is
 // bit for bit the report of an uninterrupted run.
 //
-// File format (binary, this machine's byte order; version 1):
-//   "MSIMCKPT" | u32 version | u32 byte-order mark 0x01020304 | key | f64 elapsed_s |
+// File format (binary, this machine's byte order; version 3):
+//   "MSIMCKPT" | u32 version | u32 byte-order mark 0x01020304 | key (u64 x 7, f64 precision,
+//   u8 precision_relative) | f64 elapsed_s |
 //   u64 completed blocks, per block: u64 index, f64 funding per mode |
 //   counts: u64 paths, cross_loss_exceeds_isolated, contagion, overflowed_paths; per mode: u64 liquidated_paths,
 //   contagion, u64 n + n u64 liquidations_by_step, u64 n + n u64 position_liquidations |
@@ -23,8 +24,8 @@
 
 namespace marginsim {
 
-// 2: the key holds the content hash of the scenario as loaded.
-inline constexpr std::uint32_t checkpoint_version = 2;
+// 2: the key holds the content hash of the scenario as loaded. 3: and the precision target.
+inline constexpr std::uint32_t checkpoint_version = 3;
 
 // What a checkpoint belongs to: a resume with any other value is refused.
 struct CheckpointKey {
@@ -35,6 +36,10 @@ struct CheckpointKey {
     std::uint64_t block_size = 0;
     std::uint64_t steps = 0;
     std::uint64_t positions = 0;
+    // The run's --precision target (0: none); a precision run's checkpoint holds a prefix of
+    // blocks on none of which the target was met.
+    double precision = 0.0;
+    std::uint8_t precision_relative = 0;
 
     bool operator==(const CheckpointKey&) const = default;
 };

@@ -1,6 +1,7 @@
 #pragma once
 // Runs a scenario: market model -> margin book -> block statistics -> report, over fixed
-// blocks of paths run in parallel; results depend only on (scenario, seed, paths).
+// blocks of paths run in parallel; results depend only on (scenario, seed, paths), and with a
+// precision target only on (scenario, seed, maximum paths, target).
 
 #include <atomic>
 #include <cstddef>
@@ -23,6 +24,13 @@ struct RunOptions {
     std::optional<std::uint64_t> paths;  // override [simulation] paths
     std::optional<std::uint64_t> seed;   // override [simulation] seed
     std::optional<int> threads;          // override [simulation] threads; 0 = all cores
+    // Stop at the first block (in block order) after which every mode's P(liquidation) 95%
+    // interval meets this target; the paths (scenario or override) are then the maximum. The
+    // report equals a plain run at the paths used, whatever the thread count.
+    std::optional<Precision> precision{};
+    // With precision: run on to at least these paths even when the target is met sooner (a
+    // sweep's common path count); the report still says when it was met. Not with resume.
+    std::uint64_t precision_min_paths = 0;
 };
 
 struct RunProgress {

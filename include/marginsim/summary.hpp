@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "marginsim/scenario.hpp"
@@ -23,6 +25,23 @@ struct Proportion {
 };
 // 95% Wilson score interval of `hits` out of `n`.
 Proportion wilson_proportion(std::uint64_t hits, std::uint64_t n);
+
+// A target for the 95% intervals of estimated probabilities (--precision): half-width (hi - lo) / 2
+// at most `target`, or with `relative`, at most target * estimate (an estimate of 0 never meets
+// a relative target).
+struct Precision {
+    double target = 0.0;  // > 0; relative: a fraction in (0, 1)
+    bool relative = false;
+
+    bool operator==(const Precision&) const = default;
+};
+// Parses the command-line form: a number > 0 ("0.002") or a percent in (0, 100) ("10%"). Throws
+// InputError naming --precision and what was expected.
+Precision parse_precision(std::string_view text);
+// The command-line form back: "0.002", "10%".
+std::string to_string(const Precision& precision);
+// Whether the interval of `proportion` meets the target.
+bool meets_precision(const Proportion& proportion, const Precision& precision) noexcept;
 
 // The levels of LossSummary::var and ::es, in this order.
 inline constexpr std::array<double, 3> tail_levels{0.95, 0.99, 0.999};

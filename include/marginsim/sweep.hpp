@@ -97,6 +97,9 @@ struct Crossover {
 };
 
 struct SweepOptions {
+    // With run.precision, every point runs on the same paths (common random numbers, monotone
+    // curves): the most that any value of the grid needs to meet the target (each grid point's
+    // report says what it needed); the bisection runs on those paths too.
     RunOptions run;
     int bisection_steps = 8;  // halvings of the grid interval that brackets the crossover
 };
@@ -106,6 +109,9 @@ struct SweepResult {
     SweepSpec spec;
     std::uint64_t paths = 0;
     std::uint64_t seed = 0;
+    // With a precision target: reached when every value of the grid met it; paths_needed is the
+    // most any of them needed (then `paths`).
+    std::optional<PrecisionOutcome> precision;
     std::vector<SweepPoint> points;  // one per value, ascending
     CrossoverOutcome crossover_outcome = CrossoverOutcome::cross_never_above;
     std::optional<Crossover> crossover;  // when found

@@ -206,14 +206,27 @@ void check_value(const Scenario& scenario, const SweepSpec& spec, double value) 
 
 // ---------------------------------------------------------------- running
 
-SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double value,
-                    const SweepOptions& options) {
-    DetailedRun run = run_detailed(scenario_at(scenario, spec, value), options.run);
+SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double value, const RunOptions& options) {
+    DetailedRun run = run_detailed(scenario_at(scenario, spec, value), options);
     SweepPoint point;
     point.value = value;
     point.report = std::move(run.report);
     for (std::size_t m = 0; m < mode_count; ++m) point.contagion[m] = run.modes[m].contagion;
     return point;
+}
+
+// How a precision sweep's grid met the target: reached when every value did, after the most
+// paths any of them needed.
+PrecisionOutcome grid_precision(const std::vector<SweepPoint>& points, const Precision& target) {
+    PrecisionOutcome outcome{target, true, 0, 0};
+    for (const SweepPoint& point : points) {
+        const PrecisionOutcome& own = *point.report.simulation.precision;
+        outcome.reached = outcome.reached && own.reached;
+        outcome.paths_needed = std::max(outcome.paths_needed, own.paths_needed);
+        outcome.paths_max = own.paths_max;
+    }
+    if (!outcome.reached) outcome.paths_needed = 0;
+    return outcome;
 }
 
 std::size_t tail_index(double level) {
@@ -347,13 +360,34 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec, const Swe
     sweep.spec = spec;
     std::size_t done = 0;
     std::size_t planned = spec.values.size();
+    RunOptions run = options.run;
     const auto run_point = [&](double value) {
         if (progress) progress(done, planned, value);
-        SweepPoint point = evaluate(scenario, spec, value, options);
+        SweepPoint point = evaluate(scenario, spec, value, run);
         ++done;
         return point;
     };
-    for (const double value : spec.values) sweep.points.push_back(run_point(value));
+    for (const double value : spec.values) {
+        sweep.points.push_back(run_point(value));
+        // A precision target: each later point runs on at least the paths of the points before.
+        if (run.precision) run.precision_min_paths = sweep.points.back().report.simulation.paths;
+    }
+    if (run.precision) {
+        // The common paths are the last point's, the most any point needed; a point run on fewer
+        // runs again on them (a plain run), keeping what it needed. So does the bisection.
+        sweep.precision = grid_precision(sweep.points, *run.precision);
+        const std::uint64_t common = sweep.points.back().report.simulation.paths;
+        run.precision.reset();
+        run.precision_min_paths = 0;
+        run.paths = common;
+        for (const SweepPoint& point : sweep.points) planned += point.report.simulation.paths < common ? 1 : 0;
+        for (SweepPoint& point : sweep.points) {
+            if (point.report.simulation.paths == common) continue;
+            const std::optional<PrecisionOutcome> own = point.report.simulation.precision;
+            point = run_point(point.value);
+            point.report.simulation.precision = own;
+        }
+    }
     sweep.paths = sweep.points.front().report.simulation.paths;
     sweep.seed = sweep.points.front().report.simulation.seed;
 

@@ -100,9 +100,10 @@ struct Ledger {
 };
 
 // The row of `name` when its reports are those the manifest records for these inputs, and
-// complete: hashed as they are now, so that an edited or replaced report runs again.
+// complete: hashed as they are now, so that an edited or replaced report runs again. With a
+// precision target, inputs.paths is the maximum, of which the reports may cover fewer.
 std::optional<BatchRow> up_to_date_row(const fs::path& dir, const std::string& name, const detail::BatchInputs& inputs,
-                                       Ledger& ledger) {
+                                       bool precision, Ledger& ledger) {
     std::array<std::uint64_t, 3> recorded{};
     {
         const std::lock_guard<std::mutex> hold(ledger.lock);
@@ -121,7 +122,8 @@ std::optional<BatchRow> up_to_date_row(const fs::path& dir, const std::string& n
     }
     try {
         BatchRow row = row_from_json(json_text);
-        if (row.partial || row.paths != inputs.paths || row.seed != inputs.seed) return std::nullopt;
+        const bool paths_match = precision ? row.paths <= inputs.paths : row.paths == inputs.paths;
+        if (row.partial || !paths_match || row.seed != inputs.seed) return std::nullopt;
         return row;
     } catch (const std::exception&) {
         return std::nullopt;  // unreadable: run it again
@@ -155,10 +157,14 @@ void run_entry(BatchEntry& entry, const BatchOptions& options, Ledger& ledger) {
         inputs.scenario = entry.scenario.string();
         inputs.file_hash = file_hash(entry.scenario);
         inputs.content_hash = scenario_content_hash(scenario);
+        if (const std::optional<Precision>& precision = options.run.precision) {  // another target: another run
+            inputs.content_hash =
+                fnv1a_hash(fmt::format("{:016x} --precision {}", inputs.content_hash, to_string(*precision)));
+        }
         inputs.paths = options.run.paths.value_or(scenario.simulation.paths);
         inputs.seed = options.run.seed.value_or(scenario.simulation.seed);
         if (!options.force) {
-            if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, inputs, ledger)) {
+            if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, inputs, options.run.precision.has_value(), ledger)) {
                 entry.status = BatchStatus::skipped;
                 entry.row = std::move(row);
                 return;

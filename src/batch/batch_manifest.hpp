@@ -9,7 +9,8 @@
 //   {"format": "marginsim batch manifest", "version": 1,
 //    "reports": {"NAME": {"scenario": "path as given", "file_hash": "hex", "content_hash": "hex",
 //                         "paths": N, "seed": N, "csv": "hex", "html": "hex", "json": "hex"}}}
-// Hashes are 64-bit FNV-1a (marginsim/checkpoint.hpp) in 16 hex digits. The name cannot be
+// With --precision, content_hash is that of the scenario's content hash and the target, and
+// paths the maximum. Hashes are 64-bit FNV-1a (marginsim/checkpoint.hpp) in 16 hex digits. The name cannot be
 // that of a scenario's report, whose extensions are .json, .csv, .html and .checkpoint.
 
 #include <array>

@@ -47,16 +47,20 @@ struct RunOverrides {
     std::uint64_t paths = 0;
     std::uint64_t seed = 0;
     int threads = 0;
+    std::string precision;  // --precision as given: parse_precision reads it
     // Set after parsing: which overrides were given.
     const CLI::Option* paths_option = nullptr;
     const CLI::Option* seed_option = nullptr;
     const CLI::Option* threads_option = nullptr;
+    const CLI::Option* precision_option = nullptr;
 
+    // Throws InputError naming --precision when its value is not one.
     RunOptions options() const {
         RunOptions out;
         if (paths_option->count() > 0) out.paths = paths;
         if (seed_option->count() > 0) out.seed = seed;
         if (threads_option->count() > 0) out.threads = threads;
+        if (precision_option->count() > 0) out.precision = parse_precision(precision);
         return out;
     }
 };
@@ -73,6 +77,12 @@ inline void add_run_override_options(CLI::App& command, RunOverrides& overrides)
                            "Override [simulation] threads (0 = all cores; results do not "
                            "depend on it)")
             ->check(integer_at_least<int>(0, "NONNEGATIVE"));
+    overrides.precision_option =
+        command.add_option("--precision", overrides.precision,
+                           "Stop at the first block of paths after which every mode's P(liquidation) 95% "
+                           "interval has half-width <= E (0.002), or <= a percent of the estimate (10%); "
+                           "the paths are then the maximum")
+            ->type_name("E");
 }
 
 // A bad command line found after parsing (two outputs on stdout, an output over an input, an

@@ -146,7 +146,12 @@ int sweep_command(const SweepArguments& arguments) {
     std::optional<DetailedRun> base;
     if (plan.given("--html")) {
         if (progress) fmt::print(stderr, "\rsweep: the scenario as configured, for the report   ");
-        base = run_detailed(scenario, options.run);
+        RunOptions base_run = options.run;  // with --precision: on the sweep's common paths
+        if (base_run.precision) {
+            base_run.precision.reset();
+            base_run.paths = sweep.paths;
+        }
+        base = run_detailed(scenario, base_run);
     }
     if (progress) fmt::print(stderr, "\r{:60}\r", "");
 

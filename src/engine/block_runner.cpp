@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/precision_runner.hpp"
+
 namespace marginsim::detail {
 
 Scenario with_options(const Scenario& input, const RunOptions& options) {
@@ -56,7 +58,8 @@ std::uint64_t paths_in(std::uint64_t block, std::uint64_t paths) {
     return std::min<std::uint64_t>(block_size, paths - block * block_size);
 }
 
-// The counts a checkpoint keeps, as the engine's statistics (no samples, no funding).
+}  // namespace
+
 BlockStats stats_of(const CheckpointCounts& counts) {
     BlockStats stats;
     stats.paths = counts.paths;
@@ -73,6 +76,8 @@ BlockStats stats_of(const CheckpointCounts& counts) {
     }
     return stats;
 }
+
+namespace {
 
 // The blocks of a checkpoint back into the run: marked done, their funding and samples in
 // place. Returns their merged counts.
@@ -120,6 +125,8 @@ void keep_done_samples(BlockStats& total, const std::vector<std::uint8_t>& done,
     }
 }
 
+}  // namespace
+
 RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint8_t>& done,
                             const std::vector<std::array<double, mode_count>>& funding) {
     RunCheckpoint checkpoint;
@@ -144,8 +151,6 @@ RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint
     }
     return checkpoint;
 }
-
-}  // namespace
 
 // The statistics of a whole run. Each block writes its losses and drawdowns into its slice of
 // the preallocated samples and adds its counts to its thread's tally (integer counts add in
@@ -222,7 +227,8 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
 }
 
 Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
-                  std::chrono::steady_clock::time_point start, const RunControl& control) {
+                  std::chrono::steady_clock::time_point start, const RunControl& control,
+                  const std::optional<Precision>& precision) {
     const bool stopped = total.paths < scenario.simulation.paths;
     // At most one thread a core: a larger arena would need run_blocks' global limit (TBB warns).
     Summary summary;
@@ -230,7 +236,9 @@ Report finish_run(const Scenario& scenario, const Engine& engine, int threads, B
     const std::chrono::duration<double> session = std::chrono::steady_clock::now() - start;
     const double elapsed = session.count() + (control.resume ? control.resume->elapsed_s : 0.0);
     if (stopped && control.checkpoint != nullptr) {
-        control.checkpoint->key = run_checkpoint_key(scenario, {}, control.scenario_hash);
+        RunOptions key_options;
+        key_options.precision = precision;
+        control.checkpoint->key = run_checkpoint_key(scenario, key_options, control.scenario_hash);
         control.checkpoint->elapsed_s = elapsed;
     }
     return make_report(scenario, engine.book(), std::move(summary), simulation_info(scenario, threads, elapsed));
@@ -288,6 +296,27 @@ Report make_report(const Scenario& scenario, const MarginBook& book, Summary sum
     return report;
 }
 
+namespace {
+
+// run_report with a precision target: the report of the paths used, as a plain run at those
+// paths reports them, and how the target was met. `scenario`'s paths are the maximum.
+Report precision_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
+                        const std::function<void(const Scenario&, const BlockStats&)>& inspect,
+                        const Engine& engine, int threads, std::chrono::steady_clock::time_point start) {
+    const Precision& precision = *options.precision;
+    PrecisionBlocks run =
+        run_blocks_to_precision(engine, scenario, threads, control, precision, options.precision_min_paths);
+    Scenario used = scenario;  // a stopped run keeps the maximum: its report is partial
+    if (!run.stopped) set_paths(used, run.total.paths);
+    if (inspect) inspect(used, run.total);
+    Report report = finish_run(used, engine, threads, run.total, start, control, precision);
+    report.simulation.precision =
+        PrecisionOutcome{precision, run.paths_needed.has_value(), run.paths_needed.value_or(0), scenario.simulation.paths};
+    return report;
+}
+
+}  // namespace
+
 Report run_report(const Scenario& input, const RunOptions& options, const RunControl& control,
                   const std::function<void(const Scenario&, const BlockStats&)>& inspect) {
     const Scenario scenario = with_options(input, options);
@@ -295,6 +324,7 @@ Report run_report(const Scenario& input, const RunOptions& options, const RunCon
 
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
+    if (options.precision) return precision_report(scenario, options, control, inspect, engine, threads, start);
     BlockStats total = run_blocks(engine, scenario, threads, control);
     if (inspect) inspect(scenario, total);  // before finish_run: its summarize() reorders the samples
     return finish_run(scenario, engine, threads, total, start, control);

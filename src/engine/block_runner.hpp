@@ -3,13 +3,17 @@
 // not yet stopped or restored from a checkpoint), merged into one BlockStats whose numbers
 // do not depend on the thread count or on stops and resumes, then summarized into a Report.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <vector>
 
 #include "engine/block_stats.hpp"
 #include "engine/engine.hpp"
 #include "engine/margin_book.hpp"
+#include "marginsim/checkpoint.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
@@ -27,10 +31,19 @@ int resolve_threads(const Scenario& scenario, const RunOptions& options);
 // blocks, before any sample is reordered; throws RunInterrupted when no block completed.
 BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control);
 
+// The counts a checkpoint keeps, as the engine's statistics (no samples, no funding).
+BlockStats stats_of(const CheckpointCounts& counts);
+// The checkpoint of a stopped run's merged blocks: done[b] marks the blocks merged, funding[b]
+// their funding per mode (the key and elapsed time are left to finish_run).
+RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint8_t>& done,
+                            const std::vector<std::array<double, mode_count>>& funding);
+
 // The report of a run's merged blocks (summarize() reorders their samples); when the run was
-// stopped, fills control.checkpoint's key and the elapsed time of all sessions so far.
+// stopped, fills control.checkpoint's key (with the run's precision target) and the elapsed
+// time of all sessions so far.
 Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
-                  std::chrono::steady_clock::time_point start, const RunControl& control);
+                  std::chrono::steady_clock::time_point start, const RunControl& control,
+                  const std::optional<Precision>& precision = std::nullopt);
 
 // The whole run of simulate(): the options applied, every block run, the report made;
 // `inspect`, when given, sees the applied scenario and the merged statistics before

@@ -93,6 +93,8 @@ void put_key(Writer& out, const CheckpointKey& key) {
     out.put(key.block_size);
     out.put(key.steps);
     out.put(key.positions);
+    out.put(key.precision);
+    out.put(key.precision_relative);
 }
 
 CheckpointKey get_key(Reader& in) {
@@ -104,6 +106,8 @@ CheckpointKey get_key(Reader& in) {
     key.block_size = in.get<std::uint64_t>();
     key.steps = in.get<std::uint64_t>();
     key.positions = in.get<std::uint64_t>();
+    key.precision = in.get<double>();
+    key.precision_relative = in.get<std::uint8_t>();
     return key;
 }
 
@@ -318,6 +322,17 @@ RunCheckpoint read_checkpoint(const std::filesystem::path& path, const Checkpoin
     if (k.block_size != expected.block_size) refuse("block size", k.block_size, expected.block_size);
     if (k.steps != expected.steps) refuse("steps", k.steps, expected.steps);
     if (k.positions != expected.positions) refuse("positions", k.positions, expected.positions);
+    if (k.precision != expected.precision || k.precision_relative != expected.precision_relative) {
+        const auto precision_of = [](const CheckpointKey& key) {
+            return key.precision == 0.0 ? std::string("no --precision")
+                                        : "--precision " + to_string(Precision{key.precision, key.precision_relative != 0});
+        };
+        throw InputError(path.string(), 0, 0, "",
+                         fmt::format("this checkpoint was made with {}, this run has {}: it belongs to another run "
+                                     "and is not resumed",
+                                     precision_of(k), precision_of(expected)),
+                         "the same --precision as the interrupted run, or a run without --resume");
+    }
     return c;
 }
 

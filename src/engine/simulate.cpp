@@ -21,6 +21,10 @@ CheckpointKey run_checkpoint_key(const Scenario& input, const RunOptions& option
     key.steps = static_cast<std::uint64_t>(scenario.simulation.steps) *
                 static_cast<std::uint64_t>(MarginBook::ticks_per_step(scenario.simulation));
     key.positions = scenario.positions.size();
+    if (options.precision) {
+        key.precision = options.precision->target;
+        key.precision_relative = options.precision->relative ? 1 : 0;
+    }
     return key;
 }
 

@@ -368,6 +368,7 @@ std::string run_header(const Report& report) {
         escape_html(scenario_name(report.scenario)), escape_html(report.scenario),
         detail::grouped(static_cast<double>(info.paths)), info.steps, info.horizon_days,
         info.steps_per_day, to_string(info.monitoring), model, info.seed, usdt(report.balance), to_string(report.policy));
+    if (info.precision) out += "<p class=\"meta\">" + escape_html(precision_sentence(info)) + "</p>\n";
     if (report.partial) {
         out += fmt::format("<p class=\"partial\"><strong>Partial report:</strong> the run was interrupted after {} "
                            "of {} paths. Every number and chart on this page covers those paths only; the same "

@@ -143,6 +143,11 @@ Json simulation_json(const SimulationInfo& info) {
     out["monitoring"] = to_string(info.monitoring);
     out["block_size"] = info.block_size;
     out["overflowed_paths"] = info.overflowed_paths;
+    if (const auto& precision = info.precision) {
+        out["precision"] = {{"target", precision->target.target},     {"relative", precision->target.relative},
+                            {"reached", precision->reached},           {"paths_used", info.paths},
+                            {"paths_needed", precision->paths_needed}, {"paths_max", precision->paths_max}};
+    }
     return out;
 }
 

@@ -99,6 +99,8 @@ void mode_csv(CsvWriter& csv, const ModeReport& report) {
 // Long format, one number per row: `section,mode,key,value`.
 //   simulation,,<key>,<value>                  scenario, partial (true|false), paths_done,
 //                                              paths_requested, paths, steps, seed, threads, ...
+//                                              with --precision: precision_target, _relative,
+//                                              _reached, _paths_needed, _paths_max
 //   account,,<key>,<value>                     balance, policy, fee_rate
 //   liquidation_probability,<mode>,estimate|ci95_lo|ci95_hi,<value>
 //   loss,<mode>,mean|std|var_<a>|es_<a>|max,<value>           a in 0.95, 0.99, 0.999
@@ -138,6 +140,13 @@ std::string to_csv(const Report& report) {
     csv.text("simulation", "", "monitoring", to_string(info.monitoring));
     csv.text("simulation", "", "block_size", std::to_string(info.block_size));
     csv.text("simulation", "", "overflowed_paths", std::to_string(info.overflowed_paths));
+    if (const auto& precision = info.precision) {  // keys as in the JSON's simulation.precision
+        csv.number("simulation", "", "precision_target", precision->target.target);
+        csv.text("simulation", "", "precision_relative", precision->target.relative ? "true" : "false");
+        csv.text("simulation", "", "precision_reached", precision->reached ? "true" : "false");
+        csv.text("simulation", "", "precision_paths_needed", std::to_string(precision->paths_needed));
+        csv.text("simulation", "", "precision_paths_max", std::to_string(precision->paths_max));
+    }
     csv.number("account", "", "balance", report.balance);
     csv.text("account", "", "policy", to_string(report.policy));
     csv.number("account", "", "fee_rate", report.fee_rate);

@@ -112,6 +112,12 @@ std::string to_json(const SweepResult& sweep) {
                          {"monitoring", to_string(info.monitoring)},
                          {"common_random_numbers", true},
                          {"elapsed_s", sweep.elapsed_s}};
+    if (const auto& precision = sweep.precision) {  // the grid's: every value on sweep.paths
+        out["simulation"]["precision"] = {
+            {"target", precision->target.target},     {"relative", precision->target.relative},
+            {"reached", precision->reached},           {"paths_used", sweep.paths},
+            {"paths_needed", precision->paths_needed}, {"paths_max", precision->paths_max}};
+    }
     Json points = Json::array();
     for (const SweepPoint& point : sweep.points) points.push_back(point_json(point));
     out["points"] = std::move(points);
@@ -147,7 +153,16 @@ void write_text(std::ostream& out, const SweepResult& sweep) {
     const SimulationInfo& info = sweep.points.front().report.simulation;
     fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n",
                sweep_parameter_names(sweep.spec).label, sweep.points.size(), sweep.paths, sweep.seed);
-    fmt::print(out, "{} steps/day, {} monitoring\n\n", info.steps_per_day, to_string(info.monitoring));
+    fmt::print(out, "{} steps/day, {} monitoring\n", info.steps_per_day, to_string(info.monitoring));
+    if (const auto& precision = sweep.precision) {
+        fmt::print(out, "precision +-{}{} on every mode's P(liquidation) 95% interval: {}\n",
+                   to_string(precision->target), precision->target.relative ? " of the estimate" : "",
+                   precision->reached
+                       ? fmt::format("every value met it within {} paths (at most {})", precision->paths_needed,
+                                     precision->paths_max)
+                       : fmt::format("some value did not meet it within the maximum {} paths", precision->paths_max));
+    }
+    fmt::print(out, "\n");
     fmt::print(out, "{:>10} | {:^35} | {:^41} | {:^21}\n", "", "P(any liquidation)", "ES 99% (USDT)",
                "contagion");
     fmt::print(out, "{:>10} | {:>11}{:>11}{:>13} | {:>13}{:>13}{:>15} | {:>8}{:>13}\n", "value",
