@@ -15,7 +15,8 @@ namespace marginsim {
 
 // Cost model of the engine, one core, Release build (-O3, g++ 12). The time of a path-step
 // is base + per_asset * assets + per_position * positions, fitted by least squares on the
-// user CPU time of `marginsim run --threads 1` over 40,000 paths x 168 steps of synthetic
+// user CPU time of `marginsim run --threads 1` over 40,000 paths x 168 steps (discrete
+// monitoring; continuous_factor below for continuous) of synthetic
 // books of 1 to 40 assets and 1 to 40 positions (commit d81fbd8, best of 3 runs each; within
 // 20% of every point, within 3% from 10 assets or positions up). Check: configs/seed_example.toml
 // (100,000 paths x 168 steps, 3 assets, 3 positions) takes 0.30 s of CPU, 18 ns per
