@@ -85,6 +85,40 @@ TEST_CASE("P(liquidation) of one long under GBM matches the first-passage formul
     }
 }
 
+TEST_CASE("continuous monitoring at one step a day: times to liquidation follow the first-passage law") {
+    // The hitting time tau of the liquidation price has P(tau <= t) = F(t), the first-passage
+    // formula at horizon t, so the a-quantile of the liquidated paths' times solves
+    // F(t) = a F(T). With one step a day the times come from the bridge's first-passage law
+    // inside each day, reported as the end of their hour; a report at the end of the day (the
+    // step) would put each quantile up to 24 hours late.
+    const double p0 = 100.0, vol = 0.8, lev = 10.0, r = 0.005, days = 7.0;
+    const double barrier = p0 * (1 - 1 / lev) / (1 - r);
+    const double b = std::log(barrier / p0), nu = -0.5 * vol * vol;
+    const std::uint64_t paths = 100000;
+    Scenario s = ScenarioBuilder(1000, days, 1, paths)
+                     .asset("SOL", p0, vol, 0.0, r)
+                     .position("SOL", Side::long_side, 1000, lev, MarginMode::isolated)
+                     .build();
+    s.simulation.monitoring = Monitoring::continuous;
+    const Report report = simulate(s);
+    const ModeSummary& iso = mode_of(report, MarginMode::isolated);
+    REQUIRE(iso.time_to_liquidation_days.has_value());
+    const auto share_by = [&](double t_days) {  // F(t) / F(T): the law of the times reported
+        return first_passage_below(b, nu, vol, t_days / 365.0) / first_passage_below(b, nu, vol, days / 365.0);
+    };
+    const double liquidated = iso.liquidation_probability.estimate * static_cast<double>(paths);
+    const double hour = 1.0 / 24.0;
+    const TimeSummary& times = *iso.time_to_liquidation_days;
+    for (const auto& [a, t] : {std::pair{0.05, times.p05}, std::pair{0.5, times.median}, std::pair{0.95, times.p95}}) {
+        const double tolerance = 4.0 * std::sqrt(a * (1.0 - a) / liquidated);
+        INFO("quantile " << a << ": reported " << t << " days, F(t)/F(T) " << share_by(t) << ", an hour earlier "
+                         << share_by(t - hour) << ", tolerance " << tolerance);
+        // The reported bin [t - 1 h, t] holds the sample quantile.
+        CHECK(share_by(t) >= a - tolerance);
+        CHECK(share_by(t - hour) <= a + tolerance);
+    }
+}
+
 TEST_CASE("without liquidation the horizon loss has the lognormal mean and variance") {
     // 1x longs and a short far from its liquidation price: no path can liquidate.
     const double t_days = 30.0, t = t_days / 365.0;
