@@ -8,13 +8,13 @@
 // d = |ln(1 - S/G)| is the distance to the liquidation prices and sqrt(g' Sigma g) / |G| its
 // volatility. For one asset this is the exact crossing law of a Brownian bridge,
 // exp(-2 d0 d1 / (s^2 dt)). For a hedged pool (exposures of both signs), or where 1 - S/G is
-// not positive at an end, the plain Brownian surplus exp(-2 S0 S1 / (g' Sigma g)) is used. A pool crosses when the normal CDF of
-// its projection of the step's bridge normals onto its exposures falls below that
-// probability, so that pools on correlated assets cross together; the time of the crossing
-// inside the step is drawn from the bridge's first-passage law with the same uniform.
+// not positive at an end, the plain Brownian surplus exp(-2 S0 S1 / (g' Sigma g)) is used. A
+// pool crosses when the normal CDF of its projection of the step's bridge normals onto its
+// exposures falls below that probability, so that pools on correlated assets cross together;
+// the time of the crossing inside the step is drawn from the bridge's first-passage law with
+// the same uniform.
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -280,14 +280,13 @@ BookState::PoolPoint BookState::pool_at(std::size_t g, const double* log_price) 
         const PositionTerms& t = positions_[j];
         const double price = std::exp(log_price[t.asset]);
         const double notional = t.quantity * price;
-        const std::span<const double> caps{tier_caps_.data() + t.tier_begin, t.tier_count};
-        std::size_t tier = 0;
-        while (tier + 1 < caps.size() && notional > caps[tier]) ++tier;
-        const double rate = tier_rates_[t.tier_begin + tier];
-        const double delta = t.signed_quantity * price - notional * rate;
-        out.surplus += t.signed_quantity * price - t.signed_entry - (notional * rate - tier_amounts_[t.tier_begin + tier]);
+        const std::vector<Tier>& tiers = book_->tiers_of_position(j);
+        const Tier& tier = tiers[tier_index(tiers, notional)];
+        const double upnl = t.signed_quantity * price - t.signed_entry;
+        const double delta = t.signed_quantity * price - notional * tier.rate;
+        out.surplus += upnl - (notional * tier.rate - tier.amount);
         out.gamma += delta;
-        out.upnl += t.signed_quantity * price - t.signed_entry;
+        out.upnl += upnl;
         out.entry += t.signed_entry;
         out.notional += notional;
         exposure_[t.asset] += delta;
@@ -323,10 +322,7 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
     }
     const int ticks = book_->ticks_per_step();
     if (!(variance > 0.0)) {  // nothing moves the surplus inside the step: the end decides
-        if (s1 > 0.0) return;
-        double upnl = 0.0;
-        for (std::size_t j : pool.positions) upnl += position_upnl_[j * chunk_ + k];
-        liquidate(g, p, upnl, notional_at_step(paths, g, p), step, step * ticks);
+        if (s1 <= 0.0) liquidate_at_step_prices(paths, g, p, 1.0, step, step * ticks);
         return;
     }
     const double z = projection / std::sqrt(variance);
@@ -352,11 +348,17 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
     const double w = u / bridge.probability;  // uniform on (0, 1) given the crossing
     const int tick = time_matters(g, p, step) ? (step - 1) * ticks + crossing_bin(bridge, w, 0.0, 1.0, ticks)
                                               : step * ticks;
-    // The liquidation prices: every price of the pool moved by the factor that brings S to 0.
+    liquidate_at_step_prices(paths, g, p, bridge.factor, step, tick);
+}
+
+// Closes pool g on path p at the liquidation prices: the step's prices of its assets moved by
+// the factor that brings its surplus to 0 (1: the step's prices themselves).
+void BookState::liquidate_at_step_prices(const PathBlock& paths, std::size_t g, std::size_t p, double factor,
+                                         int step, int tick) {
     double upnl = 0.0, notional = 0.0;
-    for (std::size_t j : pool.positions) {
+    for (std::size_t j : pools_[g].positions) {
         const PositionTerms& t = positions_[j];
-        const double price = paths.price(t.asset)[p] * bridge.factor;
+        const double price = paths.price(t.asset)[p] * factor;
         upnl += t.signed_quantity * price - t.signed_entry;
         notional += t.quantity * price;
     }
@@ -415,14 +417,7 @@ void BookState::settle_jump_step(const PathBlock& paths, std::size_t g, std::siz
     const Bridge second = bridge_of(s_post, post.gamma, s1, gamma1, variance * (1.0 - t), one_direction);
     if (!(rest < second.probability)) return;
     const int tick = (step - 1) * ticks + crossing_bin(second, rest / second.probability, t, 1.0, ticks);
-    double upnl = 0.0, notional = 0.0;
-    for (std::size_t j : pools_[g].positions) {
-        const PositionTerms& terms = positions_[j];
-        const double price = paths.price(terms.asset)[p] * second.factor;
-        upnl += terms.signed_quantity * price - terms.signed_entry;
-        notional += terms.quantity * price;
-    }
-    liquidate(g, p, upnl, notional, step, tick);
+    liquidate_at_step_prices(paths, g, p, second.factor, step, tick);
 }
 
 }  // namespace marginsim

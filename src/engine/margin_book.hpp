@@ -226,6 +226,8 @@ private:
     void liquidate_hits(const PathBlock& paths, std::size_t g, std::size_t begin, std::size_t count, int step);
     void liquidate(std::size_t g, std::size_t p, double upnl, double notional, int step, int tick);
     double notional_at_step(const PathBlock& paths, std::size_t g, std::size_t p) const;
+    void liquidate_at_step_prices(const PathBlock& paths, std::size_t g, std::size_t p, double factor, int step,
+                                  int tick);
     // Continuous monitoring (bridge_monitor.cpp, docs/model.md#monitoring): every open pool
     // whose surplus may have touched zero inside the step is liquidated there or left open.
     void monitor_bridges(const PathBlock& paths, std::size_t begin, std::size_t count, int step);
