@@ -43,6 +43,20 @@ struct PrecisionOutcome {
     std::uint64_t paths_max = 0;     // the maximum: [simulation] paths or --paths
 };
 
+// How an importance-sampled run drew its paths (docs/model.md#importance-sampling).
+struct ImportanceInfo {
+    // The tilted share of the paths draws its Brownian motions with a drift along the direction
+    // that lowers the cross account's surplus fastest, strong enough that the mean path reaches
+    // its liquidation at the horizon: per asset, that mean log return at the horizon
+    // (in `symbols` order), and the drift's size in standard deviations of that direction.
+    std::vector<double> selloff_log_return;
+    double shift_sd = 0.0;         // 0: no market-wide move liquidates the account; sampled plainly
+    double tilted_fraction = 0.0;  // of the paths, drawn under the selloff
+    // (sum w)^2 / sum w^2 over the reported paths, w the likelihood ratios: as many plain paths
+    // would give about the same precision to a statistic of the whole distribution.
+    double effective_paths = 0.0;
+};
+
 struct SimulationInfo {
     std::uint64_t paths = 0;
     int steps = 0;
@@ -57,6 +71,8 @@ struct SimulationInfo {
     double horizon_days = 0.0;
     int steps_per_day = 0;
     Monitoring monitoring = Monitoring::continuous;
+    ImportanceSampling importance_sampling = ImportanceSampling::none;
+    std::optional<ImportanceInfo> importance;  // importance_sampling selloff only
     std::uint64_t block_size = 0;
     // Paths on which a notional passed max_amount or a price overflowed: left out of every
     // statistic of the report, which is over paths - overflowed_paths.

@@ -18,6 +18,10 @@ enum class PriceModel { gaussian, student_t, jump, regime };
 // When a liquidation is found (docs/model.md#monitoring): at any moment, the log prices between
 // two steps being Brownian bridges (continuous, the default), or at the steps only (discrete).
 enum class Monitoring { continuous, discrete };
+// How paths are sampled (docs/model.md#importance-sampling): plainly (none, the default), or
+// half of them under a market-wide selloff aimed at the cross account's liquidation, every
+// statistic then weighted by the paths' likelihood ratios.
+enum class ImportanceSampling { none, selloff };
 enum class LiquidationPolicy { full, fee };
 enum class Side { long_side = 1, short_side = -1 };
 // How an account is margined. A position's own `mode` is isolated or cross; the three
@@ -33,6 +37,7 @@ inline constexpr std::size_t mode_index(MarginMode mode) noexcept {
 inline constexpr int sign(Side side) noexcept { return static_cast<int>(side); }
 std::string_view to_string(PriceModel model) noexcept;
 std::string_view to_string(Monitoring monitoring) noexcept;
+std::string_view to_string(ImportanceSampling sampling) noexcept;
 enum class StartRegime { calm, stress, stationary };
 std::string_view to_string(StartRegime start) noexcept;
 std::string_view to_string(LiquidationPolicy policy) noexcept;
@@ -69,6 +74,7 @@ struct Simulation {
     std::uint64_t seed = 0;
     PriceModel model = PriceModel::gaussian;
     Monitoring monitoring = Monitoring::continuous;
+    ImportanceSampling importance_sampling = ImportanceSampling::none;
     double dof = 0.0;  // student_t only
     int threads = 0;   // 0 = all cores
 

@@ -74,6 +74,9 @@ struct ModeSummary {
 struct Summary {
     std::uint64_t paths = 0;             // simulated
     std::uint64_t overflowed_paths = 0;  // of which left out of every statistic below
+    // Importance-sampled runs: every statistic is weighted by the paths' likelihood ratios and
+    // its interval comes from the weighted sample's own variance; (sum w)^2 / sum w^2.
+    std::optional<double> effective_paths;
     std::array<ModeSummary, mode_count> modes;
     Proportion p_cross_loss_exceeds_isolated;
     Proportion contagion_probability;

@@ -187,6 +187,8 @@ std::uint64_t scenario_content_hash(const Scenario& s) {
     ContentHash h;
     const Simulation& sim = s.simulation;
     h.add(sim.horizon_days).add(static_cast<std::uint64_t>(sim.steps_per_day)).add(sim.model).add(sim.dof).add(sim.monitoring);
+    // Added only when used: the hashes (checkpoints, batch freshness) of plain runs stay as they were.
+    if (sim.importance_sampling != ImportanceSampling::none) h.add(sim.importance_sampling);
     h.add(s.balance).add(s.policy).add(s.fee_rate);
     h.add(static_cast<std::uint64_t>(s.assets.size()));
     for (const Asset& a : s.assets) {

@@ -29,6 +29,8 @@ inline constexpr Named<PriceModel> price_model_names[] = {{PriceModel::gaussian,
                                                           {PriceModel::regime, "regime"}};
 inline constexpr Named<Monitoring> monitoring_names[] = {{Monitoring::continuous, "continuous"},
                                                          {Monitoring::discrete, "discrete"}};
+inline constexpr Named<ImportanceSampling> importance_sampling_names[] = {{ImportanceSampling::none, "none"},
+                                                                          {ImportanceSampling::selloff, "selloff"}};
 inline constexpr Named<StartRegime> start_regime_names[] = {{StartRegime::calm, "calm"},
                                                             {StartRegime::stress, "stress"},
                                                             {StartRegime::stationary, "stationary"}};

@@ -16,6 +16,10 @@ std::string_view to_string(PriceModel model) noexcept {
 std::string_view to_string(Monitoring monitoring) noexcept {
     return detail::name_of(monitoring, detail::monitoring_names);
 }
+
+std::string_view to_string(ImportanceSampling sampling) noexcept {
+    return detail::name_of(sampling, detail::importance_sampling_names);
+}
 std::string_view to_string(StartRegime start) noexcept {
     return detail::name_of(start, detail::start_regime_names);
 }

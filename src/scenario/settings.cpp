@@ -67,7 +67,7 @@ Simulation read_simulation(const TableReader& root) {
                             "a [simulation] table with at least horizon_days");
     }
     const TableReader& s = *table;
-    s.allow_only({"paths", "horizon_days", "steps_per_day", "monitoring", "seed", "model", "dof", "threads"});
+    s.allow_only({"paths", "horizon_days", "steps_per_day", "monitoring", "importance_sampling", "seed", "model", "dof", "threads"});
 
     Simulation sim;
     sim.paths = static_cast<std::uint64_t>(
@@ -79,6 +79,8 @@ Simulation read_simulation(const TableReader& root) {
         static_cast<std::uint64_t>(s.integer("seed", "an integer >= 0", 0, int64_max).value_or(1));
     sim.model = s.choice("model", price_model_names).value_or(PriceModel::gaussian);
     sim.monitoring = s.choice("monitoring", monitoring_names).value_or(Monitoring::continuous);
+    sim.importance_sampling =
+        s.choice("importance_sampling", importance_sampling_names).value_or(ImportanceSampling::none);
     const std::string_view dof_expected = "a number > 2: the variance is infinite for dof <= 2";
     if (sim.model == PriceModel::student_t) {
         if (!s.has("dof")) {
