@@ -43,15 +43,23 @@ struct PrecisionOutcome {
     std::uint64_t paths_max = 0;     // the maximum: [simulation] paths or --paths
 };
 
+// One selloff an importance-sampled run tilts towards: the drift along the direction that
+// lowers the cross account's surplus fastest which brings the mean path to `modes`' first
+// liquidation at the horizon.
+struct ImportanceTarget {
+    std::vector<MarginMode> modes;
+    double shift_sd = 0.0;                   // the drift's size over the horizon, in sd
+    std::vector<double> selloff_log_return;  // per asset (`symbols` order), the mean path's at the horizon
+};
+
 // How an importance-sampled run drew its paths (docs/model.md#importance-sampling).
 struct ImportanceInfo {
-    // The tilted share of the paths draws its Brownian motions with a drift along the direction
-    // that lowers the cross account's surplus fastest, strong enough that the mean path reaches
-    // its liquidation at the horizon: per asset, that mean log return at the horizon
-    // (in `symbols` order), and the drift's size in standard deviations of that direction.
+    // The deepest target's (the market-wide selloff; 0 and the plain mean when no market-wide
+    // move of up to 12 sd liquidates a mode rarely: the run was then sampled plainly).
     std::vector<double> selloff_log_return;
-    double shift_sd = 0.0;         // 0: no market-wide move liquidates the account; sampled plainly
-    double tilted_fraction = 0.0;  // of the paths, drawn under the selloff
+    double shift_sd = 0.0;
+    std::vector<ImportanceTarget> targets;  // every tilt component, shallowest first
+    double tilted_fraction = 0.0;  // of the paths, drawn under the tilts (in equal shares)
     // (sum w)^2 / sum w^2 over the reported paths, w the likelihood ratios: as many plain paths
     // would give about the same precision to a statistic of the whole distribution.
     double effective_paths = 0.0;
