@@ -114,6 +114,11 @@ std::string model_parameters(const SimulationInfo& info);
 // P(liquidation) 95% interval: reached after 37,888 paths (at most 200,000)"); else empty.
 std::string precision_sentence(const SimulationInfo& info);
 
+// With importance sampling applied (info.importance): how, in a sentence ("importance sampling:
+// 50% of the paths drawn around a market-wide move to BTC -31%, ETH -38% by the horizon; 41,234
+// effective paths, intervals from the weighted sample's variance"); else empty.
+std::string importance_sentence(const SimulationInfo& info);
+
 // The JSON of docs/model.md#report-keys, schema "marginsim.report/1"; pretty-printed.
 std::string to_json(const Report& report);
 // The side-by-side table of the modes a trader reads first.

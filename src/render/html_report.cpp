@@ -368,6 +368,7 @@ std::string run_header(const Report& report) {
         escape_html(scenario_name(report.scenario)), escape_html(report.scenario),
         detail::grouped(static_cast<double>(info.paths)), info.steps, info.horizon_days,
         info.steps_per_day, to_string(info.monitoring), model, info.seed, usdt(report.balance), to_string(report.policy));
+    if (info.importance) out += "<p class=\"meta\">" + escape_html(importance_sentence(info)) + "</p>\n";
     if (info.precision) out += "<p class=\"meta\">" + escape_html(precision_sentence(info)) + "</p>\n";
     if (report.partial) {
         out += fmt::format("<p class=\"partial\"><strong>Partial report:</strong> the run was interrupted after {} "
@@ -401,6 +402,18 @@ std::string monitoring_note(const SimulationInfo& info) {
         "price that crosses a liquidation price and comes back between two steps is missed, and "
         "P(liquidation) is lower than on an exchange that marks positions all the time.</p>\n",
         info.steps_per_day);
+}
+
+// What the weights of an importance-sampled run mean for the numbers on the page.
+std::string importance_note(const SimulationInfo& info) {
+    if (!info.importance || info.importance->shift_sd == 0.0) return "";
+    return fmt::format(
+        "<p class=\"note\">Importance sampling: {:g}% of the paths were drawn around a market-wide move "
+        "toward the cross account's liquidation, so that rare liquidations are sampled often; every path "
+        "carries its likelihood ratio (at most 2) and every probability, quantile and mean on this page is "
+        "weighted by it, with intervals from the weighted sample's own variance. The {} effective paths are "
+        "about as many plain paths as would give the same precision to the whole loss distribution.</p>\n",
+        100.0 * info.importance->tilted_fraction, detail::grouped(info.importance->effective_paths));
 }
 
 }  // namespace
@@ -493,6 +506,7 @@ std::string to_html(const DetailedRun& run, const SweepResult* sweep) {
     body += "<h2>Method</h2>\n";
     body += method_note;
     body += monitoring_note(report.simulation);
+    body += importance_note(report.simulation);
     return detail::html_page("marginsim: " + scenario_name(report.scenario), body);
 }
 
