@@ -134,14 +134,25 @@ Json regime_json(const SimulationInfo& info) {
             {"stress_correlation", std::move(matrix)}};
 }
 
-// {"selloff_log_return": {SYMBOL: x, ...}, "shift_sd": s, "tilted_fraction": f, "effective_paths": n}
+// {"selloff_log_return": {SYMBOL: x, ...}, "shift_sd": s, "targets": [{"modes": [MODE, ...], "shift_sd": s,
+// "selloff_log_return": {SYMBOL: x, ...}}, ...], "tilted_fraction": f, "effective_paths": n}
 Json importance_json(const SimulationInfo& info, const ImportanceInfo& importance) {
     detail::check_importance_assets(info, importance);
     const std::vector<double>& returns = importance.selloff_log_return;
     Json selloff = Json::object();
     for (std::size_t i = 0; i < returns.size(); ++i) selloff[info.symbols[i]] = returns[i];
+    Json targets = Json::array();
+    for (const ImportanceTarget& target : importance.targets) {
+        Json modes = Json::array();
+        for (const MarginMode mode : target.modes) modes.push_back(to_string(mode));
+        Json moves = Json::object();
+        for (std::size_t i = 0; i < target.selloff_log_return.size() && i < info.symbols.size(); ++i)
+            moves[info.symbols[i]] = target.selloff_log_return[i];
+        targets.push_back({{"modes", std::move(modes)}, {"shift_sd", target.shift_sd}, {"selloff_log_return", std::move(moves)}});
+    }
     return {{"selloff_log_return", std::move(selloff)},
             {"shift_sd", importance.shift_sd},
+            {"targets", std::move(targets)},
             {"tilted_fraction", importance.tilted_fraction},
             {"effective_paths", importance.effective_paths}};
 }
