@@ -197,7 +197,7 @@ TEST_CASE("a run whose account no market-wide move liquidates says it was sample
     Report report = selloff_report();
     report.simulation.importance = ImportanceInfo{};  // shift 0, no selloff
     CHECK(marginsim::importance_sentence(report.simulation) ==
-          "importance sampling: no market-wide move liquidates the cross account, so the paths were sampled plainly");
+          "importance sampling: no market-wide move makes a rare liquidation, so the paths were sampled plainly");
     const json importance = json::parse(marginsim::to_json(report)).at("simulation").at("importance");
     CHECK(importance.at("selloff_log_return").empty());
     CHECK(importance.at("shift_sd") == 0.0);
