@@ -391,14 +391,27 @@ LossSummary summarize_losses(std::vector<double>& losses) {
 
 namespace {
 
-// A sample with its paths' weights, sorted by value.
+// The upper part of a sample with its paths' weights, sorted by value: from an order statistic
+// above which the weight is more than (1 - a) n, so that every weighted a'-quantile with
+// a' >= a lies in it (the whole sample when no such cut is found).
 template <class T>
-std::vector<std::pair<T, double>> sorted_pairs(const std::vector<T>& values, const std::vector<double>& weight) {
+std::vector<std::pair<T, double>> sorted_tail(const std::vector<T>& values, const std::vector<double>& weight, double a) {
     assert(values.size() == weight.size());
-    std::vector<std::pair<T, double>> out(values.size());
-    for (std::size_t k = 0; k < values.size(); ++k) out[k] = {values[k], weight[k]};
-    std::sort(out.begin(), out.end());
-    return out;
+    std::vector<std::pair<T, double>> pairs(values.size());
+    for (std::size_t k = 0; k < values.size(); ++k) pairs[k] = {values[k], weight[k]};
+    const double needed = (1.0 - a) * static_cast<double>(values.size()) * (1.0 + 1e-9);
+    for (const double cut : {0.9, 0.5}) {
+        const auto at = pairs.begin() + static_cast<std::ptrdiff_t>(order_index(pairs.size(), cut));
+        std::nth_element(pairs.begin(), at, pairs.end());
+        double above = 0.0;
+        for (auto it = at; it != pairs.end(); ++it) above += it->second;
+        if (above <= needed) continue;
+        pairs.erase(pairs.begin(), at);
+        std::sort(pairs.begin(), pairs.end());
+        return pairs;
+    }
+    std::sort(pairs.begin(), pairs.end());
+    return pairs;
 }
 
 // The weighted a-quantile's index in sorted pairs: the smallest k whose estimated tail beyond it,
@@ -429,7 +442,7 @@ LossSummary summarize_weighted_losses(const std::vector<double>& losses, const s
     for (std::size_t k = 0; k < losses.size(); ++k)
         squares.add(weight[k] * (losses[k] - summary.mean) * (losses[k] - summary.mean));
     summary.std = std::sqrt(squares.value() / n);
-    const auto sorted = sorted_pairs(losses, weight);
+    const auto sorted = sorted_tail(losses, weight, tail_levels.front());
     for (std::size_t l = 0; l < tail_levels.size(); ++l) {
         const std::size_t index = weighted_order_index(sorted, n, tail_levels[l]);
         summary.var[l] = sorted[index].first;
@@ -447,7 +460,7 @@ LossSummary summarize_weighted_losses(const std::vector<double>& losses, const s
 
 DrawdownSummary summarize_weighted_drawdowns(const std::vector<float>& drawdown, const std::vector<double>& weight) {
     const double n = static_cast<double>(drawdown.size());
-    const auto sorted = sorted_pairs(drawdown, weight);
+    const auto sorted = sorted_tail(drawdown, weight, 0.95);
     return DrawdownSummary{weighted_mean(drawdown, weight, n),
                            static_cast<double>(sorted[weighted_order_index(sorted, n, 0.95)].first),
                            static_cast<double>(sorted[weighted_order_index(sorted, n, 0.99)].first)};
