@@ -171,10 +171,13 @@ TEST_CASE(
         CHECK(p.ci95.lo <= p.estimate);
         CHECK(p.estimate <= p.ci95.hi);
         // Plain sampling's relative half-width here is 44% (about 20 hits in 200k paths); the
-        // selloff must do at least 5 times better, i.e. need 25 times fewer paths for the same width.
-        CHECK(z95 * se <= 0.2 * plain_half_width);
-        // One pool: cross is the same event, estimated on the same weighted paths.
-        CHECK(mode_probability(report, MarginMode::cross).estimate == p.estimate);
+        // selloff must do at least 10 times better, i.e. need 100 times fewer paths for the same
+        // width (a sketch of the design in Python, bridge probabilities per step, gave 1.7%: 25x).
+        CHECK(z95 * se <= 0.1 * plain_half_width);
+        // One pool, the whole balance: cross is the same event (its monitoring may be the pools'
+        // approximation rather than the exact bridge, so it is held to the same law, not to equality).
+        const Proportion& cross = mode_probability(report, MarginMode::cross);
+        CHECK(std::abs(cross.estimate - exact) <= 4.0 * reported_se(cross));
     }
 }
 
