@@ -225,7 +225,7 @@ void BM_accumulate_from_state_into_samples(benchmark::State& state) {
     RunSamples samples(n_paths);
     for (auto _ : state) {
         BlockStats stats =
-            BlockStats::from_state(run.book_state, run.engine.book(), run.scenario.balance, samples, 0);
+            BlockStats::from_state(run.book_state, run.engine.book(), run.scenario.balance, {}, samples, 0);
         benchmark::DoNotOptimize(stats);
     }
     state.SetLabel(name_of(state));

@@ -51,7 +51,7 @@ TEST_CASE("samples written to the run's slices and tallied in any order equal pe
         const std::size_t n = b + 1 == blocks ? last : block_size;
         engine.run_block(s.simulation.seed, b, n, path_block, state);
         copied.merge(BlockStats::from_state(state, engine.book(), s.balance));
-        counted[b] = BlockStats::from_state(state, engine.book(), s.balance, samples, b * block_size);
+        counted[b] = BlockStats::from_state(state, engine.book(), s.balance, {}, samples, b * block_size);
         REQUIRE(counted[b].modes[0].loss.empty());
     }
     // Counts merged in reverse and in two halves (as threads would), funding in block order.
@@ -66,7 +66,7 @@ TEST_CASE("samples written to the run's slices and tallied in any order equal pe
         for (const BlockStats& b : counted) funding += b.modes[m].funding_paid;
         total.modes[m].funding_paid = funding;
     }
-    samples.move_into(total.modes);
+    samples.move_into(total.modes, total.weight);
     REQUIRE(total.paths == paths);
 
     std::size_t liquidated = 0;

@@ -189,6 +189,7 @@ TEST_CASE("JSON has every report key with the right type") {
     CHECK(sim.at("horizon_days") == 7.0);
     CHECK(sim.at("steps_per_day") == 24);
     CHECK(sim.at("monitoring") == "continuous");
+    CHECK(sim.at("importance_sampling") == "none");
     CHECK(sim.at("block_size") == 1024);
 
     const json& account = doc.at("account");
@@ -305,11 +306,11 @@ TEST_CASE("CSV is a long table of four fields") {
     REQUIRE_FALSE(rows.empty());
     CHECK(rows[0] == std::vector<std::string>{"section", "mode", "key", "value"});
 
-    // Counted from the format documented in report.cpp: 16 simulation rows (with dof),
+    // Counted from the format documented in report.cpp: 17 simulation rows (with dof),
     // 3 account rows, per mode 3 + 9 + 3 + 3 + 1 + 2 rows and 5 per position,
     // 6 comparison rows, one per warning.
     const std::size_t positions = report.modes[0].positions.size();
-    const std::size_t expected = 1 + 16 + 3 + 3 * (21 + 5 * positions) + 6 + report.warnings.size();
+    const std::size_t expected = 1 + 17 + 3 + 3 * (21 + 5 * positions) + 6 + report.warnings.size();
     CHECK(rows.size() == expected);
 
     std::map<std::string, std::string> value_of;

@@ -65,6 +65,7 @@ struct BatchRow {
     double elapsed_s = 0.0;
     int steps_per_day = 0;
     Monitoring monitoring = Monitoring::continuous;
+    ImportanceSampling importance_sampling = ImportanceSampling::none;
     std::array<BatchModeRow, mode_count> modes;
     Proportion contagion_probability;
     Proportion p_cross_loss_exceeds_isolated;

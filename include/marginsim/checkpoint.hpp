@@ -4,13 +4,15 @@
 // samples. A resumed run restores them and runs only the other blocks, so that its report is
 // bit for bit the report of an uninterrupted run.
 //
-// File format (binary, this machine's byte order; version 3):
+// File format (binary, this machine's byte order; version 4):
 //   "MSIMCKPT" | u32 version | u32 byte-order mark 0x01020304 | key (u64 x 7, f64 precision,
 //   u8 precision_relative) | f64 elapsed_s |
 //   u64 completed blocks, per block: u64 index, f64 funding per mode |
 //   counts: u64 paths, cross_loss_exceeds_isolated, contagion, overflowed_paths; per mode: u64 liquidated_paths,
 //   contagion, u64 n + n u64 liquidations_by_step, u64 n + n u64 position_liquidations |
+//   u64 n + n u64 weighted counts (CheckpointCounts::weighted) |
 //   per mode: f64 loss per path, f32 drawdown per path (completed blocks in block order) |
+//   u64 n + n f64 weight per path (importance-sampled runs; else n = 0) |
 //   u64 FNV-1a hash of everything before it.
 
 #include <array>
@@ -25,7 +27,8 @@
 namespace marginsim {
 
 // 2: the key holds the content hash of the scenario as loaded. 3: and the precision target.
-inline constexpr std::uint32_t checkpoint_version = 3;
+// 4: and the weights of importance-sampled runs.
+inline constexpr std::uint32_t checkpoint_version = 4;
 
 // What a checkpoint belongs to: a resume with any other value is refused.
 struct CheckpointKey {
@@ -58,6 +61,8 @@ struct CheckpointCounts {
     std::uint64_t contagion = 0;
     std::uint64_t overflowed_paths = 0;
     std::array<CheckpointModeCounts, mode_count> modes;
+    // Importance-sampled runs: the weighted counts, as the engine lays them out (empty otherwise).
+    std::vector<std::uint64_t> weighted;
 };
 
 struct RunCheckpoint {
@@ -69,6 +74,7 @@ struct RunCheckpoint {
     // Per path of the completed blocks, in block order.
     std::array<std::vector<double>, mode_count> loss;
     std::array<std::vector<float>, mode_count> drawdown;
+    std::vector<double> weight;  // importance-sampled runs: each path's likelihood ratio
 
     std::uint64_t paths_done() const noexcept { return counts.paths; }
 };

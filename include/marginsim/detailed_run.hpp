@@ -22,6 +22,11 @@ struct ModeDetail {
     // [k] = paths whose first liquidation happened at a step <= k, for k = 0..steps:
     // P(liquidation by day k * dt_days) = liquidated_by_step[k] / paths.
     std::vector<std::uint64_t> liquidated_by_step;
+    // Importance-sampled runs (docs/model.md#importance-sampling); empty for plain runs: the
+    // likelihood ratio of each path of sorted_loss, and liquidated_by_step's weights, so that
+    // P(liquidation by day k * dt_days) = liquidated_weight_by_step[k] / paths.
+    std::vector<float> sorted_weight;
+    std::vector<double> liquidated_weight_by_step;
     // P(some position that survives the horizon in isolated is liquidated in this mode):
     // the contagion_probability of docs/model.md#comparison-of-cross-and-isolated for cross, 0 for
     // isolated itself.
@@ -37,7 +42,8 @@ struct DetailedRun {
 // progress, stop, resume; a stopped run's details cover its completed paths).
 DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options = {}, const RunControl& control = {});
 
-// Probability of a first liquidation by each monitoring step (k = 0..steps) of a mode.
+// Probability of a first liquidation by each monitoring step (k = 0..steps) of a mode (the
+// weighted estimate for importance-sampled runs).
 std::vector<double> liquidation_probability_by_step(const ModeDetail& detail, std::uint64_t paths);
 
 }  // namespace marginsim

@@ -43,15 +43,23 @@ struct PrecisionOutcome {
     std::uint64_t paths_max = 0;     // the maximum: [simulation] paths or --paths
 };
 
+// One selloff an importance-sampled run tilts towards: the drift along the direction that
+// lowers the cross account's surplus fastest which brings the mean path to `modes`' first
+// liquidation at the horizon.
+struct ImportanceTarget {
+    std::vector<MarginMode> modes;
+    double shift_sd = 0.0;                   // the drift's size over the horizon, in sd
+    std::vector<double> selloff_log_return;  // per asset (`symbols` order), the mean path's at the horizon
+};
+
 // How an importance-sampled run drew its paths (docs/model.md#importance-sampling).
 struct ImportanceInfo {
-    // The tilted share of the paths draws its Brownian motions with a drift along the direction
-    // that lowers the cross account's surplus fastest, strong enough that the mean path reaches
-    // its liquidation at the horizon: per asset, that mean log return at the horizon
-    // (in `symbols` order), and the drift's size in standard deviations of that direction.
+    // The deepest target's (the market-wide selloff; 0 and the plain mean when no market-wide
+    // move of up to 12 sd liquidates a mode rarely: the run was then sampled plainly).
     std::vector<double> selloff_log_return;
-    double shift_sd = 0.0;         // 0: no market-wide move liquidates the account; sampled plainly
-    double tilted_fraction = 0.0;  // of the paths, drawn under the selloff
+    double shift_sd = 0.0;
+    std::vector<ImportanceTarget> targets;  // every tilt component, shallowest first
+    double tilted_fraction = 0.0;  // of the paths, drawn under the tilts (in equal shares)
     // (sum w)^2 / sum w^2 over the reported paths, w the likelihood ratios: as many plain paths
     // would give about the same precision to a statistic of the whole distribution.
     double effective_paths = 0.0;
@@ -105,6 +113,11 @@ std::string model_parameters(const SimulationInfo& info);
 // With a precision target: how it ended, in a sentence ("precision +-0.002 on every mode's
 // P(liquidation) 95% interval: reached after 37,888 paths (at most 200,000)"); else empty.
 std::string precision_sentence(const SimulationInfo& info);
+
+// With importance sampling applied (info.importance): how, in a sentence ("importance sampling:
+// 50% of the paths drawn around a market-wide move to BTC -31%, ETH -38% by the horizon; 41,234
+// effective paths, intervals from the weighted sample's variance"); else empty.
+std::string importance_sentence(const SimulationInfo& info);
 
 // The JSON of docs/model.md#report-keys, schema "marginsim.report/1"; pretty-printed.
 std::string to_json(const Report& report);

@@ -26,6 +26,7 @@
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
 #include "batch/batch_manifest.hpp"
+#include "batch/report_row.hpp"
 #include "render/svg_chart.hpp"
 
 namespace marginsim {
@@ -61,9 +62,17 @@ Monitoring monitoring_from(const std::string& name) {
     throw std::runtime_error("unknown monitoring " + name);
 }
 
-// The row of a scenario from its JSON report (docs/model.md#report-keys); throws when the text is
-// not one.
-BatchRow row_from_json(const std::string& text) {
+// A report written before reports named their sampling was sampled plainly.
+ImportanceSampling importance_sampling_from(const json& simulation) {
+    const std::string name = simulation.value("importance_sampling", std::string("none"));
+    for (const ImportanceSampling sampling : {ImportanceSampling::none, ImportanceSampling::selloff})
+        if (to_string(sampling) == name) return sampling;
+    throw std::runtime_error("unknown importance_sampling " + name);
+}
+
+}  // namespace
+
+BatchRow detail::batch_row_from_report(const std::string& text) {
     const json report = json::parse(text);
     if (report.at("schema") != report_schema) throw std::runtime_error("not a marginsim report");
     BatchRow row;
@@ -74,6 +83,7 @@ BatchRow row_from_json(const std::string& text) {
     row.elapsed_s = report.at("simulation").at("elapsed_s").get<double>();
     row.steps_per_day = report.at("simulation").at("steps_per_day").get<int>();
     row.monitoring = monitoring_from(report.at("simulation").at("monitoring").get<std::string>());
+    row.importance_sampling = importance_sampling_from(report.at("simulation"));
     row.balance = report.at("account").at("balance").get<double>();
     for (std::size_t m = 0; m < mode_count; ++m) {
         const json& mode = report.at("modes").at(std::string(to_string(all_modes[m])));
@@ -92,6 +102,8 @@ BatchRow row_from_json(const std::string& text) {
                                                         comparison.at("p_cross_loss_exceeds_isolated_ci95"));
     return row;
 }
+
+namespace {
 
 // The batch's record of its reports, shared by the workers.
 struct Ledger {
@@ -121,7 +133,7 @@ std::optional<BatchRow> up_to_date_row(const fs::path& dir, const std::string& n
         if (k + 1 == report_extensions.size()) json_text = std::move(text);
     }
     try {
-        BatchRow row = row_from_json(json_text);
+        BatchRow row = detail::batch_row_from_report(json_text);
         const bool paths_match = precision ? row.paths <= inputs.paths : row.paths == inputs.paths;
         if (row.partial || !paths_match || row.seed != inputs.seed) return std::nullopt;
         return row;
@@ -200,7 +212,7 @@ void run_entry(BatchEntry& entry, const BatchOptions& options, Ledger& ledger) {
             fs::remove(checkpoint_path, ignored);  // complete: any checkpoint of it is spent
             record_reports(options.out_dir, entry.name, inputs, contents, ledger);
         }
-        entry.row = row_from_json(json_text);
+        entry.row = detail::batch_row_from_report(json_text);
         entry.status = result.report.partial ? BatchStatus::partial : BatchStatus::ran;
     } catch (const RunInterrupted&) {
         entry.status = BatchStatus::not_run;
@@ -497,12 +509,13 @@ std::string batch_summary_csv(const BatchResult& result) {
                            "{0}_es_0.99,{0}_collateral_at_risk",
                            m);
     }
-    out += ",contagion_probability,p_cross_loss_exceeds_isolated,paths_requested,steps_per_day,monitoring\n";
+    out += ",contagion_probability,p_cross_loss_exceeds_isolated,paths_requested,steps_per_day,monitoring,"
+           "importance_sampling\n";
     for (const BatchEntry& entry : result.entries) {
         out += fmt::format("{},{},{},{}", csv_field(entry.name), csv_field(entry.scenario.string()),
                            to_string(entry.status), csv_field(entry.error));
         if (!entry.row) {
-            out += std::string(3 + 7 * mode_count + 5, ',') + "\n";
+            out += std::string(3 + 7 * mode_count + 6, ',') + "\n";
             continue;
         }
         const BatchRow& row = *entry.row;
@@ -513,9 +526,9 @@ std::string batch_summary_csv(const BatchResult& result) {
                                number(mode.liquidation_probability.ci95.hi), number(mode.loss_mean),
                                number(mode.var_99), number(mode.es_99), number(mode.collateral_at_risk));
         }
-        out += fmt::format(",{},{},{},{},{}\n", number(row.contagion_probability.estimate),
+        out += fmt::format(",{},{},{},{},{},{}\n", number(row.contagion_probability.estimate),
                            number(row.p_cross_loss_exceeds_isolated.estimate), row.paths_requested,
-                           row.steps_per_day, to_string(row.monitoring));
+                           row.steps_per_day, to_string(row.monitoring), to_string(row.importance_sampling));
     }
     return out;
 }

@@ -54,6 +54,8 @@ void print_simulation(const Scenario& scenario) {
     fmt::print("  horizon_days   {}\n", sim.horizon_days);
     fmt::print("  steps_per_day  {}\n", sim.steps_per_day);
     fmt::print("  monitoring     {}\n", to_string(sim.monitoring));
+    fmt::print("  sampling       {}{}\n", to_string(sim.importance_sampling),  // key importance_sampling
+               sim.importance_sampling == ImportanceSampling::selloff ? " (importance sampling, weighted)" : "");
     fmt::print("  steps          {}\n", sim.steps);
     fmt::print("  dt             {} years = {} days\n", sim.dt_years, sim.dt_days());
     fmt::print("  seed           {}\n", sim.seed);

@@ -48,6 +48,7 @@ SimulationInfo simulation_info(const Scenario& scenario, int threads, double ela
     info.horizon_days = scenario.simulation.horizon_days;
     info.steps_per_day = scenario.simulation.steps_per_day;
     info.monitoring = scenario.simulation.monitoring;
+    info.importance_sampling = scenario.simulation.importance_sampling;
     info.block_size = block_size;
     return info;
 }
@@ -60,8 +61,91 @@ std::uint64_t paths_in(std::uint64_t block, std::uint64_t paths) {
 
 }  // namespace
 
+namespace {
+
+// The weighted counts of an importance-sampled run as the 64-bit words a checkpoint keeps (four
+// a sum): the paths' and the comparison's weights, then per mode the liquidated and contagion
+// weights and the counted lists of weights per bin and per position.
+class WeightWords {
+public:
+    explicit WeightWords(std::vector<std::uint64_t>& words) : words_(&words) {}
+    void put(const WeightSum& sum) { words_->insert(words_->end(), sum.words().begin(), sum.words().end()); }
+    void put(const WeightedCount& count) {
+        put(count.sum);
+        put(count.squares);
+    }
+    void put(const std::vector<WeightSum>& sums) {
+        words_->push_back(sums.size());
+        for (const WeightSum& sum : sums) put(sum);
+    }
+
+private:
+    std::vector<std::uint64_t>* words_;
+};
+
+class WeightReader {
+public:
+    explicit WeightReader(const std::vector<std::uint64_t>& words) : words_(&words) {}
+    WeightSum sum() {
+        std::array<std::uint64_t, 4> words{};
+        for (std::uint64_t& w : words) w = next();
+        return WeightSum::from_words(words);
+    }
+    WeightedCount count() {
+        WeightedCount out;
+        out.sum = sum();
+        out.squares = sum();
+        return out;
+    }
+    std::vector<WeightSum> sums() {
+        std::vector<WeightSum> out(next());
+        for (WeightSum& s : out) s = sum();
+        return out;
+    }
+
+private:
+    std::uint64_t next() {
+        if (at_ >= words_->size()) throw std::invalid_argument("simulate: the checkpoint's weighted counts are cut short");
+        return (*words_)[at_++];
+    }
+    const std::vector<std::uint64_t>* words_;
+    std::size_t at_ = 0;
+};
+
+std::vector<std::uint64_t> weight_words(const BlockStats& stats) {
+    std::vector<std::uint64_t> words;
+    if (!stats.weighted) return words;
+    WeightWords out(words);
+    out.put(stats.path_weight);
+    out.put(stats.cross_loss_exceeds_isolated_weight);
+    for (const ModeSample& mode : stats.modes) {
+        out.put(mode.liquidated_weight);
+        out.put(mode.contagion_weight);
+        out.put(mode.weight_by_step);
+        out.put(mode.position_weight);
+    }
+    return words;
+}
+
+void read_weight_words(const std::vector<std::uint64_t>& words, BlockStats& stats) {
+    stats.weighted = !words.empty();
+    if (!stats.weighted) return;
+    WeightReader in(words);
+    stats.path_weight = in.count();
+    stats.cross_loss_exceeds_isolated_weight = in.count();
+    for (ModeSample& mode : stats.modes) {
+        mode.liquidated_weight = in.count();
+        mode.contagion_weight = in.count();
+        mode.weight_by_step = in.sums();
+        mode.position_weight = in.sums();
+    }
+}
+
+}  // namespace
+
 BlockStats stats_of(const CheckpointCounts& counts) {
     BlockStats stats;
+    read_weight_words(counts.weighted, stats);
     stats.paths = counts.paths;
     stats.cross_loss_exceeds_isolated = counts.cross_loss_exceeds_isolated;
     stats.contagion = counts.contagion;
@@ -99,29 +183,37 @@ BlockStats restore(const RunCheckpoint& checkpoint, std::uint64_t paths, std::ve
             std::copy(checkpoint.drawdown[m].begin() + from, checkpoint.drawdown[m].begin() + from + count,
                       samples.drawdown(m).begin() + static_cast<std::ptrdiff_t>(b * block_size));
         }
+        if (!checkpoint.weight.empty()) {
+            const auto from = checkpoint.weight.begin() + static_cast<std::ptrdiff_t>(offset);
+            std::copy(from, from + static_cast<std::ptrdiff_t>(n),
+                      samples.weight().begin() + static_cast<std::ptrdiff_t>(b * block_size));
+        }
         offset += n;
     }
     return stats_of(checkpoint.counts);
 }
 
+// The entries of the done blocks moved to the front, in block order, the rest dropped.
+template <class T>
+void keep_done(std::vector<T>& values, const std::vector<std::uint8_t>& done, std::uint64_t paths) {
+    std::size_t to = 0;
+    for (std::uint64_t b = 0; b < done.size(); ++b) {
+        if (!done[b]) continue;
+        const auto from = static_cast<std::ptrdiff_t>(b * block_size);
+        const auto n = static_cast<std::ptrdiff_t>(paths_in(b, paths));
+        if (static_cast<std::ptrdiff_t>(to) != from)  // to < from: a forward copy is safe
+            std::copy(values.begin() + from, values.begin() + from + n, values.begin() + static_cast<std::ptrdiff_t>(to));
+        to += static_cast<std::size_t>(n);
+    }
+    values.resize(to);
+}
+
 // Moves the samples of the done blocks to the front, in block order, and drops the rest.
 void keep_done_samples(BlockStats& total, const std::vector<std::uint8_t>& done, std::uint64_t paths) {
+    if (!total.weight.empty()) keep_done(total.weight, done, paths);
     for (ModeSample& mode : total.modes) {
-        std::size_t to = 0;
-        for (std::uint64_t b = 0; b < done.size(); ++b) {
-            if (!done[b]) continue;
-            const auto from = static_cast<std::ptrdiff_t>(b * block_size);
-            const auto n = static_cast<std::ptrdiff_t>(paths_in(b, paths));
-            if (static_cast<std::ptrdiff_t>(to) != from) {  // to < from: a forward copy is safe
-                std::copy(mode.loss.begin() + from, mode.loss.begin() + from + n,
-                          mode.loss.begin() + static_cast<std::ptrdiff_t>(to));
-                std::copy(mode.drawdown.begin() + from, mode.drawdown.begin() + from + n,
-                          mode.drawdown.begin() + static_cast<std::ptrdiff_t>(to));
-            }
-            to += static_cast<std::size_t>(n);
-        }
-        mode.loss.resize(to);
-        mode.drawdown.resize(to);
+        keep_done(mode.loss, done, paths);
+        keep_done(mode.drawdown, done, paths);
     }
 }
 
@@ -139,6 +231,8 @@ RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint
     checkpoint.counts.cross_loss_exceeds_isolated = total.cross_loss_exceeds_isolated;
     checkpoint.counts.contagion = total.contagion;
     checkpoint.counts.overflowed_paths = total.overflowed_paths;
+    checkpoint.counts.weighted = weight_words(total);
+    checkpoint.weight = total.weight;
     for (std::size_t m = 0; m < mode_count; ++m) {
         const ModeSample& from = total.modes[m];
         CheckpointModeCounts& to = checkpoint.counts.modes[m];
@@ -164,6 +258,7 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
     // Written so that it cannot wrap for path counts near 2^64.
     const std::uint64_t block_count = paths / block_size + (paths % block_size != 0 ? 1 : 0);
     RunSamples samples(paths);
+    if (engine.weighted()) samples.allocate_weights();
     std::vector<std::array<double, mode_count>> funding(block_count);
     std::vector<std::uint8_t> done(block_count, 0);  // each entry written by its block's task only
     BlockStats total =
@@ -194,8 +289,8 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
                     if (control.stop != nullptr && control.stop->load(std::memory_order_relaxed)) continue;
                     const auto n = static_cast<std::size_t>(paths_in(b, paths));
                     engine.run_block(seed, b, n, work.paths, work.state);
-                    BlockStats block =
-                        BlockStats::from_state(work.state, engine.book(), balance, samples, b * block_size);
+                    BlockStats block = BlockStats::from_state(work.state, engine.book(), balance,
+                                                              weights_of(engine, work.paths), samples, b * block_size);
                     for (std::size_t m = 0; m < mode_count; ++m) {
                         funding[b][m] = block.modes[m].funding_paid;
                         block.modes[m].funding_paid = 0.0;
@@ -217,7 +312,8 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
     for (std::uint64_t b = 0; b < block_count; ++b)  // block order: the same sums whatever the thread count
         if (done[b] != 0)
             for (std::size_t m = 0; m < mode_count; ++m) total.modes[m].funding_paid += funding[b][m];
-    samples.move_into(total.modes);
+    samples.move_into(total.modes, total.weight);
+    total.weighted = engine.weighted();
     if (total.paths == paths) return total;
 
     keep_done_samples(total, done, paths);
@@ -225,6 +321,28 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
     if (control.checkpoint != nullptr) *control.checkpoint = checkpoint_of(total, done, funding);
     return total;
 }
+
+namespace {
+
+// What an importance-sampled run says of its sampling (the effective paths are the summary's).
+void add_importance(Report& report, const SelloffTilt& selloff, double effective_paths) {
+    ImportanceInfo& info = report.simulation.importance.emplace();
+    info.tilted_fraction = selloff.tilt.active() ? selloff.tilt.tilted_fraction : 0.0;
+    info.effective_paths = effective_paths;
+    for (const SelloffTarget& target : selloff.targets)
+        info.targets.push_back({target.modes, target.shift_sd, target.log_return});
+    if (!info.targets.empty()) {
+        info.shift_sd = info.targets.back().shift_sd;
+        info.selloff_log_return = info.targets.back().selloff_log_return;
+        return;
+    }
+    info.selloff_log_return.assign(report.simulation.symbols.size(), 0.0);
+    report.warnings.push_back(
+        "importance_sampling: no market-wide move between 1.5 and 12 standard deviations liquidates any "
+        "mode (its liquidations are not rare, or out of reach); the paths were sampled plainly");
+}
+
+}  // namespace
 
 Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
                   std::chrono::steady_clock::time_point start, const RunControl& control,
@@ -241,7 +359,10 @@ Report finish_run(const Scenario& scenario, const Engine& engine, int threads, B
         control.checkpoint->key = run_checkpoint_key(scenario, key_options, control.scenario_hash);
         control.checkpoint->elapsed_s = elapsed;
     }
-    return make_report(scenario, engine.book(), std::move(summary), simulation_info(scenario, threads, elapsed));
+    const double effective_paths = summary.effective_paths.value_or(0.0);
+    Report report = make_report(scenario, engine.book(), std::move(summary), simulation_info(scenario, threads, elapsed));
+    if (engine.weighted()) add_importance(report, engine.selloff(), effective_paths);
+    return report;
 }
 
 Report make_report(const Scenario& scenario, const MarginBook& book, Summary summary,

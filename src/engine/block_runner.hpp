@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "engine/block_stats.hpp"
@@ -30,6 +31,11 @@ int resolve_threads(const Scenario& scenario, const RunOptions& options);
 // stop flag ended the run early, fills control.checkpoint (when given) with the completed
 // blocks, before any sample is reordered; throws RunInterrupted when no block completed.
 BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control);
+
+// The likelihood ratios of a run block's paths when the run is weighted, else empty.
+inline std::span<const double> weights_of(const Engine& engine, const PathBlock& paths) {
+    return engine.weighted() ? paths.weights() : std::span<const double>{};
+}
 
 // The counts a checkpoint keeps, as the engine's statistics (no samples, no funding).
 BlockStats stats_of(const CheckpointCounts& counts);

@@ -60,18 +60,89 @@ void count_steps(std::vector<std::uint64_t>& by_step, const std::vector<std::int
     }
 }
 
+void add_sums(std::vector<WeightSum>& to, const std::vector<WeightSum>& from) {
+    if (to.size() < from.size()) to.resize(from.size());
+    for (std::size_t k = 0; k < from.size(); ++k) to[k] += from[k];
+}
+
+void weigh_steps(std::vector<WeightSum>& by_step, const std::vector<std::int32_t>& steps,
+                 const std::vector<double>& weights) {
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        const auto k = static_cast<std::size_t>(steps[i]);
+        if (by_step.size() <= k) by_step.resize(k + 1);
+        by_step[k].add(weights[i]);
+    }
+}
+
+// Folds a block's list of first liquidations (and their weights) into the counts per bin.
+void fold_steps(ModeSample& sample) {
+    count_steps(sample.liquidations_by_step, sample.first_liquidation_steps);
+    weigh_steps(sample.weight_by_step, sample.first_liquidation_steps, sample.first_liquidation_weights);
+    sample.first_liquidation_steps.clear();
+    sample.first_liquidation_weights.clear();
+}
+
 }  // namespace
+
+void WeightSum::add_at(std::size_t word, std::uint64_t value) noexcept {
+    for (; word < words_.size() && value != 0; ++word) {
+        const std::uint64_t before = words_[word];
+        words_[word] = before + value;
+        value = words_[word] < before ? 1 : 0;  // the carry
+    }
+}
+
+void WeightSum::add(double w) noexcept {
+    assert(w >= 0.0 && w <= 4.0);
+    if (!(w > 0.0)) return;
+    int exponent = 0;
+    const double mantissa = std::frexp(w, &exponent);  // w = mantissa 2^exponent, mantissa in [0.5, 1)
+    auto bits = static_cast<std::uint64_t>(std::ldexp(mantissa, 53));  // exact: 53 bits
+    int shift = exponent - 53 + fraction_bits;  // w in units: bits 2^shift
+    if (shift < 0) {
+        if (shift <= -64) return;  // below the unit
+        bits >>= -shift;
+        shift = 0;
+    }
+    const auto word = static_cast<std::size_t>(shift / 64);
+    const int offset = shift % 64;
+    add_at(word, bits << offset);
+    if (offset != 0) add_at(word + 1, bits >> (64 - offset));
+}
+
+WeightSum& WeightSum::operator+=(const WeightSum& other) noexcept {
+    std::uint64_t carry = 0;
+    for (std::size_t k = 0; k < words_.size(); ++k) {
+        const std::uint64_t a = words_[k];
+        const std::uint64_t sum = a + other.words_[k];
+        const std::uint64_t with_carry = sum + carry;
+        carry = (sum < a ? 1 : 0) + (with_carry < sum ? 1 : 0);
+        words_[k] = with_carry;
+    }
+    return *this;
+}
+
+double WeightSum::value() const noexcept {
+    double out = 0.0;
+    for (std::size_t k = words_.size(); k-- > 0;)
+        out += std::ldexp(static_cast<double>(words_[k]), static_cast<int>(64 * k) - fraction_bits);
+    return out;
+}
 
 void ModeSample::merge(const ModeSample& other) {
     append(loss, other.loss);
     append(drawdown, other.drawdown);
-    count_steps(liquidations_by_step, first_liquidation_steps);
-    first_liquidation_steps.clear();
+    fold_steps(*this);
     count_steps(liquidations_by_step, other.first_liquidation_steps);
+    weigh_steps(weight_by_step, other.first_liquidation_steps, other.first_liquidation_weights);
     add_counts(liquidations_by_step, other.liquidations_by_step);
+    add_sums(weight_by_step, other.weight_by_step);
     add_counts(position_liquidations, other.position_liquidations);
+    add_sums(position_weight, other.position_weight);
     liquidated_paths += other.liquidated_paths;
+    liquidated_weight += other.liquidated_weight;
     contagion += other.contagion;
+    contagion_weight += other.contagion_weight;
     funding_paid += other.funding_paid;
 }
 
@@ -82,11 +153,12 @@ RunSamples::RunSamples(std::uint64_t paths) : paths_(paths) {
     }
 }
 
-void RunSamples::move_into(std::array<ModeSample, mode_count>& into) {
+void RunSamples::move_into(std::array<ModeSample, mode_count>& into, std::vector<double>& weight) {
     for (std::size_t m = 0; m < mode_count; ++m) {
         into[m].loss = std::move(loss_[m]);
         into[m].drawdown = std::move(drawdown_[m]);
     }
+    weight = std::move(weight_);
     paths_ = 0;
 }
 
@@ -103,10 +175,14 @@ bool has_contagion(const BookState& state, std::size_t positions, MarginMode mod
 
 // The counts of a finished block into `stats`, its losses and drawdowns to loss[m] and
 // drawdown[m] (n entries each).
-void read_block(const BookState& state, const MarginBook& book, double balance, BlockStats& stats,
-                const std::array<double*, mode_count>& loss, const std::array<float*, mode_count>& drawdown) {
+void read_block(const BookState& state, const MarginBook& book, double balance, std::span<const double> weights,
+                BlockStats& stats, const std::array<double*, mode_count>& loss,
+                const std::array<float*, mode_count>& drawdown) {
     const std::size_t n = state.size();
     const std::size_t positions = book.position_count();
+    const bool weighted = !weights.empty();
+    assert(!weighted || weights.size() == n);
+    stats.weighted = weighted;
     stats.paths = n;
     stats.bin_days = book.tick_days();
     stats.ticks_per_step = book.ticks_per_step();
@@ -117,39 +193,58 @@ void read_block(const BookState& state, const MarginBook& book, double balance, 
         const std::size_t m = mode_index(mode);
         ModeSample& sample = stats.modes[m];
         sample.position_liquidations.assign(positions, 0);
+        if (weighted) sample.position_weight.assign(positions, WeightSum{});
         for (std::size_t p = 0; p < n; ++p) {
             if (any_overflowed && state.overflowed(p)) {
                 loss[m][p] = overflowed;
                 drawdown[m][p] = static_cast<float>(overflowed);
                 continue;
             }
+            const double w = weighted ? weights[p] : 1.0;
             loss[m][p] = state.loss(mode, p);
             drawdown[m][p] = static_cast<float>(state.drawdown(mode, p));
-            sample.funding_paid += state.funding_paid(mode, p);
+            sample.funding_paid += w * state.funding_paid(mode, p);
             const int first = state.first_liquidation_tick(mode, p);
             if (first == 0) continue;
             ++sample.liquidated_paths;
             sample.first_liquidation_steps.push_back(first);
-            for (std::size_t j = 0; j < positions; ++j)
-                if (state.liquidation_step(mode, j, p) != 0) ++sample.position_liquidations[j];
+            if (weighted) {
+                sample.liquidated_weight.add(w);
+                sample.first_liquidation_weights.push_back(w);
+            }
+            for (std::size_t j = 0; j < positions; ++j) {
+                if (state.liquidation_step(mode, j, p) == 0) continue;
+                ++sample.position_liquidations[j];
+                if (weighted) sample.position_weight[j].add(w);
+            }
         }
     }
     // Losses of two modes agree to rounding when nothing is liquidated: compare beyond it.
     const double tolerance = 1e-9 * balance;
     for (std::size_t p = 0; p < n; ++p) {
         if (any_overflowed && state.overflowed(p)) continue;
-        if (state.loss(MarginMode::cross, p) > state.loss(MarginMode::isolated, p) + tolerance)
+        const double w = weighted ? weights[p] : 1.0;
+        if (weighted) stats.path_weight.add(w);
+        if (state.loss(MarginMode::cross, p) > state.loss(MarginMode::isolated, p) + tolerance) {
             ++stats.cross_loss_exceeds_isolated;
-        for (MarginMode mode : {MarginMode::cross, MarginMode::as_configured})
-            if (has_contagion(state, positions, mode, p)) ++stats.modes[mode_index(mode)].contagion;
+            if (weighted) stats.cross_loss_exceeds_isolated_weight.add(w);
+        }
+        for (MarginMode mode : {MarginMode::cross, MarginMode::as_configured}) {
+            if (!has_contagion(state, positions, mode, p)) continue;
+            ModeSample& sample = stats.modes[mode_index(mode)];
+            ++sample.contagion;
+            if (weighted) sample.contagion_weight.add(w);
+        }
     }
     stats.contagion = stats.modes[mode_index(MarginMode::cross)].contagion;
 }
 
 }  // namespace
 
-BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book, double balance) {
+BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book, double balance,
+                                  std::span<const double> weights) {
     BlockStats stats;
+    stats.weight.assign(weights.begin(), weights.end());
     std::array<double*, mode_count> loss{};
     std::array<float*, mode_count> drawdown{};
     for (std::size_t m = 0; m < mode_count; ++m) {
@@ -158,12 +253,12 @@ BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book
         loss[m] = stats.modes[m].loss.data();
         drawdown[m] = stats.modes[m].drawdown.data();
     }
-    read_block(state, book, balance, stats, loss, drawdown);
+    read_block(state, book, balance, weights, stats, loss, drawdown);
     return stats;
 }
 
 BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book, double balance,
-                                  RunSamples& samples, std::uint64_t first_path) {
+                                  std::span<const double> weights, RunSamples& samples, std::uint64_t first_path) {
     assert(first_path + state.size() <= samples.paths_);
     BlockStats stats;
     std::array<double*, mode_count> loss{};
@@ -172,7 +267,11 @@ BlockStats BlockStats::from_state(const BookState& state, const MarginBook& book
         loss[m] = samples.loss_[m].data() + first_path;
         drawdown[m] = samples.drawdown_[m].data() + first_path;
     }
-    read_block(state, book, balance, stats, loss, drawdown);
+    if (!weights.empty()) {
+        assert(samples.weight_.size() == samples.paths_);
+        std::copy(weights.begin(), weights.end(), samples.weight_.begin() + static_cast<std::ptrdiff_t>(first_path));
+    }
+    read_block(state, book, balance, weights, stats, loss, drawdown);
     return stats;
 }
 
@@ -187,6 +286,10 @@ void BlockStats::merge(const BlockStats& other) {
     cross_loss_exceeds_isolated += other.cross_loss_exceeds_isolated;
     contagion += other.contagion;
     overflowed_paths += other.overflowed_paths;
+    weighted = weighted || other.weighted;
+    append(weight, other.weight);
+    path_weight += other.path_weight;
+    cross_loss_exceeds_isolated_weight += other.cross_loss_exceeds_isolated_weight;
 }
 
 Proportion wilson_proportion(std::uint64_t hits, std::uint64_t n) {
@@ -201,6 +304,36 @@ Proportion wilson_proportion(std::uint64_t hits, std::uint64_t n) {
     const double lo = hits == 0 ? 0.0 : std::max(0.0, center - half);
     const double hi = hits == n ? 1.0 : std::min(1.0, center + half);
     return {p, {lo, hi}};
+}
+
+namespace {
+
+constexpr double z95 = 1.959963984540054;  // two-sided 95% normal quantile
+
+// sum w 1{event} / n with the normal 95% interval of the weighted sample's own variance; with
+// no path in the event, the Wilson bound of 0 hits scaled by the largest weight (2).
+Proportion weighted_proportion(const WeightedCount& event, std::uint64_t event_paths, std::uint64_t paths) {
+    assert(paths > 0);
+    const double n = static_cast<double>(paths);
+    if (event_paths == 0) return {0.0, {0.0, std::min(1.0, 2.0 * wilson_proportion(0, paths).ci95.hi)}};
+    const double p = event.sum.value() / n;
+    const double variance = paths > 1 ? std::max(0.0, event.squares.value() / n - p * p) / (n - 1.0) : p * p;
+    const double half = z95 * std::sqrt(variance);
+    return {p, {std::max(0.0, p - half), std::min(1.0, p + half)}};
+}
+
+}  // namespace
+
+Proportion liquidation_proportion(const BlockStats& stats, const ModeSample& mode) {
+    const std::uint64_t paths = stats.paths - stats.overflowed_paths;
+    return stats.weighted ? weighted_proportion(mode.liquidated_weight, mode.liquidated_paths, paths)
+                          : wilson_proportion(mode.liquidated_paths, paths);
+}
+
+Proportion contagion_proportion(const BlockStats& stats, const ModeSample& mode) {
+    const std::uint64_t paths = stats.paths - stats.overflowed_paths;
+    return stats.weighted ? weighted_proportion(mode.contagion_weight, mode.contagion, paths)
+                          : wilson_proportion(mode.contagion, paths);
 }
 
 std::size_t order_index(std::size_t n, double a) {
@@ -256,6 +389,113 @@ LossSummary summarize_losses(std::vector<double>& losses) {
     return summary;
 }
 
+namespace {
+
+// The upper part of a sample with its paths' weights, sorted by value: from an order statistic
+// above which the weight is more than (1 - a) n, so that every weighted a'-quantile with
+// a' >= a lies in it (the whole sample when no such cut is found).
+template <class T>
+std::vector<std::pair<T, double>> sorted_tail(const std::vector<T>& values, const std::vector<double>& weight, double a) {
+    assert(values.size() == weight.size());
+    std::vector<std::pair<T, double>> pairs(values.size());
+    for (std::size_t k = 0; k < values.size(); ++k) pairs[k] = {values[k], weight[k]};
+    const double needed = (1.0 - a) * static_cast<double>(values.size()) * (1.0 + 1e-9);
+    for (const double cut : {0.9, 0.5}) {
+        const auto at = pairs.begin() + static_cast<std::ptrdiff_t>(order_index(pairs.size(), cut));
+        std::nth_element(pairs.begin(), at, pairs.end());
+        double above = 0.0;
+        for (auto it = at; it != pairs.end(); ++it) above += it->second;
+        if (above <= needed) continue;
+        pairs.erase(pairs.begin(), at);
+        std::sort(pairs.begin(), pairs.end());
+        return pairs;
+    }
+    std::sort(pairs.begin(), pairs.end());
+    return pairs;
+}
+
+// The weighted a-quantile's index in sorted pairs: the smallest k whose estimated tail beyond it,
+// sum_{j > k} w_j / n, is at most 1 - a (with every weight 1: order_index(n, a)).
+template <class T>
+std::size_t weighted_order_index(const std::vector<std::pair<T, double>>& sorted, double n, double a) {
+    const double tail = (1.0 - a) * n * (1.0 + 1e-12);  // as order_index, products that are whole numbers snap
+    double above = 0.0;
+    std::size_t k = sorted.size() - 1;
+    while (k > 0 && above + sorted[k].second <= tail) above += sorted[k--].second;
+    return k;
+}
+
+template <class T>
+double weighted_mean(const std::vector<T>& values, const std::vector<double>& weight, double n) {
+    CompensatedSum sum;
+    for (std::size_t k = 0; k < values.size(); ++k) sum.add(weight[k] * static_cast<double>(values[k]));
+    return sum.value() / n;
+}
+
+// summarize_losses with weights: the mean and standard deviation estimated as sum w f / n, VaR
+// the weighted order statistic, ES the weighted mean of the losses from it up.
+LossSummary summarize_weighted_losses(const std::vector<double>& losses, const std::vector<double>& weight) {
+    LossSummary summary;
+    const double n = static_cast<double>(losses.size());
+    summary.mean = weighted_mean(losses, weight, n);
+    CompensatedSum squares;
+    for (std::size_t k = 0; k < losses.size(); ++k)
+        squares.add(weight[k] * (losses[k] - summary.mean) * (losses[k] - summary.mean));
+    summary.std = std::sqrt(squares.value() / n);
+    const auto sorted = sorted_tail(losses, weight, tail_levels.front());
+    for (std::size_t l = 0; l < tail_levels.size(); ++l) {
+        const std::size_t index = weighted_order_index(sorted, n, tail_levels[l]);
+        summary.var[l] = sorted[index].first;
+        CompensatedSum tail;
+        CompensatedSum tail_weight;
+        for (std::size_t k = index; k < sorted.size(); ++k) {
+            tail.add(sorted[k].second * sorted[k].first);
+            tail_weight.add(sorted[k].second);
+        }
+        summary.es[l] = tail_weight.value() > 0.0 ? tail.value() / tail_weight.value() : sorted[index].first;
+    }
+    summary.max = sorted.back().first;
+    return summary;
+}
+
+DrawdownSummary summarize_weighted_drawdowns(const std::vector<float>& drawdown, const std::vector<double>& weight) {
+    const double n = static_cast<double>(drawdown.size());
+    const auto sorted = sorted_tail(drawdown, weight, 0.95);
+    return DrawdownSummary{weighted_mean(drawdown, weight, n),
+                           static_cast<double>(sorted[weighted_order_index(sorted, n, 0.95)].first),
+                           static_cast<double>(sorted[weighted_order_index(sorted, n, 0.99)].first)};
+}
+
+// liquidation_time_summary with the weights per bin: the first bin whose cumulative weight
+// reaches a of the liquidated paths' weight.
+std::optional<TimeSummary> weighted_time_summary(const std::vector<WeightSum>& by_bin, double bin_days) {
+    double total = 0.0;
+    for (const WeightSum& w : by_bin) total += w.value();
+    if (!(total > 0.0)) return std::nullopt;
+    auto quantile = [&](double a) {
+        double below = 0.0;
+        std::size_t bin = 0;
+        for (; bin + 1 < by_bin.size(); ++bin) {
+            below += by_bin[bin].value();
+            if (below >= a * total * (1.0 - 1e-12)) break;
+        }
+        return static_cast<double>(static_cast<float>(static_cast<double>(bin) * bin_days));
+    };
+    return TimeSummary{quantile(0.05), quantile(0.5), quantile(0.95)};
+}
+
+// The weights of the paths that did not overflow (their losses are not NaN), in path order.
+std::vector<double> kept_weights(const BlockStats& merged) {
+    if (merged.overflowed_paths == 0) return merged.weight;
+    std::vector<double> out;
+    const std::vector<double>& loss = merged.modes[0].loss;
+    for (std::size_t k = 0; k < loss.size(); ++k)
+        if (!std::isnan(loss[k])) out.push_back(merged.weight[k]);
+    return out;
+}
+
+}  // namespace
+
 Summary summarize(BlockStats& merged) {
     Summary summary;
     summary.paths = merged.paths;
@@ -268,6 +508,7 @@ Summary summarize(BlockStats& merged) {
     }
     // The statistics are over the paths that stayed in range: the NaN samples go.
     const std::uint64_t paths = merged.paths - merged.overflowed_paths;
+    const std::vector<double> weight = merged.weighted ? kept_weights(merged) : std::vector<double>{};
     if (merged.overflowed_paths != 0) {
         for (ModeSample& sample : merged.modes) {
             std::erase_if(sample.loss, [](double x) { return std::isnan(x); });
@@ -279,17 +520,33 @@ Summary summarize(BlockStats& merged) {
     tbb::parallel_for(std::size_t{0}, mode_count, [&](std::size_t m) {
         ModeSample& sample = merged.modes[m];
         ModeSummary& out = summary.modes[m];
-        out.liquidation_probability = wilson_proportion(sample.liquidated_paths, paths);
+        out.liquidation_probability = liquidation_proportion(merged, sample);
+        fold_steps(sample);
+        out.funding_paid_mean = sample.funding_paid / static_cast<double>(paths);
+        if (merged.weighted) {
+            for (const WeightSum& hits : sample.position_weight)
+                out.position_liquidation_probability.push_back(hits.value() / static_cast<double>(paths));
+            out.loss = summarize_weighted_losses(sample.loss, weight);
+            out.time_to_liquidation_days = weighted_time_summary(sample.weight_by_step, merged.bin_days);
+            out.drawdown = summarize_weighted_drawdowns(sample.drawdown, weight);
+            return;
+        }
         for (std::uint64_t hits : sample.position_liquidations)
             out.position_liquidation_probability.push_back(static_cast<double>(hits) /
                                                            static_cast<double>(paths));
         out.loss = summarize_losses(sample.loss);
-        count_steps(sample.liquidations_by_step, sample.first_liquidation_steps);
-        sample.first_liquidation_steps.clear();
         out.time_to_liquidation_days = liquidation_time_summary(sample.liquidations_by_step, merged.bin_days);
         out.drawdown = summarize_drawdowns(sample.drawdown);
-        out.funding_paid_mean = sample.funding_paid / static_cast<double>(paths);
     });
+    if (merged.weighted) {
+        const ModeSample& cross = merged.modes[mode_index(MarginMode::cross)];
+        summary.p_cross_loss_exceeds_isolated = weighted_proportion(
+            merged.cross_loss_exceeds_isolated_weight, merged.cross_loss_exceeds_isolated, paths);
+        summary.contagion_probability = contagion_proportion(merged, cross);
+        const double sum = merged.path_weight.sum.value();
+        summary.effective_paths = sum * sum / merged.path_weight.squares.value();
+        return summary;
+    }
     summary.p_cross_loss_exceeds_isolated = wilson_proportion(merged.cross_loss_exceeds_isolated, paths);
     summary.contagion_probability = wilson_proportion(merged.contagion, paths);
     return summary;

@@ -4,6 +4,7 @@
 // numbers of summary.hpp.
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -14,6 +15,44 @@
 #include "marginsim/summary.hpp"
 
 namespace marginsim {
+
+// A sum of path weights (importance sampling's likelihood ratios, docs/model.md#importance-
+// sampling) in 256-bit fixed point, units of 2^-190: exact, so that tallies added in any order
+// (threads, resumed blocks) give the same number, down to weights of 1e-57 (a likelihood ratio
+// of a path deep in a tilt can be 1e-20, its square 1e-40). Weights are at most 2 and their
+// squares 4, so 2^64 terms fit. A weight of 1 is exactly 2^190 units.
+class WeightSum {
+public:
+    static constexpr int fraction_bits = 190;
+    void add(double w) noexcept;
+    WeightSum& operator+=(const WeightSum& other) noexcept;
+    double value() const noexcept;
+    // The four 64-bit words, least significant first (checkpoints), and back.
+    const std::array<std::uint64_t, 4>& words() const noexcept { return words_; }
+    static WeightSum from_words(const std::array<std::uint64_t, 4>& words) noexcept {
+        WeightSum sum;
+        sum.words_ = words;
+        return sum;
+    }
+
+private:
+    void add_at(std::size_t word, std::uint64_t value) noexcept;
+    std::array<std::uint64_t, 4> words_{};
+};
+// The weights of some event's paths and their squares: an estimate and its own variance.
+struct WeightedCount {
+    WeightSum sum;
+    WeightSum squares;
+    void add(double w) noexcept {
+        sum.add(w);
+        squares.add(w * w);
+    }
+    WeightedCount& operator+=(const WeightedCount& other) noexcept {
+        sum += other.sum;
+        squares += other.squares;
+        return *this;
+    }
+};
 
 // What a set of paths contributes to one mode. The per-path samples are the only storage
 // that grows with the path count: one double (loss) and one float (drawdown) per path.
@@ -31,7 +70,14 @@ struct ModeSample {
     // Paths on which some position that survives the horizon in isolated is liquidated in this
     // mode (0 in isolated itself; in cross, BlockStats::contagion).
     std::uint64_t contagion = 0;
-    double funding_paid = 0.0;  // summed over paths
+    double funding_paid = 0.0;  // summed over paths (weighted runs: w * funding)
+
+    // Weighted runs only (BlockStats::weighted): the weights of what is counted above.
+    WeightedCount liquidated_weight;
+    WeightedCount contagion_weight;
+    std::vector<double> first_liquidation_weights;  // with first_liquidation_steps
+    std::vector<WeightSum> weight_by_step;          // with liquidations_by_step
+    std::vector<WeightSum> position_weight;         // with position_liquidations
 
     // Appends other's samples (after this one's) and adds its counts.
     void merge(const ModeSample& other);
@@ -46,14 +92,18 @@ public:
     // One mode's samples, in path order: for restoring the blocks of a resumed run.
     std::span<double> loss(std::size_t mode) noexcept { return loss_[mode]; }
     std::span<float> drawdown(std::size_t mode) noexcept { return drawdown_[mode]; }
-    // Moves the samples into `into` (no copy), leaving this empty.
-    void move_into(std::array<ModeSample, mode_count>& into);
+    // The paths' weights (weighted runs; else empty).
+    std::span<double> weight() noexcept { return weight_; }
+    void allocate_weights() { weight_.resize(paths_); }
+    // Moves the samples into `into` and the weights into `weight` (no copy), leaving this empty.
+    void move_into(std::array<ModeSample, mode_count>& into, std::vector<double>& weight);
 
 private:
     friend struct BlockStats;
     std::uint64_t paths_;
     std::array<std::vector<double>, mode_count> loss_;
     std::array<std::vector<float>, mode_count> drawdown_;
+    std::vector<double> weight_;
 };
 
 struct BlockStats {
@@ -69,17 +119,32 @@ struct BlockStats {
     // count or sum; their samples hold NaN, which summarize() drops.
     std::uint64_t overflowed_paths = 0;
 
-    // Reads the outcome of every path of a finished block.
-    static BlockStats from_state(const BookState& state, const MarginBook& book, double balance);
+    // Importance-sampled runs: every path's weight (in path order, like the samples; NaN for the
+    // overflowed), the weights of the paths that did not overflow, and those of the comparison.
+    bool weighted = false;
+    std::vector<double> weight;
+    WeightedCount path_weight;
+    WeightedCount cross_loss_exceeds_isolated_weight;
+
+    // Reads the outcome of every path of a finished block; `weights` (the paths' likelihood
+    // ratios) only for a weighted run, else empty.
+    static BlockStats from_state(const BookState& state, const MarginBook& book, double balance,
+                                 std::span<const double> weights = {});
     // The same, but the block's losses and drawdowns are written to `samples` at paths
     // [first_path, first_path + state.size()) instead of into the result (which then holds
     // only counts and sums).
     static BlockStats from_state(const BookState& state, const MarginBook& book, double balance,
-                                 RunSamples& samples, std::uint64_t first_path);
+                                 std::span<const double> weights, RunSamples& samples, std::uint64_t first_path);
     // Adds other's paths after this one's. Counts add in any order; the floating-point sums
     // (funding) depend on the order, which callers keep fixed (block order).
     void merge(const BlockStats& other);
 };
+
+// The probability of a mode's liquidation with its 95% interval: Wilson's for plain runs, for
+// weighted ones the normal interval of the weighted sample's own variance.
+Proportion liquidation_proportion(const BlockStats& stats, const ModeSample& mode);
+// The same for the mode's contagion from isolated (ModeSample::contagion).
+Proportion contagion_proportion(const BlockStats& stats, const ModeSample& mode);
 
 // Mean, std, VaR, ES and max of a loss sample (docs/model.md#statistics). Reorders `losses` in
 // place: the tail from the 0.95 order statistic up ends sorted (the rest is in no particular

@@ -233,10 +233,12 @@ std::string checkpoint_bytes(const RunCheckpoint& c) {
         out.put_counted(mode.liquidations_by_step);
         out.put_counted(mode.position_liquidations);
     }
+    out.put_counted(c.counts.weighted);
     for (std::size_t m = 0; m < mode_count; ++m) {
         out.put_array(c.loss[m]);
         out.put_array(c.drawdown[m]);
     }
+    out.put_counted(c.weight);
     out.put(fnv1a_hash(out.str()));
     return std::move(out.str());
 }
@@ -277,10 +279,13 @@ RunCheckpoint parse_checkpoint(std::string_view bytes, const std::string& source
         mode.liquidations_by_step = in.get_counted<std::uint64_t>();
         mode.position_liquidations = in.get_counted<std::uint64_t>();
     }
+    c.counts.weighted = in.get_counted<std::uint64_t>();
     for (std::size_t m = 0; m < mode_count; ++m) {
         c.loss[m] = in.get_array<double>(c.counts.paths);
         c.drawdown[m] = in.get_array<float>(c.counts.paths);
     }
+    c.weight = in.get_counted<double>();
+    if (!c.weight.empty() && c.weight.size() != c.counts.paths) in.fail("the weights do not match the paths");
     if (in.position() != body.size()) in.fail("unexpected bytes after the samples");
     check_shape(c, in);
     return c;

@@ -14,10 +14,22 @@ namespace {
 ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
     const ModeSample& sample = total.modes[m];
     ModeDetail out;
-    out.sorted_loss.reserve(sample.loss.size());
-    for (const double loss : sample.loss)
-        if (!std::isnan(loss)) out.sorted_loss.push_back(static_cast<float>(loss));  // NaN: overflowed
-    std::sort(out.sorted_loss.begin(), out.sorted_loss.end());
+    if (total.weighted) {
+        std::vector<std::pair<float, float>> pairs;
+        for (std::size_t k = 0; k < sample.loss.size(); ++k)
+            if (!std::isnan(sample.loss[k]))
+                pairs.emplace_back(static_cast<float>(sample.loss[k]), static_cast<float>(total.weight[k]));
+        std::sort(pairs.begin(), pairs.end());
+        for (const auto& [loss, weight] : pairs) {
+            out.sorted_loss.push_back(loss);
+            out.sorted_weight.push_back(weight);
+        }
+    } else {
+        out.sorted_loss.reserve(sample.loss.size());
+        for (const double loss : sample.loss)
+            if (!std::isnan(loss)) out.sorted_loss.push_back(static_cast<float>(loss));  // NaN: overflowed
+        std::sort(out.sorted_loss.begin(), out.sorted_loss.end());
+    }
     assert(sample.first_liquidation_steps.empty());  // merged: folded into the counts per bin
     // Counts per time bin, ticks_per_step bins a step: step k ends with bin k * ticks.
     const auto ticks = static_cast<std::size_t>(total.ticks_per_step);
@@ -30,7 +42,17 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
             if (bin < by_bin.size()) liquidated += by_bin[bin];
         out.liquidated_by_step[k] = liquidated;
     }
-    out.contagion = wilson_proportion(sample.contagion, total.paths - total.overflowed_paths);
+    if (total.weighted) {
+        const std::vector<WeightSum>& weight_by_bin = sample.weight_by_step;
+        out.liquidated_weight_by_step.assign(static_cast<std::size_t>(steps) + 1, 0.0);
+        WeightSum weight;
+        for (std::size_t k = 0, bin = 0; k < out.liquidated_weight_by_step.size(); ++k) {
+            for (; bin <= k * ticks; ++bin)
+                if (bin < weight_by_bin.size()) weight += weight_by_bin[bin];
+            out.liquidated_weight_by_step[k] = weight.value();
+        }
+    }
+    out.contagion = contagion_proportion(total, sample);
     return out;
 }
 
@@ -46,6 +68,10 @@ DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options, co
 
 std::vector<double> liquidation_probability_by_step(const ModeDetail& detail, std::uint64_t paths) {
     std::vector<double> out;
+    if (!detail.liquidated_weight_by_step.empty()) {
+        for (const double weight : detail.liquidated_weight_by_step) out.push_back(weight / static_cast<double>(paths));
+        return out;
+    }
     out.reserve(detail.liquidated_by_step.size());
     for (const std::uint64_t hits : detail.liquidated_by_step)
         out.push_back(static_cast<double>(hits) / static_cast<double>(paths));

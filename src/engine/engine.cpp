@@ -2,7 +2,14 @@
 
 namespace marginsim {
 
-Engine::Engine(const Scenario& scenario) : model_(scenario), book_(scenario) {}
+Engine::Engine(const Scenario& scenario)
+    : model_(scenario),
+      book_(scenario),
+      weighted_(scenario.simulation.importance_sampling == ImportanceSampling::selloff) {
+    if (!weighted_) return;
+    selloff_ = selloff_tilt(scenario, book_, model_);
+    model_.set_tilt(selloff_.tilt);
+}
 
 void Engine::run_block(std::uint64_t seed, std::uint64_t block, std::size_t n, PathBlock& paths,
                        BookState& state) const {
@@ -15,6 +22,7 @@ void Engine::run_block(std::uint64_t seed, std::uint64_t block, std::size_t n, P
         // Once every pool of every mode is closed on every path, nothing can change.
         if (state.all_settled()) break;
     }
+    model_.weigh(paths);
 }
 
 }  // namespace marginsim

@@ -30,7 +30,10 @@ PathBlock::PathBlock(std::size_t asset_count, std::size_t capacity)
       jump_size_(asset_count * capacity),
       jump_time_(capacity),
       pre_jump_(asset_count * capacity),
-      jump_bridge_normals_(asset_count * capacity) {}
+      jump_bridge_normals_(asset_count * capacity),
+      tilted_(capacity, 0),
+      tilt_score_(capacity, 0.0),
+      weight_(capacity, 1.0) {}
 
 void PathBlock::clear_jumps() noexcept {
     for (std::size_t s = 0; s < jump_count_; ++s) jump_slot_[jump_path_[s]] = -1;
@@ -56,6 +59,9 @@ void PathBlock::reset(std::span<const double> start_log_price, std::size_t n) {
     std::fill_n(regime_.begin(), n, std::uint8_t{0});
     std::fill_n(step_regime_.begin(), n, std::uint8_t{0});
     std::fill_n(mixing_scale_.begin(), n, 1.0);
+    std::fill_n(tilted_.begin(), n, std::uint8_t{0});
+    std::fill_n(tilt_score_.begin(), n, 0.0);
+    std::fill_n(weight_.begin(), n, 1.0);
     for (std::size_t i = 0; i < asset_count_; ++i) {
         const double x0 = start_log_price[i];
         const double p0 = std::exp(x0);
@@ -274,6 +280,7 @@ MarketModel::MarketModel(const Scenario& scenario)
         if (model_ == PriceModel::regime)
             largest_step_sd = std::max(largest_step_sd, scenario.regimes.stress_volatility[i] * std::sqrt(dt));
     }
+    largest_step_sd_ = largest_step_sd;
     compound_ = 8.0 * largest_step_sd <= detail::small_exp_limit;
     // Row i of vol_i sqrt(dt) L, its non-zero entries only, the diagonal first (see advance).
     row_terms_.resize(n);
@@ -288,6 +295,19 @@ MarketModel::MarketModel(const Scenario& scenario)
 
 void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) const {
     paths.reset(start_log_price_, n);
+    if (tilt_.active()) {
+        const std::span<double> u = paths.uniforms().first(n);
+        rng.fill_uniforms(u);
+        // Component 1..K with chance tilted_fraction / K each, else 0 (plain).
+        const double components = static_cast<double>(tilt_.drift_per_day.size());
+        std::uint8_t* component = paths.tilted();
+        for (std::size_t k = 0; k < n; ++k) {
+            component[k] = 0;
+            if (u[k] < tilt_.tilted_fraction)
+                component[k] = static_cast<std::uint8_t>(
+                    1 + std::min(components - 1.0, std::floor(u[k] / tilt_.tilted_fraction * components)));
+        }
+    }
     if (model_ != PriceModel::regime || start_regime_ == StartRegime::calm) return;
     std::uint8_t* regime = paths.regime();
     if (start_regime_ == StartRegime::stress) {
@@ -361,6 +381,7 @@ void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
     const std::size_t n = paths.size();
     const int step = paths.steps_taken() + 1;
     for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.normals(i), n});
+    if (tilt_.active()) tilt_normals(paths);
     if (model_ == PriceModel::student_t && day_starts(step)) {
         // One mixing variable per model day, shared by the day's steps: the day's returns are
         // the multivariate t that dof was calibrated on, whatever steps_per_day is.
@@ -376,6 +397,63 @@ void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
     if (model_ == PriceModel::regime && day_ends(step)) rng.fill_uniforms(paths.uniforms());
     if (continuous_)
         for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.bridge_normals(i), n});
+}
+
+void MarketModel::set_tilt(const ImportanceTilt& tilt) {
+    tilt_ = tilt;
+    tilt_shift_.clear();
+    tilt_direction_step_.clear();
+    if (!tilt_.active()) return;
+    assert(tilt_.direction.size() == asset_count());
+    const double root_dt = std::sqrt(1.0 / steps_per_day_);
+    double largest_shift = 0.0;
+    for (const double u : tilt_.direction) {
+        tilt_direction_step_.push_back(u * root_dt);
+        tilt_shift_.push_back(0.0);
+        for (const double nu : tilt_.drift_per_day) {
+            tilt_shift_.push_back(nu * u * root_dt);
+            largest_shift = std::max(largest_shift, std::abs(tilt_shift_.back()));
+        }
+    }
+    // A tilted normal is 8 sigma from its own mean as rarely as a plain one.
+    compound_ = (8.0 + largest_shift) * largest_step_sd_ <= detail::small_exp_limit;
+}
+
+// The tilted paths' normals moved by their component's mean, and every path's u'W advanced by
+// the step's u'dW (the normals as drawn).
+void MarketModel::tilt_normals(PathBlock& paths) const {
+    const std::size_t n = paths.size();
+    const std::size_t components = tilt_.drift_per_day.size() + 1;
+    const std::uint8_t* component = paths.tilted();
+    double* score = paths.tilt_score();
+    for (std::size_t c = 0; c < asset_count(); ++c) {
+        const double along = tilt_direction_step_[c];
+        if (along == 0.0) continue;
+        const double* shift = tilt_shift_.data() + c * components;
+        double* z = paths.normals(c);
+        for (std::size_t k = 0; k < n; ++k) {
+            z[k] += shift[component[k]];
+            score[k] += along * z[k];
+        }
+    }
+}
+
+void MarketModel::weigh(PathBlock& paths) const {
+    const std::span<double> weight = paths.weights();
+    if (!tilt_.active()) {
+        std::fill(weight.begin(), weight.end(), 1.0);
+        return;
+    }
+    const double days = static_cast<double>(paths.steps_taken()) / steps_per_day_;
+    const double plain = 1.0 - tilt_.tilted_fraction;
+    const double share = tilt_.tilted_fraction / static_cast<double>(tilt_.drift_per_day.size());
+    const double* score = paths.tilt_score();
+    for (std::size_t k = 0; k < weight.size(); ++k) {
+        double mixture = plain;
+        // exp overflows to inf for paths far into a tilt: their weight is then 0, as it tends to.
+        for (const double nu : tilt_.drift_per_day) mixture += share * std::exp(nu * score[k] - 0.5 * nu * nu * days);
+        weight[k] = 1.0 / mixture;
+    }
 }
 
 namespace {

@@ -87,6 +87,15 @@ public:
     const double* pre_jump_log_price(std::size_t slot) const noexcept {
         return pre_jump_.data() + slot * asset_count_;
     }
+    // Importance sampling (MarketModel::set_tilt): per path, the tilt component it is drawn
+    // under (0: none), u'W of its normals' Brownian motions, and once the block is run its
+    // likelihood ratio (MarketModel::weigh).
+    std::uint8_t* tilted() noexcept { return tilted_.data(); }
+    double* tilt_score() noexcept { return tilt_score_.data(); }
+    const double* tilt_score() const noexcept { return tilt_score_.data(); }
+    std::span<double> weights() noexcept { return {weight_.data(), size_}; }
+    std::span<const double> weights() const noexcept { return {weight_.data(), size_}; }
+
     // Per slot, the normals of the bridge's value at the jump time (scratch of the model).
     double* jump_bridge_normals(std::size_t slot) noexcept { return jump_bridge_normals_.data() + slot * asset_count_; }
 
@@ -112,6 +121,9 @@ private:
     std::vector<double> jump_time_;
     std::vector<double> pre_jump_;
     std::vector<double> jump_bridge_normals_;
+    std::vector<std::uint8_t> tilted_;
+    std::vector<double> tilt_score_;
+    std::vector<double> weight_;
 };
 
 // An independent random stream per (seed, stream index): a Boost.Random engine with
@@ -133,6 +145,18 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+};
+
+// Importance sampling's change of measure (docs/model.md#importance-sampling): a share of the
+// paths draws its standard normals z with a constant mean, so that their Brownian motions W
+// drift along a unit direction u by nu_k per day, component k of the tilted share picked per
+// path with equal chances; every path's likelihood ratio is that of the defensive mixture,
+// 1 / (plain + sum_k share_k exp(nu_k u'W_t - nu_k^2 t / 2)), at most 1 / plain.
+struct ImportanceTilt {
+    std::vector<double> direction;      // u, per normal (the correlation factor's columns)
+    std::vector<double> drift_per_day;  // nu_k per component, > 0
+    double tilted_fraction = 0.5;
+    bool active() const noexcept { return !drift_per_day.empty(); }
 };
 
 // The covariance of the log-price innovations of one step (vol_i vol_l rho_il dt, row-major
@@ -161,6 +185,14 @@ public:
     // the drift compensated; in the regime model with the path's regime, which then switches).
     // Prices follow as P e^(step) when the steps are short (as e^x to within ~1e-14), else e^x.
     void advance(PathBlock& paths) const;
+    // From now on paths are drawn under `tilt` (start() picks each path's component, draw()
+    // shifts the tilted paths' normals and scores every path).
+    void set_tilt(const ImportanceTilt& tilt);
+    const ImportanceTilt& tilt() const noexcept { return tilt_; }
+    // The likelihood ratio of each path of the block at the steps taken (all 1 without a
+    // tilt) into paths.weights(): valid at whatever step the block stopped, the ratio being a
+    // martingale.
+    void weigh(PathBlock& paths) const;
     // draw + advance.
     void step(PathBlock& paths, RandomStream& rng) const {
         draw(paths, rng);
@@ -188,6 +220,7 @@ private:
     bool day_starts(int step) const noexcept { return (step - 1) % steps_per_day_ == 0; }
     bool day_ends(int step) const noexcept { return step % steps_per_day_ == 0; }
     void correlate_bridge_normals(PathBlock& paths) const;
+    void tilt_normals(PathBlock& paths) const;
 
     PriceModel model_;
     double dof_;
@@ -217,6 +250,11 @@ private:
     std::array<std::vector<double>, 2> regime_factor_;
     StartRegime start_regime_ = StartRegime::calm;
     bool compound_ = false;  // prices follow short steps by compounding (see advance)
+    double largest_step_sd_ = 0.0;
+    ImportanceTilt tilt_;
+    // Per normal c, the mean of z_c under each component (0 under none), [c * (K + 1) + k].
+    std::vector<double> tilt_shift_;
+    std::vector<double> tilt_direction_step_;  // u_c sqrt(dt): a step's u'dW = sum_c of it z_c
 };
 
 }  // namespace marginsim

@@ -20,9 +20,8 @@ namespace marginsim::detail {
 
 bool every_mode_meets(const BlockStats& total, const Precision& precision) {
     if (total.overflowed_paths >= total.paths) return false;
-    const std::uint64_t paths = total.paths - total.overflowed_paths;  // as summarize() counts them
     for (const ModeSample& mode : total.modes)
-        if (!meets_precision(wilson_proportion(mode.liquidated_paths, paths), precision)) return false;
+        if (!meets_precision(liquidation_proportion(total, mode), precision)) return false;
     return true;
 }
 
@@ -45,6 +44,7 @@ public:
             total_.modes[m].loss = checkpoint.loss[m];
             total_.modes[m].drawdown = checkpoint.drawdown[m];
         }
+        total_.weight = checkpoint.weight;
         for (const Funding& block : checkpoint.funding)  // block order, as merge() adds them
             for (std::size_t m = 0; m < mode_count; ++m) total_.modes[m].funding_paid += block[m];
         funding_ = checkpoint.funding;
@@ -134,7 +134,7 @@ PrecisionBlocks run_blocks_to_precision(const Engine& engine, const Scenario& sc
             if (!merged.wanted(b)) return;
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size, paths - b * block_size));
             engine.run_block(seed, b, n, block_paths, state);
-            merged.add(b, BlockStats::from_state(state, engine.book(), scenario.balance));
+            merged.add(b, BlockStats::from_state(state, engine.book(), scenario.balance, weights_of(engine, block_paths)));
             const std::uint64_t now_done = paths_done.fetch_add(n, std::memory_order_relaxed) + n;
             if (control.on_progress) {
                 const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
@@ -151,6 +151,7 @@ PrecisionBlocks run_blocks_to_precision(const Engine& engine, const Scenario& sc
     PrecisionBlocks out = merged.finish();
     out.total.bin_days = engine.book().tick_days();
     out.total.ticks_per_step = engine.book().ticks_per_step();
+    out.total.weighted = engine.weighted();
     if (!out.stopped) return out;
     if (out.total.paths == 0) throw RunInterrupted();
     if (control.checkpoint != nullptr) *control.checkpoint = checkpoint_of(out.total, done, funding);

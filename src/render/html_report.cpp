@@ -112,10 +112,28 @@ std::vector<std::pair<std::string, std::string>> mode_legend() {
 
 // Paths with a loss in (lo, hi]: a loss equal to a collateral amount falls in the bin that
 // ends there, left of the collateral line.
-std::size_t count_in(const std::vector<float>& sorted, double lo, double hi) {
+// Importance-sampled runs count each path by its weight (ModeDetail::sorted_weight).
+double count_in(const ModeDetail& mode, double lo, double hi) {
+    const std::vector<float>& sorted = mode.sorted_loss;
     const auto first = std::upper_bound(sorted.begin(), sorted.end(), lo);
     const auto last = std::upper_bound(sorted.begin(), sorted.end(), hi);
-    return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, last - first));
+    if (last <= first) return 0.0;
+    if (mode.sorted_weight.empty()) return static_cast<double>(last - first);
+    double weight = 0.0;
+    for (auto k = first - sorted.begin(); k < last - sorted.begin(); ++k)
+        weight += mode.sorted_weight[static_cast<std::size_t>(k)];
+    return weight;
+}
+
+// Paths (weighted as count_in) with a loss of at least `at`.
+double count_from(const ModeDetail& mode, double at) {
+    const std::vector<float>& sorted = mode.sorted_loss;
+    const auto first = std::lower_bound(sorted.begin(), sorted.end(), at);
+    if (mode.sorted_weight.empty()) return static_cast<double>(sorted.end() - first);
+    double weight = 0.0;
+    for (auto k = first - sorted.begin(); k < sorted.end() - sorted.begin(); ++k)
+        weight += mode.sorted_weight[static_cast<std::size_t>(k)];
+    return weight;
 }
 
 // The paths the statistics are over: the overflowed ones are left out (report.hpp).
@@ -143,7 +161,7 @@ std::string loss_histograms(const DetailedRun& run) {
     for (std::size_t m = 0; m < mode_count; ++m) {
         for (int b = 0; b < bins; ++b) {
             const double from = first_edge + b * width;
-            share[m].push_back(static_cast<double>(count_in(run.modes[m].sorted_loss, from, from + width)) / paths);
+            share[m].push_back(count_in(run.modes[m], from, from + width) / paths);
             top = std::max(top, share[m].back());
         }
     }
@@ -195,8 +213,8 @@ std::string tail_chart(const DetailedRun& run) {
     for (const ModeDetail& mode : run.modes) {
         const std::vector<float>& sorted = mode.sorted_loss;
         if (sorted.back() < 0.0f) continue;
-        const auto first = std::lower_bound(sorted.begin(), sorted.end(), sorted.back());
-        smallest = std::min(smallest, static_cast<double>(sorted.end() - first) / paths);
+        const double mass = count_from(mode, static_cast<double>(sorted.back())) / paths;
+        if (mass > 0.0) smallest = std::min(smallest, mass);
     }
     const double y_lo = std::pow(10.0, std::floor(std::log10(smallest) - 1e-9));
     Axis x{0.0, x_hi, false, "loss x (USDT)", money_tick, {}};
@@ -212,12 +230,11 @@ std::string tail_chart(const DetailedRun& run) {
         for (int k = 0; k <= tail_grid_points; ++k) {
             const double at = x_hi * k / tail_grid_points;
             if (at > worst) break;
-            const auto first = std::lower_bound(sorted.begin(), sorted.end(), at);
-            points.emplace_back(at, static_cast<double>(sorted.end() - first) / paths);
+            const double mass = count_from(run.modes[m], at) / paths;
+            if (mass > 0.0) points.emplace_back(at, mass);  // a log axis: weights of 0 (underflowed) are left out
         }
         if (worst >= 0.0) {
-            const auto first = std::lower_bound(sorted.begin(), sorted.end(), static_cast<float>(worst));
-            const double mass = static_cast<double>(sorted.end() - first) / paths;
+            const double mass = count_from(run.modes[m], static_cast<float>(worst)) / paths;
             points.emplace_back(worst, mass);
             plot.marker(worst, mass, mode_colors[m],
                         fmt::format("{}: worst loss {}, on {} of paths", mode_name(all_modes[m]),
@@ -368,6 +385,7 @@ std::string run_header(const Report& report) {
         escape_html(scenario_name(report.scenario)), escape_html(report.scenario),
         detail::grouped(static_cast<double>(info.paths)), info.steps, info.horizon_days,
         info.steps_per_day, to_string(info.monitoring), model, info.seed, usdt(report.balance), to_string(report.policy));
+    if (info.importance) out += "<p class=\"meta\">" + escape_html(importance_sentence(info)) + "</p>\n";
     if (info.precision) out += "<p class=\"meta\">" + escape_html(precision_sentence(info)) + "</p>\n";
     if (report.partial) {
         out += fmt::format("<p class=\"partial\"><strong>Partial report:</strong> the run was interrupted after {} "
@@ -401,6 +419,18 @@ std::string monitoring_note(const SimulationInfo& info) {
         "price that crosses a liquidation price and comes back between two steps is missed, and "
         "P(liquidation) is lower than on an exchange that marks positions all the time.</p>\n",
         info.steps_per_day);
+}
+
+// What the weights of an importance-sampled run mean for the numbers on the page.
+std::string importance_note(const SimulationInfo& info) {
+    if (!info.importance || info.importance->shift_sd == 0.0) return "";
+    return fmt::format(
+        "<p class=\"note\">Importance sampling: {:g}% of the paths were drawn around a market-wide move "
+        "toward the cross account's liquidation, so that rare liquidations are sampled often; every path "
+        "carries its likelihood ratio (at most 2) and every probability, quantile and mean on this page is "
+        "weighted by it, with intervals from the weighted sample's own variance. The {} effective paths are "
+        "about as many plain paths as would give the same precision to the whole loss distribution.</p>\n",
+        100.0 * info.importance->tilted_fraction, detail::grouped(info.importance->effective_paths));
 }
 
 }  // namespace
@@ -493,6 +523,7 @@ std::string to_html(const DetailedRun& run, const SweepResult* sweep) {
     body += "<h2>Method</h2>\n";
     body += method_note;
     body += monitoring_note(report.simulation);
+    body += importance_note(report.simulation);
     return detail::html_page("marginsim: " + scenario_name(report.scenario), body);
 }
 

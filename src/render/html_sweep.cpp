@@ -186,6 +186,8 @@ std::string to_html(const SweepResult& sweep) {
         escape_html(parameter_words(sweep)), escape_html(scenario_name(sweep.scenario)),
         escape_html(sweep.scenario), sweep.points.size(), detail::grouped(static_cast<double>(sweep.paths)),
         sweep.seed, info.steps_per_day, to_string(info.monitoring));
+    if (info.importance)
+        body += "<p class=\"meta\">" + escape_html(detail::sweep_importance_sentence(sweep)) + "</p>\n";
     body += sweep_section(sweep);
     return detail::html_page("marginsim sweep: " + scenario_name(sweep.scenario), body);
 }

@@ -25,6 +25,13 @@ void check_modes_in_order(const Report& report) {
     }
 }
 
+void check_importance_assets(const SimulationInfo& info, const ImportanceInfo& importance) {
+    const std::size_t returns = importance.selloff_log_return.size();
+    const bool none_needed = importance.shift_sd == 0.0 && returns == 0;
+    if (!none_needed && returns != info.symbols.size())
+        throw std::logic_error(fmt::format("report: {} selloff returns for {} assets", returns, info.symbols.size()));
+}
+
 Json interval_json(const Interval& interval) { return Json::array({interval.lo, interval.hi}); }
 
 Json levels_json(const std::array<double, tail_levels.size()>& values) {
@@ -127,6 +134,42 @@ Json regime_json(const SimulationInfo& info) {
             {"stress_correlation", std::move(matrix)}};
 }
 
+// {"selloff_log_return": {SYMBOL: x, ...}, "shift_sd": s, "targets": [{"modes": [MODE, ...], "shift_sd": s,
+// "selloff_log_return": {SYMBOL: x, ...}}, ...], "tilted_fraction": f, "effective_paths": n}
+Json importance_json(const SimulationInfo& info, const ImportanceInfo& importance) {
+    detail::check_importance_assets(info, importance);
+    const std::vector<double>& returns = importance.selloff_log_return;
+    Json selloff = Json::object();
+    for (std::size_t i = 0; i < returns.size(); ++i) selloff[info.symbols[i]] = returns[i];
+    Json targets = Json::array();
+    for (const ImportanceTarget& target : importance.targets) {
+        Json modes = Json::array();
+        for (const MarginMode mode : target.modes) modes.push_back(to_string(mode));
+        Json moves = Json::object();
+        for (std::size_t i = 0; i < target.selloff_log_return.size() && i < info.symbols.size(); ++i)
+            moves[info.symbols[i]] = target.selloff_log_return[i];
+        targets.push_back({{"modes", std::move(modes)}, {"shift_sd", target.shift_sd}, {"selloff_log_return", std::move(moves)}});
+    }
+    return {{"selloff_log_return", std::move(selloff)},
+            {"shift_sd", importance.shift_sd},
+            {"targets", std::move(targets)},
+            {"tilted_fraction", importance.tilted_fraction},
+            {"effective_paths", importance.effective_paths}};
+}
+
+}  // namespace
+
+namespace detail {
+
+void add_importance_json(Json& simulation, const SimulationInfo& info) {
+    simulation["importance_sampling"] = to_string(info.importance_sampling);
+    if (const auto& importance = info.importance) simulation["importance"] = importance_json(info, *importance);
+}
+
+}  // namespace detail
+
+namespace {
+
 Json simulation_json(const SimulationInfo& info) {
     Json out;
     out["paths"] = info.paths;
@@ -141,6 +184,7 @@ Json simulation_json(const SimulationInfo& info) {
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
     out["monitoring"] = to_string(info.monitoring);
+    detail::add_importance_json(out, info);
     out["block_size"] = info.block_size;
     out["overflowed_paths"] = info.overflowed_paths;
     if (const auto& precision = info.precision) {

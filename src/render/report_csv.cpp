@@ -94,11 +94,26 @@ void mode_csv(CsvWriter& csv, const ModeReport& report) {
     }
 }
 
+// Keys as in the JSON's simulation.importance, prefixed: importance_selloff_log_return_<symbol>, ...
+void importance_csv(CsvWriter& csv, const SimulationInfo& info, const ImportanceInfo& importance) {
+    detail::check_importance_assets(info, importance);
+    const std::vector<double>& returns = importance.selloff_log_return;
+    for (std::size_t i = 0; i < returns.size(); ++i)
+        csv.number("simulation", "", "importance_selloff_log_return_" + info.symbols[i], returns[i]);
+    csv.number("simulation", "", "importance_shift_sd", importance.shift_sd);
+    csv.number("simulation", "", "importance_tilted_fraction", importance.tilted_fraction);
+    csv.number("simulation", "", "importance_effective_paths", importance.effective_paths);
+}
+
 }  // namespace
 
 // Long format, one number per row: `section,mode,key,value`.
 //   simulation,,<key>,<value>                  scenario, partial (true|false), paths_done,
-//                                              paths_requested, paths, steps, seed, threads, ...
+//                                              paths_requested, paths, steps, seed, threads, ...,
+//                                              monitoring, importance_sampling (none|selloff), ...
+//                                              importance-sampled: importance_selloff_log_return_
+//                                              <symbol> (per asset), importance_shift_sd,
+//                                              _tilted_fraction, _effective_paths
 //                                              with --precision: precision_target, _relative,
 //                                              _reached, _paths_needed, _paths_max
 //   account,,<key>,<value>                     balance, policy, fee_rate
@@ -138,6 +153,8 @@ std::string to_csv(const Report& report) {
     csv.number("simulation", "", "horizon_days", info.horizon_days);
     csv.text("simulation", "", "steps_per_day", std::to_string(info.steps_per_day));
     csv.text("simulation", "", "monitoring", to_string(info.monitoring));
+    csv.text("simulation", "", "importance_sampling", to_string(info.importance_sampling));
+    if (const auto& importance = info.importance) importance_csv(csv, info, *importance);
     csv.text("simulation", "", "block_size", std::to_string(info.block_size));
     csv.text("simulation", "", "overflowed_paths", std::to_string(info.overflowed_paths));
     if (const auto& precision = info.precision) {  // keys as in the JSON's simulation.precision

@@ -20,6 +20,11 @@ std::string level_key(double level);
 Json interval_json(const Interval& interval);
 // {"0.95": v, "0.99": v, "0.999": v}
 Json levels_json(const std::array<double, tail_levels.size()>& values);
+// Throws std::logic_error unless the selloff has one return per asset (none without a selloff).
+void check_importance_assets(const SimulationInfo& info, const ImportanceInfo& importance);
+// simulation.importance_sampling ("none" or "selloff") and, when the engine applied it,
+// simulation.importance (docs/model.md#importance-sampling).
+void add_importance_json(Json& simulation, const SimulationInfo& info);
 // Throws std::logic_error unless report.modes holds isolated, cross, as_configured in order.
 void check_modes_in_order(const Report& report);
 

@@ -71,6 +71,7 @@ void write_header(std::ostream& out, const Report& report) {
                info.monitoring == Monitoring::continuous ? "a liquidation between two steps counts"
                                                          : "liquidations looked for at the steps only");
     fmt::print(out, "seed {}, {} threads, {:.2f} s\n", info.seed, info.threads, info.elapsed_s);
+    if (info.importance) fmt::print(out, "{}\n", importance_sentence(info));
     if (info.precision) fmt::print(out, "{}\n", precision_sentence(info));
     if (info.overflowed_paths != 0) {
         fmt::print(out, "overflowed paths: {}, left out of every statistic below\n",

@@ -1,5 +1,6 @@
 #pragma once
-// The names of a sweep's parameter in the words each rendering uses (private to src/render).
+// The names of a sweep's parameter in the words each rendering uses, and how an
+// importance-sampled sweep drew its paths (private to src/render).
 
 #include <string>
 
@@ -14,5 +15,9 @@ struct SweepParameterNames {
 };
 
 SweepParameterNames sweep_parameter_names(const SweepSpec& spec);
+
+// Importance-sampled: the sentence the text and HTML print (the range of the values' effective
+// paths); the caller checks that the first point's simulation has `importance`.
+std::string sweep_importance_sentence(const SweepResult& sweep);
 
 }  // namespace marginsim::detail

@@ -2,8 +2,10 @@
 
 #include "marginsim/sweep.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <ostream>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
@@ -37,6 +39,22 @@ SweepParameterNames sweep_parameter_names(const SweepSpec& spec) {
     return {};
 }
 
+// The range of the values' effective paths; values sampled plainly (no liquidating move) left out.
+std::string sweep_importance_sentence(const SweepResult& sweep) {
+    std::vector<double> effective;
+    for (const SweepPoint& point : sweep.points) {
+        const auto& importance = point.report.simulation.importance;
+        if (importance && importance->shift_sd != 0.0) effective.push_back(importance->effective_paths);
+    }
+    if (effective.empty())
+        return "importance sampling: no market-wide move liquidates the cross account at any value, so the "
+               "paths were sampled plainly";
+    const auto [fewest, most] = std::minmax_element(effective.begin(), effective.end());
+    return fmt::format("importance sampling: part of the paths drawn around each value's own market-wide move "
+                       "to its liquidation; {}{} effective paths, intervals from the weighted sample's variance",
+                       *fewest == *most ? "" : grouped(*fewest) + " - ", grouped(*most));
+}
+
 }  // namespace detail
 
 namespace {
@@ -46,6 +64,7 @@ using detail::level_key;
 using detail::levels_json;
 using detail::money;
 using detail::percent_plain;
+using detail::sweep_importance_sentence;
 using detail::sweep_parameter_names;
 
 static_assert(tail_levels[1] == crossover_level);
@@ -70,13 +89,20 @@ Json point_json(const SweepPoint& point) {
             {"loss_mean", summary.loss.mean},
             {"contagion_probability", proportion_json(point.contagion[m])}};
     }
-    return {{"value", point.value},
-            {"overflowed_paths", point.report.simulation.overflowed_paths},
-            {"modes", std::move(modes)},
-            {"comparison",
-             {{"p_cross_loss_exceeds_isolated", proportion_json(point.report.p_cross_loss_exceeds_isolated)},
-              {"contagion_probability", proportion_json(point.report.contagion_probability)}}}};
+    Json out = {{"value", point.value}, {"overflowed_paths", point.report.simulation.overflowed_paths}};
+    // Each value has its own book and so its own selloff: simulation.importance of its report.
+    if (point.report.simulation.importance) {
+        Json simulation = Json::object();
+        detail::add_importance_json(simulation, point.report.simulation);
+        out["importance"] = std::move(simulation["importance"]);
+    }
+    out["modes"] = std::move(modes);
+    out["comparison"] = {
+        {"p_cross_loss_exceeds_isolated", proportion_json(point.report.p_cross_loss_exceeds_isolated)},
+        {"contagion_probability", proportion_json(point.report.contagion_probability)}};
+    return out;
 }
+
 
 Json crossover_json(const SweepResult& sweep) {
     if (!sweep.crossover) return nullptr;
@@ -110,6 +136,7 @@ std::string to_json(const SweepResult& sweep) {
                          {"model", to_string(info.model)},
                          {"steps_per_day", info.steps_per_day},
                          {"monitoring", to_string(info.monitoring)},
+                         {"importance_sampling", to_string(info.importance_sampling)},
                          {"common_random_numbers", true},
                          {"elapsed_s", sweep.elapsed_s}};
     if (const auto& precision = sweep.precision) {  // the grid's: every value on sweep.paths
@@ -154,6 +181,7 @@ void write_text(std::ostream& out, const SweepResult& sweep) {
     fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n",
                sweep_parameter_names(sweep.spec).label, sweep.points.size(), sweep.paths, sweep.seed);
     fmt::print(out, "{} steps/day, {} monitoring\n", info.steps_per_day, to_string(info.monitoring));
+    if (info.importance) fmt::print(out, "{}\n", sweep_importance_sentence(sweep));
     if (const auto& precision = sweep.precision) {
         fmt::print(out, "precision +-{}{} on every mode's P(liquidation) 95% interval: {}\n",
                    to_string(precision->target), precision->target.relative ? " of the estimate" : "",
