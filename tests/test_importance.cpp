@@ -10,7 +10,9 @@
 // So for an event A of probability p, the weighted estimate sum w 1_A / N has per-path variance
 // E_q[w^2 1_A] - p^2 = E_p[w 1_A] - p^2 <= w_max p - p^2, and for any statistic g,
 // E_q[w^2 g^2] <= w_max E_p[g^2]: standard errors computed here from closed forms, not taken
-// from the engine's own intervals, except where the brief is the reported interval itself.
+// from the engine's own intervals, except where what is checked is the reported interval itself.
+// [heavy]: the cases that run some 10^6 paths or more (about 0.4 to 2 s each in Release, 5 s in
+// all); the sanitizer builds run them too, as they run the whole suite.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -150,8 +152,8 @@ const SinglePosition rare_short{Side::short_side, 0.53, 0.0, 3.0, 7.0};
 }  // namespace
 
 TEST_CASE(
-    "importance sampling: a rare isolated liquidation matches the exact first passage, its interval far narrower than plain",
-    "[importance][heavy]") {
+    "a rare isolated liquidation under the selloff matches the exact first passage, its interval far narrower than plain sampling's",
+    "[heavy]") {
     const std::uint64_t paths = 200 * block_size;
     const double n = static_cast<double>(paths);
     for (const SinglePosition& s : {rare_long, rare_short}) {
@@ -209,8 +211,7 @@ struct LognormalLoss {
 
 }  // namespace
 
-TEST_CASE("importance sampling: weighted VaR, ES and mean of an unliquidated position's loss match the lognormal law",
-          "[importance]") {
+TEST_CASE("the selloff's weighted VaR, ES and mean loss of an unliquidated position match the lognormal law") {
     // A 2x long, vol 0.5, drift 0.3, 30 days: its liquidation price (50% down) is 4.8 standard
     // deviations away, P(liquidation) 1e-6, so the loss is n0 (1 - P_T / P0) but on a set of
     // paths far too rare to move a 95% or 99% quantile; yet the selloff tilts half of the paths
@@ -296,8 +297,8 @@ double pnl_covariance(std::size_t i, std::size_t j, double years) {
 }  // namespace
 
 TEST_CASE(
-    "importance sampling: a rare three-asset book agrees with plain sampling, the exact first passage and optional stopping",
-    "[importance][heavy]") {
+    "a rare three-asset book under the selloff agrees with plain sampling, the exact first passage and optional stopping",
+    "[heavy]") {
     const std::string text = rare_book_toml();
     const double years = rare_days / days_per_year;
     const std::uint64_t is_paths = 200 * block_size, plain_paths = 1000 * block_size;
@@ -365,8 +366,7 @@ TEST_CASE(
     CHECK(std::abs(cross.loss.mean) <= 4.0 * cross_se + rare_balance * p_cross);
 }
 
-TEST_CASE("importance sampling: over 40 seeds the 95% intervals of a rare liquidation cover the exact value",
-          "[importance][heavy]") {
+TEST_CASE("over 40 seeds the selloff's 95% intervals of a rare liquidation cover the exact value", "[heavy]") {
     // 20k paths per run. If the intervals were honest, the number of the 40 covering the exact
     // value is binomial(40, 0.95): P(fewer than 34) = 0.34%. At a true coverage of 85% that
     // probability is 39%, at 80% 71%: 34 of 40 tells an honest interval from a clearly
@@ -437,8 +437,7 @@ nlohmann::json numbers_of(const Report& report) {
 
 }  // namespace
 
-TEST_CASE("importance sampling: the same numbers at any thread count and after a resume, and \"none\" is the plain run",
-          "[importance]") {
+TEST_CASE("the selloff gives the same numbers at any thread count and after a resume, and \"none\" is the plain run") {
     const std::uint64_t paths = 12 * block_size + 300;  // a short last block
     const Scenario scenario = parse_scenario(
         selloff(with_simulation_key(rare_book_toml(), "paths", std::to_string(paths))), "importance.toml");
@@ -478,8 +477,7 @@ TEST_CASE("importance sampling: the same numbers at any thread count and after a
     CHECK(numbers_of(absent) == numbers_of(none));
 }
 
-TEST_CASE("importance sampling: under every model the selloff agrees with plain sampling of the same scenario",
-          "[importance][heavy]") {
+TEST_CASE("under every model the selloff agrees with plain sampling of the same scenario", "[heavy]") {
     // The seed book (three 10x longs, 7 days) at 1 step a day: P(cross) about 3%, isolated about
     // 40%. Independent runs (other seeds); within 4 combined standard errors, the selloff's from
     // its reported interval, plain sampling's binomial.
