@@ -3,16 +3,20 @@
 // engine at 288 steps a day (issue 17, item 6), every figure taken in one run on one machine.
 //
 //   seed example  configs/seed_example.toml: time to a 95% half-width of 0.002 on cross P,
-//                 discrete at 288 steps a day (the reference) against continuous at 1, 4 and 24;
-//                 the estimates with their intervals, and the discrete ones at 72 and 288 a day
-//                 extrapolated in sqrt(dt) to the continuous limit
+//                 discrete at 288 steps a day (the reference) against continuous at 1, 4 and 24,
+//                 and continuous at 1 with importance sampling of a selloff
+//                 ([simulation] importance_sampling = "selloff"); the estimates with their
+//                 intervals, and the discrete ones at 72 and 288 a day extrapolated in sqrt(dt) to
+//                 the continuous limit
 //   rare book     the seed example at 3x over 40 days (bench_scenarios.hpp): time to a 10%
-//                 relative half-width, continuous at 1 step a day; discrete at 288 a day is
-//                 timed on a few blocks and its time to the target projected from its throughput
+//                 relative half-width, continuous at 1 step a day, plainly and with the selloff;
+//                 discrete at 288 a day is timed on a few blocks and its time to the target
+//                 projected from its throughput
 //
 // Time to a half-width E = (seconds per path) x (variance per path) x (1.96 / E)^2, the variance
 // per path read from the report's own 95% interval (n (half-width / 1.96)^2, p(1 - p) for the
-// engine's proportions), so that an estimator with a smaller variance is credited with it.
+// engine's proportions; for the selloff the weighted sample's own variance), so that an
+// estimator with a smaller variance is credited with it.
 // Each run has its own seed; a case's estimate and variance pool all its runs, its time per path
 // is the median over the rounds, and each ratio is taken within a round (the two figures
 // seconds apart), then the median over the rounds.
@@ -24,8 +28,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench_scenarios.hpp"
@@ -152,7 +158,7 @@ std::string duration(double seconds) {
 }
 
 void print_header(double target_text_value, bool relative) {
-    fmt::print("{:<22} {:>2} {:>10} {:>9} {:>9} {:>33} {:>10} {:>12} {:>11}\n", "case", "T", "paths/run", "us/path",
+    fmt::print("{:<25} {:>2} {:>10} {:>9} {:>9} {:>33} {:>10} {:>12} {:>11}\n", "case", "T", "paths/run", "us/path",
                "cpu us/p", "cross P, 95% (all runs pooled)", "var/path",
                relative ? fmt::format("paths {:.0f}%", 100 * target_text_value) : "paths to E", "time to E");
 }
@@ -162,7 +168,7 @@ void print_header(double target_text_value, bool relative) {
 void print_case(const CaseResult& c, const Pooled& law, const Pooled& own, double target, int threads, int digits,
                 bool own_estimate) {
     const double paths_needed = law.variance * (z95 / target) * (z95 / target);
-    fmt::print("{:<22} {:>2} {:>10} {:>9.2f} {:>9.2f} {:>33} {:>10.3g} {:>12.3g} {:>11}\n", c.spec->name, threads,
+    fmt::print("{:<25} {:>2} {:>10} {:>9.2f} {:>9.2f} {:>33} {:>10.3g} {:>12.3g} {:>11}\n", c.spec->name, threads,
                c.spec->paths, 1e6 * median(c.seconds_per_path(threads, false)),
                1e6 * median(c.seconds_per_path(threads, true)),
                own_estimate ? interval(own, digits) : "(timed only)", law.variance, paths_needed,
@@ -206,22 +212,27 @@ void report_seed(const std::vector<CaseResult>& r, const Options& options, int a
     for (std::size_t i = 2; i < r.size(); ++i) {
         const Pooled p = r[i].pooled();
         const double se = std::hypot(p.standard_error(), limit.standard_error());
-        fmt::print("  {:<22} - extrapolated: {:+.3f} points (z = {:+.2f})\n", r[i].spec->name,
+        fmt::print("  {:<25} - extrapolated: {:+.3f} points (z = {:+.2f})\n", r[i].spec->name,
                    100.0 * (p.estimate - limit.estimate), (p.estimate - limit.estimate) / se);
     }
     const double se = std::hypot(d288.standard_error(), limit.standard_error());
-    fmt::print("  {:<22} - extrapolated: {:+.3f} points (z = {:+.2f})\n", r[0].spec->name,
+    fmt::print("  {:<25} - extrapolated: {:+.3f} points (z = {:+.2f})\n", r[0].spec->name,
                100.0 * (d288.estimate - limit.estimate), (d288.estimate - limit.estimate) / se);
 
     fmt::print("\n  time to E, reference (discrete 288 a day) / case, same thread count:\n");
     for (std::size_t i = 2; i < r.size(); ++i)
         for (int t : thread_counts(*r[i].spec, all_threads))
             print_ratio("discrete 288/day / " + r[i].spec->name, r[0], d288, r[i], r[i].pooled(), target, t);
+    // r[2]: continuous 1/day, r[5]: the same with the selloff
+    fmt::print("\n  time to E, plain / selloff, both continuous at 1 step a day:\n");
+    for (int t : thread_counts(*r[5].spec, all_threads))
+        print_ratio(r[2].spec->name + " / " + r[5].spec->name, r[2], r[2].pooled(), r[5], r[5].pooled(), target, t);
 }
 
 void report_rare(const std::vector<CaseResult>& r, const Options& options, int all_threads) {
-    // r: continuous 1, discrete 288 (timed only: its variance taken from the continuous estimate)
-    const Pooled law = r[0].pooled();
+    // r: continuous 1, discrete 288 (timed only: its variance taken from the continuous
+    // estimate), continuous 1 with the selloff (its own estimate and variance)
+    const Pooled law = r[0].pooled(), tilted = r[2].pooled();
     const double target = options.rare_relative_half_width * law.estimate;
     fmt::print("\nrare book ({}x leverage, {} days), cross P(liquidation): time to a 95% half-width of {:.0f}% "
                "of it (E = {:.3g})\n",
@@ -230,12 +241,28 @@ void report_rare(const std::vector<CaseResult>& r, const Options& options, int a
     print_header(options.rare_relative_half_width, true);
     for (int t : thread_counts(*r[0].spec, all_threads)) print_case(r[0], law, law, target, t, 4, true);
     for (int t : thread_counts(*r[1].spec, all_threads)) print_case(r[1], law, law, target, t, 4, false);
+    for (int t : thread_counts(*r[2].spec, all_threads)) print_case(r[2], tilted, tilted, target, t, 4, true);
+    const double se = std::hypot(law.standard_error(), tilted.standard_error());
+    fmt::print("  selloff - plain: {:+.4f} points (z = {:+.2f}); the target E is {:.0f}% of the plain estimate\n",
+               100.0 * (tilted.estimate - law.estimate), (tilted.estimate - law.estimate) / se,
+               100.0 * options.rare_relative_half_width);
     fmt::print("  (discrete 288 a day: its time per path from {} paths a run, the variance of the continuous\n"
                "   estimate; its own P is a little lower, so it would need somewhat more paths than shown)\n",
                r[1].spec->paths);
     fmt::print("\n  time to E, discrete 288 a day / continuous 1 a day, same thread count:\n");
     for (int t : thread_counts(*r[0].spec, all_threads))
         print_ratio("discrete 288/day / continuous 1/day", r[1], law, r[0], law, target, t);
+    fmt::print("\n  time to E, plain / selloff, both continuous at 1 step a day (and discrete 288 / selloff):\n");
+    for (int t : thread_counts(*r[2].spec, all_threads)) {
+        print_ratio(r[0].spec->name + " / " + r[2].spec->name, r[0], law, r[2], tilted, target, t);
+        print_ratio("discrete 288/day / " + r[2].spec->name, r[1], law, r[2], tilted, target, t);
+    }
+}
+
+// The scenario with [simulation] importance_sampling = "selloff" (bench_scenarios.hpp's edit).
+Scenario with_selloff(std::string_view toml, const std::filesystem::path& source, int steps_per_day) {
+    const std::string text = bench::with_key(toml, "[simulation]", "importance_sampling", "\"selloff\"");
+    return bench::with_simulation(text, source, Monitoring::continuous, steps_per_day);
 }
 
 std::string cpu_model() {
@@ -282,12 +309,14 @@ int main(int argc, char** argv) {
     const std::vector<Case> seed_cases{
         seed_case(Monitoring::discrete, 288, 100'000, true), seed_case(Monitoring::discrete, 72, 200'000, false),
         seed_case(Monitoring::continuous, 1, 400'000, true), seed_case(Monitoring::continuous, 4, 200'000, true),
-        seed_case(Monitoring::continuous, 24, 100'000, true)};
+        seed_case(Monitoring::continuous, 24, 100'000, true),
+        Case{"continuous 1/day selloff", with_selloff(seed_toml, seed_path, 1), 400'000 / scale, true}};
     const std::vector<Case> rare_cases{
         Case{"continuous 1/day", bench::with_simulation(rare_toml, seed_path, Monitoring::continuous, 1),
              1'000'000 / scale, true},
         Case{"discrete 288/day", bench::with_simulation(rare_toml, seed_path, Monitoring::discrete, 288),
-             4 * block_size, true}};
+             4 * block_size, true},
+        Case{"continuous 1/day selloff", with_selloff(rare_toml, seed_path, 1), 200'000 / scale, true}};
 
     fmt::print("marginsim_accuracy_bench: {}, threads 1 and {} ({} cores); {}, median of {} rounds\n", cpu_model(),
                all_threads, tbb::info::default_concurrency(), seed_path.filename().string(), options.repeat);
