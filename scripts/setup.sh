@@ -35,8 +35,9 @@ readonly packages=(
 # not installed for build or example; without it that test says it skipped the browser).
 readonly test_packages=(chromium)
 # `tsan`: the test stages that run the parallel code (the thread pool of simulate, detailed
-# runs and sweeps, batch's worker threads, the CLI's --threads). The others are serial.
-readonly tsan_stages=(simulate precision sweep batch cli)
+# runs and sweeps, the weighted tallies of importance sampling, batch's worker threads, the
+# CLI's --threads). The others are serial.
+readonly tsan_stages=(simulate precision importance sweep batch cli)
 # `fuzz`: clang and its libFuzzer runtime (Debian 12: clang 14), and the targets, one per input
 # format (tests/fuzz/fuzz_<target>.cpp) with the longest input each is given.
 readonly fuzz_packages=(clang libclang-rt-14-dev)

@@ -364,6 +364,43 @@ TEST_CASE("the run estimate follows the engine's cost in time and memory", "[bad
     }
 }
 
+TEST_CASE("the run estimate of an importance-sampled run follows its cost in time and memory",
+          "[bad_inputs][run_estimate]") {
+    if (sanitized) {
+        marginsim_skip("under sanitizers: they change both the time and the memory of a run");
+        return;
+    }
+    TempDir scratch("marginsim_bad_inputs");
+    fs::copy(source_dir / "configs" / "exchanges", scratch.path() / "exchanges", fs::copy_options::recursive);
+    std::string text = read_all(source_dir / "configs" / "seed_example.toml");
+    text.replace(text.find("steps_per_day = 4"), 17, "steps_per_day = 4\nimportance_sampling = \"selloff\"");
+    const auto measure = [&](const std::string& scenario_text, std::uint64_t paths) {
+        std::ofstream(scratch.path() / "selloff.toml") << scenario_text;
+        const Scenario scenario = load_scenario(scratch.path() / "selloff.toml");
+        const RunEstimate estimate = estimate_run(scenario, RunOptions{paths, std::nullopt, 1});
+        const Result run = run_cli(scratch.path(), {"run", "selloff.toml", "-q", "--paths", std::to_string(paths),
+                                                    "--threads", "1"},
+                                   scratch.path());
+        REQUIRE(run.code == 0);
+        return std::pair{estimate, run};
+    };
+    SECTION("time: within a factor of 3 of the CPU time of a single-thread run") {
+        const auto [estimate, run] = measure(text, 100000);
+        INFO("estimate " << estimate.seconds << " s, measured " << run.user_seconds << " s");
+        CHECK(estimate.seconds < 3.0 * run.user_seconds);
+        CHECK(estimate.seconds > run.user_seconds / 3.0);
+    }
+    SECTION("memory: an upper bound of the peak, within a factor of 3") {
+        std::string one_step = text;
+        one_step.replace(one_step.find("horizon_days = 7.0"), 18, "horizon_days = 1.0");
+        const auto [estimate, run] = measure(one_step, 1000000);
+        const double measured = static_cast<double>(run.max_rss_kib) * 1024.0;
+        INFO("estimate " << estimate.memory_bytes << " B, measured " << measured << " B");
+        CHECK(estimate.memory_bytes >= measured);
+        CHECK(estimate.memory_bytes < 3.0 * measured);
+    }
+}
+
 TEST_CASE("the run estimate scales with paths and steps and threads", "[run_estimate]") {
     const Scenario seed = load_scenario(source_dir / "configs" / "seed_example.toml");
     const RunEstimate base = estimate_run(seed, RunOptions{1000000, std::nullopt, 1});

@@ -24,6 +24,9 @@ constexpr double sample_bytes_per_path_and_mode = 8.0 + 4.0 + 4.0;
 constexpr double sample_copies = 2.0;
 // The program itself: code, libraries, the scenario (measured: 12 MiB resident).
 constexpr double base_memory_bytes = 16.0 * 1024 * 1024;
+// Importance sampling: each path's weight, its copy for the statistics, and while the modes are
+// summarized side by side one (value, weight) pair per path and mode.
+constexpr double weighted_bytes_per_path = 8.0 + 8.0 + 16.0 * static_cast<double>(mode_count);
 
 // Doubles per path of one block's scratch, per thread: the path block (log price, price,
 // normals and jump sizes per asset; chi-square, uniform, shock, regime and jump slot per
@@ -98,7 +101,10 @@ RunEstimate estimate_run(const Scenario& scenario, const RunOptions& options,
         paths * estimate.steps * path_step_ns * 1e-9 / estimate.parallelism;
     const double sort_seconds = 2.0 * mode_count * paths * std::log2(std::max(paths, 2.0)) *
                                 cost.sort_ns_per_element_log2 * 1e-9;
-    estimate.seconds = simulate_seconds + sort_seconds;
+    // A selloff path costs about twice a plain one (docs/performance.md: the tilted paths come
+    // near their liquidation prices, where the bridge test is expensive).
+    const bool weighted = scenario.simulation.importance_sampling != ImportanceSampling::none;
+    estimate.seconds = simulate_seconds * (weighted ? cost.importance_factor : 1.0) + sort_seconds;
 
     const double blocks_at_once = std::min<double>(
         estimate.threads, std::ceil(paths / static_cast<double>(block_size)));
@@ -107,7 +113,8 @@ RunEstimate estimate_run(const Scenario& scenario, const RunOptions& options,
                            bytes_per_double;
     const double samples = sample_copies * paths * mode_count * sample_bytes_per_path_and_mode;
     const double correlation = 2.0 * assets * assets * bytes_per_double;  // matrix and factor
-    estimate.memory_bytes = base_memory_bytes + samples + scratch + correlation;
+    estimate.memory_bytes =
+        base_memory_bytes + samples + scratch + correlation + (weighted ? weighted_bytes_per_path * paths : 0.0);
     return estimate;
 }
 
