@@ -425,8 +425,9 @@ std::string monitoring_note(const SimulationInfo& info) {
 std::string importance_note(const SimulationInfo& info) {
     if (!info.importance || info.importance->shift_sd == 0.0) return "";
     return fmt::format(
-        "<p class=\"note\">Importance sampling: {:g}% of the paths were drawn around a market-wide move "
-        "toward the cross account's liquidation, so that rare liquidations are sampled often; every path "
+        "<p class=\"note\">Importance sampling: {:g}% of the paths were drawn around market-wide moves "
+        "toward each mode's rare first liquidation (the selloffs of the header), so that rare liquidations are "
+        "sampled often; every path "
         "carries its likelihood ratio (at most 2) and every probability, quantile and mean on this page is "
         "weighted by it, with intervals from the weighted sample's own variance. The {} effective paths are "
         "about as many plain paths as would give the same precision to the whole loss distribution.</p>\n",
