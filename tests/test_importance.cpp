@@ -33,6 +33,7 @@
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 #include "same_numbers.hpp"
+#include "stopped_run.hpp"
 
 using namespace marginsim;
 using marginsim::testing::continuous_liquidation;
@@ -40,6 +41,9 @@ using marginsim::testing::days_per_year;
 using marginsim::testing::log_liquidation_distance;
 using marginsim::testing::normal_cdf;
 using marginsim::testing::require_same;
+using marginsim::testing::resume_from;
+using marginsim::testing::run_and_stop;
+using marginsim::testing::StoppedRun;
 
 namespace {
 
@@ -388,26 +392,6 @@ TEST_CASE("over 40 seeds the selloff's 95% intervals of a rare liquidation cover
 
 namespace {
 
-// A run stopped once `stop_after` paths completed (as tests/test_interrupt.cpp does), and its checkpoint.
-struct StoppedRun {
-    Report report;
-    RunCheckpoint checkpoint;
-};
-StoppedRun run_and_stop(const Scenario& scenario, int threads, std::uint64_t stop_after) {
-    std::atomic<bool> stop{false};
-    StoppedRun out;
-    RunControl control;
-    control.stop = &stop;
-    control.checkpoint = &out.checkpoint;
-    control.on_progress = [&stop, stop_after](const RunProgress& progress) {
-        if (progress.paths_done >= stop_after) stop.store(true);
-    };
-    RunOptions options;
-    options.threads = threads;
-    out.report = simulate(scenario, options, control);
-    return out;
-}
-
 void require_same_tilt(const Report& a, const Report& b) {
     REQUIRE(a.simulation.importance.has_value() == b.simulation.importance.has_value());
     if (!a.simulation.importance) return;
@@ -454,11 +438,7 @@ TEST_CASE("the selloff gives the same numbers at any thread count and after a re
         const StoppedRun stopped = run_and_stop(scenario, threads, 5 * block_size);
         REQUIRE(stopped.report.partial);
         REQUIRE(stopped.report.paths_done < paths);
-        RunControl control;
-        control.resume = &stopped.checkpoint;
-        RunOptions other;
-        other.threads = 3 - threads;
-        const Report resumed = simulate(scenario, other, control);
+        const Report resumed = resume_from(scenario, 3 - threads, stopped.checkpoint);
         CHECK_FALSE(resumed.partial);
         require_same(whole, resumed);
         require_same_tilt(whole, resumed);

@@ -29,11 +29,17 @@
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
+#include "stopped_run.hpp"
 
 using marginsim::testing::CliResult;
 using marginsim::testing::read_all;
+using marginsim::testing::resume_from;
+using marginsim::testing::run_and_stop;
 using marginsim::testing::shell_quoted;
+using marginsim::testing::StoppedRun;
+using marginsim::testing::stopped_run_scenario_hash;
 using marginsim::testing::TempDir;
+using marginsim::testing::with_threads;
 using nlohmann::json;
 namespace fs = std::filesystem;
 namespace ms = marginsim;
@@ -78,38 +84,6 @@ bool all_finite(const json& value) {
     return true;
 }
 
-ms::RunOptions with_threads(int threads) {
-    ms::RunOptions options;
-    options.threads = threads;
-    return options;
-}
-
-// Runs with a control that stops the run once `stop_after` paths completed.
-struct StoppedRun {
-    ms::Report report;
-    ms::RunCheckpoint checkpoint;
-};
-StoppedRun run_and_stop(const ms::Scenario& scenario, int threads, std::uint64_t stop_after,
-                        const ms::RunCheckpoint* resume = nullptr) {
-    std::atomic<bool> stop{false};
-    StoppedRun out;
-    ms::RunControl control;
-    control.stop = &stop;
-    control.resume = resume;
-    control.checkpoint = &out.checkpoint;
-    control.scenario_hash = 42;
-    control.on_progress = [&stop, stop_after](const ms::RunProgress& progress) {
-        if (progress.paths_done >= stop_after) stop.store(true);
-    };
-    out.report = ms::simulate(scenario, with_threads(threads), control);
-    return out;
-}
-
-ms::Report resume_from(const ms::Scenario& scenario, int threads, const ms::RunCheckpoint& checkpoint) {
-    ms::RunControl control;
-    control.resume = &checkpoint;
-    return ms::simulate(scenario, with_threads(threads), control);
-}
 
 }  // namespace
 
@@ -132,7 +106,7 @@ TEST_CASE("a run stopped at a block boundary and resumed equals the uninterrupte
             CHECK(partial.simulation.paths == partial.paths_done);
             CHECK(stopped.checkpoint.paths_done() == partial.paths_done);
             CHECK(stopped.checkpoint.key.paths == paths);
-            CHECK(stopped.checkpoint.key.scenario_hash == 42);
+            CHECK(stopped.checkpoint.key.scenario_hash == stopped_run_scenario_hash);
             const json partial_json = json::parse(ms::to_json(partial));
             CHECK(partial_json["partial"] == true);
             CHECK(all_finite(partial_json));

@@ -22,6 +22,7 @@
 #include "first_passage.hpp"
 #include "monitoring_reference.hpp"
 #include "same_numbers.hpp"
+#include "stopped_run.hpp"
 
 using namespace marginsim;
 using marginsim::testing::BridgeReference;
@@ -32,6 +33,9 @@ using marginsim::testing::log_liquidation_distance;
 using marginsim::testing::LinearPool;
 using marginsim::testing::ReferenceMarket;
 using marginsim::testing::require_same;
+using marginsim::testing::resume_from;
+using marginsim::testing::run_and_stop;
+using marginsim::testing::StoppedRun;
 
 namespace {
 
@@ -450,31 +454,6 @@ TEST_CASE("continuous monitoring: cross and mixed pools at 1 step a day match a 
     }
 }
 
-namespace {
-
-// A run stopped once `stop_after` paths completed (tests/test_interrupt.cpp does the same for
-// its own scenario), and the checkpoint it leaves.
-struct StoppedRun {
-    Report report;
-    RunCheckpoint checkpoint;
-};
-StoppedRun run_and_stop(const Scenario& scenario, int threads, std::uint64_t stop_after) {
-    std::atomic<bool> stop{false};
-    StoppedRun out;
-    RunControl control;
-    control.stop = &stop;
-    control.checkpoint = &out.checkpoint;
-    control.on_progress = [&stop, stop_after](const RunProgress& progress) {
-        if (progress.paths_done >= stop_after) stop.store(true);
-    };
-    RunOptions options;
-    options.threads = threads;
-    out.report = simulate(scenario, options, control);
-    return out;
-}
-
-}  // namespace
-
 TEST_CASE("continuous monitoring: results do not depend on the thread count, and a resumed run equals the whole run") {
     // Every model, a horizon ending inside a model day (2.5 days at 24 steps a day), a short
     // last block.
@@ -497,11 +476,7 @@ TEST_CASE("continuous monitoring: results do not depend on the thread count, and
             const StoppedRun stopped = run_and_stop(scenario, threads, 5 * block_size);
             REQUIRE(stopped.report.partial);
             REQUIRE(stopped.report.paths_done < paths);
-            RunControl control;
-            control.resume = &stopped.checkpoint;
-            RunOptions other;
-            other.threads = 3 - threads;
-            const Report resumed = simulate(scenario, other, control);
+            const Report resumed = resume_from(scenario, 3 - threads, stopped.checkpoint);
             CHECK_FALSE(resumed.partial);
             require_same(whole, resumed);
         }
