@@ -10,6 +10,17 @@
 namespace marginsim {
 namespace {
 
+// out[k] = the sum of the bins up to step k's last one (bin k * ticks), `value` of it.
+template <class Bin, class Out, class Value>
+void sum_to_steps(const std::vector<Bin>& by_bin, std::size_t ticks, std::vector<Out>& out, Value value) {
+    Bin sum{};
+    for (std::size_t k = 0, bin = 0; k < out.size(); ++k) {
+        for (; bin <= k * ticks; ++bin)
+            if (bin < by_bin.size()) sum += by_bin[bin];
+        out[k] = value(sum);
+    }
+}
+
 // A mode's details from the merged statistics, before summarize() reorders the samples.
 ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
     const ModeSample& sample = total.modes[m];
@@ -36,21 +47,11 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
     const std::vector<std::uint64_t>& by_bin = sample.liquidations_by_step;
     assert(by_bin.size() <= static_cast<std::size_t>(steps) * ticks + 1);
     out.liquidated_by_step.assign(static_cast<std::size_t>(steps) + 1, 0);
-    std::uint64_t liquidated = 0;
-    for (std::size_t k = 0, bin = 0; k < out.liquidated_by_step.size(); ++k) {
-        for (; bin <= k * ticks; ++bin)
-            if (bin < by_bin.size()) liquidated += by_bin[bin];
-        out.liquidated_by_step[k] = liquidated;
-    }
+    sum_to_steps(by_bin, ticks, out.liquidated_by_step, [](std::uint64_t count) { return count; });
     if (total.weighted) {
-        const std::vector<WeightSum>& weight_by_bin = sample.weight_by_step;
         out.liquidated_weight_by_step.assign(static_cast<std::size_t>(steps) + 1, 0.0);
-        WeightSum weight;
-        for (std::size_t k = 0, bin = 0; k < out.liquidated_weight_by_step.size(); ++k) {
-            for (; bin <= k * ticks; ++bin)
-                if (bin < weight_by_bin.size()) weight += weight_by_bin[bin];
-            out.liquidated_weight_by_step[k] = weight.value();
-        }
+        sum_to_steps(sample.weight_by_step, ticks, out.liquidated_weight_by_step,
+                     [](const WeightSum& weight) { return weight.value(); });
     }
     out.contagion = contagion_proportion(total, sample);
     return out;

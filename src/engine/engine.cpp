@@ -22,7 +22,7 @@ void Engine::run_block(std::uint64_t seed, std::uint64_t block, std::size_t n, P
         // Once every pool of every mode is closed on every path, nothing can change.
         if (state.all_settled()) break;
     }
-    model_.weigh(paths);
+    if (weighted_) model_.weigh(paths);
 }
 
 }  // namespace marginsim

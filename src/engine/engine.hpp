@@ -25,7 +25,7 @@ public:
 
     // Simulates paths [block * block_size, + n) of the run with this seed: the random
     // stream is seeded from (seed, block) only. Leaves the outcome in `state`, the paths'
-    // likelihood ratios in paths.weights() (1 when not weighted).
+    // likelihood ratios in paths.weights() when the run is weighted (untouched otherwise).
     void run_block(std::uint64_t seed, std::uint64_t block, std::size_t n, PathBlock& paths,
                    BookState& state) const;
 

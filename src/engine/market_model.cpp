@@ -59,9 +59,6 @@ void PathBlock::reset(std::span<const double> start_log_price, std::size_t n) {
     std::fill_n(regime_.begin(), n, std::uint8_t{0});
     std::fill_n(step_regime_.begin(), n, std::uint8_t{0});
     std::fill_n(mixing_scale_.begin(), n, 1.0);
-    std::fill_n(tilted_.begin(), n, std::uint8_t{0});
-    std::fill_n(tilt_score_.begin(), n, 0.0);
-    std::fill_n(weight_.begin(), n, 1.0);
     for (std::size_t i = 0; i < asset_count_; ++i) {
         const double x0 = start_log_price[i];
         const double p0 = std::exp(x0);
@@ -301,6 +298,7 @@ void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) cons
         // Component 1..K with chance tilted_fraction / K each, else 0 (plain).
         const double components = static_cast<double>(tilt_.drift_per_day.size());
         std::uint8_t* component = paths.tilted();
+        std::fill_n(paths.tilt_score(), n, 0.0);
         for (std::size_t k = 0; k < n; ++k) {
             component[k] = 0;
             if (u[k] < tilt_.tilted_fraction)

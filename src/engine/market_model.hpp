@@ -88,8 +88,8 @@ public:
         return pre_jump_.data() + slot * asset_count_;
     }
     // Importance sampling (MarketModel::set_tilt): per path, the tilt component it is drawn
-    // under (0: none), u'W of its normals' Brownian motions, and once the block is run its
-    // likelihood ratio (MarketModel::weigh).
+    // under (0: none), u'W of its normals' Brownian motions (both set by MarketModel::start when
+    // a tilt is active), and once the block is run its likelihood ratio (MarketModel::weigh).
     std::uint8_t* tilted() noexcept { return tilted_.data(); }
     double* tilt_score() noexcept { return tilt_score_.data(); }
     const double* tilt_score() const noexcept { return tilt_score_.data(); }

@@ -110,30 +110,30 @@ std::vector<std::pair<std::string, std::string>> mode_legend() {
     return entries;
 }
 
+// The paths [first, last) of sorted_loss, each counted by its weight in importance-sampled runs
+// (ModeDetail::sorted_weight).
+double count_of(const ModeDetail& mode, std::ptrdiff_t first, std::ptrdiff_t last) {
+    if (last <= first) return 0.0;
+    if (mode.sorted_weight.empty()) return static_cast<double>(last - first);
+    double weight = 0.0;
+    for (auto k = first; k < last; ++k) weight += mode.sorted_weight[static_cast<std::size_t>(k)];
+    return weight;
+}
+
 // Paths with a loss in (lo, hi]: a loss equal to a collateral amount falls in the bin that
 // ends there, left of the collateral line.
-// Importance-sampled runs count each path by its weight (ModeDetail::sorted_weight).
 double count_in(const ModeDetail& mode, double lo, double hi) {
     const std::vector<float>& sorted = mode.sorted_loss;
     const auto first = std::upper_bound(sorted.begin(), sorted.end(), lo);
     const auto last = std::upper_bound(sorted.begin(), sorted.end(), hi);
-    if (last <= first) return 0.0;
-    if (mode.sorted_weight.empty()) return static_cast<double>(last - first);
-    double weight = 0.0;
-    for (auto k = first - sorted.begin(); k < last - sorted.begin(); ++k)
-        weight += mode.sorted_weight[static_cast<std::size_t>(k)];
-    return weight;
+    return count_of(mode, first - sorted.begin(), last - sorted.begin());
 }
 
-// Paths (weighted as count_in) with a loss of at least `at`.
+// Paths with a loss of at least `at`.
 double count_from(const ModeDetail& mode, double at) {
     const std::vector<float>& sorted = mode.sorted_loss;
     const auto first = std::lower_bound(sorted.begin(), sorted.end(), at);
-    if (mode.sorted_weight.empty()) return static_cast<double>(sorted.end() - first);
-    double weight = 0.0;
-    for (auto k = first - sorted.begin(); k < sorted.end() - sorted.begin(); ++k)
-        weight += mode.sorted_weight[static_cast<std::size_t>(k)];
-    return weight;
+    return count_of(mode, first - sorted.begin(), sorted.end() - sorted.begin());
 }
 
 // The paths the statistics are over: the overflowed ones are left out (report.hpp).
