@@ -169,10 +169,6 @@ std::string open_position(double price, double entry, double quantity, double ma
     return text.str();
 }
 
-std::string parse_error_message(const std::string& text) {
-    const std::optional<InputError> error = testing::parse_failure(text, "open.toml");
-    return error ? error->message() : "no error";
-}
 
 }  // namespace
 
@@ -220,16 +216,34 @@ TEST_CASE("an open short in loss: liquidation price and start checks by hand",
     CHECK(*row.distance_pct == Approx((lp_isolated - 120) / 120 * 100).epsilon(1e-12));
     CHECK(*row.margin_ratio == Approx(12.0 / 100.0).epsilon(1e-13));  // 1,200 * 1 % / (300 - 200)
 
-    // The start checks agree with the liquidation prices: just below each one loads, just
-    // above is an error that says which pool is already liquidated.
-    CHECK_NOTHROW(parse_scenario(open_position(128.7, 100, 10, 300, "short", 0.01, 400), "a"));
-    CHECK(parse_error_message(open_position(128.8, 100, 10, 300, "short", 0.01, 400)) ==
-          "already at or below its maintenance margin at the start price 128.8 in isolated "
-          "mode: margin 300 + unrealised PnL -288 = 12 <= maintenance margin 12.88");
-    CHECK(parse_error_message(open_position(138.7, 100, 10, 300, "short", 0.01, 400)) ==
-          "the cross positions (positions[0]) are already at or below their maintenance margin "
-          "at the start prices in cross mode: wallet 400 + unrealised PnL -387 = 13 <= "
-          "maintenance margin 13.87");
+    // The start state agrees with the liquidation prices: just below each one every mode has a
+    // liquidation price; just above, the pool is flagged as liquidated at the start and said
+    // in a warning, and the other modes still answer.
+    const LiquidationPanel below = liquidation_panel(parse_scenario(open_position(128.7, 100, 10, 300, "short", 0.01, 400), "a"));
+    for (const ModeLiquidations& mode : below.modes) CHECK_FALSE(mode.rows[0].liquidated_at_start);
+    const Scenario past_isolated = parse_scenario(open_position(128.8, 100, 10, 300, "short", 0.01, 400), "a");
+    REQUIRE(past_isolated.warnings.size() == 1);
+    CHECK_THAT(past_isolated.warnings[0],
+               Catch::Contains("already at or below its maintenance margin at the start price 128.8 in isolated "
+                               "mode: margin 300 + unrealised PnL -288 = 12 <= maintenance margin 12.88") &&
+                   Catch::StartsWith("a:10:1: positions[0]: AS CONFIGURED, THIS POSITION STARTS LIQUIDATED"));
+    const LiquidationPanel isolated_gone = liquidation_panel(past_isolated);
+    const LiquidationRow& gone = isolated_gone.modes[mode_index(MarginMode::isolated)].rows[0];
+    CHECK(gone.liquidated_at_start);
+    CHECK_FALSE(gone.liquidation_price.has_value());
+    CHECK_THAT(gone.reason, Catch::Contains("margin balance 12.00 of its isolated pool is at or below its "
+                                            "maintenance margin 12.88"));
+    const LiquidationRow& still = isolated_gone.modes[mode_index(MarginMode::cross)].rows[0];
+    CHECK_FALSE(still.liquidated_at_start);
+    CHECK(*still.liquidation_price == Approx(lp_cross).epsilon(1e-14));
+
+    const Scenario past_cross = parse_scenario(open_position(138.7, 100, 10, 300, "short", 0.01, 400), "a");
+    REQUIRE(past_cross.warnings.size() == 2);  // cross mode, then the isolated position
+    CHECK_THAT(past_cross.warnings[0],
+               Catch::Contains("the cross positions (positions[0]) are already at or below their maintenance "
+                               "margin at the start prices in cross mode: wallet 400 + unrealised PnL -387 = 13 <= "
+                               "maintenance margin 13.87; reported as liquidated at time 0 in cross mode"));
+    for (const ModeLiquidations& mode : liquidation_panel(past_cross).modes) CHECK(mode.rows[0].liquidated_at_start);
 }
 
 // ---------------------------------------------------------------------------------------------

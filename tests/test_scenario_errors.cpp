@@ -78,7 +78,7 @@ std::vector<Case> read_cases(const std::string& path) {
 
 TEST_CASE("malformed scenarios are rejected with a precise message", "[scenario]") {
     const std::vector<Case> cases = read_cases(scenario_dir + "malformed_edits.txt");
-    REQUIRE(cases.size() == 73);
+    REQUIRE(cases.size() == 70);
     for (const Case& c : cases) {
         const std::string text = edited(base, c.edits);
         INFO("malformed_edits.txt:" << c.line << "\n" << text);

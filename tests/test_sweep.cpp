@@ -171,14 +171,17 @@ TEST_CASE("values that make no valid scenario are refused before anything runs")
     refuses(SweepParameter::correlation, 1.01, "[-1/(n-1), 1]");
     refuses(SweepParameter::correlation_blend, 1.2, "[0, 1]");
     refuses(SweepParameter::leverage_scale, 0.0, "> 0");
-    refuses(SweepParameter::leverage_scale, 25.0, "maintenance margin");  // 250x: margin 0.4% < 0.5%
     refuses(SweepParameter::volatility_scale, -1.0, ">= 0");
     refuses(SweepParameter::horizon_days, 0.01, "too short for one monitoring step");
     // 1e9 days at 24 steps per day is 2.4e10 steps, past the int step counter: too long, not short.
     refuses(SweepParameter::horizon_days, 1e9, "too long: 1000000000 days at 24 steps per day");
     refuses(SweepParameter::horizon_days, 1e9, "at most 2147483647 steps");
-    // The scenario's own check of the start state, naming the position it points at.
-    refuses(SweepParameter::leverage_scale, 25.0, "positions[0]: already at or below its maintenance");
+    // 250x: margin 0.4% < maintenance 0.5%. The scaled book starts liquidated, which a sweep
+    // answers as a run does (P = 1 at time 0, docs/model.md#books-that-start-liquidated).
+    SweepSpec extreme;
+    extreme.parameter = SweepParameter::leverage_scale;
+    extreme.values = {0.5, 25.0};
+    CHECK_NOTHROW(check_sweep(base, extreme));
 
     SweepSpec horizon;
     horizon.parameter = SweepParameter::horizon_days;

@@ -33,6 +33,9 @@ struct LiquidationRow {
     // margin balance is not positive.
     std::optional<double> margin_ratio;
     std::string reason;  // why there is no liquidation price; empty when there is one
+    // Its pool is at or below its maintenance margin at the current prices: liquidated at time
+    // 0 in this mode (no liquidation price; `reason` gives the numbers).
+    bool liquidated_at_start = false;
 };
 
 struct ModeLiquidations {
@@ -52,7 +55,8 @@ LiquidationPanel liquidation_panel(const Scenario& scenario);
 
 // JSON, schema "marginsim.liq/1": { schema, scenario, modes: { <mode>: [ { symbol, side,
 // mode, entry_price, price, liquidation_price, distance_pct, distance_sigma_days,
-// margin_ratio, reason } ] } }, null where a value is not defined; pretty-printed.
+// margin_ratio, reason[, liquidated_at_start: true] } ] } }, null where a value is not
+// defined; pretty-printed.
 std::string to_json(const LiquidationPanel& panel);
 // One table per mode, as on an exchange's position panel.
 void write_text(std::ostream& out, const LiquidationPanel& panel);

@@ -25,6 +25,9 @@ struct PositionReport {
     double entry_price = 0.0;
     double liquidation_probability = 0.0;
     std::optional<double> liquidation_price;
+    // Its pool in this mode starts at or below its maintenance margin: liquidated at time 0 on
+    // every path (docs/model.md#books-that-start-liquidated).
+    bool liquidated_at_start = false;
 };
 
 struct ModeReport {
@@ -33,6 +36,8 @@ struct ModeReport {
     double collateral_at_risk = 0.0;  // most the mode can lose: the collateral of its pools
     ModeSummary summary;
     std::vector<PositionReport> positions;
+    // Some position of the mode is liquidated at time 0 (PositionReport::liquidated_at_start).
+    bool starts_liquidated() const noexcept;
 };
 
 // How a run with a precision target (--precision) ended.

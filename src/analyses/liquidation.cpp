@@ -50,6 +50,15 @@ std::string no_liquidation_reason(const MarginBook& book, const MarginPool& pool
         at_zero.maintenance);
 }
 
+std::string start_liquidation_reason(const MarginBook& book, const MarginPool& pool,
+                                     const std::vector<double>& prices, MarginMode mode) {
+    const PoolState start = pool_state(book, pool, prices);
+    return fmt::format("liquidated at the start: the margin balance {:.2f} of its {} pool is at or below its "
+                       "maintenance margin {:.2f} at the current prices; reported as liquidated at time 0 in {} mode",
+                       start.margin_balance, pool.is_cross ? "cross" : "isolated", start.maintenance,
+                       to_string(mode));
+}
+
 LiquidationRow make_row(const Scenario& scenario, const MarginBook& book, MarginMode mode,
                         std::size_t j, const std::vector<double>& prices) {
     const Position& position = scenario.positions[j];
@@ -66,8 +75,10 @@ LiquidationRow make_row(const Scenario& scenario, const MarginBook& book, Margin
     row.quantity = position.quantity;
     row.entry_price = position.entry_price;
     row.price = asset.price;
-    row.liquidation_price = book.liquidation_price(mode, j, prices);
-    if (row.liquidation_price) {
+    if (pool.liquidated_at_start()) {
+        row.liquidated_at_start = true;
+        row.reason = start_liquidation_reason(book, pool, prices, mode);
+    } else if ((row.liquidation_price = book.liquidation_price(mode, j, prices))) {
         const double lp = *row.liquidation_price;
         row.distance_pct = (lp - row.price) / row.price * 100.0;
         if (asset.volatility > 0.0) {

@@ -386,7 +386,8 @@ Report make_report(const Scenario& scenario, const MarginBook& book, Summary sum
         ModeReport& out = report.modes[m];
         out.mode = mode;
         for (const MarginPool& pool : book.layout(mode).pools) {
-            out.collateral_at_risk += pool.start_equity;
+            // A pool that starts bankrupt loses its equity of 0, the rest being the exchange's.
+            out.collateral_at_risk += pool.liquidated_at_start() ? std::max(0.0, pool.start_equity) : pool.start_equity;
             if (pool.is_cross) out.cross_wallet = pool.collateral;
         }
         for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
@@ -398,7 +399,10 @@ Report make_report(const Scenario& scenario, const MarginBook& book, Summary sum
             row.margin = position.margin;
             row.notional = position.notional_at_entry();
             row.entry_price = position.entry_price;
-            row.liquidation_probability = summary.modes[m].position_liquidation_probability[j];
+            row.liquidated_at_start = book.layout(mode).pools[book.layout(mode).pool_of_position[j]].liquidated_at_start();
+            // Certain, not estimated (an importance-sampled estimate would be sum w / N).
+            row.liquidation_probability =
+                row.liquidated_at_start ? 1.0 : summary.modes[m].position_liquidation_probability[j];
             row.liquidation_price = book.liquidation_price(mode, j, start_price);
             out.positions.push_back(std::move(row));
         }

@@ -53,7 +53,7 @@ void add_counts(std::vector<std::uint64_t>& to, const std::vector<std::uint64_t>
 
 void count_steps(std::vector<std::uint64_t>& by_step, const std::vector<std::int32_t>& steps) {
     for (const std::int32_t step : steps) {
-        assert(step >= 1);
+        assert(step >= 0);  // bin 0: liquidated at the start
         const auto k = static_cast<std::size_t>(step);
         if (by_step.size() <= k) by_step.resize(k + 1, 0);
         ++by_step[k];
@@ -207,7 +207,7 @@ void read_block(const BookState& state, const MarginBook& book, double balance, 
             const int first = state.first_liquidation_tick(mode, p);
             if (first == 0) continue;
             ++sample.liquidated_paths;
-            sample.first_liquidation_steps.push_back(first);
+            sample.first_liquidation_steps.push_back(first == BookState::at_start ? 0 : first);
             if (weighted) {
                 sample.liquidated_weight.add(w);
                 sample.first_liquidation_weights.push_back(w);
@@ -324,8 +324,21 @@ Proportion weighted_proportion(const WeightedCount& event, std::uint64_t event_p
 
 }  // namespace
 
+namespace {
+
+// Paths first liquidated at time 0 (bin 0): a pool of the mode starts liquidated, on every path.
+std::uint64_t liquidated_at_start(const ModeSample& mode) {
+    const std::uint64_t folded = mode.liquidations_by_step.empty() ? 0 : mode.liquidations_by_step[0];
+    return folded + static_cast<std::uint64_t>(std::count(mode.first_liquidation_steps.begin(),
+                                                          mode.first_liquidation_steps.end(), 0));
+}
+
+}  // namespace
+
 Proportion liquidation_proportion(const BlockStats& stats, const ModeSample& mode) {
     const std::uint64_t paths = stats.paths - stats.overflowed_paths;
+    // Certain, not estimated: the mode starts liquidated (weighted or not, P is exactly 1).
+    if (paths > 0 && liquidated_at_start(mode) == paths) return Proportion{1.0, Interval{1.0, 1.0}};
     return stats.weighted ? weighted_proportion(mode.liquidated_weight, mode.liquidated_paths, paths)
                           : wilson_proportion(mode.liquidated_paths, paths);
 }

@@ -62,7 +62,8 @@ struct ModeSample {
     // When paths were first liquidated, in time bins (BlockStats::bin_days; the steps under
     // discrete monitoring): a block lists the bin of each liquidated path (sparse, small);
     // merging folds the lists into counts per bin, [k] = paths first liquidated in bin k, so
-    // that a merged run holds bins + 1 counts, not a list.
+    // that a merged run holds bins + 1 counts, not a list. Bin 0 holds the liquidations at time
+    // 0 of a pool that starts at or below its maintenance margin.
     std::vector<std::int32_t> first_liquidation_steps;
     std::vector<std::uint64_t> liquidations_by_step;
     std::vector<std::uint64_t> position_liquidations;  // per position

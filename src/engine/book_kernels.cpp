@@ -17,9 +17,7 @@
 namespace marginsim {
 namespace {
 
-// The collateral of a liquidated pool: +infinity. Whether a pool is open is then read from its
-// collateral, one number less per pool, path and step than a separate flag.
-constexpr double closed_collateral = std::numeric_limits<double>::infinity();
+using detail::closed_collateral;
 
 // x while the pool with this collateral is open, 0 once it is liquidated (its unrealised PnL
 // and its funding are then no longer its own).

@@ -67,7 +67,11 @@ MarginBook::MarginBook(const Scenario& scenario)
         ModeLayout layout = make_layout(scenario, mode);
         for (MarginPool& pool : layout.pools) {
             pool.start_equity = pool.collateral;
-            for (std::size_t j : pool.positions) pool.start_equity += upnl(j, scenario.assets[asset_[j]].price);
+            for (std::size_t j : pool.positions) {
+                const double price = scenario.assets[asset_[j]].price;
+                pool.start_equity += upnl(j, price);
+                pool.start_maintenance += maintenance(j, price);
+            }
         }
         layouts_[mode_index(mode)] = std::move(layout);
     }
@@ -216,8 +220,10 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
             });
             const auto g = static_cast<std::size_t>(same - pools_.begin());
             if (same == pools_.end()) {
-                PoolTerms terms{{}, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross, 0.0, 0.0, {}};
+                PoolTerms terms{{}, pool.start_equity, pool.collateral, pool.positions, false, pool.is_cross, 0.0, 0.0, {},
+                                pool.liquidated_at_start(), 0.0};
                 terms.start_surplus = pool.collateral;
+                double start_notional = 0.0;
                 for (std::size_t j : pool.positions) {
                     terms.has_funding |= positions_[j].funding_per_price != 0.0;
                     const std::size_t asset = book.asset_of(j);
@@ -226,8 +232,16 @@ BookState::BookState(const MarginBook& book, std::size_t capacity)
                     const double rate = tiers[tier_index(tiers, book.quantity(j) * price)].rate;
                     terms.start_surplus += book.upnl(j, price) - book.maintenance(j, price);
                     terms.start_gamma += (book.side_sign(j) - rate) * book.quantity(j) * price;
+                    start_notional += book.quantity(j) * price;
                     if (std::find(terms.assets.begin(), terms.assets.end(), asset) == terms.assets.end())
                         terms.assets.push_back(asset);
+                }
+                // What liquidate() would realise at the start prices, from an equity of at least
+                // 0: the deficit of a pool that starts bankrupt is the exchange's, not the account's.
+                if (terms.closed_at_start) {
+                    const double equity = std::max(0.0, pool.start_equity);
+                    const double left = fee_policy_ ? std::max(0.0, equity - fee_rate_ * start_notional) : 0.0;
+                    terms.start_loss = equity - left;
                 }
                 pools_.push_back(std::move(terms));
             }
@@ -292,19 +306,35 @@ void BookState::reset(std::size_t n) {
     size_ = n;
     open_pool_paths_ = pools_.size() * n;
     for (std::size_t g = 0; g < pools_.size(); ++g) {
+        const PoolTerms& pool = pools_[g];
         const std::size_t row = g * stride_;
-        std::fill_n(collateral_.begin() + row, n, pools_[g].collateral);
-        std::fill_n(base_loss_.begin() + row, n, pools_[g].start_equity - pools_[g].collateral);
-        std::fill_n(liquidated_at_.begin() + row, n, 0);
-        std::fill_n(liquidated_tick_.begin() + row, n, 0);
+        if (pool.closed_at_start) {
+            std::fill_n(collateral_.begin() + row, n, detail::closed_collateral);
+            std::fill_n(base_loss_.begin() + row, n, pool.start_loss);
+            std::fill_n(liquidated_at_.begin() + row, n, at_start);
+            std::fill_n(liquidated_tick_.begin() + row, n, at_start);
+            open_pool_paths_ -= n;
+        } else {
+            std::fill_n(collateral_.begin() + row, n, pool.collateral);
+            std::fill_n(base_loss_.begin() + row, n, pool.start_equity - pool.collateral);
+            std::fill_n(liquidated_at_.begin() + row, n, 0);
+            std::fill_n(liquidated_tick_.begin() + row, n, 0);
+        }
         if (!surplus_prev_.empty()) {
-            std::fill_n(surplus_prev_.begin() + row, n, pools_[g].start_surplus);
-            std::fill_n(gamma_prev_.begin() + row, n, pools_[g].start_gamma);
+            std::fill_n(surplus_prev_.begin() + row, n, pool.start_surplus);
+            std::fill_n(gamma_prev_.begin() + row, n, pool.start_gamma);
         }
     }
-    std::fill(loss_.begin(), loss_.end(), 0.0);
-    std::fill(min_loss_.begin(), min_loss_.end(), 0.0);
-    std::fill(drawdown_.begin(), drawdown_.end(), 0.0);
+    // The losses realised at time 0 (every step recomputes the sums; a block whose pools all
+    // start liquidated takes no step). The drawdown counts them: they fall from the start equity.
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        double start_loss = 0.0;
+        for (std::size_t g : mode_pools_[m])
+            if (pools_[g].closed_at_start) start_loss += pools_[g].start_loss;
+        std::fill_n(loss_.begin() + static_cast<std::ptrdiff_t>(m * stride_), stride_, start_loss);
+        std::fill_n(min_loss_.begin() + static_cast<std::ptrdiff_t>(m * stride_), stride_, std::min(0.0, start_loss));
+        std::fill_n(drawdown_.begin() + static_cast<std::ptrdiff_t>(m * stride_), stride_, std::max(0.0, start_loss));
+    }
     std::fill(funding_paid_.begin(), funding_paid_.end(), 0.0);
     std::fill_n(overflowed_.begin(), n, std::uint8_t{0});
     overflowed_paths_ = 0;

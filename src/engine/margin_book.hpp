@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <vector>
@@ -21,6 +22,10 @@ struct MarginPool {
     double start_equity = 0.0;      // collateral + unrealised PnL at the start prices
     std::vector<std::size_t> positions;
     bool is_cross = false;
+    double start_maintenance = 0.0;  // at the start prices
+    // At or below its maintenance margin at the start: liquidated at time 0 on every path
+    // (docs/model.md#books-that-start-liquidated).
+    bool liquidated_at_start() const noexcept { return start_equity <= start_maintenance; }
 };
 
 // The pools of one account mode.
@@ -104,6 +109,10 @@ private:
 };
 
 namespace detail {
+// The collateral of a liquidated pool: +infinity. Whether a pool is open is then read from its
+// collateral, one number less per pool, path and step than a separate flag.
+inline constexpr double closed_collateral = std::numeric_limits<double>::infinity();
+
 // The time bin (1 to bins, of equal length) of a step in which a Brownian bridge over the part
 // [from, to] of the step, of variance v over that part, from distance a > 0 above a barrier to
 // distance b (> 0: it touched the barrier inside; <= 0: it ended beyond it), first reaches the
@@ -147,12 +156,17 @@ public:
     double drawdown(MarginMode mode, std::size_t p) const noexcept {
         return drawdown_[mode_index(mode) * stride_ + p];
     }
-    // Step of the first liquidation in `mode` on path p, 0 if none.
+    // The step of a pool that starts at or below its maintenance margin: liquidated at time 0,
+    // before every step (first_liquidation_step, first_liquidation_tick, liquidation_step).
+    static constexpr int at_start = -1;
+    // Step of the first liquidation in `mode` on path p, 0 if none, at_start at time 0.
     int first_liquidation_step(MarginMode mode, std::size_t p) const noexcept;
     // Time bin (MarginBook::ticks_per_step) of the first liquidation in `mode` on path p, 0 if
-    // none: the first liquidation happened in ((tick - 1), tick] bins from the start.
+    // none: the first liquidation happened in ((tick - 1), tick] bins from the start; at_start
+    // at time 0.
     int first_liquidation_tick(MarginMode mode, std::size_t p) const noexcept;
-    // Step at which position j was liquidated in `mode` on path p, 0 if it survived.
+    // Step at which position j was liquidated in `mode` on path p, 0 if it survived, at_start
+    // at time 0.
     int liquidation_step(MarginMode mode, std::size_t j, std::size_t p) const noexcept;
     // Funding paid on path p in `mode` (negative: received).
     double funding_paid(MarginMode mode, std::size_t p) const noexcept {
@@ -189,6 +203,9 @@ private:
         double start_surplus = 0.0;
         double start_gamma = 0.0;
         std::vector<std::size_t> assets;  // the distinct assets of its positions
+        // MarginPool::liquidated_at_start, and then the loss realised at time 0.
+        bool closed_at_start = false;
+        double start_loss = 0.0;
     };
     // Paths are updated a chunk at a time, so that the per-position scratch stays in L1.
     static constexpr std::size_t chunk_ = 128;

@@ -365,11 +365,27 @@ std::string position_table(const Report& report) {
         for (const ModeReport& mode : report.modes) {
             const PositionReport& at = mode.positions[j];
             out += td(at.liquidation_price ? fmt::format("{:.6g}", *at.liquidation_price) : std::string("none"));
-            out += td(pct(at.liquidation_probability));
+            out += td(pct(at.liquidation_probability) + (at.liquidated_at_start ? " (time 0)" : ""));
         }
         out += "</tr>\n";
     }
     return out + "</table>\n";
+}
+
+// A mode that starts liquidated answers (P = 1 at time 0): said above everything else.
+std::string start_liquidation_note(const Report& report) {
+    std::string modes;
+    for (const ModeReport& mode : report.modes) {
+        std::string symbols;
+        for (const PositionReport& position : mode.positions)
+            if (position.liquidated_at_start) symbols += (symbols.empty() ? "" : ", ") + position.symbol;
+        if (!symbols.empty()) modes += fmt::format("{}{} ({})", modes.empty() ? "" : "; ", mode_name(mode.mode), symbols);
+    }
+    if (modes.empty()) return {};
+    return "<p class=\"partial\"><strong>Starts liquidated:</strong> " + escape_html(modes) +
+           ". These positions are at or below their maintenance margin at the start prices: they are liquidated "
+           "at time 0 on every path (P(liquidation) = 1, the loss realised); every other position and mode is "
+           "simulated as usual. See the warnings.</p>\n";
 }
 
 std::string run_header(const Report& report) {
@@ -387,6 +403,7 @@ std::string run_header(const Report& report) {
         info.steps_per_day, to_string(info.monitoring), model, info.seed, usdt(report.balance), to_string(report.policy));
     if (info.importance) out += "<p class=\"meta\">" + escape_html(importance_sentence(info)) + "</p>\n";
     if (info.precision) out += "<p class=\"meta\">" + escape_html(precision_sentence(info)) + "</p>\n";
+    out += start_liquidation_note(report);
     if (report.partial) {
         out += fmt::format("<p class=\"partial\"><strong>Partial report:</strong> the run was interrupted after {} "
                            "of {} paths. Every number and chart on this page covers those paths only; the same "

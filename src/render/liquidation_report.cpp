@@ -39,8 +39,9 @@ void write_mode(std::ostream& out, const ModeLiquidations& mode) {
                "side", "pool", "entry price", "price", "liq. price", "distance", "daily sd",
                "margin ratio");
     for (const LiquidationRow& row : mode.rows) {
-        const std::string lp =
-            row.liquidation_price ? format_price(*row.liquidation_price) : std::string("none");
+        const std::string lp = row.liquidated_at_start ? std::string("AT START")
+                               : row.liquidation_price ? format_price(*row.liquidation_price)
+                                                       : std::string("none");
         const std::string distance =
             row.distance_pct ? fmt::format("{:+.2f}%", *row.distance_pct) : std::string("-");
         const std::string ratio =
@@ -63,7 +64,7 @@ std::string to_json(const LiquidationPanel& panel) {
     for (const ModeLiquidations& mode : panel.modes) {
         Json rows = Json::array();
         for (const LiquidationRow& row : mode.rows) {
-            rows.push_back(Json{{"symbol", row.symbol},
+            Json entry{{"symbol", row.symbol},
                                 {"side", to_string(row.side)},
                                 {"mode", to_string(row.mode)},
                                 {"entry_price", row.entry_price},
@@ -72,7 +73,9 @@ std::string to_json(const LiquidationPanel& panel) {
                                 {"distance_pct", optional_number(row.distance_pct)},
                                 {"distance_sigma_days", optional_number(row.distance_sigma_days)},
                                 {"margin_ratio", optional_number(row.margin_ratio)},
-                                {"reason", row.reason.empty() ? Json(nullptr) : Json(row.reason)}});
+                                {"reason", row.reason.empty() ? Json(nullptr) : Json(row.reason)}};
+            if (row.liquidated_at_start) entry["liquidated_at_start"] = true;
+            rows.push_back(std::move(entry));
         }
         modes[std::string(to_string(mode.mode))] = std::move(rows);
     }

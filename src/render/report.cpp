@@ -1,5 +1,6 @@
 #include "marginsim/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string_view>
@@ -11,6 +12,11 @@
 #include "render/report_parts.hpp"
 
 namespace marginsim {
+
+bool ModeReport::starts_liquidated() const noexcept {
+    return std::any_of(positions.begin(), positions.end(),
+                       [](const PositionReport& position) { return position.liquidated_at_start; });
+}
 namespace detail {
 
 std::string level_key(double level) { return fmt::format("{}", level); }
@@ -65,6 +71,15 @@ Json position_json(const PositionReport& position) {
     out["entry_price"] = position.entry_price;
     out["liquidation_probability"] = position.liquidation_probability;
     out["liquidation_price"] = optional_json(position.liquidation_price);
+    if (position.liquidated_at_start) out["liquidated_at_start"] = true;
+    return out;
+}
+
+// The indices of the positions a mode liquidates at time 0.
+Json start_liquidations_json(const ModeReport& mode) {
+    Json out = Json::array();
+    for (std::size_t j = 0; j < mode.positions.size(); ++j)
+        if (mode.positions[j].liquidated_at_start) out.push_back(j);
     return out;
 }
 
@@ -79,6 +94,7 @@ Json mode_json(const ModeReport& mode) {
                    {"var", levels_json(summary.loss.var)},
                    {"es", levels_json(summary.loss.es)},
                    {"max", summary.loss.max}};
+    if (mode.starts_liquidated()) out["liquidated_at_start"] = start_liquidations_json(mode);
     Json positions = Json::array();
     for (const PositionReport& position : mode.positions) positions.push_back(position_json(position));
     out["positions"] = std::move(positions);

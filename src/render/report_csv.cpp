@@ -59,6 +59,7 @@ void mode_csv(CsvWriter& csv, const ModeReport& report) {
                summary.liquidation_probability.estimate);
     csv.number("liquidation_probability", mode, "ci95_lo", summary.liquidation_probability.ci95.lo);
     csv.number("liquidation_probability", mode, "ci95_hi", summary.liquidation_probability.ci95.hi);
+    if (report.starts_liquidated()) csv.text("liquidation_probability", mode, "liquidated_at_start", "true");
     csv.number("loss", mode, "mean", summary.loss.mean);
     csv.number("loss", mode, "std", summary.loss.std);
     for (std::size_t i = 0; i < tail_levels.size(); ++i) {
@@ -91,6 +92,7 @@ void mode_csv(CsvWriter& csv, const ModeReport& report) {
         csv.number("position", mode, prefix + "liquidation_probability",
                    p.liquidation_probability);
         csv.optional_number("position", mode, prefix + "liquidation_price", p.liquidation_price);
+        if (p.liquidated_at_start) csv.text("position", mode, prefix + "liquidated_at_start", "true");
     }
 }
 

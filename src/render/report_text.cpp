@@ -3,6 +3,7 @@
 
 #include "marginsim/report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <string_view>
@@ -85,6 +86,33 @@ void write_header(std::ostream& out, const Report& report) {
     fmt::print(out, "\n\n");
 }
 
+bool starts_liquidated(const Report& report) {
+    return std::any_of(report.modes.begin(), report.modes.end(),
+                       [](const ModeReport& mode) { return mode.starts_liquidated(); });
+}
+
+// The symbols of the positions the mode liquidates at time 0 ("ETH", "BTC+ETH"), else "-".
+std::string start_liquidations(const ModeReport& mode) {
+    std::string out;
+    for (const PositionReport& position : mode.positions)
+        if (position.liquidated_at_start) out += (out.empty() ? "" : "+") + position.symbol;
+    return out.empty() ? std::string("-") : out;
+}
+
+// One line above the table: a mode that starts liquidated answers, loudly.
+void write_start_liquidations(std::ostream& out, const Report& report) {
+    if (!starts_liquidated(report)) return;
+    std::string modes;
+    for (const ModeReport& mode : report.modes) {
+        if (!mode.starts_liquidated()) continue;
+        modes += fmt::format("{}{} ({})", modes.empty() ? "" : ", ", to_string(mode.mode), start_liquidations(mode));
+    }
+    fmt::print(out,
+               "STARTS LIQUIDATED in {}: at or below the maintenance margin at the start prices, liquidated at "
+               "time 0 on every path (P = 1, the loss realised); see the warnings\n\n",
+               modes);
+}
+
 void write_mode_table(std::ostream& out, const Report& report) {
     row(out, "", report, [](const ModeReport& m) { return std::string(to_string(m.mode)); });
     rule(out);
@@ -94,6 +122,9 @@ void write_mode_table(std::ostream& out, const Report& report) {
     row(out, "  95% CI", report, [](const ModeReport& m) {
         return percent_interval(m.summary.liquidation_probability.ci95);
     });
+    if (starts_liquidated(report)) {
+        row(out, "  LIQUIDATED AT TIME 0", report, [](const ModeReport& m) { return start_liquidations(m); });
+    }
     row(out, "Expected loss", report, [](const ModeReport& m) { return money(m.summary.loss.mean); });
     row(out, "Loss std", report, [](const ModeReport& m) { return money(m.summary.loss.std); });
     for (std::size_t i = 0; i < tail_levels.size(); ++i) {
@@ -149,7 +180,8 @@ void write_positions(std::ostream& out, const Report& report) {
                    money(p.notional), price(p.entry_price));
         row(out, "  P(liquidation)", report, [j](const ModeReport& m) {
             const PositionReport* at = position_at(m, j);
-            return at ? percent(at->liquidation_probability) : std::string("-");
+            if (!at) return std::string("-");
+            return percent(at->liquidation_probability) + (at->liquidated_at_start ? " (time 0)" : "");
         });
         row(out, "  Liquidation price", report, [j](const ModeReport& m) {
             const PositionReport* at = position_at(m, j);
@@ -187,6 +219,7 @@ void write_warnings(std::ostream& out, const Report& report) {
 void write_text(std::ostream& out, const Report& report) {
     check_finite(report);  // before the first line: no half-written table
     write_header(out, report);
+    write_start_liquidations(out, report);
     write_mode_table(out, report);
     write_positions(out, report);
     write_comparison(out, report);

@@ -63,9 +63,9 @@ double start_maintenance(const Scenario& scenario, const Position& position) {
     return maintenance_margin(asset.tiers, position.quantity * asset.price);
 }
 
-// Cross pool of `mode` (docs/model.md#cross-margin): fails when its equity starts at or below its
+// Cross pool of `mode` (docs/model.md#cross-margin) when its equity starts at or below its
 // maintenance.
-std::optional<BookProblem> cross_pool_problem(const Scenario& scenario, MarginMode mode) {
+std::optional<BookProblem> cross_pool_start(const Scenario& scenario, MarginMode mode) {
     double upnl = 0.0;
     double maintenance = 0.0;
     std::string members;
@@ -88,33 +88,36 @@ std::optional<BookProblem> cross_pool_problem(const Scenario& scenario, MarginMo
                           format_amount(wallet), format_input(scenario.balance));
     return BookProblem{
         *first, "positions",
-        fmt::format("the cross positions ({}) are already at or below their maintenance "
-                    "margin at the start prices in {} mode: {} + unrealised PnL {} = {} <= "
-                    "maintenance margin {}",
-                    members, to_string(mode), wallet_text, format_amount(upnl),
-                    format_amount(wallet + upnl), format_amount(maintenance)),
-        "cross equity above the total maintenance margin at the start: a larger balance, "
-        "smaller positions or entry prices nearer the current prices"};
+        fmt::format("the cross positions ({}) are already at or below their maintenance margin at the "
+                    "start prices in {} mode: {} + unrealised PnL {} = {} <= maintenance margin {}",
+                    members, to_string(mode), wallet_text, format_amount(upnl), format_amount(wallet + upnl),
+                    format_amount(maintenance)),
+        fmt::format("reported as liquidated at time 0 in {} mode (P(liquidation) = 1, its loss realised)",
+                    to_string(mode))};
 }
 
-std::optional<BookProblem> isolated_problem(const Scenario& scenario) {
+// Isolated positions that start at or below their maintenance: liquidated at time 0 in isolated
+// mode, and in the mode as configured when they are isolated there.
+std::vector<BookProblem> isolated_starts(const Scenario& scenario) {
+    std::vector<BookProblem> out;
     for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
         const Position& position = scenario.positions[j];
         const double upnl = start_upnl(scenario, position);
         const double maintenance = start_maintenance(scenario, position);
         if (position.margin + upnl > maintenance) continue;
-        return BookProblem{
+        const bool configured = position.mode == MarginMode::isolated;
+        out.push_back(BookProblem{
             j, position_key(j),
-            fmt::format(
-                "already at or below its maintenance margin at the start price {} in "
-                "isolated mode: margin {} + unrealised PnL {} = {} <= maintenance margin {}",
-                format_input(scenario.assets[position.asset].price), format_input(position.margin),
-                format_amount(upnl), format_amount(position.margin + upnl),
-                format_amount(maintenance)),
-            "margin + unrealised PnL above the maintenance margin at the start: more margin, "
-            "a smaller position or an entry_price nearer the current price"};
+            fmt::format("already at or below its maintenance margin at the start price {} in isolated mode: "
+                        "margin {} + unrealised PnL {} = {} <= maintenance margin {}",
+                        format_input(scenario.assets[position.asset].price), format_input(position.margin),
+                        format_amount(upnl), format_amount(position.margin + upnl), format_amount(maintenance)),
+            configured ? "reported as liquidated at time 0 in isolated mode and as configured (P(liquidation) = "
+                         "1, its margin's remaining equity lost)"
+                       : "reported as liquidated at time 0 in the hypothetical isolated mode (P(liquidation) "
+                         "= 1); as configured it is in the cross pool"});
     }
-    return std::nullopt;
+    return out;
 }
 
 // The start state in finite numbers: otherwise the checks below compare NaN and report
@@ -242,13 +245,23 @@ std::optional<ValueProblem> notional_overflow(const Scenario& scenario, std::siz
                     format_input(max_amount))};
 }
 
-// No pool may start liquidated. The whole-account pools are checked first: when one of them
-// fails, that is what the user most needs to hear.
-std::optional<BookProblem> start_problem(const Scenario& scenario) {
-    if (auto problem = start_finite_problem(scenario)) return problem;
-    if (auto problem = cross_pool_problem(scenario, MarginMode::cross)) return problem;
-    if (auto problem = cross_pool_problem(scenario, MarginMode::as_configured)) return problem;
-    return isolated_problem(scenario);
+// The start state in finite numbers: a book that no mode can use.
+std::optional<BookProblem> start_problem(const Scenario& scenario) { return start_finite_problem(scenario); }
+
+// The pools that start liquidated, whole-account pools first (the configured mode's loudest).
+std::vector<BookProblem> start_liquidations(const Scenario& scenario) {
+    std::vector<BookProblem> out;
+    if (auto pool = cross_pool_start(scenario, MarginMode::as_configured)) {
+        pool->message = "THE BOOK AS CONFIGURED STARTS LIQUIDATED: " + pool->message;
+        out.push_back(std::move(*pool));
+    }
+    if (auto pool = cross_pool_start(scenario, MarginMode::cross)) out.push_back(std::move(*pool));
+    for (BookProblem& position : isolated_starts(scenario)) {
+        if (scenario.positions[position.position].mode == MarginMode::isolated)
+            position.message = "AS CONFIGURED, THIS POSITION STARTS LIQUIDATED: " + position.message;
+        out.push_back(std::move(position));
+    }
+    return out;
 }
 
 // The drift compensation -lambda kappa T keeps E[S_T] = S_0 e^{mu T} exact (Merton), but with

@@ -1,6 +1,6 @@
 #pragma once
-// The checks that need the whole scenario (tier limits, fundable margins, no pool liquidated at
-// the start, no overflow, jumps), shared by load_scenario and the sweep's values.
+// The checks that need the whole scenario (tier limits, fundable margins, a finite start, the
+// pools liquidated at the start, no overflow, jumps), shared by load_scenario and the sweep's values.
 
 #include "marginsim/scenario.hpp"
 #include "scenario/toml_reader.hpp"
@@ -30,10 +30,12 @@ struct BookProblem {
 std::optional<BookProblem> tier_limit_problem(const Scenario& scenario);
 // Position margins adding up to more than the balance.
 std::optional<BookProblem> margins_problem(const Scenario& scenario);
-// A start state out of finite numbers, or a pool (cross, as configured, isolated) that starts
-// at or below its maintenance margin. The whole-account pools come first: when one of them
-// fails, that is what the user most needs to hear.
+// A start state out of finite numbers: no mode can use the book.
 std::optional<BookProblem> start_problem(const Scenario& scenario);
+// The pools (cross, as configured, isolated) that start at or below their maintenance margin:
+// not an error, each is reported as liquidated at time 0 in its mode
+// (docs/model.md#books-that-start-liquidated). `expected` says what the report does with it.
+std::vector<BookProblem> start_liquidations(const Scenario& scenario);
 
 // A value the scenario refuses: the key within its table (empty: the table itself), what
 // happens, and what is expected.

@@ -76,7 +76,7 @@ void read_positions(const TableReader& root, Scenario& scenario) {
         scenario.positions.push_back(read_position(table, scenario.assets));
         regions.push_back(table.source());
     }
-    const Context& context = root.context();
+    Context& context = root.context();
     for (const auto& problem :
          {tier_limit_problem(scenario), margins_problem(scenario), start_problem(scenario)}) {
         if (problem) {
@@ -84,6 +84,8 @@ void read_positions(const TableReader& root, Scenario& scenario) {
                          problem->expected);
         }
     }
+    for (const BookProblem& start : start_liquidations(scenario))
+        context.warn(regions[start.position], fmt::format("{}: {}; {}", start.key, start.message, start.expected));
     for (std::size_t j = 0; j < scenario.positions.size(); ++j) {
         if (const auto overflow = notional_overflow(scenario, j))
             context.fail(regions[j], tables[j].path(), overflow->message, overflow->expected);
