@@ -18,9 +18,11 @@ inline const std::filesystem::path bundled_history =
 // and long 3,683.979 ETHUSDT at 1,456.84 (mark 1,335.18), one-way mode; published liquidation
 // prices BTC 26,316.89 and ETH 1,153.26 with MMR 2.5 % / cum 16,300 and 10 % / cum 135,365.
 // The brackets in force then: BTCUSDT as announced by Binance on 2021-03-18, ETHUSDT as in
-// tests/test_liquidation.cpp; the initial leverages are those brackets' published maxima, and the
-// leverages 20 and 4 the largest they allow at these notionals.
-inline TestAccount worked_example() {
+// tests/test_liquidation.cpp, with initial leverages as published for them. The example gives
+// no leverage: 20 is Binance's default, above the initialLeverage 4 of ETH's bracket at its
+// notional (brackets get lowered under open positions), and at 20x ETH has lost more than its
+// initial margin, so the hypothetical isolated mode cannot start.
+inline TestAccount worked_example(double btc_leverage = 20, double eth_leverage = 20) {
     TestAccount a;
     a.wallet = 1535443.01;
     a.brackets["BTCUSDT"] = with_cum({{50000, 0.004, 125}, {250000, 0.005, 100}, {1000000, 0.01, 50},
@@ -30,8 +32,8 @@ inline TestAccount worked_example() {
     a.brackets["ETHUSDT"] = with_cum({{10000, 0.005, 100}, {100000, 0.0065, 75}, {500000, 0.01, 50},
                                       {1000000, 0.02, 25}, {2000000, 0.05, 10}, {5000000, 0.1, 5},
                                       {10000000, 0.125, 4}, {20000000, 0.15, 3}, {1e12, 0.25, 2}});
-    a.legs.push_back({"BTCUSDT", "BOTH", 109.488, 32481.98, 31967.27, 20});
-    a.legs.push_back({"ETHUSDT", "BOTH", 3683.979, 1456.84, 1335.18, 4});
+    a.legs.push_back({"BTCUSDT", "BOTH", 109.488, 32481.98, 31967.27, btc_leverage});
+    a.legs.push_back({"ETHUSDT", "BOTH", 3683.979, 1456.84, 1335.18, eth_leverage});
     return a;
 }
 

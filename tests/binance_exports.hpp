@@ -128,7 +128,9 @@ inline std::optional<double> binance_liquidation_price(const TestAccount& accoun
         bool fits = lp > 0.0;
         for (std::size_t k = 0; k < own.size() && fits; ++k) {
             const double notional = std::abs(own[k]->amount) * lp;
-            fits = notional > brackets[chosen[k]].floor && notional <= brackets[chosen[k]].cap;
+            // A position above the last cap (brackets lowered under it) stays in the last bracket.
+            fits = notional > brackets[chosen[k]].floor &&
+                   (notional <= brackets[chosen[k]].cap || chosen[k] + 1 == n);
         }
         if (fits && (!best || std::abs(std::log(lp / leg.mark)) < std::abs(std::log(*best / leg.mark)))) best = lp;
     }

