@@ -186,6 +186,20 @@ TEST_CASE("a position above the last bracket's cap: the last tier is written wit
     CHECK_THAT(result.warnings[0], Catch::Contains("SOLUSDT: last tier written without its cap"));
 }
 
+TEST_CASE("the brackets of one symbol, as GET /fapi/v1/leverageBracket?symbol= returns them", "[import][binance]") {
+    TempDir dir("marginsim_test_import");
+    TestAccount account;
+    account.wallet = 20000;
+    account.brackets["SOLUSDT"] = with_cum({{10000, 0.005, 75}, {50000, 0.01, 50}, {250000, 0.02, 25}});
+    account.legs.push_back({"SOLUSDT", "BOTH", -100, 150, 140, 5});
+    const nlohmann::json array = nlohmann::json::parse(brackets_json(account));
+    BinanceExportFiles files = write_exports(dir, account);
+    dir.write("leverageBracket.json", array[0].dump());
+    ImportOptions options;
+    options.history_dir = bundled_history;
+    check_against_formula(account, import_binance(files, options));
+}
+
 TEST_CASE("a cross account whose position could not stand alone imports; isolated mode is flagged",
           "[import][binance][.pending-point1]") {
     TempDir dir("marginsim_test_import");

@@ -218,9 +218,15 @@ std::vector<BinancePosition> parse_binance_positions(std::string_view text_in, c
 
 BinanceBrackets parse_binance_brackets(std::string_view text_in, const std::string& file) {
     const json root = parse_json(text_in, file);
+    BinanceBrackets out;
+    // With ?symbol=..., the API answers with the one object instead of an array of them.
+    if (root.is_object() && root.contains("symbol")) {
+        const Node entry{root, file, ""};
+        out.emplace(text(entry.field("symbol")), read_brackets(entry.field("brackets")));
+        return out;
+    }
     const Node node{root, file, "brackets"};
     const json& array = expect_array(node);
-    BinanceBrackets out;
     for (std::size_t i = 0; i < array.size(); ++i) {
         const Node entry = node.at(i);
         expect_object(entry);
