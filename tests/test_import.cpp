@@ -200,6 +200,22 @@ TEST_CASE("the brackets of one symbol, as GET /fapi/v1/leverageBracket?symbol= r
     check_against_formula(account, import_binance(files, options));
 }
 
+TEST_CASE("a liquidationPrice marginsim does not reproduce is a warning naming the position", "[import][binance]") {
+    TempDir dir("marginsim_test_import");
+    const TestAccount account = hedge_book();
+    BinanceExportFiles files = write_exports(dir, account);
+    nlohmann::json positions = nlohmann::json::parse(positions_json(account));
+    const double binance = *binance_liquidation_price(account, 2);
+    positions[2]["liquidationPrice"] = decimal(binance + 0.01);  // as if other brackets had been in force
+    dir.write("positionRisk.json", positions.dump());
+    ImportOptions options;
+    options.history_dir = bundled_history;
+    const ImportResult result = import_binance(files, options);
+    REQUIRE(result.warnings.size() == 1);
+    CHECK_THAT(result.warnings[0], Catch::StartsWith("positions[2] BTCUSDT LONG: liquidationPrice") &&
+                                       Catch::Contains("are the brackets those of the account"));
+}
+
 TEST_CASE("a cross account whose position could not stand alone imports; isolated mode is flagged",
           "[import][binance][.pending-point1]") {
     TempDir dir("marginsim_test_import");
