@@ -220,6 +220,19 @@ struct CalibrateArguments {
 CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments);
 int calibrate_command(const CalibrateArguments& arguments);
 
+struct ImportArguments {
+    std::string account;
+    std::string positions;
+    std::string brackets;
+    std::string history;  // empty: the bundled daily closes
+    int window = 365;
+    double horizon = 7.0;
+    std::string out;
+};
+
+CLI::App* add_import_command(CLI::App& app, ImportArguments& arguments);
+int import_command(const ImportArguments& arguments);
+
 inline void print_warnings(const std::vector<std::string>& warnings) {
     for (const std::string& warning : warnings) std::cerr << "warning: " << warning << '\n';
 }
