@@ -68,7 +68,7 @@ TEST_CASE("Binance's formula, written out here, gives its published worked examp
 }
 
 TEST_CASE("Binance's worked example at its default leverage 20: liq gives its prices, isolated mode flagged",
-          "[import][binance][.pending-point1]") {
+          "[import][binance]") {
     TempDir dir("marginsim_test_import");
     const TestAccount account = worked_example(20, 20);
     const ImportResult result = import_account(dir, account);
@@ -78,6 +78,12 @@ TEST_CASE("Binance's worked example at its default leverage 20: liq gives its pr
     check_cents(*rows[0].liquidation_price, 26316.89);
     check_cents(*rows[1].liquidation_price, 1153.26);
     CHECK(s.positions[1].leverage == Approx(20).epsilon(1e-12));
+    // In the hypothetical isolated mode ETH cannot stand on its initial margin: liquidated at
+    // time 0 there, BTC not; as configured (all cross) nothing starts liquidated.
+    const auto& isolated = panel.modes[mode_index(MarginMode::isolated)].rows;
+    CHECK_FALSE(isolated[0].liquidated_at_start);
+    CHECK(isolated[1].liquidated_at_start);
+    for (const auto& row : rows) CHECK_FALSE(row.liquidated_at_start);
 }
 
 TEST_CASE("the worked example at leverages that let each position stand alone imports and liq reproduces "
@@ -217,10 +223,13 @@ TEST_CASE("a liquidationPrice marginsim does not reproduce is a warning naming t
 }
 
 TEST_CASE("a cross account whose position could not stand alone imports; isolated mode is flagged",
-          "[import][binance][.pending-point1]") {
+          "[import][binance]") {
     TempDir dir("marginsim_test_import");
     const TestAccount account = deep_loss_cross_book();
-    check_against_formula(account, import_account(dir, account));
+    const Scenario s = check_against_formula(account, import_account(dir, account));
+    const LiquidationPanel panel = liquidation_panel(s);
+    CHECK(panel.modes[mode_index(MarginMode::isolated)].rows[0].liquidated_at_start);
+    CHECK_FALSE(panel.modes[mode_index(MarginMode::as_configured)].rows[0].liquidated_at_start);
 }
 
 TEST_CASE("bad exports name the file, the JSON path and what was expected", "[import][binance][errors]") {
