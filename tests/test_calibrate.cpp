@@ -7,7 +7,6 @@
 #include "cli_runner.hpp"
 #include "calibrate_fixtures.hpp"
 #include "scenario_builder.hpp"
-#include "skip.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -585,12 +584,8 @@ TEST_CASE("a single asset calibrates without a correlation table", "[calibrate]"
 }
 
 TEST_CASE("the real Binance files give the figures of an independent computation", "[calibrate]") {
-    const fs::path dir =
-        fs::path(MARGINSIM_SOURCE_DIR) / ".." / "shared" / "data" / "binance_daily";
-    if (!fs::is_directory(dir)) {
-        marginsim_skip("no Binance sample data at " + dir.string() + " (it is not part of the repository)");
-        return;
-    }
+    // The bundled copy of the Binance daily candles (data/binance_daily/SOURCE.md).
+    const fs::path dir = fs::path(MARGINSIM_SOURCE_DIR) / "data" / "binance_daily";
     const std::vector<fs::path> files{dir / "Binance_BTCUSDT_d.csv", dir / "Binance_ETHUSDT_d.csv",
                                       dir / "Binance_SOLUSDT_d.csv"};
     // The reference figures come from a colleague's independent standard-library Python
