@@ -65,6 +65,7 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
     command->add_flag("--resume", arguments.resume,
                       "Continue the scenarios an interrupted batch left partial, from their checkpoints");
     add_tiers_dir_option(*command, arguments.tiers_dir);
+    add_set_option(*command, arguments.sets);
     return command;
 }
 
@@ -72,7 +73,7 @@ int batch_command(const BatchArguments& arguments) {
     ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.quiet));
     BatchOptions options;
     options.run = arguments.overrides.options();
-    options.load.tiers_dir = arguments.tiers_dir;
+    options.load = load_options(arguments.tiers_dir, arguments.sets);
     options.out_dir = arguments.out;
     options.force = arguments.force;
     options.jobs = arguments.jobs;

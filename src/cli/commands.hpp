@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 
 namespace marginsim::cli {
@@ -121,6 +122,13 @@ CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, con
 // (an empty --json would otherwise read as no --json at all, an empty --stress as no stress).
 CLI::Validator nonempty_path();
 
+// --set KEY=VALUE (repeatable) of every command that runs a scenario: keys of the scenario file
+// set without editing it (docs/scenario-format.md#overriding-keys-from-the-command-line).
+void add_set_option(CLI::App& command, std::vector<std::string>& sets);
+// The scenario's load options: --tiers-dir and the --set overrides, in the order given. Throws
+// InputError naming a --set argument that is not KEY=VALUE.
+LoadOptions load_options(const std::string& tiers_dir, const std::vector<std::string>& sets);
+
 // FILE and --tiers-dir of every command that loads one scenario.
 void add_scenario_options(CLI::App& command, std::string& scenario, std::string& tiers_dir);
 
@@ -136,6 +144,7 @@ void add_force_flag(CLI::App& command, bool& force, const std::string& what);
 struct RunArguments {
     std::string scenario;
     std::string tiers_dir;
+    std::vector<std::string> sets;  // --set KEY=VALUE, in order
     RunOverrides overrides;
     OutputArguments outputs;
     bool force = false;  // run even when the estimate is above the time or memory limit
@@ -177,6 +186,7 @@ struct SweepArguments {
     RunOverrides overrides;
     OutputArguments outputs;
     std::string tiers_dir;
+    std::vector<std::string> sets;  // --set KEY=VALUE, in order
     bool force = false;  // skip the run-size check
     // Set after parsing: the option of each parameter, which tells the one given (also with an
     // empty value, which is refused naming it).
@@ -196,6 +206,7 @@ struct BatchArguments {
     int jobs = 1;
     RunOverrides overrides;
     std::string tiers_dir;
+    std::vector<std::string> sets;  // --set KEY=VALUE, in order, applied to every scenario
     bool quiet = false;
     bool progress = false;
     bool resume = false;

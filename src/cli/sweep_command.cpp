@@ -76,6 +76,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         "per mode at every value, and the crossover where cross margin's ES 99% exceeds "
         "isolated's");
     add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
+    add_set_option(*command, arguments.sets);
     CLI::Option_group* parameter =
         command->add_option_group("parameter", "The parameter to sweep (exactly one)");
     const auto add_parameter = [parameter](const char* name, std::string& values, const char* what) {
@@ -123,7 +124,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
 int sweep_command(const SweepArguments& arguments) {
     const OutputPlan plan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}, {"--stress", arguments.stress}},
                           std::nullopt, format_given(arguments.outputs));
-    const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
+    const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
     print_warnings(scenario.warnings);
     const SweepSpec spec = sweep_spec(arguments, scenario);
     check_sweep(scenario, spec);
