@@ -202,7 +202,8 @@ int sweep_command(const SweepArguments& arguments);
 struct BatchArguments {
     std::vector<std::string> inputs;
     std::string out;
-    bool force = false;
+    bool force = false;  // run past the run-size guard
+    bool rerun = false;  // run the scenarios whose reports are up to date too
     int jobs = 1;
     RunOverrides overrides;
     std::string tiers_dir;
@@ -213,7 +214,8 @@ struct BatchArguments {
 };
 
 CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments);
-// Exit code: the number of scenarios that failed, at most 125.
+// Exit code: 0 all scenarios fine, 1 some failed, 130/143 interrupted (2, bad arguments, is
+// thrown: InputError or UsageError).
 int batch_command(const BatchArguments& arguments);
 
 struct CalibrateArguments {
