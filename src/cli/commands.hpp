@@ -180,6 +180,8 @@ struct SweepArguments {
     std::string leverage;
     std::string volatility;
     std::string horizon;
+    std::string steps_per_day;
+    std::string monitoring;  // words: continuous,discrete
     bool blend = false;
     std::string stress;
     int bisect = 8;
@@ -194,6 +196,8 @@ struct SweepArguments {
     const CLI::Option* leverage_option = nullptr;
     const CLI::Option* volatility_option = nullptr;
     const CLI::Option* horizon_option = nullptr;
+    const CLI::Option* steps_per_day_option = nullptr;
+    const CLI::Option* monitoring_option = nullptr;
 };
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments);
