@@ -222,6 +222,21 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments);
 // thrown: InputError or UsageError).
 int batch_command(const BatchArguments& arguments);
 
+// `marginsim html KIND ... --out PATH`: the HTML report of a run or a sweep, with the options of
+// that command (registered by its own add_*_command) and --out for --html; `marginsim html`
+// alone lists what it renders.
+struct HtmlArguments {
+    RunArguments run;
+    SweepArguments sweep;
+    // Set after parsing: the subcommands, to tell which one was given.
+    const CLI::App* html = nullptr;
+    const CLI::App* run_command = nullptr;
+    const CLI::App* sweep_command = nullptr;
+};
+
+CLI::App* add_html_command(CLI::App& app, HtmlArguments& arguments);
+int html_command(const HtmlArguments& arguments);
+
 struct CalibrateArguments {
     std::vector<std::string> files;
     int window = 0;

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
     SweepArguments sweep;
     BatchArguments batch;
     CalibrateArguments calibrate;
+    HtmlArguments html;
     const std::vector<Subcommand> commands{
         subcommand(app, run, add_run_command, run_command),
         subcommand(app, validate, add_validate_command, validate_command),
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
         subcommand(app, sweep, add_sweep_command, sweep_command),
         subcommand(app, batch, add_batch_command, batch_command),
         subcommand(app, calibrate, add_calibrate_command, calibrate_command),
+        subcommand(app, html, add_html_command, html_command),
     };
 
     try {
