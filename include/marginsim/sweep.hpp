@@ -136,8 +136,9 @@ using SweepProgress = std::function<void(std::size_t done, std::size_t planned, 
 SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec,
                       const SweepOptions& options = {}, const SweepProgress& progress = {});
 
-// JSON, schema "marginsim.sweep/1": { schema, scenario, parameter, simulation (importance_sampling
-// among its keys), points: [ { value, overflowed_paths, importance (importance-sampled runs: the
+// JSON, schema "marginsim.sweep/1": { schema, scenario, overrides (with --set only), parameter,
+// simulation (without the swept one of steps_per_day and monitoring; importance_sampling
+// among its keys), points: [ { value (a number; a word for monitoring), overflowed_paths, importance (importance-sampled runs: the
 // value's own, as a report's simulation.importance), modes: { <mode>: { liquidation_probability:
 // {estimate, ci95}, var: {<level>: ..}, es: {<level>: ..}, loss_mean, contagion_probability:
 // {estimate, ci95} } }, comparison } ], crossover (null when there is none), crossover_outcome };
