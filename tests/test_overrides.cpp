@@ -242,3 +242,25 @@ TEST_CASE("batch applies --set to every scenario and runs again when the overrid
     CHECK(unknown.code == 1);
     CHECK_THAT(unknown.err, Catch::Contains("FAILED: --set simulation.stepz=6: simulation.stepz: unknown key"));
 }
+
+TEST_CASE("sweep --set sweeps the edited scenario and names the overrides") {
+    const TempDir dir("marginsim_test_overrides");
+    const std::string text = small_scenario(0.5, 1500);
+    const fs::path file = dir.write("s.toml", text);
+    const fs::path copy = dir.write("edited.toml", edited(text, {{"balance = 3000", "balance = 4000"}}));
+    const auto sweep = [&dir](const fs::path& scenario, const std::string& rest) {
+        const CliResult result =
+            dir.run("sweep " + shell_quoted(scenario) + " --leverage 0.5,1 -q --json " + shell_quoted(dir / "out.json") + rest);
+        INFO(result.err);
+        REQUIRE(result.code == 0);
+        json out = json::parse(read_all(dir / "out.json"));
+        out.erase("scenario");
+        out["simulation"].erase("elapsed_s");
+        return out;
+    };
+    json set = sweep(file, " --set account.balance=4000");
+    CHECK(set["overrides"] == json{"account.balance=4000"});
+    set.erase("overrides");
+    CHECK(set == sweep(copy, ""));
+    CHECK_FALSE(sweep(file, "").contains("overrides"));
+}
