@@ -212,6 +212,11 @@ TEST_CASE("run --set reports the numbers of the edited file and names the overri
     CHECK(a == b);
     CHECK(a["simulation"]["steps_per_day"] == 6);
 
+    // The table says so under its first line.
+    const CliResult table = dir.run("run " + shell_quoted(dir / "s.toml") + " --set simulation.steps_per_day=6");
+    CHECK_THAT(table.out, Catch::StartsWith("marginsim report: " + (dir / "s.toml").string() +
+                                            "\n  --set simulation.steps_per_day=6\n2,000 paths"));
+
     const CliResult bad = run("s.toml", "--set simulation.steps_per_day=abc");
     CHECK(bad.code == 2);
     CHECK(bad.err ==
