@@ -129,6 +129,11 @@ TEST_CASE("a value set by --set is checked like the file's, and the error names 
     CHECK(sum.file() == "--set positions[1].margin=9100");
     CHECK(sum.key() == "positions[1].margin");
     CHECK(sum.message() == sum_in_file->message());
+    // So does a check of the table a key was set in.
+    const InputError both = set_error(base, {"assets.BTC.tiers=[{rate = 0.01}]"});
+    CHECK(both.file() == "--set assets.BTC.tiers=[{rate = 0.01}]");
+    CHECK(both.key() == "assets[0]");
+    CHECK(both.message() == "both maintenance_margin_rate and tiers are given");
     // In a matrix, both halves are set: it stays symmetric, so the range is what is refused.
     CHECK(set_error(with_matrix, {"correlation.BTC/ETH=-2"}).message() == "out of range: found -2");
     // An error elsewhere in the file still points at the file.

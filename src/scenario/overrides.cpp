@@ -380,12 +380,28 @@ std::vector<AppliedOverride> apply_overrides(toml::table& document, const std::v
     return applied;
 }
 
+namespace {
+
+// "assets[0]" of "assets[0].tiers": the table a key is in (empty at the top).
+std::string table_of(const std::string& key) {
+    const std::size_t dot = key.rfind('.');
+    return dot == std::string::npos ? std::string() : key.substr(0, dot);
+}
+
+}  // namespace
+
 InputError located_in_override(const InputError& error, const std::string& file,
                                const std::vector<AppliedOverride>& applied) {
     if (error.file() != file) return error;
-    for (auto it = applied.rbegin(); it != applied.rend(); ++it) {  // the last to set a key set it
-        if (std::find(it->keys.begin(), it->keys.end(), error.key()) != it->keys.end())
-            return InputError(it->argument, 0, 0, error.key(), error.message(), error.expected());
+    // The key itself, else the table it went into ("both maintenance_margin_rate and tiers").
+    for (const bool in_table : {false, true}) {
+        for (auto it = applied.rbegin(); it != applied.rend(); ++it) {  // the last to set a key set it
+            const bool named = std::any_of(it->keys.begin(), it->keys.end(), [&](const std::string& key) {
+                return (in_table ? table_of(key) : key) == error.key();
+            });
+            if (named && !error.key().empty())
+                return InputError(it->argument, 0, 0, error.key(), error.message(), error.expected());
+        }
     }
     return error;
 }

@@ -27,9 +27,10 @@ struct AppliedOverride {
 std::vector<AppliedOverride> apply_overrides(toml::table& document,
                                              const std::vector<ScenarioOverride>& overrides);
 
-// An error about a key an override set, located in the file (a check across keys that points
-// at the file's table, an unknown key added): the same error naming the argument instead.
-// Any other error is returned as it is.
+// An error about a key an override set, or about the table it set a key in, located in the
+// file (a check across keys that points at the file's table: "both maintenance_margin_rate and
+// tiers are given"): the same error naming the argument instead. Any other error is returned as
+// it is.
 InputError located_in_override(const InputError& error, const std::string& file,
                                const std::vector<AppliedOverride>& applied);
 
