@@ -75,6 +75,7 @@ std::size_t read_index(const std::string& key, std::size_t open, std::size_t& en
 
 std::vector<Segment> parse_key(const std::string& key, const std::string& argument) {
     std::vector<Segment> segments;
+    if (key.empty()) fail(argument, key, "no key", std::string(key_expected));
     std::size_t i = 0;
     while (true) {
         Segment segment;
