@@ -189,8 +189,9 @@ TEST_CASE("a rerun skips the reports that are up to date") {
         CHECK(json::parse(read_all(out / "a.json"))["simulation"]["paths"] == 1500);
         CHECK_THAT(dir.run(batch + " --paths 1500 --seed 9").err, Catch::Contains("2 ran, 0 skipped"));
     }
-    SECTION("--force runs everything") {
-        CHECK_THAT(dir.run(batch + " --force --jobs 2").err, Catch::Contains("2 ran, 0 skipped"));
+    SECTION("--rerun runs everything; --force alone only lifts the size guard") {
+        CHECK_THAT(dir.run(batch + " --rerun --jobs 2").err, Catch::Contains("2 ran, 0 skipped"));
+        CHECK_THAT(dir.run(batch + " --force").err, Catch::Contains("0 ran, 2 skipped"));
     }
     SECTION("a missing report runs again") {
         fs::remove(out / "b.html");
@@ -199,14 +200,38 @@ TEST_CASE("a rerun skips the reports that are up to date") {
     }
 }
 
-TEST_CASE("the exit code is the number of failed scenarios capped at 125") {
+TEST_CASE("batch exits 0 when every scenario is fine, 1 when some failed, naming them, 2 on bad arguments") {
     const TempDir dir("marginsim_test_batch");
-    for (int k = 0; k < 130; ++k) dir.write("in/bad" + std::to_string(k) + ".toml", bad_scenario);
-    const CliResult result =
-        dir.run("batch " + shell_quoted(dir / "in") + " --out " + shell_quoted(dir / "out") + " -q");
-    CHECK(result.code == 125);
-    CHECK_THAT(result.err, Catch::Contains("130 failed"));
-    CHECK(csv_rows(read_all(dir / "out" / "summary.csv")).size() == 131);
+    dir.write("in/good.toml", small_scenario(0.5, 1000));
+    const std::string out = " --out " + shell_quoted(dir / "out");
+    const CliResult fine = dir.run("batch " + shell_quoted(dir / "in") + out + " -q");
+    INFO(fine.err);
+    CHECK(fine.code == 0);
+    CHECK(fine.err.empty());
+    CHECK(dir.run("batch " + shell_quoted(dir / "in") + out).code == 0);  // up to date: skipped, still fine
+
+    // 2 and 3 failures both exit 1: the code tells failure, the last line which ones.
+    for (int k = 0; k < 3; ++k) dir.write("in/bad" + std::to_string(k) + ".toml", bad_scenario);
+    const CliResult some = dir.run("batch " + shell_quoted(dir / "in") + out + " -q");
+    CHECK(some.code == 1);
+    CHECK_THAT(some.err, Catch::Contains("4 scenarios: 0 ran, 1 skipped, 3 failed"));
+    const std::string in = (dir / "in").string();
+    CHECK_THAT(some.err, Catch::EndsWith("batch: failed: " + in + "/bad0.toml, " + in + "/bad1.toml, " + in +
+                                         "/bad2.toml\n"));
+    fs::remove(dir / "in" / "bad2.toml");
+    CHECK(dir.run("batch " + shell_quoted(dir / "in") + out + " -q").code == 1);
+    CHECK(csv_rows(read_all(dir / "out" / "summary.csv")).size() == 4);
+
+    // The batch's own arguments: nothing runs.
+    const std::string other = " --out " + shell_quoted(dir / "other");
+    for (const std::string& arguments : {other + " --jobs 0", other + " --set nokey", other + " --paths -1",
+                                         other + " --no-such-option", std::string(" --jobs 2")}) {
+        INFO(arguments);
+        const CliResult bad = dir.run("batch " + shell_quoted(dir / "in") + arguments);
+        CHECK(bad.code == 2);
+        CHECK_THAT(bad.err, Catch::StartsWith("error: "));
+        CHECK_FALSE(fs::exists(dir / "other" / "good.json"));
+    }
 }
 
 TEST_CASE("scenario names that would overwrite other reports fail alone") {
@@ -217,7 +242,7 @@ TEST_CASE("scenario names that would overwrite other reports fail alone") {
     const CliResult result = dir.run("batch " + shell_quoted(dir / "one") + " " + shell_quoted(dir / "two") +
                                      " " + shell_quoted(dir / "missing.toml") + " --out " + shell_quoted(dir / "out"));
     INFO(result.err);
-    CHECK(result.code == 3);
+    CHECK(result.code == 1);
     CHECK_THAT(result.err, Catch::Contains("reserved"));
     CHECK_THAT(result.err, Catch::Contains("same file name"));
     CHECK_THAT(result.err, Catch::Contains("no such scenario file"));

@@ -424,3 +424,50 @@ TEST_CASE("batch prints its notes about the inputs on lines of their own") {
         CHECK(result.err == note);
     }
 }
+
+TEST_CASE("marginsim html alone lists what it renders, one line each, and exits 0") {
+    const TempDir dir("marginsim_test_cli");
+    const Result list = dir.run("html");
+    CHECK(list.code == 0);
+    CHECK(list.err.empty());
+    const std::vector<std::string> kinds{"run", "sweep"};
+    std::vector<std::string> lines;
+    for (std::size_t begin = 0, end; begin < list.out.size(); begin = end + 1) {
+        end = list.out.find('\n', begin);
+        lines.push_back(list.out.substr(begin, end - begin));
+    }
+    REQUIRE(lines.size() == kinds.size());
+    for (std::size_t k = 0; k < kinds.size(); ++k) {
+        CHECK_THAT(lines[k], Catch::StartsWith("marginsim html " + kinds[k] + " FILE "));
+        CHECK_THAT(lines[k], Catch::Contains("--out OUT.html: "));
+        // Each one listed is a subcommand with its help.
+        const Result help = dir.run("html " + kinds[k] + " --help");
+        CHECK(help.code == 0);
+        CHECK_THAT(help.out, Catch::Contains("--out") && Catch::Contains("--set") && Catch::Contains("--paths"));
+    }
+    CHECK(dir.run("html nothing").code == 2);
+}
+
+TEST_CASE("html run and html sweep write the page run --html and sweep --html write, with their options") {
+    const TempDir dir("marginsim_test_cli");
+    const std::string file = shell_quoted(dir.write("s.toml", marginsim::testing::small_scenario(0.6, 1500)));
+    const auto quoted = [&dir](const char* name) { return shell_quoted(dir / name); };
+    for (const auto& [group, command] :
+         {std::pair{"html run " + file + " --paths 1200 --set account.balance=4000 -q --out " + quoted("a.html"),
+                    "run " + file + " --paths 1200 --set account.balance=4000 -q --html " + quoted("b.html")},
+          std::pair{"html sweep " + file + " --monitoring continuous,discrete -q --out " + quoted("a.html"),
+                    "sweep " + file + " --monitoring continuous,discrete -q --html " + quoted("b.html")}}) {
+        INFO(group);
+        const Result by_group = dir.run(group);
+        INFO(by_group.err);
+        REQUIRE(by_group.code == 0);
+        REQUIRE(dir.run(command).code == 0);
+        const std::string page = read_all(dir / "a.html");
+        CHECK_THAT(page, Catch::StartsWith("<!DOCTYPE html>"));
+        CHECK(page == read_all(dir / "b.html"));
+    }
+    // --out is its --html: required, and not both.
+    CHECK(dir.run("html run " + file).code == 2);
+    CHECK(dir.run("html run " + file + " --out " + quoted("x.html") + " --html " + quoted("y.html")).code == 2);
+    CHECK_FALSE(fs::exists(dir / "x.html"));
+}

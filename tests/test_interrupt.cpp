@@ -296,9 +296,9 @@ int wait_code(pid_t child) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-// Starts the program and sends SIGINT once its progress bar shows a completed block (it is
+// Starts the program and sends `signal` once its progress bar shows a completed block (it is
 // then mid-run). Returns the exit code; 0 means it finished before the signal.
-int run_and_interrupt(const TempDir& dir, const std::vector<std::string>& arguments) {
+int run_and_interrupt(const TempDir& dir, const std::vector<std::string>& arguments, int signal = SIGINT) {
     const pid_t child = start_program(dir, arguments);
     REQUIRE(child > 0);
     const auto start = std::chrono::steady_clock::now();
@@ -308,7 +308,7 @@ int run_and_interrupt(const TempDir& dir, const std::vector<std::string>& argume
         if (waitpid(child, &status, WNOHANG) == child) return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    kill(child, SIGINT);
+    kill(child, signal);
     return wait_code(child);
 }
 
@@ -434,6 +434,25 @@ TEST_CASE("batch stopped by SIGINT lists the partial scenario and resumes to the
     // Complete now: a rerun skips them all.
     const CliResult again = dir.run("batch " + inputs + " --out " + shell_quoted(out) + " --resume");
     CHECK_THAT(again.err, Catch::Contains("3 skipped"));
+}
+
+TEST_CASE("batch stopped by SIGTERM exits 143, as run does, with the scenario in flight partial") {
+    const TempDir dir("marginsim_test_interrupt");
+    std::uint64_t paths = 40 * ms::block_size;
+    for (int k = 0; k < 2; ++k) dir.write("in/" + scenario_file(k, ".toml"), scenario_text(paths, 48, 7.0));
+    const fs::path out = dir / "out";
+    int code = 0;
+    for (int attempt = 0; attempt < 4 && code == 0; ++attempt, paths *= 4) {
+        fs::remove_all(out);
+        code = run_and_interrupt(dir, {"batch", (dir / "in").string(), "--out", out.string(), "--threads", "2",
+                                       "--paths", std::to_string(paths), "--progress"},
+                                 SIGTERM);
+    }
+    INFO(read_all(dir / "child.err"));
+    REQUIRE(code == 143);
+    CHECK(json::parse(read_all(out / "s0.json"))["partial"] == true);
+    CHECK(fs::exists(out / "s0.checkpoint"));
+    CHECK_THAT(read_all(dir / "child.err"), Catch::Contains("--resume"));
 }
 
 TEST_CASE("the progress bar shows paths per second and ETA only when asked or on a terminal") {

@@ -27,9 +27,11 @@ struct BatchOptions {
     RunOptions run;                // paths, seed and threads overrides for every scenario
     LoadOptions load;
     std::filesystem::path out_dir;
-    // Rerun scenarios whose reports are up to date, and run those above the run-size limit
-    // (check_run_size), which otherwise fail alone with the estimate.
+    // Run the scenarios above the run-size limit (check_run_size), which otherwise fail alone
+    // with the estimate.
     bool force = false;
+    // Rerun the scenarios whose reports are up to date, which are otherwise skipped.
+    bool rerun = false;
     // Scenarios run at once. Each run then gets (cores / jobs) threads unless run.threads
     // says otherwise; results do not depend on it.
     int jobs = 1;
@@ -108,7 +110,7 @@ ScenarioFiles collect_scenarios(const std::vector<std::filesystem::path>& inputs
 //
 // batch.manifest records, per scenario, what its reports were made from (the scenario file's
 // hash, the hash of the scenario as loaded with its tier tables, paths and seed) and a hash of
-// each report (format in src/batch/batch_manifest.hpp). A scenario is skipped (unless `force`)
+// each report (format in src/batch/batch_manifest.hpp). A scenario is skipped (unless `rerun`)
 // when all of that still holds and its reports are complete (not partial): a changed scenario
 // or tier table (also through --tiers-dir), other paths or seed, or a report changed since
 // runs it again. A scenario that completes removes its checkpoint.

@@ -96,6 +96,7 @@ struct SimulationInfo {
 
 struct Report {
     std::string scenario;  // source file
+    std::vector<std::string> overrides;  // "KEY=VALUE" of each --set applied to it (Scenario::overrides)
     // A run stopped before its end reports the paths it completed: simulation.paths ==
     // paths_done < paths_requested. Complete: partial false, the three counts equal.
     bool partial = false;

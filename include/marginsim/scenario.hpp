@@ -160,6 +160,8 @@ struct Scenario {
     Jumps jumps;      // model = "jump" only
     Regimes regimes;  // model = "regime" only
     std::vector<std::string> warnings;
+    // The keys set from outside the file (LoadOptions::overrides), "KEY=VALUE" as given, in order.
+    std::vector<std::string> overrides;
 
     std::size_t asset_count() const noexcept { return assets.size(); }
     double correlation_at(std::size_t i, std::size_t j) const noexcept {
@@ -171,11 +173,32 @@ struct Scenario {
     double cross_wallet(MarginMode mode) const noexcept;
 };
 
+// A key of the scenario file set from outside it, as `--set KEY=VALUE` gives it
+// (docs/scenario-format.md#overriding-keys-from-the-command-line). KEY is a dotted path of the
+// file: `simulation.steps_per_day`, `positions[1].margin`, an entry of [[assets]] or
+// [[positions]] by its symbol (`assets.BTC.volatility`), a correlation pair (`correlation.BTC/ETH`,
+// set in the matrix, both halves, or among the pairs). VALUE is a TOML value (288, 0.9, true,
+// "discrete"); text that is not one (a bare word such as discrete) is a string.
+struct ScenarioOverride {
+    std::string key;
+    std::string value;
+
+    std::string text() const { return key + '=' + value; }  // "KEY=VALUE"
+};
+
+// "KEY=VALUE" split at its first '='. Throws InputError naming `--set ARGUMENT` when there is
+// no '=' or the key is empty.
+ScenarioOverride parse_override(std::string_view argument);
+
 // How a scenario is loaded. A tier table reference (tiers = "binance-usdm/BTCUSDT") names the
 // file <reference>.toml, looked up in `tiers_dir` when it is not empty, then in the directory
 // `exchanges` next to the scenario file (next to `source_name` for parse_scenario).
+// `overrides` are applied in order to the file's TOML before it is read, so that every value is
+// checked as if the file held it; an error in a value set there names `--set KEY=VALUE`
+// instead of a line of the file.
 struct LoadOptions {
     std::filesystem::path tiers_dir;
+    std::vector<ScenarioOverride> overrides = {};
 };
 
 // Parses and validates a scenario; throws InputError naming file, line, column and key.

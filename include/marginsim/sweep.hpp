@@ -6,7 +6,8 @@
 // differences between points are real. A horizon sweep shares the first steps of every path.
 //
 // Also: the crossover, the value at which cross margin's ES 99% first exceeds isolated's,
-// found by bisection on the same paths.
+// found by bisection on the same paths (on whole steps per day; none between the two
+// monitorings, whose crossover is the grid's bracket).
 
 #include <array>
 #include <cstddef>
@@ -33,13 +34,22 @@ enum class SweepParameter {
     leverage_scale,     // every position's size times s (margins unchanged)
     volatility_scale,   // every asset's volatility times s
     horizon_days,       // the horizon, at the scenario's steps per day
+    steps_per_day,      // the monitoring grid, at the scenario's horizon (integer values)
+    monitoring,         // continuous or discrete: the values are Monitoring's, 0 and 1
 };
 std::string_view to_string(SweepParameter parameter) noexcept;
+
+// The word of a value of a parameter whose values are words ("discrete" for monitoring = 1);
+// empty for a numeric parameter.
+std::string_view sweep_value_word(SweepParameter parameter, double value) noexcept;
 
 // Values of a sweep: "start:stop:step" (stop included when the steps land on it within
 // rounding) or a comma-separated list "0.1,0.5,0.9". Returned ascending and distinct.
 // Throws InputError naming `option` (the command-line flag) as its file.
 std::vector<double> parse_sweep_values(std::string_view text, std::string_view option);
+// Values of a monitoring sweep: a comma-separated list of "continuous" and "discrete", as
+// Monitoring values (0, 1), ascending and distinct. Throws InputError naming `option`.
+std::vector<double> parse_monitoring_values(std::string_view text, std::string_view option);
 
 struct SweepSpec {
     SweepParameter parameter = SweepParameter::correlation;
@@ -106,6 +116,7 @@ struct SweepOptions {
 
 struct SweepResult {
     std::string scenario;
+    std::vector<std::string> overrides;  // the scenario's --set overrides (Scenario::overrides)
     SweepSpec spec;
     std::uint64_t paths = 0;
     std::uint64_t seed = 0;
@@ -125,8 +136,9 @@ using SweepProgress = std::function<void(std::size_t done, std::size_t planned, 
 SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec,
                       const SweepOptions& options = {}, const SweepProgress& progress = {});
 
-// JSON, schema "marginsim.sweep/1": { schema, scenario, parameter, simulation (importance_sampling
-// among its keys), points: [ { value, overflowed_paths, importance (importance-sampled runs: the
+// JSON, schema "marginsim.sweep/1": { schema, scenario, overrides (with --set only), parameter,
+// simulation (without the swept one of steps_per_day and monitoring; importance_sampling
+// among its keys), points: [ { value (a number; a word for monitoring), overflowed_paths, importance (importance-sampled runs: the
 // value's own, as a report's simulation.importance), modes: { <mode>: { liquidation_probability:
 // {estimate, ci95}, var: {<level>: ..}, es: {<level>: ..}, loss_mean, contagion_probability:
 // {estimate, ci95} } }, comparison } ], crossover (null when there is none), crossover_outcome };

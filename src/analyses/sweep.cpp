@@ -168,6 +168,15 @@ void check_positions(const Scenario& scaled, const SweepSpec& spec, double value
     }
 }
 
+// Steps per day as the scenario's key takes them: a whole number >= 1 giving the horizon at
+// least one step and at most an int of them.
+void check_steps_per_day(const Scenario& scenario, const SweepSpec& spec, double value) {
+    if (!(value >= 1.0 && value <= std::numeric_limits<int>::max()) || value != std::floor(value))
+        fail_value(spec, value, "not a whole number of steps per day >= 1", "an integer > 0");
+    if (const auto problem = detail::horizon_steps_problem(scenario.simulation.horizon_days, static_cast<int>(value)))
+        fail_value(spec, value, "horizon_days: " + problem->message, problem->expected);
+}
+
 // The value itself, before any scenario is made from it.
 void check_value_range(const Scenario& scenario, const SweepSpec& spec, double value) {
     switch (spec.parameter) {
@@ -186,6 +195,12 @@ void check_value_range(const Scenario& scenario, const SweepSpec& spec, double v
                     detail::horizon_steps_problem(value, scenario.simulation.steps_per_day)) {
                 fail_value(spec, value, problem->message, problem->expected);
             }
+            return;
+        case SweepParameter::steps_per_day:
+            check_steps_per_day(scenario, spec, value);
+            return;
+        case SweepParameter::monitoring:
+            if (value != 0.0 && value != 1.0) fail_value(spec, value, "not a monitoring", "continuous or discrete");
             return;
     }
 }
@@ -251,8 +266,33 @@ std::string_view to_string(SweepParameter parameter) noexcept {
         {SweepParameter::correlation_blend, "correlation_blend"},
         {SweepParameter::leverage_scale, "leverage_scale"},
         {SweepParameter::volatility_scale, "volatility_scale"},
-        {SweepParameter::horizon_days, "horizon_days"}};
+        {SweepParameter::horizon_days, "horizon_days"},
+        {SweepParameter::steps_per_day, "steps_per_day"},
+        {SweepParameter::monitoring, "monitoring"}};
     return detail::name_of(parameter, names);
+}
+
+std::string_view sweep_value_word(SweepParameter parameter, double value) noexcept {
+    if (parameter != SweepParameter::monitoring) return {};
+    return to_string(value == 0.0 ? Monitoring::continuous : Monitoring::discrete);
+}
+
+std::vector<double> parse_monitoring_values(std::string_view text, std::string_view option) {
+    constexpr const char* expected = "a list of continuous and discrete, such as continuous,discrete";
+    text = trim(text);
+    if (text.empty()) fail_option(option, "no values", expected);
+    std::vector<double> values;
+    for (const std::string_view part : split(text, ',')) {
+        const std::string_view word = trim(part);
+        const auto found = std::find_if(std::begin(detail::monitoring_names), std::end(detail::monitoring_names),
+                                        [word](const auto& named) { return named.name == word; });
+        if (found == std::end(detail::monitoring_names))
+            fail_option(option, fmt::format("'{}' is not a monitoring", word), expected);
+        values.push_back(static_cast<double>(static_cast<int>(found->value)));
+    }
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    return values;
 }
 
 std::string_view to_string(CrossoverOutcome outcome) noexcept {
@@ -333,6 +373,16 @@ Scenario scenario_at(const Scenario& base, const SweepSpec& spec, double value) 
             scenario.simulation.steps =
                 static_cast<int>(std::llround(value * scenario.simulation.steps_per_day));
             break;
+        case SweepParameter::steps_per_day: {
+            Simulation& simulation = scenario.simulation;  // the derived fields as load_scenario sets them
+            simulation.steps_per_day = static_cast<int>(value);
+            simulation.steps = static_cast<int>(std::llround(simulation.horizon_days * simulation.steps_per_day));
+            simulation.dt_years = 1.0 / (365.0 * simulation.steps_per_day);
+            break;
+        }
+        case SweepParameter::monitoring:
+            scenario.simulation.monitoring = static_cast<Monitoring>(static_cast<int>(value));
+            break;
     }
     return scenario;
 }
@@ -357,6 +407,7 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec, const Swe
     const auto start = std::chrono::steady_clock::now();
     SweepResult sweep;
     sweep.scenario = scenario.source;
+    sweep.overrides = scenario.overrides;
     sweep.spec = spec;
     std::size_t done = 0;
     std::size_t planned = spec.values.size();
@@ -411,8 +462,10 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec, const Swe
         SweepPoint hi = sweep.points[*first_change + 1];
         const bool lo_above = above(lo);
         int steps = 0;
-        for (; steps < options.bisection_steps; ++steps) {
-            const double middle = tidy(0.5 * (lo.value + hi.value));
+        for (; steps < options.bisection_steps && spec.parameter != SweepParameter::monitoring; ++steps) {
+            const double middle = spec.parameter == SweepParameter::steps_per_day
+                                      ? std::floor(0.5 * (lo.value + hi.value))  // whole steps per day
+                                      : tidy(0.5 * (lo.value + hi.value));
             if (middle <= lo.value || middle >= hi.value) break;  // nothing left to halve
             SweepPoint mid = run_point(middle);
             (above(mid) == lo_above ? lo : hi) = std::move(mid);
@@ -420,7 +473,10 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec, const Swe
         Crossover crossover;
         crossover.lo = lo.value;
         crossover.hi = hi.value;
-        crossover.value = tidy(0.5 * (lo.value + hi.value));
+        // Between the two monitorings there is no middle: the crossover is the value it happens at.
+        crossover.value = spec.parameter == SweepParameter::monitoring
+                              ? (lo_above ? lo.value : hi.value)
+                              : tidy(0.5 * (lo.value + hi.value));
         crossover.cross_exceeds_above = !lo_above;
         crossover.es_cross = {es(lo, MarginMode::cross), es(hi, MarginMode::cross)};
         crossover.es_isolated = {es(lo, MarginMode::isolated), es(hi, MarginMode::isolated)};

@@ -175,7 +175,7 @@ void run_entry(BatchEntry& entry, const BatchOptions& options, Ledger& ledger) {
         }
         inputs.paths = options.run.paths.value_or(scenario.simulation.paths);
         inputs.seed = options.run.seed.value_or(scenario.simulation.seed);
-        if (!options.force) {
+        if (!options.rerun) {
             if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, inputs, options.run.precision.has_value(), ledger)) {
                 entry.status = BatchStatus::skipped;
                 entry.row = std::move(row);

@@ -15,12 +15,10 @@
 namespace marginsim::cli {
 namespace {
 
-constexpr int max_exit_code = 125;  // above are the shell's own codes
-
 std::string outcome(const BatchEntry& entry) {
     switch (entry.status) {
         case BatchStatus::ran: return fmt::format("ran in {:.2f} s", entry.row->elapsed_s);
-        case BatchStatus::skipped: return "skipped, its reports are up to date (--force reruns it)";
+        case BatchStatus::skipped: return "skipped, its reports are up to date (--rerun runs it again)";
         case BatchStatus::failed: return "FAILED: " + entry.error;
         case BatchStatus::partial:
             return fmt::format("interrupted after {} of {} paths: partial reports and a checkpoint written",
@@ -30,14 +28,24 @@ std::string outcome(const BatchEntry& entry) {
     return {};
 }
 
+// The scenarios that failed, as given, for the last line of the batch.
+std::string failed_scenarios(const BatchResult& result) {
+    std::string text;
+    for (const BatchEntry& entry : result.entries) {
+        if (entry.status == BatchStatus::failed) text += (text.empty() ? "" : ", ") + entry.scenario.string();
+    }
+    return text;
+}
+
 }  // namespace
 
 CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
     CLI::App* command = app.add_subcommand(
         "batch",
         "Run many scenarios: NAME.json, NAME.csv and NAME.html per scenario, then summary.csv "
-        "and index.html side by side; the exit code is the number of scenarios that failed "
-        "(at most 125), or 130 when interrupted (Ctrl-C: partial reports, --resume continues)");
+        "and index.html side by side. Exit code: 0 every scenario ran or was up to date, 1 some "
+        "failed (listed at the end, the others ran), 2 the batch's own arguments are wrong (nothing "
+        "ran), 130 interrupted by Ctrl-C and 143 by SIGTERM (partial reports, --resume continues)");
     command
         ->add_option("INPUTS", arguments.inputs,
                      "Scenario files, or directories whose *.toml files are scenarios")
@@ -48,10 +56,11 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
         ->type_name("DIR")
         ->check(nonempty_path())
         ->required();
-    command->add_flag("--force", arguments.force,
-                      "Rerun every scenario, also those whose reports are up to date (the same scenario "
-                      "and tier tables, paths and seed, the reports as written), and run those above the "
-                      "run-size limit (an hour or 75% of the physical memory)");
+    add_force_flag(*command, arguments.force, "a scenario's run");
+    command->add_flag("--rerun", arguments.rerun,
+                      "Run every scenario again, also those whose reports are up to date (the same scenario "
+                      "and tier tables, --set, paths and seed, the reports as written), which are otherwise "
+                      "skipped");
     command
         ->add_option("--jobs", arguments.jobs,
                      "Scenarios run at once, each with (cores / jobs) threads unless --threads "
@@ -65,6 +74,7 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
     command->add_flag("--resume", arguments.resume,
                       "Continue the scenarios an interrupted batch left partial, from their checkpoints");
     add_tiers_dir_option(*command, arguments.tiers_dir);
+    add_set_option(*command, arguments.sets);
     return command;
 }
 
@@ -72,9 +82,10 @@ int batch_command(const BatchArguments& arguments) {
     ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.quiet));
     BatchOptions options;
     options.run = arguments.overrides.options();
-    options.load.tiers_dir = arguments.tiers_dir;
+    options.load = load_options(arguments.tiers_dir, arguments.sets);
     options.out_dir = arguments.out;
     options.force = arguments.force;
+    options.rerun = arguments.rerun;
     options.jobs = arguments.jobs;
     options.resume = arguments.resume;
     options.stop = &InterruptGuard::flag();
@@ -104,12 +115,13 @@ int batch_command(const BatchArguments& arguments) {
         }
         fmt::print(stderr, "; see {}\n", (std::filesystem::path(arguments.out) / "index.html").string());
     }
+    if (failed > 0) fmt::print(stderr, "batch: failed: {}\n", failed_scenarios(result));
     if (result.interrupted) {
         fmt::print(stderr, "batch: interrupted; the same command with --resume continues the partial scenarios "
                            "from their checkpoints and runs the others\n");
         return InterruptGuard::exit_code();
     }
-    return static_cast<int>(std::min<std::size_t>(failed, max_exit_code));
+    return failed > 0 ? exit_failure : exit_ok;
 }
 
 }  // namespace marginsim::cli

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 
 namespace marginsim::cli {
@@ -121,6 +122,13 @@ CLI::Option* add_output_options(CLI::App& command, OutputArguments& outputs, con
 // (an empty --json would otherwise read as no --json at all, an empty --stress as no stress).
 CLI::Validator nonempty_path();
 
+// --set KEY=VALUE (repeatable) of every command that runs a scenario: keys of the scenario file
+// set without editing it (docs/scenario-format.md#overriding-keys-from-the-command-line).
+void add_set_option(CLI::App& command, std::vector<std::string>& sets);
+// The scenario's load options: --tiers-dir and the --set overrides, in the order given. Throws
+// InputError naming a --set argument that is not KEY=VALUE.
+LoadOptions load_options(const std::string& tiers_dir, const std::vector<std::string>& sets);
+
 // FILE and --tiers-dir of every command that loads one scenario.
 void add_scenario_options(CLI::App& command, std::string& scenario, std::string& tiers_dir);
 
@@ -136,6 +144,7 @@ void add_force_flag(CLI::App& command, bool& force, const std::string& what);
 struct RunArguments {
     std::string scenario;
     std::string tiers_dir;
+    std::vector<std::string> sets;  // --set KEY=VALUE, in order
     RunOverrides overrides;
     OutputArguments outputs;
     bool force = false;  // run even when the estimate is above the time or memory limit
@@ -171,12 +180,15 @@ struct SweepArguments {
     std::string leverage;
     std::string volatility;
     std::string horizon;
+    std::string steps_per_day;
+    std::string monitoring;  // words: continuous,discrete
     bool blend = false;
     std::string stress;
     int bisect = 8;
     RunOverrides overrides;
     OutputArguments outputs;
     std::string tiers_dir;
+    std::vector<std::string> sets;  // --set KEY=VALUE, in order
     bool force = false;  // skip the run-size check
     // Set after parsing: the option of each parameter, which tells the one given (also with an
     // empty value, which is refused naming it).
@@ -184,6 +196,8 @@ struct SweepArguments {
     const CLI::Option* leverage_option = nullptr;
     const CLI::Option* volatility_option = nullptr;
     const CLI::Option* horizon_option = nullptr;
+    const CLI::Option* steps_per_day_option = nullptr;
+    const CLI::Option* monitoring_option = nullptr;
 };
 
 CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments);
@@ -192,18 +206,36 @@ int sweep_command(const SweepArguments& arguments);
 struct BatchArguments {
     std::vector<std::string> inputs;
     std::string out;
-    bool force = false;
+    bool force = false;  // run past the run-size guard
+    bool rerun = false;  // run the scenarios whose reports are up to date too
     int jobs = 1;
     RunOverrides overrides;
     std::string tiers_dir;
+    std::vector<std::string> sets;  // --set KEY=VALUE, in order, applied to every scenario
     bool quiet = false;
     bool progress = false;
     bool resume = false;
 };
 
 CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments);
-// Exit code: the number of scenarios that failed, at most 125.
+// Exit code: 0 all scenarios fine, 1 some failed, 130/143 interrupted (2, bad arguments, is
+// thrown: InputError or UsageError).
 int batch_command(const BatchArguments& arguments);
+
+// `marginsim html KIND ... --out PATH`: the HTML report of a run or a sweep, with the options of
+// that command (registered by its own add_*_command) and --out for --html; `marginsim html`
+// alone lists what it renders.
+struct HtmlArguments {
+    RunArguments run;
+    SweepArguments sweep;
+    // Set after parsing: the subcommands, to tell which one was given.
+    const CLI::App* html = nullptr;
+    const CLI::App* run_command = nullptr;
+    const CLI::App* sweep_command = nullptr;
+};
+
+CLI::App* add_html_command(CLI::App& app, HtmlArguments& arguments);
+int html_command(const HtmlArguments& arguments);
 
 struct CalibrateArguments {
     std::vector<std::string> files;

@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
     BatchArguments batch;
     CalibrateArguments calibrate;
     ImportArguments import_arguments;
+    HtmlArguments html;
     const std::vector<Subcommand> commands{
         subcommand(app, run, add_run_command, run_command),
         subcommand(app, validate, add_validate_command, validate_command),
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
         subcommand(app, batch, add_batch_command, batch_command),
         subcommand(app, calibrate, add_calibrate_command, calibrate_command),
         subcommand(app, import_arguments, add_import_command, import_command),
+        subcommand(app, html, add_html_command, html_command),
     };
 
     try {

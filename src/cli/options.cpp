@@ -52,6 +52,22 @@ CLI::Option* add_tiers_dir_option(CLI::App& command, std::string& tiers_dir) {
         ->check(CLI::Validator(CLI::ExistingDirectory).description(""));
 }
 
+void add_set_option(CLI::App& command, std::vector<std::string>& sets) {
+    command
+        .add_option("--set", sets,
+                    "Set a key of the scenario file without editing it, checked as if the file held it "
+                    "(repeatable, applied in order): simulation.steps_per_day=288, positions[1].margin=500, "
+                    "assets.BTC.volatility=0.6, correlation.BTC/ETH=0.9; VALUE is a TOML value, a bare word a string")
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false);
+}
+
+LoadOptions load_options(const std::string& tiers_dir, const std::vector<std::string>& sets) {
+    LoadOptions options{tiers_dir};
+    for (const std::string& set : sets) options.overrides.push_back(parse_override(set));
+    return options;
+}
+
 void add_scenario_options(CLI::App& command, std::string& scenario, std::string& tiers_dir) {
     command.add_option("FILE", scenario, "Scenario file (TOML)")->type_name("PATH")->check(nonempty_path())->required();
     add_tiers_dir_option(command, tiers_dir);

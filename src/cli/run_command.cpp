@@ -86,6 +86,7 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
     CLI::App* command = app.add_subcommand(
         "run", "Simulate a scenario and report liquidation risk in every margin mode");
     add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
+    add_set_option(*command, arguments.sets);
     add_run_override_options(*command, arguments.overrides);
     CLI::Option* quiet = add_output_options(
         *command, arguments.outputs,
@@ -105,7 +106,7 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 
 int run_command(const RunArguments& arguments) {
     const OutputPlan plan = output_plan(arguments);
-    const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
+    const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
     print_warnings(scenario.warnings);
     const RunOptions options = arguments.overrides.options();
     if (!arguments.force) check_run_size(scenario, options);

@@ -38,6 +38,8 @@ SweptParameter swept_parameter(const SweepArguments& arguments) {
          &arguments.correlation},
         {SweepParameter::leverage_scale, arguments.leverage_option, &arguments.leverage},
         {SweepParameter::volatility_scale, arguments.volatility_option, &arguments.volatility},
+        {SweepParameter::steps_per_day, arguments.steps_per_day_option, &arguments.steps_per_day},
+        {SweepParameter::monitoring, arguments.monitoring_option, &arguments.monitoring},
     };
     for (const SweptParameter& swept : given) {
         if (swept.option->count() > 0) return swept;
@@ -50,7 +52,8 @@ SweepSpec sweep_spec(const SweepArguments& arguments, const Scenario& scenario) 
     SweepSpec spec;
     spec.parameter = swept.parameter;
     spec.option = swept.option->get_name();  // "--horizon": every error about a value names it
-    spec.values = parse_sweep_values(*swept.values, spec.option);
+    spec.values = swept.parameter == SweepParameter::monitoring ? parse_monitoring_values(*swept.values, spec.option)
+                                                                 : parse_sweep_values(*swept.values, spec.option);
     if (!arguments.stress.empty()) {
         spec.blend_target = load_stress_matrix(arguments.stress, scenario);
         spec.blend_target_source = arguments.stress;
@@ -59,10 +62,12 @@ SweepSpec sweep_spec(const SweepArguments& arguments, const Scenario& scenario) 
 }
 
 // One line rewritten in place, only when stderr is a terminal.
-SweepProgress progress_line(const SweepArguments& arguments, std::string_view parameter) {
+SweepProgress progress_line(const SweepArguments& arguments, SweepParameter parameter) {
     if (arguments.outputs.quiet || ::isatty(STDERR_FILENO) == 0) return {};
     return [parameter](std::size_t done, std::size_t planned, double value) {
-        fmt::print(stderr, "\rsweep: run {}/{}, {} = {:g}   ", done + 1, planned, parameter, value);
+        const std::string_view word = sweep_value_word(parameter, value);
+        fmt::print(stderr, "\rsweep: run {}/{}, {} = {}   ", done + 1, planned, to_string(parameter),
+                   word.empty() ? fmt::format("{:g}", value) : std::string(word));
         std::fflush(stderr);
     };
 }
@@ -76,6 +81,7 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         "per mode at every value, and the crossover where cross margin's ES 99% exceeds "
         "isolated's");
     add_scenario_options(*command, arguments.scenario, arguments.tiers_dir);
+    add_set_option(*command, arguments.sets);
     CLI::Option_group* parameter =
         command->add_option_group("parameter", "The parameter to sweep (exactly one)");
     const auto add_parameter = [parameter](const char* name, std::string& values, const char* what) {
@@ -91,6 +97,13 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
         add_parameter("--vol-scale", arguments.volatility, "Scale of every asset's volatility");
     arguments.horizon_option =
         add_parameter("--horizon", arguments.horizon, "Horizon in days, at the scenario's steps per day");
+    arguments.steps_per_day_option = add_parameter(
+        "--steps-per-day", arguments.steps_per_day, "Monitoring steps per day (whole numbers), at the scenario's horizon");
+    arguments.monitoring_option =
+        parameter
+            ->add_option("--monitoring", arguments.monitoring,
+                         "Monitoring: 'continuous,discrete' (either or both), at the scenario's steps per day")
+            ->type_name("WORDS");
     parameter->require_option(1);
     command
         ->add_flag("--blend", arguments.blend,
@@ -123,25 +136,24 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
 int sweep_command(const SweepArguments& arguments) {
     const OutputPlan plan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}, {"--stress", arguments.stress}},
                           std::nullopt, format_given(arguments.outputs));
-    const Scenario scenario = load_scenario(arguments.scenario, LoadOptions{arguments.tiers_dir});
+    const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
     print_warnings(scenario.warnings);
     const SweepSpec spec = sweep_spec(arguments, scenario);
     check_sweep(scenario, spec);
     const SweepOptions options{arguments.overrides.options(), arguments.bisect};
     if (!arguments.force) {
         // Every point, every bisection step and the --html base run: one run of the scenario's
-        // size each (a horizon sweep is sized at its longest horizon).
+        // size each (a horizon or steps-per-day sweep is sized at its largest value).
+        const bool grows = spec.parameter == SweepParameter::horizon_days || spec.parameter == SweepParameter::steps_per_day;
         const Scenario largest =
-            spec.parameter == SweepParameter::horizon_days
-                ? scenario_at(scenario, spec, *std::max_element(spec.values.begin(), spec.values.end()))
-                : scenario;
+            grows ? scenario_at(scenario, spec, *std::max_element(spec.values.begin(), spec.values.end())) : scenario;
         const auto runs = static_cast<std::uint64_t>(spec.values.size()) +
                           static_cast<std::uint64_t>(std::max(options.bisection_steps, 0)) +
                           (plan.given("--html") ? 1u : 0u);
         check_run_size(largest, options.run, machine_run_limits(), runs);
     }
 
-    const SweepProgress progress = progress_line(arguments, to_string(spec.parameter));
+    const SweepProgress progress = progress_line(arguments, spec.parameter);
     const SweepResult sweep = run_sweep(scenario, spec, options, progress);
     std::optional<DetailedRun> base;
     if (plan.given("--html")) {

@@ -369,6 +369,7 @@ Report make_report(const Scenario& scenario, const MarginBook& book, Summary sum
                    const SimulationInfo& info) {
     Report report;
     report.scenario = scenario.source;
+    report.overrides = scenario.overrides;
     report.paths_done = summary.paths;
     report.paths_requested = info.paths;
     report.partial = summary.paths < info.paths;

@@ -190,6 +190,8 @@ std::uint64_t scenario_content_hash(const Scenario& s) {
     // Added only when used: the hashes (checkpoints, batch freshness) of plain runs stay as they were.
     if (sim.importance_sampling != ImportanceSampling::none) h.add(sim.importance_sampling);
     h.add(s.balance).add(s.policy).add(s.fee_rate);
+    // --set overrides: the reports name them (absent, the hashes of plain loads stay as they were).
+    for (const std::string& given : s.overrides) h.add(std::string_view(given));
     h.add(static_cast<std::uint64_t>(s.assets.size()));
     for (const Asset& a : s.assets) {
         h.add(a.symbol).add(a.price).add(a.volatility).add(a.drift).add(a.funding_rate);

@@ -31,6 +31,10 @@ std::string parameter_words(const SweepResult& sweep) {
     return detail::sweep_parameter_names(sweep.spec).words;
 }
 
+std::string value_text(const SweepResult& sweep, double value, std::string_view number = "{:g}") {
+    return detail::sweep_value_text(sweep.spec, value, number);
+}
+
 std::pair<double, double> sweep_x_range(const SweepResult& sweep) {
     double lo = sweep.points.front().value;
     double hi = sweep.points.back().value;
@@ -39,6 +43,14 @@ std::pair<double, double> sweep_x_range(const SweepResult& sweep) {
         hi += 0.5;
     }
     return {lo, hi};
+}
+
+// Words on the axis for a parameter whose values are words (monitoring); else computed ticks.
+std::vector<std::pair<double, std::string>> value_ticks(const SweepResult& sweep) {
+    std::vector<std::pair<double, std::string>> ticks;
+    if (sweep_value_word(sweep.spec.parameter, sweep.points.front().value).empty()) return ticks;
+    for (const SweepPoint& point : sweep.points) ticks.emplace_back(point.value, value_text(sweep, point.value));
+    return ticks;
 }
 
 struct Banded {
@@ -62,7 +74,7 @@ std::string sweep_chart(const SweepResult& sweep, const std::string& title, cons
         }
     }
     const auto [y_lo, y_hi] = detail::nice_range(bottom, std::max(top * 1.08, bottom + 1e-6), 6);
-    Axis x{x_lo, x_hi, false, parameter_axis_label(sweep), {}, {}};
+    Axis x{x_lo, x_hi, false, parameter_axis_label(sweep), {}, value_ticks(sweep)};
     Axis y{y_lo, y_hi, false, y_label, y_format, {}};
     SvgPlot plot(chart_width, 340.0, std::move(x), std::move(y), title, Margins{90.0, 24.0, 40.0, 56.0});
     std::vector<std::pair<std::string, std::string>> legend;
@@ -80,11 +92,13 @@ std::string sweep_chart(const SweepResult& sweep, const std::string& title, cons
         plot.line(points, mode_colors[m], 2.2, false, mode_name(all_modes[m]));
         for (const auto& [px, py] : points) {
             plot.marker(px, py, mode_colors[m],
-                        fmt::format("{} at {:g}: {}", mode_name(all_modes[m]), px, y_format(py)));
+                        fmt::format("{} at {}: {}", mode_name(all_modes[m]), value_text(sweep, px), y_format(py)));
         }
         legend.emplace_back(mode_name(all_modes[m]), mode_colors[m]);
     }
-    if (sweep.crossover) plot.vertical_line(sweep.crossover->value, "#444", fmt::format("crossover {:.4g}", sweep.crossover->value));
+    if (sweep.crossover)
+        plot.vertical_line(sweep.crossover->value, "#444",
+                           fmt::format("crossover {}", value_text(sweep, sweep.crossover->value, "{:.4g}")));
     plot.legend(legend);
     return panel_title(title) + plot.str();
 }
@@ -116,7 +130,7 @@ std::string sweep_section(const SweepResult& sweep) {
     for (const MarginMode mode : all_modes) out += "<th>" + escape_html(mode_name(mode)) + ": ES 99%</th>";
     out += "<th>contagion (cross)</th></tr>\n";
     for (const SweepPoint& point : sweep.points) {
-        out += fmt::format("<tr>{}", td(fmt::format("{:g}", point.value)));
+        out += fmt::format("<tr>{}", td(value_text(sweep, point.value)));
         for (const ModeReport& m : point.report.modes) out += td(pct(m.summary.liquidation_probability.estimate));
         for (const ModeReport& m : point.report.modes) out += td(usdt(m.summary.loss.es[es_99]));
         out += td(pct(point.contagion[mode_index(MarginMode::cross)].estimate)) + "</tr>\n";
@@ -148,31 +162,33 @@ std::vector<std::string> plain_reading(const SweepResult& sweep) {
             const auto es = [mode](const SweepPoint& point) {
                 return point.report.modes[mode_index(mode)].summary.loss.es[es_99];
             };
-            out.push_back(fmt::format("From {} {:g} to {:g}, P(any liquidation) in {} margin goes from {} to {}, "
+            out.push_back(fmt::format("From {} {} to {}, P(any liquidation) in {} margin goes from {} to {}, "
                                       "and its ES 99% from {} to {}.",
-                                      words, first.value, last.value, mode_name(mode), pct(p(first)), pct(p(last)),
+                                      words, value_text(sweep, first.value), value_text(sweep, last.value), mode_name(mode), pct(p(first)), pct(p(last)),
                                       usdt(es(first)), usdt(es(last))));
         }
     }
     switch (sweep.crossover_outcome) {
         case CrossoverOutcome::found:
-            out.push_back(fmt::format("Crossover: cross margin's ES 99% exceeds isolated's {} a {} of {:.4g} "
-                                      "(between {:.4g} and {:.4g}, found by bisection on the same paths){}.",
+            out.push_back(fmt::format("Crossover: cross margin's ES 99% exceeds isolated's {} a {} of {} "
+                                      "(between {} and {}, found by bisection on the same paths){}.",
                                       sweep.crossover->cross_exceeds_above ? "above" : "below", words,
-                                      sweep.crossover->value, sweep.crossover->lo, sweep.crossover->hi,
+                                      value_text(sweep, sweep.crossover->value, "{:.4g}"),
+                                      value_text(sweep, sweep.crossover->lo, "{:.4g}"),
+                                      value_text(sweep, sweep.crossover->hi, "{:.4g}"),
                                       sweep.crossover->grid_sign_changes > 1
                                           ? "; the curves cross again later in the range"
                                           : ""));
             break;
         case CrossoverOutcome::cross_above_throughout:
             out.push_back(fmt::format("No crossover: cross margin's ES 99% is above isolated's at every {} from "
-                                      "{:g} to {:g}: its 1% worst outcomes lose more.",
-                                      words, first.value, last.value));
+                                      "{} to {}: its 1% worst outcomes lose more.",
+                                      words, value_text(sweep, first.value), value_text(sweep, last.value)));
             break;
         case CrossoverOutcome::cross_never_above:
             out.push_back(fmt::format("No crossover: cross margin's ES 99% stays at or below isolated's at every "
-                                      "{} from {:g} to {:g}.",
-                                      words, first.value, last.value));
+                                      "{} from {} to {}.",
+                                      words, value_text(sweep, first.value), value_text(sweep, last.value)));
             break;
     }
     return out;

@@ -255,6 +255,7 @@ Json report_json(const Report& report) {
     Json out;
     out["schema"] = report_schema;
     out["scenario"] = report.scenario;
+    if (!report.overrides.empty()) out["overrides"] = report.overrides;  // absent without --set
     out["partial"] = report.partial;
     out["paths_done"] = report.paths_done;
     out["paths_requested"] = report.paths_requested;

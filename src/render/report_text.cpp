@@ -61,6 +61,7 @@ void write_header(std::ostream& out, const Report& report) {
     if (const std::string parameters = model_parameters(info); !parameters.empty())
         model += " (" + parameters + ")";
     fmt::print(out, "marginsim report: {}\n", report.scenario);
+    for (const std::string& given : report.overrides) fmt::print(out, "  --set {}\n", given);  // none without --set
     if (report.partial) {
         fmt::print(out, "PARTIAL: interrupted after {} of {} paths; every number below covers those paths only\n",
                    group_thousands(std::to_string(report.paths_done)),

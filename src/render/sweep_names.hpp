@@ -16,6 +16,10 @@ struct SweepParameterNames {
 
 SweepParameterNames sweep_parameter_names(const SweepSpec& spec);
 
+// A value as the reports show it: the word of a parameter whose values are words (monitoring),
+// else the number formatted by `number` ("{:g}", "{:.6g}").
+std::string sweep_value_text(const SweepSpec& spec, double value, std::string_view number = "{:g}");
+
 // Importance-sampled: the sentence the text and HTML print (the range of the values' effective
 // paths); the caller checks that the first point's simulation has `importance`.
 std::string sweep_importance_sentence(const SweepResult& sweep);

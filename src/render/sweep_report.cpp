@@ -35,8 +35,17 @@ SweepParameterNames sweep_parameter_names(const SweepSpec& spec) {
             return {"volatility scale", "volatility scale",
                     "volatility scale (times the scenario's volatilities)"};
         case SweepParameter::horizon_days: return {"horizon", "horizon (days)", "horizon (days)"};
+        case SweepParameter::steps_per_day:
+            return {"steps per day", "steps per day", "monitoring steps per day (at the scenario's horizon)"};
+        case SweepParameter::monitoring: return {"monitoring", "monitoring", "monitoring"};
     }
     return {};
+}
+
+std::string sweep_value_text(const SweepSpec& spec, double value, std::string_view number) {
+    const std::string_view word = sweep_value_word(spec.parameter, value);
+    if (!word.empty()) return std::string(word);
+    return fmt::format(fmt::runtime(number), value);
 }
 
 // The range of the values' effective paths; values sampled plainly (no liquidating move) left out.
@@ -66,6 +75,13 @@ using detail::money;
 using detail::percent_plain;
 using detail::sweep_importance_sentence;
 using detail::sweep_parameter_names;
+using detail::sweep_value_text;
+
+// A value in the JSON: a number, or the word of a parameter whose values are words.
+Json value_json(const SweepSpec& spec, double value) {
+    const std::string_view word = sweep_value_word(spec.parameter, value);
+    return word.empty() ? Json(value) : Json(word);
+}
 
 static_assert(tail_levels[1] == crossover_level);
 
@@ -77,7 +93,7 @@ Json proportion_json(const Proportion& p) {
     return {{"estimate", p.estimate}, {"ci95", Json::array({p.ci95.lo, p.ci95.hi})}};
 }
 
-Json point_json(const SweepPoint& point) {
+Json point_json(const SweepSpec& spec, const SweepPoint& point) {
     check_finite(point.report);  // nlohmann would write NaN as null
     Json modes = Json::object();
     for (std::size_t m = 0; m < mode_count; ++m) {
@@ -89,7 +105,7 @@ Json point_json(const SweepPoint& point) {
             {"loss_mean", summary.loss.mean},
             {"contagion_probability", proportion_json(point.contagion[m])}};
     }
-    Json out = {{"value", point.value}, {"overflowed_paths", point.report.simulation.overflowed_paths}};
+    Json out = {{"value", value_json(spec, point.value)}, {"overflowed_paths", point.report.simulation.overflowed_paths}};
     // Each value has its own book and so its own selloff: simulation.importance of its report.
     if (point.report.simulation.importance) {
         Json simulation = Json::object();
@@ -107,8 +123,8 @@ Json point_json(const SweepPoint& point) {
 Json crossover_json(const SweepResult& sweep) {
     if (!sweep.crossover) return nullptr;
     const Crossover& c = *sweep.crossover;
-    return {{"value", c.value},
-            {"bracket", Json::array({c.lo, c.hi})},
+    return {{"value", value_json(sweep.spec, c.value)},
+            {"bracket", Json::array({value_json(sweep.spec, c.lo), value_json(sweep.spec, c.hi)})},
             {"cross_exceeds_isolated", c.cross_exceeds_above ? "above" : "below"},
             {"level", crossover_level},
             {"es_cross", Json::array({c.es_cross[0], c.es_cross[1]})},
@@ -117,12 +133,20 @@ Json crossover_json(const SweepResult& sweep) {
             {"grid_sign_changes", c.grid_sign_changes}};
 }
 
+// The grid every value runs on; the swept one of steps per day and monitoring is in the table.
+std::string grid_line(SweepParameter parameter, const SimulationInfo& info) {
+    if (parameter == SweepParameter::steps_per_day) return fmt::format("{} monitoring", to_string(info.monitoring));
+    if (parameter == SweepParameter::monitoring) return fmt::format("{} steps/day", info.steps_per_day);
+    return fmt::format("{} steps/day, {} monitoring", info.steps_per_day, to_string(info.monitoring));
+}
+
 }  // namespace
 
 std::string to_json(const SweepResult& sweep) {
     Json out;
     out["schema"] = sweep_schema;
     out["scenario"] = sweep.scenario;
+    if (!sweep.overrides.empty()) out["overrides"] = sweep.overrides;  // absent without --set
     out["parameter"] = to_string(sweep.spec.parameter);
     if (sweep.spec.parameter == SweepParameter::correlation_blend) {
         out["blend_target"] = sweep.spec.blend_target_source.empty()
@@ -139,6 +163,9 @@ std::string to_json(const SweepResult& sweep) {
                          {"importance_sampling", to_string(info.importance_sampling)},
                          {"common_random_numbers", true},
                          {"elapsed_s", sweep.elapsed_s}};
+    // Swept: each point's value says it.
+    if (sweep.spec.parameter == SweepParameter::steps_per_day) out["simulation"].erase("steps_per_day");
+    if (sweep.spec.parameter == SweepParameter::monitoring) out["simulation"].erase("monitoring");
     if (const auto& precision = sweep.precision) {  // the grid's: every value on sweep.paths
         out["simulation"]["precision"] = {
             {"target", precision->target.target},     {"relative", precision->target.relative},
@@ -146,7 +173,7 @@ std::string to_json(const SweepResult& sweep) {
             {"paths_needed", precision->paths_needed}, {"paths_max", precision->paths_max}};
     }
     Json points = Json::array();
-    for (const SweepPoint& point : sweep.points) points.push_back(point_json(point));
+    for (const SweepPoint& point : sweep.points) points.push_back(point_json(sweep.spec, point));
     out["points"] = std::move(points);
     out["crossover"] = crossover_json(sweep);
     out["crossover_outcome"] = to_string(sweep.crossover_outcome);
@@ -163,7 +190,8 @@ std::string to_csv(const SweepResult& sweep) {
     for (const SweepPoint& point : sweep.points) {
         for (std::size_t m = 0; m < mode_count; ++m) {
             const ModeSummary& s = point.report.modes[m].summary;
-            out += fmt::format("{},{},{},{},{},{}", to_string(sweep.spec.parameter), point.value,
+            out += fmt::format("{},{},{},{},{},{}", to_string(sweep.spec.parameter),
+                               sweep_value_text(sweep.spec, point.value, "{}"),
                                to_string(all_modes[m]), s.liquidation_probability.estimate,
                                s.liquidation_probability.ci95.lo, s.liquidation_probability.ci95.hi);
             for (const double v : s.loss.var) out += fmt::format(",{}", v);
@@ -180,7 +208,7 @@ void write_text(std::ostream& out, const SweepResult& sweep) {
     const SimulationInfo& info = sweep.points.front().report.simulation;
     fmt::print(out, "{}: {} values; {} paths, seed {}, the same random numbers at every value\n",
                sweep_parameter_names(sweep.spec).label, sweep.points.size(), sweep.paths, sweep.seed);
-    fmt::print(out, "{} steps/day, {} monitoring\n", info.steps_per_day, to_string(info.monitoring));
+    fmt::print(out, "{}\n", grid_line(sweep.spec.parameter, info));
     if (info.importance) fmt::print(out, "{}\n", sweep_importance_sentence(sweep));
     if (const auto& precision = sweep.precision) {
         fmt::print(out, "precision +-{}{} on every mode's P(liquidation) 95% interval: {}\n",
@@ -199,8 +227,8 @@ void write_text(std::ostream& out, const SweepResult& sweep) {
     fmt::print(out, "{}\n", std::string(10 + 3 + 35 + 3 + 41 + 3 + 21, '-'));
     for (const SweepPoint& point : sweep.points) {
         const auto& modes = point.report.modes;
-        fmt::print(out, "{:>10.6g} | {:>11}{:>11}{:>13} | {:>13}{:>13}{:>15} | {:>8}{:>13}\n",
-                   point.value, percent_plain(modes[0].summary.liquidation_probability.estimate),
+        fmt::print(out, "{:>10} | {:>11}{:>11}{:>13} | {:>13}{:>13}{:>15} | {:>8}{:>13}\n",
+                   sweep_value_text(sweep.spec, point.value, "{:.6g}"), percent_plain(modes[0].summary.liquidation_probability.estimate),
                    percent_plain(modes[1].summary.liquidation_probability.estimate),
                    percent_plain(modes[2].summary.liquidation_probability.estimate),
                    money(es(point, MarginMode::isolated)), money(es(point, MarginMode::cross)),
@@ -212,10 +240,11 @@ void write_text(std::ostream& out, const SweepResult& sweep) {
         case CrossoverOutcome::found: {
             const Crossover& c = *sweep.crossover;
             fmt::print(out,
-                       "Crossover: cross margin's ES 99% exceeds isolated's {} {} = {:.6g} "
-                       "(between {:.6g} and {:.6g}, {} bisection steps on the same paths).\n",
+                       "Crossover: cross margin's ES 99% exceeds isolated's {} {} = {} "
+                       "(between {} and {}, {} bisection steps on the same paths).\n",
                        c.cross_exceeds_above ? "above" : "below", to_string(sweep.spec.parameter),
-                       c.value, c.lo, c.hi, c.bisection_steps);
+                       sweep_value_text(sweep.spec, c.value, "{:.6g}"), sweep_value_text(sweep.spec, c.lo, "{:.6g}"),
+                       sweep_value_text(sweep.spec, c.hi, "{:.6g}"), c.bisection_steps);
             if (c.grid_sign_changes > 1) {
                 fmt::print(out, "The curves cross {} times on the grid: this is the first.\n",
                            c.grid_sign_changes);

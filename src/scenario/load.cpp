@@ -1,6 +1,7 @@
 // Loading a scenario: the file read and parsed, then each table read in pipeline order
 // (readers.hpp) and the warnings collected.
 #include "scenario/checks.hpp"
+#include "scenario/overrides.hpp"
 #include "scenario/readers.hpp"
 
 #include <filesystem>
@@ -38,12 +39,24 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     return scenario;
 }
 
+// The document with the overrides of `options` applied, read; an error about a key an override
+// set names the override.
+Scenario build_overridden(toml::table document, std::string_view source_name, const LoadOptions& options) {
+    const std::vector<AppliedOverride> applied = apply_overrides(document, options.overrides);
+    try {
+        Scenario scenario = build_scenario(document, source_name, options);
+        for (const ScenarioOverride& given : options.overrides) scenario.overrides.push_back(given.text());
+        return scenario;
+    } catch (const InputError& error) {
+        throw located_in_override(error, std::string(source_name), applied);
+    }
+}
+
 }  // namespace
 
 Scenario parse_scenario(std::string_view toml_text, std::string_view source_name,
                         const LoadOptions& options) {
-    const toml::table document = parse_toml(toml_text, std::string(source_name));
-    return build_scenario(document, source_name, options);
+    return build_overridden(parse_toml(toml_text, std::string(source_name)), source_name, options);
 }
 
 Scenario load_scenario(const std::filesystem::path& path, const LoadOptions& options) {

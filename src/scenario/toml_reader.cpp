@@ -50,6 +50,10 @@ std::string join(std::initializer_list<std::string_view> names, std::string_view
 }
 
 void Context::warn(const toml::source_region& at, std::string_view text) {
+    if (const auto given = given_elsewhere(at)) {
+        warnings_.push_back(fmt::format("{}: {}", *given, text));
+        return;
+    }
     const std::string_view file =
         file_.empty() ? std::string_view("<input>") : std::string_view(file_);
     warnings_.push_back(fmt::format("{}:{}:{}: {}", file, at.begin.line, at.begin.column, text));

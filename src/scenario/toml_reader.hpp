@@ -44,6 +44,8 @@ public:
 
     [[noreturn]] void fail(const toml::source_region& at, std::string key, std::string message,
                            std::string expected) const {
+        if (const auto given = given_elsewhere(at))  // a value set by --set KEY=VALUE: named so
+            throw InputError(*given, 0, 0, std::move(key), std::move(message), std::move(expected));
         throw InputError(file_, at.begin.line, at.begin.column, std::move(key), std::move(message),
                          std::move(expected));
     }
@@ -54,6 +56,12 @@ public:
     void add_warnings(std::vector<std::string> more);
 
 private:
+    // The source of a node that is not from this file: the argument of a --set (overrides.hpp).
+    std::optional<std::string> given_elsewhere(const toml::source_region& at) const {
+        if (at.path && !at.path->empty() && *at.path != file_) return *at.path;
+        return std::nullopt;
+    }
+
     std::string file_;
     std::vector<std::string> warnings_;
 };
