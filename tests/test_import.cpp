@@ -222,7 +222,7 @@ TEST_CASE("a liquidationPrice marginsim does not reproduce is a warning naming t
                                        Catch::Contains("are the brackets those of the account"));
 }
 
-TEST_CASE("a cross account whose position could not stand alone imports; isolated mode is flagged",
+TEST_CASE("a cross account whose position could not stand alone imports, its isolated mode flagged",
           "[import][binance]") {
     TempDir dir("marginsim_test_import");
     const TestAccount account = deep_loss_cross_book();
