@@ -20,6 +20,7 @@
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
+#include "marginsim/sweep.hpp"
 
 using namespace marginsim;
 
@@ -221,4 +222,26 @@ TEST_CASE("the command line answers a book that starts liquidated, flagged in ev
     CHECK(s["modes"]["as_configured"]["liquidated_at_start"] == nlohmann::json::array({1}));
     CHECK(s["modes"]["isolated"]["liquidated_at_start"] == nlohmann::json::array({1}));  // on its own 500
     CHECK_FALSE(s["modes"]["cross"].contains("liquidated_at_start"));  // the whole balance carries it
+}
+
+TEST_CASE("a sweep whose larger leverages start a position liquidated says so at those values",
+          "[start_liquidation][sweep]") {
+    // X long 40 from 117 with margin 700 (equity 20 = maintenance 20). Scaling the leverage by
+    // 0.5 doubles the margin to 1,400 (equity 720): alive; at 1 and 2 it starts liquidated.
+    Scenario base = parse_scenario(book(117, 700, "isolated"), "dead.toml");
+    base.simulation.paths = 2048;
+    SweepSpec spec;
+    spec.parameter = SweepParameter::leverage_scale;
+    spec.values = {0.5, 1.0, 2.0};
+    const SweepResult sweep = run_sweep(base, spec);
+    CHECK_FALSE(sweep.points[0].report.modes[mode_index(MarginMode::isolated)].starts_liquidated());
+    CHECK(sweep.points[1].report.modes[mode_index(MarginMode::isolated)].starts_liquidated());
+    CHECK(sweep.points[2].report.modes[mode_index(MarginMode::isolated)].summary.liquidation_probability.estimate == 1.0);
+    const nlohmann::json json = nlohmann::json::parse(to_json(sweep));
+    CHECK_FALSE(json["points"][0]["modes"]["isolated"].contains("liquidated_at_start"));
+    CHECK(json["points"][1]["modes"]["isolated"]["liquidated_at_start"] == nlohmann::json::array({0}));
+    std::ostringstream text;
+    write_text(text, sweep);
+    CHECK_THAT(text.str(), Catch::Contains("STARTS LIQUIDATED (P = 1 at time 0") &&
+                               Catch::Contains("isolated at 1, 2; as_configured at 1, 2"));
 }

@@ -141,7 +141,8 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec,
 // among its keys), points: [ { value (a number; a word for monitoring), overflowed_paths, importance (importance-sampled runs: the
 // value's own, as a report's simulation.importance), modes: { <mode>: { liquidation_probability:
 // {estimate, ci95}, var: {<level>: ..}, es: {<level>: ..}, loss_mean, contagion_probability:
-// {estimate, ci95} } }, comparison } ], crossover (null when there is none), crossover_outcome };
+// {estimate, ci95}[, liquidated_at_start: [position indices], only then] } }, comparison } ],
+// crossover (null when there is none), crossover_outcome };
 // pretty-printed.
 std::string to_json(const SweepResult& sweep);
 // One row per (value, mode).

@@ -107,6 +107,8 @@ std::string sweep_chart(const SweepResult& sweep, const std::string& title, cons
 
 std::string sweep_section(const SweepResult& sweep) {
     std::string out = "<h2>Sweep: " + escape_html(parameter_axis_label(sweep)) + "</h2>\n";
+    if (const std::string dead = detail::sweep_start_liquidation_sentence(sweep); !dead.empty())
+        out += "<p class=\"partial\">" + escape_html(dead) + "</p>\n";
     out += reading_list(plain_reading(sweep));
     const std::vector<std::size_t> all{0, 1, 2};
     out += sweep_chart(sweep, "P(any liquidation) against the " + parameter_words(sweep) + " (band: 95% CI)",

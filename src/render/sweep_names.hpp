@@ -23,5 +23,8 @@ std::string sweep_value_text(const SweepSpec& spec, double value, std::string_vi
 // Importance-sampled: the sentence the text and HTML print (the range of the values' effective
 // paths); the caller checks that the first point's simulation has `importance`.
 std::string sweep_importance_sentence(const SweepResult& sweep);
+// The modes that start liquidated and at which values (docs/model.md#books-that-start-liquidated);
+// empty when none does.
+std::string sweep_start_liquidation_sentence(const SweepResult& sweep);
 
 }  // namespace marginsim::detail

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fmt/ostream.h>
 
 #include "render/format.hpp"
@@ -64,6 +65,22 @@ std::string sweep_importance_sentence(const SweepResult& sweep) {
                        *fewest == *most ? "" : grouped(*fewest) + " - ", grouped(*most));
 }
 
+std::string sweep_start_liquidation_sentence(const SweepResult& sweep) {
+    std::string modes;
+    for (const MarginMode mode : all_modes) {
+        std::vector<std::string> values;
+        for (const SweepPoint& point : sweep.points)
+            if (point.report.modes[mode_index(mode)].starts_liquidated())
+                values.push_back(sweep_value_text(sweep.spec, point.value, "{:.6g}"));
+        if (values.empty()) continue;
+        const std::string where =
+            values.size() == sweep.points.size() ? std::string("at every value") : "at " + fmt::format("{}", fmt::join(values, ", "));
+        modes += fmt::format("{}{} {}", modes.empty() ? "" : "; ", to_string(mode), where);
+    }
+    if (modes.empty()) return {};
+    return "STARTS LIQUIDATED (P = 1 at time 0, docs/model.md#books-that-start-liquidated): " + modes;
+}
+
 }  // namespace detail
 
 namespace {
@@ -104,6 +121,12 @@ Json point_json(const SweepSpec& spec, const SweepPoint& point) {
             {"es", levels_json(summary.loss.es)},
             {"loss_mean", summary.loss.mean},
             {"contagion_probability", proportion_json(point.contagion[m])}};
+        const ModeReport& mode = point.report.modes[m];
+        if (!mode.starts_liquidated()) continue;
+        Json dead = Json::array();
+        for (std::size_t j = 0; j < mode.positions.size(); ++j)
+            if (mode.positions[j].liquidated_at_start) dead.push_back(j);
+        modes[std::string(to_string(all_modes[m]))]["liquidated_at_start"] = std::move(dead);
     }
     Json out = {{"value", value_json(spec, point.value)}, {"overflowed_paths", point.report.simulation.overflowed_paths}};
     // Each value has its own book and so its own selloff: simulation.importance of its report.
@@ -235,6 +258,8 @@ void write_text(std::ostream& out, const SweepResult& sweep) {
                    money(es(point, MarginMode::as_configured)), percent_plain(point.contagion[1].estimate),
                    percent_plain(point.contagion[2].estimate));
     }
+    if (const std::string dead = detail::sweep_start_liquidation_sentence(sweep); !dead.empty())
+        fmt::print(out, "{}\n", dead);
     fmt::print(out, "\n");
     switch (sweep.crossover_outcome) {
         case CrossoverOutcome::found: {
