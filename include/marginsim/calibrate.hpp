@@ -168,6 +168,11 @@ Calibration calibrate_files(const std::vector<std::filesystem::path>& files,
 // comments.
 std::string to_toml_snippet(const Calibration& calibration);
 
+// The `matrix = [...]` lines of the [correlation] table (and `repair = "nearest"` when only
+// 12 decimals keep it positive semi-definite), each correlation rounded to the fewest decimals,
+// from 4, at which the rounded matrix stays positive semi-definite. Empty for one asset.
+std::string correlation_matrix_toml(const Calibration& calibration);
+
 namespace detail {
 
 // Row-major covariance matrix of returns [asset][k].

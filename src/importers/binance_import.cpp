@@ -72,17 +72,6 @@ std::vector<std::filesystem::path> history_files(const ImportedBook& book,
     return files;
 }
 
-// The fewest decimals, from 4, at which the rounded matrix stays positive semi-definite.
-int correlation_decimals(const Calibration& c) {
-    const std::size_t d = c.asset_count();
-    for (int decimals = 4; decimals < 12; ++decimals) {
-        std::vector<double> rounded(d * d);
-        for (std::size_t k = 0; k < d * d; ++k) rounded[k] = std::stod(fixed(c.correlation[k].value, decimals));
-        if (detail::smallest_eigenvalue(rounded, d) >= 0.0) return decimals;
-    }
-    return 12;
-}
-
 std::string utc_time(long long milliseconds) {
     const auto time = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(milliseconds));
     return fmt::format("{} {:02}:{:02}:{:02} UTC", format_date(std::chrono::floor<std::chrono::days>(time)),
@@ -141,20 +130,9 @@ void write_asset(std::string& out, const BookAsset& a, const Calibration& c, std
 void write_correlation(std::string& out, const Calibration& c) {
     const std::size_t d = c.asset_count();
     if (d < 2) return;
-    const int decimals = correlation_decimals(c);
     out += "\n[correlation]\n# In [[assets]] order:";
     for (const SeriesInfo& s : c.data.series) out += ' ' + s.symbol;
-    out += "\nmatrix = [";
-    for (std::size_t i = 0; i < d; ++i) {
-        out += i == 0 ? "[" : ",\n          [";
-        for (std::size_t j = 0; j < d; ++j) {
-            out += j == 0 ? "" : ", ";
-            out += i == j ? "1.0" : fixed(c.correlation_at(i, j).value, decimals);
-        }
-        out += ']';
-    }
-    out += "]\n";
-    if (decimals == 12) out += "repair = \"nearest\"  # singular to rounding\n";
+    out += '\n' + correlation_matrix_toml(c);
 }
 
 std::string lp_comment(const BookPosition& p, const std::optional<double>& ours) {

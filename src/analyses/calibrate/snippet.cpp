@@ -117,7 +117,6 @@ void write_assets(std::string& out, const Calibration& c) {
 void write_correlation(std::string& out, const Calibration& c) {
     const std::size_t d = c.asset_count();
     if (d < 2) return;
-    const int decimals = correlation_decimals(c);
     out += "\n[correlation]\n# In [[assets]] order:";
     for (const SeriesInfo& s : c.data.series) out += ' ' + s.symbol;
     out += ". Standard errors:";
@@ -127,17 +126,7 @@ void write_correlation(std::string& out, const Calibration& c) {
                                standard_error(c.correlation_at(i, j).standard_error));
         }
     }
-    out += "\nmatrix = [";
-    for (std::size_t i = 0; i < d; ++i) {
-        out += i == 0 ? "[" : ",\n          [";
-        for (std::size_t j = 0; j < d; ++j) {
-            out += j == 0 ? "" : ", ";
-            out += i == j ? "1.0" : fixed(c.correlation_at(i, j).value, decimals);
-        }
-        out += ']';
-    }
-    out += "]\n";
-    if (decimals == 12) out += "repair = \"nearest\"  # singular to rounding\n";
+    out += '\n' + correlation_matrix_toml(c);
 }
 
 void write_dof(std::string& out, const Calibration& c) {
@@ -241,6 +230,24 @@ void check_snippet_loads(const Calibration& calibration) {
 }
 
 }  // namespace detail
+
+std::string correlation_matrix_toml(const Calibration& c) {
+    const std::size_t d = c.asset_count();
+    if (d < 2) return {};
+    const int decimals = correlation_decimals(c);
+    std::string out = "matrix = [";
+    for (std::size_t i = 0; i < d; ++i) {
+        out += i == 0 ? "[" : ",\n          [";
+        for (std::size_t j = 0; j < d; ++j) {
+            out += j == 0 ? "" : ", ";
+            out += i == j ? "1.0" : fixed(c.correlation_at(i, j).value, decimals);
+        }
+        out += ']';
+    }
+    out += "]\n";
+    if (decimals == 12) out += "repair = \"nearest\"  # singular to rounding\n";
+    return out;
+}
 
 std::string to_toml_snippet(const Calibration& calibration) {
     std::string out;
