@@ -29,6 +29,15 @@ using std::chrono::days;
 using namespace marginsim::testing;  // calibrate_fixtures.hpp, cli_runner.hpp
 using Result = marginsim::testing::CliResult;
 
+CalibrationOptions options_of(CovarianceMethod method, double lambda = 0.94,
+                              std::optional<int> window_days = std::nullopt) {
+    CalibrationOptions options;
+    options.method = method;
+    options.lambda = lambda;
+    options.window_days = window_days;
+    return options;
+}
+
 CovarianceMethod any_method() {
     return GENERATE(CovarianceMethod::sample, CovarianceMethod::ewma);
 }
@@ -278,7 +287,7 @@ TEST_CASE("calibrate with ewma reports the EWMA volatility and correlation", "[c
     const Date start = date(2025, 5, 1);
     AlignedReturns data = align_returns(
         {series_of("A", log_prices(start, xa)), series_of("B", log_prices(start, xb))});
-    const Calibration c = calibrate(data, {std::nullopt, CovarianceMethod::ewma, 0.9});
+    const Calibration c = calibrate(data, options_of(CovarianceMethod::ewma, 0.9));
     double w = 1.0, sw = 0.0, sw2 = 0.0, saa = 0.0, sbb = 0.0, sab = 0.0;
     for (std::size_t k = ra.size(); k-- > 0;) {
         sw += w;
@@ -524,7 +533,7 @@ TEST_CASE("a close the scenario could not hold is refused naming its file and li
     const std::size_t bad = GENERATE(std::size_t{59}, std::size_t{30}, std::size_t{0});
     const double wrong = GENERATE(1e300, 1e-300);
     b.closes[bad] = wrong;
-    const CalibrationOptions options{std::nullopt, any_method(), 0.94};
+    const CalibrationOptions options = options_of(any_method());
     INFO("close " << wrong << " on day " << bad << ", " << to_string(options.method));
     const std::vector<PriceSeries> series{parse_price_csv(ordered_csv(a), "A.csv"),
                                           parse_price_csv(ordered_csv(b), "B.csv")};
@@ -560,7 +569,7 @@ TEST_CASE("a series whose log returns are constant is refused: it has no correla
     INFO("daily growth " << growth << ", " << to_string(method));
     const std::vector<PriceSeries> series{series_of("A", a), series_of("C", log_prices(start, x))};
     try {
-        const Calibration c = calibrate(align_returns(series), {std::nullopt, method, 0.94});
+        const Calibration c = calibrate(align_returns(series), options_of(method));
         FAIL("calibrated, snippet:\n" << to_toml_snippet(c));
     } catch (const InputError& error) {
         INFO(error.what());
@@ -595,7 +604,7 @@ TEST_CASE("the real Binance files give the figures of an independent computation
     SECTION("the 365 days up to 2026-03-30") {
         // Closes 2025-03-30 .. 2026-03-30; 6 days missing (2026-01-08, 01-20, 03-20..22,
         // 03-25), so 355 returns once the 4 returns spanning them are dropped.
-        const Calibration c = calibrate_files(files, {}, {365});
+        const Calibration c = calibrate_files(files, {}, options_of(CovarianceMethod::sample, 0.94, 365));
         CHECK(c.data.first_date == date(2025, 3, 30));
         CHECK(c.data.last_date == date(2026, 3, 30));
         CHECK(c.data.missing_days == 6);

@@ -126,7 +126,7 @@ TEST_CASE("the worked example at leverages that let each position stand alone im
 
     // The volatilities and correlation are `marginsim calibrate`'s on the same files and window.
     const Calibration c = calibrate_files({bundled_history / "Binance_BTCUSDT_d.csv", bundled_history / "Binance_ETHUSDT_d.csv"},
-                                          {"BTC", "ETH"}, CalibrationOptions{365});
+                                          {"BTC", "ETH"}, [] { CalibrationOptions o; o.window_days = 365; return o; }());
     CHECK(s.assets[0].volatility == Approx(c.volatility[0].value).margin(5e-5));
     CHECK(s.assets[1].volatility == Approx(c.volatility[1].value).margin(5e-5));
     CHECK(s.correlation[1] == Approx(c.correlation_at(0, 1).value).margin(5e-5));

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,8 @@ using Date = std::chrono::sys_days;
 
 // "2026-03-30".
 std::string format_date(Date date);
+// "2026-03-30", optionally followed by a time (" 00:00:00", "T00:00Z"); none if not a date.
+std::optional<Date> parse_iso_date(std::string_view text);
 
 // One asset's daily closes, ascending by date, one close per date.
 struct PriceSeries {
@@ -97,10 +100,20 @@ AlignedReturns align_returns(const std::vector<PriceSeries>& series,
 enum class CovarianceMethod { sample, ewma };
 std::string_view to_string(CovarianceMethod method) noexcept;
 
+// The price model a calibration's snippet sets up (`--model`): absent, the assets and the
+// correlation with the fitted Student-t dof as a commented suggestion.
+enum class CalibratedModel { gaussian, student_t, garch };
+std::string_view to_string(CalibratedModel model) noexcept;
+// "gaussian", "student_t", "garch"; none for another name.
+std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept;
+
 struct CalibrationOptions {
     std::optional<int> window_days;  // calendar days up to the last common date; all if absent
     CovarianceMethod method = CovarianceMethod::sample;
     double lambda = 0.94;  // decay of the ewma method, in (0, 1)
+    std::optional<CalibratedModel> model;
+    // Use the closes up to this day only (a calibration as it could have been made then).
+    std::optional<Date> as_of;
 };
 
 struct Estimate {
@@ -116,6 +129,36 @@ struct DofEstimate {
     bool at_bound = false;  // the likelihood keeps rising to min_dof or max_dof
 };
 
+// GARCH(1,1) of one asset's daily log returns r_t: e_t = r_t - mean, variance
+// h_t = omega + alpha e_(t-1)^2 + beta h_(t-1), started at the sample variance of e, fitted by
+// Gaussian quasi-maximum likelihood (docs/analyses.md#garch). Omega in squared daily
+// log-return units. Standard errors are Bollerslev-Wooldridge's (robust to fat-tailed
+// innovations); NaN for a parameter on its boundary (0), where they do not hold.
+struct GarchEstimate {
+    Estimate omega;
+    Estimate alpha;
+    Estimate beta;
+    double mean = 0.0;             // of the returns, removed before the fit
+    double first_variance = 0.0;   // h_1: the sample variance of e
+    double start_variance = 0.0;   // h for the day after the last return: today's variance
+    double log_likelihood = 0.0;   // Gaussian, at the estimate
+    bool alpha_at_zero = false;    // no reaction to news: a constant volatility fits as well
+    bool beta_at_zero = false;
+    bool integrated = false;       // alpha + beta at 1: no finite long-run variance
+
+    double persistence() const noexcept { return alpha.value + beta.value; }
+    double long_run_variance() const noexcept;  // omega / (1 - alpha - beta)
+};
+
+GarchEstimate fit_garch(std::span<const double> returns);
+// h_1 .. h_(n+1) of the fitted recursion over the n returns: h_t is the variance the model
+// gave return t the day before; the last is the forecast for the day after the last return.
+std::vector<double> garch_filtered_variance(std::span<const double> returns,
+                                            const GarchEstimate& garch);
+// RiskMetrics' one-day-ahead variances of zero-mean returns, h_(t+1) = lambda h_t +
+// (1 - lambda) r_t^2, started at the mean square of the returns: n + 1 values as above.
+std::vector<double> ewma_filtered_variance(std::span<const double> returns, double lambda);
+
 struct Calibration {
     AlignedReturns data;
     CovarianceMethod method = CovarianceMethod::sample;
@@ -125,6 +168,14 @@ struct Calibration {
     std::vector<double> excess_kurtosis;  // of the daily returns, per asset
     std::vector<Estimate> correlation;    // row-major, asset_count()^2
     std::optional<DofEstimate> dof;       // absent when the correlation matrix is singular
+    std::optional<CalibratedModel> model;  // the snippet's (CalibrationOptions::model)
+    std::optional<Date> as_of;             // as requested
+    // GARCH(1,1) per asset; the correlation of the returns standardised by their GARCH
+    // volatility (the garch model's constant correlation), row-major; the Student-t dof of
+    // those residuals (its student_t innovations).
+    std::vector<GarchEstimate> garch;
+    std::vector<Estimate> garch_correlation;
+    std::optional<DofEstimate> garch_dof;
     std::vector<std::string> notes;       // what the user should know about the estimates
 
     std::size_t asset_count() const noexcept { return data.asset_count(); }
@@ -146,9 +197,12 @@ struct Calibration {
 // normal returns.
 // dof: the multivariate Student-t of unit variance (the engine's student_t model) fitted by
 // maximum likelihood to the returns standardised by the sample mean, volatility and
-// correlation, with a common scale factor profiled out (it absorbs the error of the sample
+// correlation (ewma: each return by its one-day-ahead EWMA volatility, under the residuals'
+// correlation), with a common scale factor profiled out (it absorbs the error of the sample
 // variances, which fat tails make large); its standard error from the observed information
 // of that profile likelihood, 1 / sqrt(-d^2 loglik / d dof^2).
+// garch, garch_correlation, garch_dof: always fitted (fit_garch per asset; the residuals
+// (r - mean) / sqrt(h) of each asset, their Pearson correlation and Student-t dof as above).
 // Throws InputError naming the file of a series whose daily log returns do not vary
 // (constant closes or constant growth: no volatility, correlations 0/0), and, since the
 // snippet must load, the file and line of the suspect close when the scenario loader refuses
@@ -156,7 +210,7 @@ struct Calibration {
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options = {});
 
 // read_price_csv of each file (with symbols[i] when `symbols` is not empty: one per file),
-// align_returns, calibrate.
+// the closes up to options.as_of, align_returns, calibrate.
 Calibration calibrate_files(const std::vector<std::filesystem::path>& files,
                             const std::vector<std::string>& symbols,
                             const CalibrationOptions& options = {});
@@ -167,6 +221,12 @@ Calibration calibrate_files(const std::vector<std::filesystem::path>& files,
 // as a commented [simulation] model = "student_t" suggestion; estimates' standard errors in
 // comments.
 std::string to_toml_snippet(const Calibration& calibration);
+
+// The calibration as JSON (schema "marginsim.calibration/1", docs/analyses.md#calibration-json):
+// every estimate with its standard error (null where it does not hold), GARCH per asset
+// (omega, alpha, beta, their std_error, today's and the long-run volatility), the correlation
+// and Student-t dof of the returns and of the GARCH residuals, the window and the notes.
+std::string to_json(const Calibration& calibration);
 
 // The `matrix = [...]` lines of the [correlation] table (and `repair = "nearest"` when only
 // 12 decimals keep it positive semi-definite), each correlation rounded to the fewest decimals,

@@ -38,6 +38,37 @@ std::string describe_window(const AlignedReturns& data) {
            fmt::format(": the {} calendar days up to the last common date", *data.window_days);
 }
 
+std::string or_na(double value, std::string_view format) {
+    return std::isfinite(value) ? fmt::format(fmt::runtime(format), value) : std::string("n/a");
+}
+
+std::string dof_text(const std::optional<DofEstimate>& dof) {
+    if (!dof) return "not fitted (singular correlation matrix)";
+    if (dof->at_bound) {
+        return fmt::format("{:.2f} (the likelihood is highest at the bound of the search)",
+                           dof->estimate.value);
+    }
+    return with_error(dof->estimate, 2);
+}
+
+std::string garch_summary(const Calibration& c) {
+    std::string out = fmt::format(
+        "\nGARCH(1,1), Gaussian QMLE (robust std errors)\n  {:<8} {:>22} {:>17} {:>17} {:>7} {:>9} {:>9}\n",
+        "", "omega (daily var)", "alpha", "beta", "a+b", "vol now", "long-run");
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        const GarchEstimate& g = c.garch[i];
+        out += fmt::format("  {:<8} {:>22} {:>17} {:>17} {:>7.4f} {:>9.4f} {:>9}\n",
+                           c.data.series[i].symbol,
+                           fmt::format("{:.3e} ({})", g.omega.value, or_na(g.omega.standard_error, "{:.1e}")),
+                           fmt::format("{:.4f} ({})", g.alpha.value, or_na(g.alpha.standard_error, "{:.4f}")),
+                           fmt::format("{:.4f} ({})", g.beta.value, or_na(g.beta.standard_error, "{:.4f}")),
+                           g.persistence(), std::sqrt(365.0 * g.start_variance),
+                           or_na(std::sqrt(365.0 * g.long_run_variance()), "{:.4f}"));
+    }
+    out += "  student_t dof of the GARCH residuals  " + dof_text(c.garch_dof) + '\n';
+    return out;
+}
+
 std::string summary(const Calibration& c) {
     const AlignedReturns& data = c.data;
     std::string out = fmt::format("calibration of {} asset{} from daily closes\n", c.asset_count(),
@@ -95,6 +126,7 @@ std::string summary(const Calibration& c) {
         out += with_error(c.dof->estimate, 2) +
                ": maximum likelihood of the multivariate Student-t of unit variance\n";
     }
+    out += garch_summary(c);
     if (!c.notes.empty()) {
         out += "\nnotes\n";
         for (const std::string& note : c.notes) out += "  - " + note + '\n';
@@ -151,6 +183,29 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
                      "'-', the snippet goes to stdout and the summary to stderr")
         ->type_name("PATH")
         ->check(nonempty_path());
+    command
+        ->add_option("--model", arguments.model,
+                     "The price model the snippet sets up: gaussian, student_t (the fitted dof) or "
+                     "garch (GARCH(1,1) per asset, today's volatility, the residuals' correlation "
+                     "and dof); default: the assets and correlation, the dof as a suggestion")
+        ->check(CLI::IsMember({"gaussian", "student_t", "garch"}));
+    command
+        ->add_option("--as-of", arguments.as_of,
+                     "Use the closes up to DATE (YYYY-MM-DD) only: the calibration as it could "
+                     "have been made that day")
+        ->type_name("DATE")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                return parse_iso_date(text) ? std::string()
+                                            : "must be a date YYYY-MM-DD, not '" + text + "'";
+            },
+            "DATE"));
+    command
+        ->add_option("--json", arguments.json,
+                     "Also write every fitted parameter with its standard error as JSON to PATH "
+                     "('-': stdout)")
+        ->type_name("PATH")
+        ->check(nonempty_path());
     command->footer(output_rules);
     return command;
 }
@@ -158,7 +213,7 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
 int calibrate_command(const CalibrateArguments& arguments) {
     std::vector<NamedPath> inputs;
     for (const std::string& file : arguments.files) inputs.push_back({"PRICES", file});
-    const OutputPlan plan({{"--out", arguments.out}}, inputs);
+    const OutputPlan plan({{"--out", arguments.out}, {"--json", arguments.json}}, inputs);
     if (arguments.lambda_option->count() > 0 && arguments.method != "ewma") {
         std::cerr << "error: --lambda is only used with --method ewma\n";
         return exit_usage;
@@ -184,15 +239,27 @@ int calibrate_command(const CalibrateArguments& arguments) {
     if (arguments.window_option->count() > 0) options.window_days = arguments.window;
     options.method = arguments.method == "ewma" ? CovarianceMethod::ewma : CovarianceMethod::sample;
     options.lambda = arguments.lambda;
+    if (!arguments.model.empty()) options.model = calibrated_model_from(arguments.model);
+    if (!arguments.as_of.empty()) options.as_of = parse_iso_date(arguments.as_of);
     const std::vector<std::filesystem::path> files(arguments.files.begin(), arguments.files.end());
     const Calibration calibration = calibrate_files(files, symbols, options);
     const std::string snippet = to_toml_snippet(calibration);
-    if (!plan.given("--out") || plan.stdout_taken()) {
-        std::cerr << summary(calibration);
-        write_stdout(snippet);
-    } else {
+    const std::string json = plan.given("--json") ? to_json(calibration) : std::string();
+    // stdout carries one thing: the snippet, unless --out takes it to a file or --json is '-'.
+    if (plan.given("--out") && arguments.out != "-") {
         plan.write("--out", snippet);
-        write_stdout(summary(calibration) + fmt::format("\nsnippet written to {}\n", arguments.out));
+        if (plan.given("--json")) plan.write("--json", json);
+        const std::string said =
+            summary(calibration) + fmt::format("\nsnippet written to {}\n", arguments.out);
+        if (plan.stdout_taken()) {
+            std::cerr << said;
+        } else {
+            write_stdout(said);
+        }
+    } else {
+        std::cerr << summary(calibration);
+        if (plan.given("--json")) plan.write("--json", json);
+        if (arguments.json != "-") write_stdout(snippet);
     }
     return exit_ok;
 }

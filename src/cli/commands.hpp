@@ -244,6 +244,9 @@ struct CalibrateArguments {
     double lambda = 0.94;
     std::vector<std::string> symbols;
     std::string out;
+    std::string json;
+    std::string model;
+    std::string as_of;
     // Set after parsing: which options were given.
     const CLI::Option* window_option = nullptr;
     const CLI::Option* lambda_option = nullptr;

@@ -27,6 +27,23 @@ std::string_view to_string(CovarianceMethod method) noexcept {
     return "unknown";
 }
 
+std::string_view to_string(CalibratedModel model) noexcept {
+    switch (model) {
+        case CalibratedModel::gaussian: return "gaussian";
+        case CalibratedModel::student_t: return "student_t";
+        case CalibratedModel::garch: return "garch";
+    }
+    return "unknown";
+}
+
+std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept {
+    for (const CalibratedModel model :
+         {CalibratedModel::gaussian, CalibratedModel::student_t, CalibratedModel::garch}) {
+        if (name == to_string(model)) return model;
+    }
+    return std::nullopt;
+}
+
 namespace detail {
 
 namespace {
@@ -265,33 +282,24 @@ void check_moving(const AlignedReturns& data) {
     }
 }
 
-// Squared Mahalanobis norms of the returns standardised by the sample mean and volatility,
-// under the sample correlation; none when that matrix is singular.
-std::optional<std::vector<double>> standardised_norms(const AlignedReturns& data) {
-    const std::size_t d = data.asset_count();
-    const std::size_t n = data.return_count();
-    const std::vector<double> covariance = detail::sample_covariance(data.returns);
-    const std::vector<double> correlation = correlation_of(covariance, d);
+using Residuals = std::vector<std::vector<double>>;  // [asset][k]
+
+// Squared Mahalanobis norms of standardised residuals under their own correlation; none when
+// that matrix is singular.
+std::optional<std::vector<double>> mahalanobis_norms(const Residuals& z,
+                                                     const std::vector<double>& correlation) {
+    const std::size_t d = z.size();
+    const std::size_t n = z[0].size();
     const auto size = static_cast<Eigen::Index>(d);
     const Eigen::MatrixXd r = Eigen::Map<const RowMajorMatrix>(correlation.data(), size, size);
     const Eigen::LLT<Eigen::MatrixXd> llt(r);
     if (llt.info() != Eigen::Success) return std::nullopt;
     const Eigen::MatrixXd l = llt.matrixL();
     if (l.diagonal().minCoeff() < 1e-6 * l.diagonal().maxCoeff()) return std::nullopt;
-
-    std::vector<double> mean(d);
-    std::vector<double> scale(d);
-    for (std::size_t i = 0; i < d; ++i) {
-        double sum = 0.0;
-        for (double x : data.returns[i]) sum += x;
-        mean[i] = sum / static_cast<double>(n);
-        scale[i] = std::sqrt(covariance[i * d + i]);
-    }
     Eigen::MatrixXd x(size, static_cast<Eigen::Index>(n));
     for (std::size_t i = 0; i < d; ++i) {
         for (std::size_t k = 0; k < n; ++k) {
-            x(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) =
-                (data.returns[i][k] - mean[i]) / scale[i];
+            x(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(k)) = z[i][k];
         }
     }
     const Eigen::MatrixXd y = llt.matrixL().solve(x);  // m_k = |L^-1 x_k|^2
@@ -300,6 +308,74 @@ std::optional<std::vector<double>> standardised_norms(const AlignedReturns& data
         norms[k] = y.col(static_cast<Eigen::Index>(k)).squaredNorm();
     }
     return norms;
+}
+
+// The returns standardised as the snippet's model sees them: by the sample mean and
+// volatility (sample method), or by each day's one-day-ahead EWMA volatility (ewma method:
+// the engine then starts from today's EWMA volatility, so the tails it needs are those of the
+// returns given their volatility, which clustering makes thinner).
+Residuals standardised_returns(const AlignedReturns& data, const std::vector<double>& covariance,
+                               const CalibrationOptions& options) {
+    const std::size_t d = data.asset_count();
+    Residuals z(d);
+    for (std::size_t i = 0; i < d; ++i) {
+        const std::vector<double>& r = data.returns[i];
+        if (options.method == CovarianceMethod::ewma) {
+            const std::vector<double> h = ewma_filtered_variance(r, options.lambda);
+            for (std::size_t k = 0; k < r.size(); ++k) z[i].push_back(r[k] / std::sqrt(h[k]));
+        } else {
+            const double mean = std::accumulate(r.begin(), r.end(), 0.0) / static_cast<double>(r.size());
+            const double sd = std::sqrt(covariance[i * d + i]);
+            for (double x : r) z[i].push_back((x - mean) / sd);
+        }
+    }
+    return z;
+}
+
+Residuals garch_residuals(const AlignedReturns& data, const std::vector<GarchEstimate>& garch) {
+    Residuals z(data.asset_count());
+    for (std::size_t i = 0; i < data.asset_count(); ++i) {
+        const std::vector<double>& r = data.returns[i];
+        const std::vector<double> h = garch_filtered_variance(r, garch[i]);
+        for (std::size_t k = 0; k < r.size(); ++k) {
+            z[i].push_back((r[k] - garch[i].mean) / std::sqrt(h[k]));
+        }
+    }
+    return z;
+}
+
+std::optional<DofEstimate> fit_dof(const Residuals& z, const std::vector<double>& correlation) {
+    if (const auto norms = mahalanobis_norms(z, correlation)) {
+        return detail::fit_student_t_dof(*norms, z.size());
+    }
+    return std::nullopt;
+}
+
+// Correlation estimates with normal-theory standard errors corrected for fat tails (see
+// calibrate in calibrate.hpp).
+std::vector<Estimate> correlation_estimates(const std::vector<double>& correlation,
+                                            const std::vector<double>& g2, double n_eff) {
+    const std::size_t d = g2.size();
+    std::vector<Estimate> result;
+    for (std::size_t i = 0; i < d; ++i) {
+        for (std::size_t j = 0; j < d; ++j) {
+            const double r = correlation[i * d + j];
+            const double elliptical = std::max(0.0, 1.0 + (g2[i] + g2[j]) / 6.0);
+            result.push_back({r, (1.0 - r * r) * std::sqrt(elliptical / n_eff)});
+        }
+    }
+    return result;
+}
+
+void fit_garch_model(Calibration& c) {
+    const AlignedReturns& data = c.data;
+    const std::size_t d = data.asset_count();
+    for (const std::vector<double>& r : data.returns) c.garch.push_back(fit_garch(r));
+    const Residuals z = garch_residuals(data, c.garch);
+    const std::vector<double> correlation = correlation_of(detail::sample_covariance(z), d);
+    c.garch_correlation =
+        correlation_estimates(correlation, excess_kurtosis(z), static_cast<double>(data.return_count()));
+    c.garch_dof = fit_dof(z, correlation);
 }
 
 void add_notes(Calibration& c) {
@@ -337,6 +413,22 @@ void add_notes(Calibration& c) {
     }
 }
 
+// Drops the closes after `last` (a calibration as of that day); a series with none left is
+// an error naming its file.
+void keep_until(PriceSeries& series, Date last) {
+    const auto end = std::upper_bound(series.dates.begin(), series.dates.end(), last);
+    const auto kept = static_cast<std::size_t>(end - series.dates.begin());
+    if (kept == 0) {
+        throw InputError(series.source, 0, 0, "--as-of",
+                         fmt::format("no close on or before {}: the file starts on {}",
+                                     format_date(last), format_date(series.dates.front())),
+                         "a date within the price history");
+    }
+    series.dates.resize(kept);
+    series.closes.resize(kept);
+    if (!series.lines.empty()) series.lines.resize(kept);
+}
+
 }  // namespace
 
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
@@ -365,17 +457,15 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
         c.volatility.push_back({vol, vol * std::sqrt((2.0 + g2[i]) / (4.0 * n_eff))});
     }
     const std::vector<double> correlation = correlation_of(covariance, d);
-    for (std::size_t i = 0; i < d; ++i) {
-        for (std::size_t j = 0; j < d; ++j) {
-            const double r = correlation[i * d + j];
-            const double elliptical = std::max(0.0, 1.0 + (g2[i] + g2[j]) / 6.0);
-            c.correlation.push_back({r, (1.0 - r * r) * std::sqrt(elliptical / n_eff)});
-        }
-    }
-    if (const auto norms = standardised_norms(data)) {
-        c.dof = detail::fit_student_t_dof(*norms, d);
-    }
+    c.correlation = correlation_estimates(correlation, g2, n_eff);
+    const Residuals z = standardised_returns(data, covariance, options);
+    // Under ewma the residuals' own correlation, as the engine's innovations are correlated.
+    c.dof = fit_dof(z, options.method == CovarianceMethod::ewma
+                           ? correlation_of(detail::sample_covariance(z), d)
+                           : correlation);
     c.data = std::move(data);
+    c.model = options.model;
+    fit_garch_model(c);
     add_notes(c);
     detail::check_snippet_loads(c);
     return c;
@@ -394,8 +484,11 @@ Calibration calibrate_files(const std::vector<std::filesystem::path>& files,
     for (std::size_t i = 0; i < files.size(); ++i) {
         series.push_back(read_price_csv(
             files[i], symbols.empty() ? std::nullopt : std::optional<std::string>(symbols[i])));
+        if (options.as_of) keep_until(series.back(), *options.as_of);
     }
-    return calibrate(align_returns(series, options.window_days), options);
+    Calibration c = calibrate(align_returns(series, options.window_days), options);
+    c.as_of = options.as_of;
+    return c;
 }
 
 }  // namespace marginsim

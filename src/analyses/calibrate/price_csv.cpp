@@ -325,4 +325,6 @@ PriceSeries read_price_csv(const std::filesystem::path& path,
     return parse_price_csv(text, name, symbol);
 }
 
+std::optional<Date> parse_iso_date(std::string_view text) { return parse_date(text); }
+
 }  // namespace marginsim

@@ -3,6 +3,8 @@
 
 #include "marginsim/calibrate.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -48,13 +50,28 @@ std::string fixed(double value, int decimals) {
     return text;
 }
 
+bool garch_snippet(const Calibration& c) { return c.model == CalibratedModel::garch; }
+
+// The snippet's correlation: of the returns, or under garch of the GARCH residuals.
+const std::vector<Estimate>& snippet_correlation(const Calibration& c) {
+    return garch_snippet(c) ? c.garch_correlation : c.correlation;
+}
+
+// The Student-t dof the snippet's model uses, when the fit found fat tails.
+std::optional<double> snippet_dof(const Calibration& c) {
+    const std::optional<DofEstimate>& dof = garch_snippet(c) ? c.garch_dof : c.dof;
+    if (!dof || (dof->at_bound && dof->estimate.value >= max_dof)) return std::nullopt;
+    return *parse_number(fixed(dof->estimate.value, 2));
+}
+
 // The fewest decimals, from 4, at which the rounded matrix stays positive semi-definite.
 int correlation_decimals(const Calibration& c) {
     const std::size_t d = c.asset_count();
+    const std::vector<Estimate>& correlation = snippet_correlation(c);
     for (int decimals = 4; decimals < 12; ++decimals) {
         std::vector<double> rounded(d * d);
         for (std::size_t k = 0; k < d * d; ++k) {
-            rounded[k] = *parse_number(fixed(c.correlation[k].value, decimals));
+            rounded[k] = *parse_number(fixed(correlation[k].value, decimals));
         }
         if (detail::smallest_eigenvalue(rounded, d) >= 0.0) return decimals;
     }
@@ -78,6 +95,11 @@ void write_header(std::string& out, const Calibration& c) {
     } else {
         out += " (all dates the files share)";
     }
+    if (data.window_truncated) {
+        out += fmt::format(";\n# SHORT HISTORY: the files share only {} days, fewer than the {} "
+                           "requested: the estimates are the less certain",
+                           (data.last_date - data.first_date).count(), *data.window_days);
+    }
     out += fmt::format(";\n# {} daily log returns", data.return_count());
     if (data.dropped_returns > 0) {
         out += fmt::format(" ({} returns spanning a missing day left out)", data.dropped_returns);
@@ -92,6 +114,9 @@ void write_header(std::string& out, const Calibration& c) {
         out +=
             "# Method: sample (volatility sqrt(365) x standard deviation, Pearson correlation).\n";
     }
+    if (c.as_of) {
+        out += fmt::format("# As of {}: the closes after it are not used.\n", format_date(*c.as_of));
+    }
     out += "# Standard errors (one sigma) are in the comments.\n";
 }
 
@@ -102,9 +127,19 @@ void write_assets(std::string& out, const Calibration& c) {
         out += fmt::format("symbol = {}\n", toml_string(s.symbol));
         out += fmt::format("price = {}  # last close, {}\n", c.data.last_close[i],
                            format_date(c.data.last_date));
-        out +=
-            fmt::format("volatility = {}  # standard error {}\n", fixed(c.volatility[i].value, 4),
-                        standard_error(c.volatility[i].standard_error));
+        if (garch_snippet(c)) {
+            const GarchEstimate& g = c.garch[i];
+            out += fmt::format(
+                "volatility = {}  # under garch today's: the GARCH forecast for {}; long-run {}\n",
+                fixed(std::sqrt(365.0 * g.start_variance), 4),
+                format_date(c.data.last_date + std::chrono::days(1)),
+                g.integrated ? std::string("none (alpha + beta = 1)")
+                             : fixed(std::sqrt(365.0 * g.long_run_variance()), 4));
+        } else {
+            out += fmt::format("volatility = {}  # standard error {}\n",
+                               fixed(c.volatility[i].value, 4),
+                               standard_error(c.volatility[i].standard_error));
+        }
         out += "drift = 0.0\n";
         out += fmt::format(
             "# Placeholder: replace with the exchange's maintenance margin rate, or with a tier\n"
@@ -117,16 +152,60 @@ void write_assets(std::string& out, const Calibration& c) {
 void write_correlation(std::string& out, const Calibration& c) {
     const std::size_t d = c.asset_count();
     if (d < 2) return;
-    out += "\n[correlation]\n# In [[assets]] order:";
+    out += garch_snippet(c) ? "\n[correlation]\n# Of the returns divided by their GARCH volatility, "
+                              "in [[assets]] order:"
+                            : "\n[correlation]\n# In [[assets]] order:";
     for (const SeriesInfo& s : c.data.series) out += ' ' + s.symbol;
     out += ". Standard errors:";
     for (std::size_t i = 0; i < d; ++i) {
         for (std::size_t j = i + 1; j < d; ++j) {
             out += fmt::format("\n#   {}/{} {}", c.data.series[i].symbol, c.data.series[j].symbol,
-                               standard_error(c.correlation_at(i, j).standard_error));
+                               standard_error(snippet_correlation(c)[i * d + j].standard_error));
         }
     }
     out += '\n' + correlation_matrix_toml(c);
+}
+
+void write_dof(std::string& out, const Calibration& c);
+
+// A bare TOML key when the symbol is one, else quoted.
+std::string toml_key(std::string_view symbol) {
+    const bool bare = !symbol.empty() && std::all_of(symbol.begin(), symbol.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-';
+    });
+    return bare ? std::string(symbol) : toml_string(symbol);
+}
+
+// 6 significant digits: omega is a small number (about 1e-5 for a daily volatility of 3%).
+std::string significant(double value) { return fmt::format("{:.6g}", value); }
+
+void write_garch(std::string& out, const Calibration& c) {
+    const std::optional<double> dof = snippet_dof(c);
+    out += fmt::format(
+        "\n# GARCH(1,1) by Gaussian quasi-maximum likelihood; omega in squared daily log "
+        "returns.\n# Set in [simulation]: model = \"garch\"{}\n",
+        dof ? fmt::format(", dof = {} (Student-t of the GARCH residuals)", fixed(*dof, 2)) : "");
+    out += "# Standard errors:";
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        const GarchEstimate& g = c.garch[i];
+        out += fmt::format("\n#   {}: omega {}, alpha {}, beta {}", c.data.series[i].symbol,
+                           std::isfinite(g.omega.standard_error) ? significant(g.omega.standard_error) : "n/a",
+                           standard_error(g.alpha.standard_error),
+                           standard_error(g.beta.standard_error));
+    }
+    out += fmt::format("\n[garch]\ninnovations = \"{}\"\n", dof ? "student_t" : "gaussian");
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        const GarchEstimate& g = c.garch[i];
+        out += fmt::format("{} = {{ omega = {}, alpha = {}, beta = {} }}\n",
+                           toml_key(c.data.series[i].symbol), significant(g.omega.value),
+                           fixed(g.alpha.value, 4), fixed(g.beta.value, 4));
+    }
+}
+
+void write_model(std::string& out, const Calibration& c) {
+    if (!c.model || *c.model == CalibratedModel::student_t) return write_dof(out, c);
+    if (*c.model == CalibratedModel::garch) return write_garch(out, c);
+    out += "\n# Set in [simulation]: model = \"gaussian\"\n";
 }
 
 void write_dof(std::string& out, const Calibration& c) {
@@ -218,7 +297,16 @@ namespace detail {
 
 void check_snippet_loads(const Calibration& calibration) {
     // The smallest frame a user pastes the snippet into: one position of 1 USDT.
-    const std::string frame = "[simulation]\nhorizon_days = 1\n[account]\nbalance = 1000\n";
+    std::string model;
+    if (calibration.model && *calibration.model != CalibratedModel::gaussian) {
+        const std::optional<double> dof = snippet_dof(calibration);
+        model = fmt::format("model = \"{}\"\n", garch_snippet(calibration) || dof
+                                                     ? to_string(*calibration.model)
+                                                     : "gaussian");
+        if (dof) model += fmt::format("dof = {}\n", *dof);
+    }
+    const std::string frame =
+        "[simulation]\nhorizon_days = 1\n" + model + "[account]\nbalance = 1000\n";
     const std::string position = fmt::format(
         "\n[[positions]]\nsymbol = {}\nside = \"long\"\nmargin = 1\nleverage = 1\n",
         toml_string(calibration.data.series.front().symbol));
@@ -240,7 +328,7 @@ std::string correlation_matrix_toml(const Calibration& c) {
         out += i == 0 ? "[" : ",\n          [";
         for (std::size_t j = 0; j < d; ++j) {
             out += j == 0 ? "" : ", ";
-            out += i == j ? "1.0" : fixed(c.correlation_at(i, j).value, decimals);
+            out += i == j ? "1.0" : fixed(snippet_correlation(c)[i * d + j].value, decimals);
         }
         out += ']';
     }
@@ -254,7 +342,7 @@ std::string to_toml_snippet(const Calibration& calibration) {
     write_header(out, calibration);
     write_assets(out, calibration);
     write_correlation(out, calibration);
-    write_dof(out, calibration);
+    write_model(out, calibration);
     return out;
 }
 
