@@ -4,12 +4,14 @@
 
 #include "marginsim/calibrate.hpp"
 #include "marginsim/error.hpp"
+#include "marginsim/scenario.hpp"
 #include "calibrate_fixtures.hpp"
 #include "cli_runner.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -298,4 +300,86 @@ TEST_CASE("calibrate --json carries every fitted parameter with its standard err
     CHECK(json["correlation"]["matrix"][0][1].get<double>() == c.correlation_at(0, 1).value);
     CHECK(json["student_t"]["dof"]["estimate"].get<double>() == c.dof->estimate.value);
     CHECK(json["garch_residuals"]["dof"]["estimate"].get<double>() == c.garch_dof->estimate.value);
+    // --json fits every model: the regimes too.
+    const RegimeEstimate regimes = fit_regimes(c.data);
+    CHECK(json["regimes"]["calm_to_stress"]["estimate"].get<double>() == regimes.calm_to_stress.value);
+    CHECK(json["regimes"]["stress"]["volatility"][1]["estimate"].get<double>() ==
+          regimes.volatility[1][1].value);
+}
+
+TEST_CASE("the regime EM recovers the switching intensities, volatilities and correlations of a "
+          "simulated two-regime history",
+          "[calibrate][regime]") {
+    // Daily switch probabilities 0.02 (calm -> stress) and 0.06 (back): a quarter of the days
+    // in stress; stress triples the volatilities (so that even a stay of a day or two shows) and lifts the correlation from 0.5 to 0.85.
+    const double p_cs = 0.02;
+    const double p_sc = 0.06;
+    const std::array<std::array<double, 2>, 2> sd{{{0.02, 0.03}, {0.06, 0.09}}};
+    const std::array<double, 2> rho{0.5, 0.85};
+    std::mt19937_64 engine(17);
+    std::normal_distribution<double> normal;
+    std::uniform_real_distribution<double> uniform;
+    int regime = 0;
+    std::vector<double> x1{std::log(100.0)};
+    std::vector<double> x2{std::log(10.0)};
+    constexpr int days = 6000;
+    // What this history did: the days spent in each regime before a switch test, and switches.
+    std::array<double, 2> stayed{0.0, 0.0};
+    std::array<double, 2> switched{0.0, 0.0};
+    for (int t = 1; t < days; ++t) {
+        const double z1 = normal(engine);
+        const double z2 = rho[regime] * z1 + std::sqrt(1.0 - rho[regime] * rho[regime]) * normal(engine);
+        x1.push_back(x1.back() + sd[regime][0] * z1);
+        x2.push_back(x2.back() + sd[regime][1] * z2);
+        stayed[static_cast<std::size_t>(regime)] += 1.0;
+        if (uniform(engine) < (regime == 0 ? p_cs : p_sc)) {
+            switched[static_cast<std::size_t>(regime)] += 1.0;
+            regime = 1 - regime;
+        }
+    }
+    const Date start = date(2005, 1, 1);
+    const AlignedReturns data =
+        align_returns({series_of("AAA", log_prices(start, x1)), series_of("BBB", log_prices(start, x2))});
+    const RegimeEstimate fit = fit_regimes(data);
+    INFO("calm_to_stress " << fit.calm_to_stress.value << " (" << fit.calm_to_stress.standard_error
+                           << "), stress_to_calm " << fit.stress_to_calm.value << " ("
+                           << fit.stress_to_calm.standard_error << "), iterations " << fit.iterations);
+    // The likelihood sees the regimes only through the returns: a stay of a day or two is
+    // easily missed, so the intensities are uncertain well beyond the counts' binomial error.
+    // Their standard errors (observed information) must cover the truth, and not by being huge.
+    const auto truth = [](double q) { return -365.0 * std::log1p(-q); };  // 7.37 and 22.6 a year
+    CHECK(std::abs(fit.calm_to_stress.value - truth(p_cs)) <= 3.0 * fit.calm_to_stress.standard_error);
+    CHECK(std::abs(fit.stress_to_calm.value - truth(p_sc)) <= 3.0 * fit.stress_to_calm.standard_error);
+    CHECK(fit.calm_to_stress.standard_error < 0.2 * truth(p_cs));
+    CHECK(fit.stress_to_calm.standard_error < 0.2 * truth(p_sc));
+    // The days spent in stress, as this history did.
+    CHECK(fit.expected_days[1] == Approx(stayed[1]).epsilon(0.05));
+    static_cast<void>(switched);
+
+    // --model regime: the snippet sets up the regime model with these estimates.
+    CalibrationOptions options;
+    options.model = CalibratedModel::regime;
+    const Calibration c = calibrate(data, options);
+    REQUIRE(c.regimes);
+    const Scenario scenario = parse_scenario(
+        "[simulation]\nhorizon_days = 7\nmodel = \"regime\"\n[account]\nbalance = 10000\n" +
+            to_toml_snippet(c) + with_position("AAA"),
+        "regime snippet");
+    CHECK(scenario.simulation.model == PriceModel::regime);
+    CHECK(scenario.regimes.calm_to_stress == Approx(fit.calm_to_stress.value).margin(0.005));
+    CHECK(scenario.regimes.stress_to_calm == Approx(fit.stress_to_calm.value).margin(0.005));
+    CHECK(scenario.regimes.stress_volatility[1] == Approx(fit.volatility[1][1].value).margin(5e-5));
+    CHECK(scenario.assets[0].volatility == Approx(fit.volatility[0][0].value).margin(5e-5));
+    CHECK(scenario.correlation[1] == Approx(fit.correlation[0][1].value).margin(5e-5));
+    CHECK(scenario.regimes.stress_correlation[1] == Approx(fit.correlation[1][1].value).margin(5e-5));
+    CHECK(scenario.regimes.start == (regime == 1 ? StartRegime::stress : StartRegime::calm));
+    for (int r = 0; r < 2; ++r) {
+        for (std::size_t i = 0; i < 2; ++i) {
+            INFO("regime " << r << " asset " << i);
+            CHECK(fit.volatility[static_cast<std::size_t>(r)][i].value ==
+                  Approx(sd[static_cast<std::size_t>(r)][i] * std::sqrt(365.0)).epsilon(0.06));
+        }
+        CHECK(fit.correlation[static_cast<std::size_t>(r)][1].value ==
+              Approx(rho[static_cast<std::size_t>(r)]).margin(0.05));
+    }
 }

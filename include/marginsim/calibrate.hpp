@@ -4,6 +4,7 @@
 // Pipeline: read_price_csv per file -> align_returns on the dates all files share ->
 // calibrate -> to_toml_snippet.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -102,9 +103,9 @@ std::string_view to_string(CovarianceMethod method) noexcept;
 
 // The price model a calibration's snippet sets up (`--model`): absent, the assets and the
 // correlation with the fitted Student-t dof as a commented suggestion.
-enum class CalibratedModel { gaussian, student_t, garch };
+enum class CalibratedModel { gaussian, student_t, garch, regime };
 std::string_view to_string(CalibratedModel model) noexcept;
-// "gaussian", "student_t", "garch"; none for another name.
+// "gaussian", "student_t", "garch", "regime"; none for another name.
 std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept;
 
 struct CalibrationOptions {
@@ -114,6 +115,8 @@ struct CalibrationOptions {
     std::optional<CalibratedModel> model;
     // Use the closes up to this day only (a calibration as it could have been made then).
     std::optional<Date> as_of;
+    // Fit every model (the regimes too, which cost an EM), not only the snippet's.
+    bool every_model = false;
 };
 
 struct Estimate {
@@ -159,6 +162,26 @@ std::vector<double> garch_filtered_variance(std::span<const double> returns,
 // (1 - lambda) r_t^2, started at the mean square of the returns: n + 1 values as above.
 std::vector<double> ewma_filtered_variance(std::span<const double> returns, double lambda);
 
+// Two regimes, calm and stress, fitted by EM (docs/analyses.md#regimes): each day's return
+// vector is zero-mean gaussian with its regime's covariance (after removing the sample means),
+// the regime a Markov chain switching at most once a day. The intensities are per year as the
+// engine's [regime] takes them, daily switch probability q -> -365 ln(1 - q). Stress is the
+// regime of the larger variances. Standard errors: of the intensities from the observed
+// information of the switch probabilities; of the volatilities and correlations, normal
+// theory at the expected days in the regime (a lower bound: the regimes are not observed).
+struct RegimeEstimate {
+    Estimate calm_to_stress;
+    Estimate stress_to_calm;
+    std::array<std::vector<Estimate>, 2> volatility;   // [0] calm, [1] stress, per asset
+    std::array<std::vector<Estimate>, 2> correlation;  // row-major per regime
+    std::array<double, 2> expected_days{};             // days in each regime, expected
+    double stress_probability_today = 0.0;             // filtered, on the last day
+    double log_likelihood = 0.0;
+    int iterations = 0;
+};
+
+RegimeEstimate fit_regimes(const AlignedReturns& data);
+
 struct Calibration {
     AlignedReturns data;
     CovarianceMethod method = CovarianceMethod::sample;
@@ -176,6 +199,8 @@ struct Calibration {
     std::vector<GarchEstimate> garch;
     std::vector<Estimate> garch_correlation;
     std::optional<DofEstimate> garch_dof;
+    // Fitted when the snippet's model is regime, or every model is asked for.
+    std::optional<RegimeEstimate> regimes;
     std::vector<std::string> notes;       // what the user should know about the estimates
 
     std::size_t asset_count() const noexcept { return data.asset_count(); }

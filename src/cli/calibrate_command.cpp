@@ -66,6 +66,18 @@ std::string garch_summary(const Calibration& c) {
                            or_na(std::sqrt(365.0 * g.long_run_variance()), "{:.4f}"));
     }
     out += "  student_t dof of the GARCH residuals  " + dof_text(c.garch_dof) + '\n';
+    if (c.regimes) {
+        const RegimeEstimate& r = *c.regimes;
+        out += fmt::format(
+            "\nregimes (EM): calm -> stress {} a year, stress -> calm {} a year; about {:.0f} days "
+            "calm, {:.0f} in stress; P(stress) today {:.3f}\n  {:<8} {:>17} {:>17}\n",
+            with_error(r.calm_to_stress, 2), with_error(r.stress_to_calm, 2), r.expected_days[0],
+            r.expected_days[1], r.stress_probability_today, "", "calm vol", "stress vol");
+        for (std::size_t i = 0; i < c.asset_count(); ++i) {
+            out += fmt::format("  {:<8} {:>17} {:>17}\n", c.data.series[i].symbol,
+                               with_error(r.volatility[0][i]), with_error(r.volatility[1][i]));
+        }
+    }
     return out;
 }
 
@@ -187,8 +199,8 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
         ->add_option("--model", arguments.model,
                      "The price model the snippet sets up: gaussian, student_t (the fitted dof) or "
                      "garch (GARCH(1,1) per asset, today's volatility, the residuals' correlation "
-                     "and dof); default: the assets and correlation, the dof as a suggestion")
-        ->check(CLI::IsMember({"gaussian", "student_t", "garch"}));
+                     "and dof) or regime (two regimes by EM); default: the assets and correlation, the dof as a suggestion")
+        ->check(CLI::IsMember({"gaussian", "student_t", "garch", "regime"}));
     command
         ->add_option("--as-of", arguments.as_of,
                      "Use the closes up to DATE (YYYY-MM-DD) only: the calibration as it could "
@@ -241,6 +253,7 @@ int calibrate_command(const CalibrateArguments& arguments) {
     options.lambda = arguments.lambda;
     if (!arguments.model.empty()) options.model = calibrated_model_from(arguments.model);
     if (!arguments.as_of.empty()) options.as_of = parse_iso_date(arguments.as_of);
+    options.every_model = !arguments.json.empty();
     const std::vector<std::filesystem::path> files(arguments.files.begin(), arguments.files.end());
     const Calibration calibration = calibrate_files(files, symbols, options);
     const std::string snippet = to_toml_snippet(calibration);

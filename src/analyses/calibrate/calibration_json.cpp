@@ -57,6 +57,24 @@ ordered_json garch(const GarchEstimate& g) {
             {"integrated", g.integrated}};
 }
 
+ordered_json regimes(const std::optional<RegimeEstimate>& fit, std::size_t d) {
+    if (!fit) return ordered_json();
+    ordered_json out = {{"calm_to_stress", estimate(fit->calm_to_stress)},
+                        {"stress_to_calm", estimate(fit->stress_to_calm)},
+                        {"expected_days", {{"calm", fit->expected_days[0]}, {"stress", fit->expected_days[1]}}},
+                        {"stress_probability_today", fit->stress_probability_today},
+                        {"log_likelihood", fit->log_likelihood}};
+    const char* names[2] = {"calm", "stress"};
+    for (std::size_t r = 0; r < 2; ++r) {
+        ordered_json volatility = ordered_json::array();
+        for (const Estimate& e : fit->volatility[r]) volatility.push_back(estimate(e));
+        out[names[r]] = {{"volatility", volatility},
+                         {"correlation", matrix(fit->correlation[r], d, false)},
+                         {"correlation_std_error", matrix(fit->correlation[r], d, true)}};
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string to_json(const Calibration& c) {
@@ -92,6 +110,7 @@ std::string to_json(const Calibration& c) {
     out["garch_residuals"] = {{"correlation", matrix(c.garch_correlation, d, false)},
                               {"correlation_std_error", matrix(c.garch_correlation, d, true)},
                               {"dof", dof(c.garch_dof)}};
+    out["regimes"] = regimes(c.regimes, d);  // null unless fitted (--model regime, --json)
     out["notes"] = c.notes;
     return out.dump(2) + '\n';
 }

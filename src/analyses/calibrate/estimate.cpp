@@ -32,13 +32,15 @@ std::string_view to_string(CalibratedModel model) noexcept {
         case CalibratedModel::gaussian: return "gaussian";
         case CalibratedModel::student_t: return "student_t";
         case CalibratedModel::garch: return "garch";
+        case CalibratedModel::regime: return "regime";
     }
     return "unknown";
 }
 
 std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept {
     for (const CalibratedModel model :
-         {CalibratedModel::gaussian, CalibratedModel::student_t, CalibratedModel::garch}) {
+         {CalibratedModel::gaussian, CalibratedModel::student_t, CalibratedModel::garch,
+          CalibratedModel::regime}) {
         if (name == to_string(model)) return model;
     }
     return std::nullopt;
@@ -466,6 +468,9 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     c.data = std::move(data);
     c.model = options.model;
     fit_garch_model(c);
+    if (options.every_model || options.model == CalibratedModel::regime) {
+        c.regimes = fit_regimes(c.data);
+    }
     add_notes(c);
     detail::check_snippet_loads(c);
     return c;

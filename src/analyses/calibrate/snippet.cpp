@@ -53,7 +53,14 @@ std::string fixed(double value, int decimals) {
 bool garch_snippet(const Calibration& c) { return c.model == CalibratedModel::garch; }
 
 // The snippet's correlation: of the returns, or under garch of the GARCH residuals.
+bool regime_snippet(const Calibration& c) {
+    return c.model == CalibratedModel::regime && c.regimes.has_value();
+}
+
+// The snippet's correlation: of the returns, under garch of the GARCH residuals, under regime
+// the calm regime's.
 const std::vector<Estimate>& snippet_correlation(const Calibration& c) {
+    if (regime_snippet(c)) return c.regimes->correlation[0];
     return garch_snippet(c) ? c.garch_correlation : c.correlation;
 }
 
@@ -65,9 +72,7 @@ std::optional<double> snippet_dof(const Calibration& c) {
 }
 
 // The fewest decimals, from 4, at which the rounded matrix stays positive semi-definite.
-int correlation_decimals(const Calibration& c) {
-    const std::size_t d = c.asset_count();
-    const std::vector<Estimate>& correlation = snippet_correlation(c);
+int correlation_decimals(const std::vector<Estimate>& correlation, std::size_t d) {
     for (int decimals = 4; decimals < 12; ++decimals) {
         std::vector<double> rounded(d * d);
         for (std::size_t k = 0; k < d * d; ++k) {
@@ -76,6 +81,24 @@ int correlation_decimals(const Calibration& c) {
         if (detail::smallest_eigenvalue(rounded, d) >= 0.0) return decimals;
     }
     return 12;
+}
+
+// The `matrix = [...]` lines of a d x d correlation (see correlation_matrix_toml).
+std::string correlation_lines(const std::vector<Estimate>& correlation, std::size_t d) {
+    if (d < 2) return {};
+    const int decimals = correlation_decimals(correlation, d);
+    std::string out = "matrix = [";
+    for (std::size_t i = 0; i < d; ++i) {
+        out += i == 0 ? "[" : ",\n          [";
+        for (std::size_t j = 0; j < d; ++j) {
+            out += j == 0 ? "" : ", ";
+            out += i == j ? "1.0" : fixed(correlation[i * d + j].value, decimals);
+        }
+        out += ']';
+    }
+    out += "]\n";
+    if (decimals == 12) out += "repair = \"nearest\"  # singular to rounding\n";
+    return out;
 }
 
 std::string standard_error(double se, int decimals = 4) {
@@ -127,7 +150,11 @@ void write_assets(std::string& out, const Calibration& c) {
         out += fmt::format("symbol = {}\n", toml_string(s.symbol));
         out += fmt::format("price = {}  # last close, {}\n", c.data.last_close[i],
                            format_date(c.data.last_date));
-        if (garch_snippet(c)) {
+        if (regime_snippet(c)) {
+            const Estimate& calm = c.regimes->volatility[0][i];
+            out += fmt::format("volatility = {}  # the calm regime's; standard error {}\n",
+                               fixed(calm.value, 4), standard_error(calm.standard_error));
+        } else if (garch_snippet(c)) {
             const GarchEstimate& g = c.garch[i];
             out += fmt::format(
                 "volatility = {}  # under garch today's: the GARCH forecast for {}; long-run {}\n",
@@ -152,9 +179,10 @@ void write_assets(std::string& out, const Calibration& c) {
 void write_correlation(std::string& out, const Calibration& c) {
     const std::size_t d = c.asset_count();
     if (d < 2) return;
-    out += garch_snippet(c) ? "\n[correlation]\n# Of the returns divided by their GARCH volatility, "
-                              "in [[assets]] order:"
-                            : "\n[correlation]\n# In [[assets]] order:";
+    out += garch_snippet(c)    ? "\n[correlation]\n# Of the returns divided by their GARCH volatility, "
+                                 "in [[assets]] order:"
+           : regime_snippet(c) ? "\n[correlation]\n# The calm regime's, in [[assets]] order:"
+                               : "\n[correlation]\n# In [[assets]] order:";
     for (const SeriesInfo& s : c.data.series) out += ' ' + s.symbol;
     out += ". Standard errors:";
     for (std::size_t i = 0; i < d; ++i) {
@@ -202,9 +230,34 @@ void write_garch(std::string& out, const Calibration& c) {
     }
 }
 
+void write_regime(std::string& out, const Calibration& c) {
+    const RegimeEstimate& r = *c.regimes;
+    const std::size_t d = c.asset_count();
+    out += fmt::format(
+        "\n# Two regimes by EM (Hamilton filter and smoother) on the daily returns: about {:.0f} "
+        "days calm, {:.0f} in stress.\n# Set in [simulation]: model = \"regime\"\n",
+        r.expected_days[0], r.expected_days[1]);
+    out += fmt::format(
+        "[regime]\ncalm_to_stress = {}  # switches per year; standard error {}\n"
+        "stress_to_calm = {}  # standard error {}\n",
+        fixed(r.calm_to_stress.value, 2), standard_error(r.calm_to_stress.standard_error, 2),
+        fixed(r.stress_to_calm.value, 2), standard_error(r.stress_to_calm.standard_error, 2));
+    out += fmt::format("start = \"{}\"  # today's regime: P(stress) = {} on {}\n",
+                       r.stress_probability_today > 0.5 ? "stress" : "calm",
+                       fixed(r.stress_probability_today, 3), format_date(c.data.last_date));
+    out += "\n[regime.stress]\nvolatility = {";
+    for (std::size_t i = 0; i < d; ++i) {
+        out += fmt::format("{}{} = {}", i == 0 ? " " : ", ", toml_key(c.data.series[i].symbol),
+                           fixed(r.volatility[1][i].value, 4));
+    }
+    out += " }\n";
+    if (d >= 2) out += "\n[regime.stress.correlation]\n" + correlation_lines(r.correlation[1], d);
+}
+
 void write_model(std::string& out, const Calibration& c) {
     if (!c.model || *c.model == CalibratedModel::student_t) return write_dof(out, c);
     if (*c.model == CalibratedModel::garch) return write_garch(out, c);
+    if (regime_snippet(c)) return write_regime(out, c);
     out += "\n# Set in [simulation]: model = \"gaussian\"\n";
 }
 
@@ -300,10 +353,10 @@ void check_snippet_loads(const Calibration& calibration) {
     std::string model;
     if (calibration.model && *calibration.model != CalibratedModel::gaussian) {
         const std::optional<double> dof = snippet_dof(calibration);
-        model = fmt::format("model = \"{}\"\n", garch_snippet(calibration) || dof
+        model = fmt::format("model = \"{}\"\n", garch_snippet(calibration) || regime_snippet(calibration) || dof
                                                      ? to_string(*calibration.model)
                                                      : "gaussian");
-        if (dof) model += fmt::format("dof = {}\n", *dof);
+        if (dof && !regime_snippet(calibration)) model += fmt::format("dof = {}\n", *dof);
     }
     const std::string frame =
         "[simulation]\nhorizon_days = 1\n" + model + "[account]\nbalance = 1000\n";
@@ -320,21 +373,7 @@ void check_snippet_loads(const Calibration& calibration) {
 }  // namespace detail
 
 std::string correlation_matrix_toml(const Calibration& c) {
-    const std::size_t d = c.asset_count();
-    if (d < 2) return {};
-    const int decimals = correlation_decimals(c);
-    std::string out = "matrix = [";
-    for (std::size_t i = 0; i < d; ++i) {
-        out += i == 0 ? "[" : ",\n          [";
-        for (std::size_t j = 0; j < d; ++j) {
-            out += j == 0 ? "" : ", ";
-            out += i == j ? "1.0" : fixed(snippet_correlation(c)[i * d + j].value, decimals);
-        }
-        out += ']';
-    }
-    out += "]\n";
-    if (decimals == 12) out += "repair = \"nearest\"  # singular to rounding\n";
-    return out;
+    return correlation_lines(snippet_correlation(c), c.asset_count());
 }
 
 std::string to_toml_snippet(const Calibration& calibration) {
