@@ -25,6 +25,7 @@ struct StressReport {
     std::vector<Replay> replays;       // in the order asked
     std::vector<std::string> skipped;  // catalogue windows the history does not cover, and why
     std::vector<std::string> warnings;
+    std::vector<std::string> overrides;  // Scenario::overrides, "KEY=VALUE" as given
 };
 
 // Each window through `series` (one per asset of the book, in its order: read_history). A
@@ -44,7 +45,7 @@ std::string catalogue_text();
 // JSON, schema "marginsim.stress/1": { schema, scenario, history, policy, balance, replays: [
 // { name, start, end, days, reference_date, description, assets: [...], outcomes: { closes |
 // extremes: { <mode>: { loss, at_risk, funding_paid, liquidated, first_liquidation_day,
-// positions: [...] } } }, answer, notes } ], skipped, warnings }; pretty-printed.
+// positions: [...] } } }, answer, notes } ], skipped, warnings, overrides }; pretty-printed.
 std::string to_json(const StressReport& report);
 // One row per window, basis, mode and position.
 std::string to_csv(const StressReport& report);

@@ -238,7 +238,8 @@ std::string to_json(const StressReport& report) {
              {"balance", report.balance},
              {"replays", std::move(replays)},
              {"skipped", report.skipped},
-             {"warnings", report.warnings}};
+             {"warnings", report.warnings},
+             {"overrides", report.overrides}};
     if (report.policy == LiquidationPolicy::fee) out["fee_rate"] = report.fee_rate;
     return out.dump(2) + "\n";
 }

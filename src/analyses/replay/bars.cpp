@@ -141,8 +141,8 @@ const std::vector<ReplayWindow>& replay_catalogue() {
          "Black Thursday: the COVID-19 panic sold off every market; BTC lost half its price in two days "
          "(low on 2020-03-13) before a rebound"},
         {"may-2021", ymd(2021, 5, 19), 5,
-         "China's ban on crypto services by financial institutions after weeks of selling: BTC touched 30,000 "
-         "intraday, ETH and SOL fell further, and the lows came back on 2021-05-21 and 05-23"},
+         "China barred its financial institutions from crypto services, after weeks of selling: BTC touched "
+         "30,000 intraday, ETH and SOL fell further, and their lows came on 2021-05-23"},
         {"luna-2022-05", ymd(2022, 5, 9), 5,
          "TerraUSD lost its dollar peg and LUNA went to zero: BTC fell from 34,000 to 26,700 by 2022-05-12, "
          "SOL halved"},

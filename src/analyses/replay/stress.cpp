@@ -32,6 +32,7 @@ StressReport stress_test(const Scenario& book, const std::vector<PriceSeries>& s
     report.fee_rate = book.fee_rate;
     report.balance = book.balance;
     report.warnings = book.warnings;
+    report.overrides = book.overrides;
     report.extremes_word = extremes_word(book);
     if (!series.empty()) {
         report.history = std::filesystem::path(series.front().source).parent_path().string();
