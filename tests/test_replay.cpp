@@ -466,6 +466,7 @@ TEST_CASE("history by symbol in a directory, and the replay values", "[replay]")
     CHECK_THROWS_WITH(replay_windows({"2021-02-30"}, std::nullopt, 7),
                       Contains("--replay 2021-02-30: not a date YYYY-MM-DD nor the name of a window of the catalogue"));
     CHECK_THROWS_AS(replay_windows({"covid"}, std::nullopt, 7), InputError);
+    CHECK_THROWS_WITH(replay_windows({"all"}, 0, 7), "--days: 0 days (expected at least one day to replay)");
 }
 
 TEST_CASE("the bundled history: a 10x BTC long is liquidated on 2020-03-12", "[replay]") {

@@ -161,6 +161,10 @@ const std::vector<ReplayWindow>& replay_catalogue() {
 
 std::vector<ReplayWindow> replay_windows(const std::vector<std::string>& requests, std::optional<int> days_count,
                                          int default_days) {
+    if ((days_count && *days_count < 1) || default_days < 1) {
+        throw InputError("--days", 0, 0, "", fmt::format("{} days", days_count ? *days_count : default_days),
+                         "at least one day to replay");
+    }
     std::vector<ReplayWindow> windows;
     const auto add = [&](ReplayWindow window) {
         if (days_count) window.days = *days_count;
