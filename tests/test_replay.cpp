@@ -503,3 +503,26 @@ TEST_CASE("the bundled history: a 10x BTC long is liquidated on 2020-03-12", "[r
     CHECK(outcome(r, ReplayBasis::closes, MarginMode::isolated, 0).price == Approx(66797.37 * close_move).epsilon(1e-12));
     CHECK(r.assets[0].worst_low <= low_move - 1.0);
 }
+
+TEST_CASE("a pool that starts liquidated is liquidated on day 0 with the loss of its floored equity", "[replay]") {
+    // A long opened at 200 (q = 10 x 1,000 / 200 = 50) now at 100: its isolated equity is
+    // 1000 - 5000 < 0, liquidated at the start, losing 0 more (the deficit is the exchange's);
+    // in cross the 10,000 balance carries it: equity 5,000 > maintenance 25.
+    std::string text =
+        "[simulation]\nhorizon_days = 2\n[account]\nbalance = 10000\n[[assets]]\nsymbol = \"AAA\"\nprice = 100\n"
+        "volatility = 0.5\nmaintenance_margin_rate = 0.005\n[[positions]]\nsymbol = \"AAA\"\nside = \"long\"\n"
+        "margin = 1000\nleverage = 10\nentry_price = 200\nmode = \"isolated\"\n";
+    const Scenario s = parse_scenario(text, "book.toml");
+    const PriceSeries aaa = parse_price_csv(plain_csv(day(2024, 1, 1), {10, 10.5, 11}), "AAA.csv");
+    const Replay r = replay(s, daily_bars({aaa}), 1, 2);
+    for (const ReplayBasis basis : all_bases) {
+        const PositionOutcome& p = outcome(r, basis, MarginMode::isolated, 0);
+        CHECK((p.liquidated && p.day == 0 && !p.date));
+        CHECK_FALSE(p.liquidation_price);
+        CHECK(mode_outcome(r, basis, MarginMode::isolated).loss == Approx(0.0));
+        CHECK(mode_outcome(r, basis, MarginMode::isolated).first_day() == 0);
+        // Cross: open to the end, marked at 110: upnl 50 (110 - 200) = -4,500 against a start of -5,000.
+        CHECK_FALSE(outcome(r, basis, MarginMode::cross, 0).liquidated);
+        CHECK(mode_outcome(r, basis, MarginMode::cross).loss == Approx(-500.0));
+    }
+}
