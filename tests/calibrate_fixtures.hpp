@@ -48,8 +48,9 @@ inline std::string binance_csv(const Closes& c, const std::string& pair) {
         "Unix,Date,Symbol,Open,High,Low,Close,Volume BASE,Volume USDT,tradecount\n";
     for (std::size_t k = c.dates.size(); k-- > 0;) {
         const auto ms = static_cast<long long>(c.dates[k].time_since_epoch().count()) * 86400000LL;
-        text += std::to_string(ms) + "," + format_date(c.dates[k]) + "," + pair + ",1,2,0.5," +
-                fmt_close(c.closes[k]) + ",10,20,30\n";
+        const std::string close = fmt_close(c.closes[k]);  // open = high = low = close: a valid bar
+        text += std::to_string(ms) + "," + format_date(c.dates[k]) + "," + pair + "," + close + "," + close + "," +
+                close + "," + close + ",10,20,30\n";
     }
     return text;
 }

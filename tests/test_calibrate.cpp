@@ -101,7 +101,7 @@ TEST_CASE("malformed price files are rejected with file and line and column", "[
     const std::string header =
         "Unix,Date,Symbol,Open,High,Low,Close,Volume BTC,Volume USDT,tradecount\n";
     const std::string url = "https://www.CryptoDataDownload.com\n";
-    const std::string row = "1774828800000,2026-03-30,BTCUSDT,1,2,0.5,66797.37,10,20,30\n";
+    const std::string row = "1774828800000,2026-03-30,BTCUSDT,66010.93,68169.65,65800.59,66797.37,10,20,30\n";
     struct Case {
         std::string text;
         std::string message;

@@ -213,7 +213,7 @@ TEST_CASE("the Student-t dof differs between sample- and volatility-standardised
           Approx(0.6).margin(4.0 * by_sample.garch_correlation[1].standard_error));
 }
 
-TEST_CASE("--as-of calibrates on the closes up to that day only: later closes change nothing",
+TEST_CASE("a calibration as of a day (--as-of) uses the closes up to it only: later closes change nothing",
           "[calibrate][garch]") {
     const std::vector<PriceSeries> full = clustered_pair(1200);
     const Date as_of = date(2017, 6, 30);

@@ -23,13 +23,18 @@ std::string format_date(Date date);
 // "2026-03-30", optionally followed by a time (" 00:00:00", "T00:00Z"); none if not a date.
 std::optional<Date> parse_iso_date(std::string_view text);
 
-// One asset's daily closes, ascending by date, one close per date.
+// One asset's daily bars, ascending by date, one per date: the closes, and the day's open,
+// high and low when the file has those columns (else empty; highs and lows come together).
 struct PriceSeries {
     std::string symbol;
     std::string source;  // file path, or a name for in-memory text
     std::vector<Date> dates;
     std::vector<double> closes;
     std::vector<std::size_t> lines;  // of each close in the source; empty for in-memory series
+    std::vector<double> opens;       // empty without an Open column
+    std::vector<double> highs;       // empty without both High and Low columns
+    std::vector<double> lows;
+    bool has_extremes() const noexcept { return !highs.empty(); }
 };
 
 // Reads a daily price CSV, in either format:
@@ -37,8 +42,10 @@ struct PriceSeries {
 //   `Unix,Date,Symbol,Open,High,Low,Close,...`, one row per day, newest first;
 // - plain: the header `date,close`, one row per day.
 // Columns are found by name (case-insensitive): `date` (YYYY-MM-DD, a time after it is
-// ignored), `close` (> 0) and the optional `symbol`. Rows may come in any order; a date given
-// twice is an error. The symbol is `symbol` when given, else the Symbol column without its
+// ignored), `close` (> 0) and the optional `symbol`, `open`, `high` and `low` (> 0; highs and
+// lows are read when both columns are there, with low <= high and the close, and the open
+// when given, in [low, high] on every row). Rows may come in any order; a date given twice is
+// an error. The symbol is `symbol` when given, else the Symbol column without its
 // quote currency (BTCUSDT -> BTC), else symbol_from_file_name. Throws InputError naming the
 // file, line and column.
 PriceSeries read_price_csv(const std::filesystem::path& path,

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <stdexcept>
@@ -267,6 +268,25 @@ struct ImportArguments {
 
 CLI::App* add_import_command(CLI::App& app, ImportArguments& arguments);
 int import_command(const ImportArguments& arguments);
+
+// The bundled daily price history (import's and stress's default): installed next to the
+// program (<prefix>/share/marginsim/binance_daily), else in the source tree it was built from.
+std::filesystem::path bundled_history();
+
+struct StressArguments {
+    std::string scenario;
+    std::string tiers_dir;
+    std::vector<std::string> sets;     // --set KEY=VALUE, in order
+    std::vector<std::string> replays;  // --replay DATE|NAME|all, in order
+    int days = 0;
+    std::string history;  // empty: the bundled daily bars
+    bool list = false;
+    OutputArguments outputs;
+    const CLI::Option* days_option = nullptr;  // set after parsing: was --days given
+};
+
+CLI::App* add_stress_command(CLI::App& app, StressArguments& arguments);
+int stress_command(const StressArguments& arguments);
 
 inline void print_warnings(const std::vector<std::string>& warnings) {
     for (const std::string& warning : warnings) std::cerr << "warning: " << warning << '\n';

@@ -15,25 +15,8 @@
 #include "marginsim/import.hpp"
 #include "outputs.hpp"
 
-#ifndef MARGINSIM_BUNDLED_HISTORY
-#error "MARGINSIM_BUNDLED_HISTORY must be defined by the build"
-#endif
-
 namespace marginsim::cli {
 namespace {
-
-// The bundled daily closes: installed next to the program (<prefix>/share/marginsim/
-// binance_daily), else in the source tree the program was built from.
-std::filesystem::path bundled_history() {
-    std::error_code error;
-    const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", error);
-    if (!error) {
-        const std::filesystem::path installed =
-            program.parent_path().parent_path() / "share" / "marginsim" / "binance_daily";
-        if (std::filesystem::is_directory(installed, error)) return installed;
-    }
-    return MARGINSIM_BUNDLED_HISTORY;
-}
 
 std::string now_utc() {
     const auto now = std::chrono::floor<std::chrono::minutes>(std::chrono::system_clock::now());

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
     CalibrateArguments calibrate;
     ImportArguments import_arguments;
     HtmlArguments html;
+    StressArguments stress;
     const std::vector<Subcommand> commands{
         subcommand(app, run, add_run_command, run_command),
         subcommand(app, validate, add_validate_command, validate_command),
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
         subcommand(app, calibrate, add_calibrate_command, calibrate_command),
         subcommand(app, import_arguments, add_import_command, import_command),
         subcommand(app, html, add_html_command, html_command),
+        subcommand(app, stress, add_stress_command, stress_command),
     };
 
     try {

@@ -1,10 +1,26 @@
 // The flags several commands share, each defined once: outputs, scenario, progress, force.
 
 #include <string>
+#include <system_error>
 
 #include "commands.hpp"
 
+#ifndef MARGINSIM_BUNDLED_HISTORY
+#error "MARGINSIM_BUNDLED_HISTORY must be defined by the build"
+#endif
+
 namespace marginsim::cli {
+
+std::filesystem::path bundled_history() {
+    std::error_code error;
+    const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (!error) {
+        const std::filesystem::path installed =
+            program.parent_path().parent_path() / "share" / "marginsim" / "binance_daily";
+        if (std::filesystem::is_directory(installed, error)) return installed;
+    }
+    return MARGINSIM_BUNDLED_HISTORY;
+}
 
 const char* const output_rules =
     "Outputs: PATH '-' is stdout, and at most one output may go there; the table is then not printed\n"

@@ -428,6 +428,9 @@ void keep_until(PriceSeries& series, Date last) {
     }
     series.dates.resize(kept);
     series.closes.resize(kept);
+    for (std::vector<double>* column : {&series.opens, &series.highs, &series.lows}) {
+        if (!column->empty()) column->resize(kept);
+    }
     if (!series.lines.empty()) series.lines.resize(kept);
 }
 

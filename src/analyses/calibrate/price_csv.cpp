@@ -1,5 +1,6 @@
 // Daily price files: CryptoDataDownload/Binance and plain `date,close` CSVs, read into one
-// asset's series of closes, with the symbol from a column or the file name.
+// asset's series of closes (with the day's open, high and low when the file has them), with
+// the symbol from a column or the file name.
 
 #include "marginsim/calibrate.hpp"
 
@@ -113,6 +114,9 @@ struct Columns {
     std::size_t date = 0;
     std::size_t close = 0;
     std::optional<std::size_t> symbol;
+    std::optional<std::size_t> open;
+    std::optional<std::size_t> high;  // high and low: both or neither
+    std::optional<std::size_t> low;
 };
 
 std::optional<Columns> header_columns(std::string_view line) {
@@ -126,8 +130,12 @@ std::optional<Columns> header_columns(std::string_view line) {
         if (name == "date" && !date) date = i;
         if (name == "close" && !close) close = i;
         if (name == "symbol" && !columns.symbol) columns.symbol = i;
+        if (name == "open" && !columns.open) columns.open = i;
+        if (name == "high" && !columns.high) columns.high = i;
+        if (name == "low" && !columns.low) columns.low = i;
     }
     if (!date || !close) return std::nullopt;
+    if (!columns.high || !columns.low) columns.high = columns.low = std::nullopt;
     columns.date = *date;
     columns.close = *close;
     return columns;
@@ -199,7 +207,47 @@ struct Row {
     std::size_t line = 0;
     Date date;
     double close = 0.0;
+    double open = 0.0;  // 0 when the file has no such column
+    double high = 0.0;
+    double low = 0.0;
 };
+
+// A price cell of a row: a finite number > 0.
+double price_cell(const CsvContext& context, const Line& line, const Cell& cell, const std::string& key,
+                  const std::string& expected) {
+    const auto value = parse_number(cell.text);
+    if (!value || !std::isfinite(*value) || *value <= 0.0) {
+        context.fail(line.number, cell.column, key,
+                     fmt::format("{}: found \"{}\"", value ? "not a price > 0" : "not a number", cell.text),
+                     expected);
+    }
+    return *value;
+}
+
+// The open, high and low of a row, when the file has those columns: low <= high, and the
+// close and the open inside [low, high].
+void read_extremes(const CsvContext& context, const Line& line, const std::vector<Cell>& cells,
+                   const Columns& columns, Row& row) {
+    if (columns.open) row.open = price_cell(context, line, cells[*columns.open], "open", "an opening price > 0");
+    if (!columns.high) return;
+    const Cell& high_cell = cells[*columns.high];
+    row.high = price_cell(context, line, high_cell, "high", "the day's highest price > 0");
+    row.low = price_cell(context, line, cells[*columns.low], "low", "the day's lowest price > 0");
+    if (row.high < row.low) {
+        context.fail(line.number, high_cell.column, "high",
+                     fmt::format("the high {} is below the low {}", high_cell.text, cells[*columns.low].text),
+                     "low <= high");
+    }
+    const auto check_inside = [&](std::size_t column, double value, const char* key) {
+        if (value >= row.low && value <= row.high) return;
+        context.fail(line.number, cells[column].column, key,
+                     fmt::format("{} {} lies outside the day's range [low {}, high {}]", key, cells[column].text,
+                                 cells[*columns.low].text, high_cell.text),
+                     fmt::format("low <= {} <= high", key));
+    };
+    check_inside(columns.close, row.close, "close");
+    if (columns.open) check_inside(*columns.open, row.open, "open");
+}
 
 
 }  // namespace
@@ -251,14 +299,7 @@ PriceSeries parse_price_csv(std::string_view text, std::string_view source_name,
                          fmt::format("not a date: found \"{}\"", date_cell.text),
                          "a calendar date YYYY-MM-DD");
         }
-        const Cell& close_cell = cells[columns.close];
-        const auto close = parse_number(close_cell.text);
-        if (!close || !std::isfinite(*close) || *close <= 0.0) {
-            context.fail(line.number, close_cell.column, "close",
-                         fmt::format("{}: found \"{}\"", close ? "not a price > 0" : "not a number",
-                                     close_cell.text),
-                         "a closing price > 0");
-        }
+        const double close = price_cell(context, line, cells[columns.close], "close", "a closing price > 0");
         if (columns.symbol) {
             const std::string_view cell = cells[*columns.symbol].text;
             if (symbol_line == 0) {
@@ -271,7 +312,9 @@ PriceSeries parse_price_csv(std::string_view text, std::string_view source_name,
                              "one asset per file: the same symbol on every row");
             }
         }
-        rows.push_back({line.number, *date, *close});
+        Row row{line.number, *date, close};
+        read_extremes(context, line, cells, columns, row);
+        rows.push_back(row);
     }
     if (rows.empty()) {
         context.fail(lines[header].number, 1, "", "no price rows after the header",
@@ -293,6 +336,11 @@ PriceSeries parse_price_csv(std::string_view text, std::string_view source_name,
         series.dates.push_back(rows[k].date);
         series.closes.push_back(rows[k].close);
         series.lines.push_back(rows[k].line);
+        if (columns.open) series.opens.push_back(rows[k].open);
+        if (columns.high) {
+            series.highs.push_back(rows[k].high);
+            series.lows.push_back(rows[k].low);
+        }
     }
     if (symbol) {
         series.symbol = *symbol;
