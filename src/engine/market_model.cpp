@@ -35,6 +35,14 @@ PathBlock::PathBlock(std::size_t asset_count, std::size_t capacity)
       tilt_score_(capacity, 0.0),
       weight_(capacity, 1.0) {}
 
+void PathBlock::enable_garch() {
+    const std::size_t size = asset_count_ * capacity_;
+    if (garch_variance_.size() == size) return;
+    for (std::vector<double>* v :
+         {&garch_variance_, &garch_step_sd_, &garch_step_drift_, &garch_day_shock_, &variance_scale_})
+        v->assign(size, 0.0);
+}
+
 void PathBlock::clear_jumps() noexcept {
     for (std::size_t s = 0; s < jump_count_; ++s) jump_slot_[jump_path_[s]] = -1;
     jump_count_ = 0;
@@ -103,7 +111,10 @@ MarketModel::MarketModel(const Scenario& scenario)
       steps_per_day_(scenario.simulation.steps_per_day),
       continuous_(scenario.simulation.monitoring == Monitoring::continuous),
       factor_(detail::cholesky_lower(scenario.correlation, scenario.asset_count())),
-      start_regime_(scenario.regimes.start) {
+      start_regime_(scenario.regimes.start),
+      daily_mixing_(model_ == PriceModel::student_t ||
+                    (model_ == PriceModel::garch && scenario.garch.innovations == GarchInnovations::student_t)),
+      garch_(scenario.garch.assets) {
     const double dt = scenario.simulation.dt_years;
     const std::size_t n = scenario.asset_count();
     const bool jumps = model_ == PriceModel::jump;
@@ -125,6 +136,8 @@ MarketModel::MarketModel(const Scenario& scenario)
                   : 0.0;
         log_drift_per_step_.push_back(
             (asset.drift - 0.5 * asset.volatility * asset.volatility - compensation) * dt);
+        drift_per_step_.push_back(asset.drift * dt);
+        garch_start_variance_.push_back(asset.volatility * asset.volatility / 365.0);
     }
     if (model_ == PriceModel::regime) {
         const Regimes& regimes = scenario.regimes;
@@ -171,6 +184,7 @@ MarketModel::MarketModel(const Scenario& scenario)
 
 void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) const {
     paths.reset(start_log_price_, n);
+    if (model_ == PriceModel::garch) start_garch(paths, n);
     if (tilt_.active()) {
         const std::span<double> u = paths.uniforms().first(n);
         rng.fill_uniforms(u);
@@ -259,7 +273,7 @@ void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
     const int step = paths.steps_taken() + 1;
     for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.normals(i), n});
     if (tilt_.active()) tilt_normals(paths);
-    if (model_ == PriceModel::student_t && day_starts(step)) {
+    if (daily_mixing_ && day_starts(step)) {
         // One mixing variable per model day, shared by the day's steps: the day's returns are
         // the multivariate t that dof was calibrated on, whatever steps_per_day is.
         const std::span<double> w = paths.chi_square();
@@ -530,6 +544,11 @@ void MarketModel::apply_jumps(PathBlock& paths) const {
 
 void MarketModel::advance(PathBlock& paths) const {
     if (continuous_) correlate_bridge_normals(paths);
+    if (model_ == PriceModel::garch) {
+        advance_garch(paths);
+        paths.count_step();
+        return;
+    }
     if (model_ == PriceModel::regime) {
         advance_regime(paths);
         paths.count_step();
