@@ -14,7 +14,7 @@
 
 namespace marginsim {
 
-enum class PriceModel { gaussian, student_t, jump, regime };
+enum class PriceModel { gaussian, student_t, jump, regime, garch };
 // When a liquidation is found (docs/model.md#monitoring): at any moment, the log prices between
 // two steps being Brownian bridges (continuous, the default), or at the steps only (discrete).
 enum class Monitoring { continuous, discrete };
@@ -40,6 +40,9 @@ std::string_view to_string(Monitoring monitoring) noexcept;
 std::string_view to_string(ImportanceSampling sampling) noexcept;
 enum class StartRegime { calm, stress, stationary };
 std::string_view to_string(StartRegime start) noexcept;
+// The innovations of the garch model: standard normals, or standardised Student-t (dof).
+enum class GarchInnovations { gaussian, student_t };
+std::string_view to_string(GarchInnovations innovations) noexcept;
 std::string_view to_string(LiquidationPolicy policy) noexcept;
 std::string_view to_string(Side side) noexcept;
 std::string_view to_string(MarginMode mode) noexcept;
@@ -75,7 +78,7 @@ struct Simulation {
     PriceModel model = PriceModel::gaussian;
     Monitoring monitoring = Monitoring::continuous;
     ImportanceSampling importance_sampling = ImportanceSampling::none;
-    double dof = 0.0;  // student_t only
+    double dof = 0.0;  // student_t, and garch with student_t innovations
     int threads = 0;   // 0 = all cores
 
     int steps = 0;          // round(horizon_days * steps_per_day)
@@ -146,6 +149,25 @@ struct Regimes {
     }
 };
 
+// One asset's GARCH(1,1) recursion of its daily variance h (squared daily log-return units):
+// h <- omega + alpha eps^2 + beta h after each day, eps the day's innovation.
+struct GarchParameters {
+    double omega = 0.0;  // > 0
+    double alpha = 0.0;  // >= 0
+    double beta = 0.0;   // >= 0, alpha + beta < 1
+    double persistence() const noexcept { return alpha + beta; }
+    // The long-run daily variance omega / (1 - alpha - beta).
+    double long_run_variance() const noexcept { return omega / (1.0 - alpha - beta); }
+};
+
+// model = "garch" ([garch]): each asset's daily variance follows its GARCH(1,1) recursion on
+// every path, from today's (the [[assets]] volatility^2 / 365); the standardised innovations
+// are correlated by [correlation].
+struct Garch {
+    GarchInnovations innovations = GarchInnovations::gaussian;
+    std::vector<GarchParameters> assets;  // per asset, in [[assets]] order
+};
+
 struct Scenario {
     std::string source;  // file path, or a name for in-memory text
     Simulation simulation;
@@ -159,6 +181,7 @@ struct Scenario {
     std::vector<Position> positions;
     Jumps jumps;      // model = "jump" only
     Regimes regimes;  // model = "regime" only
+    Garch garch;      // model = "garch" only
     std::vector<std::string> warnings;
     // The keys set from outside the file (LoadOptions::overrides), "KEY=VALUE" as given, in order.
     std::vector<std::string> overrides;

@@ -47,6 +47,20 @@ void print_regimes(const Scenario& scenario) {
     }
 }
 
+void print_garch(const Scenario& scenario) {
+    const Garch& garch = scenario.garch;
+    fmt::print("  garch          GARCH(1,1) daily variance from today's h_0 = volatility^2 / 365, {} innovations",
+               to_string(garch.innovations));
+    if (garch.innovations == GarchInnovations::student_t) fmt::print(" (dof {})", scenario.simulation.dof);
+    fmt::print("\n");
+    for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+        const GarchParameters& g = garch.assets[i];
+        fmt::print("    {:<12} omega {} alpha {} beta {}; alpha + beta {:.4g}, long-run volatility {:.4g}\n",
+                   scenario.assets[i].symbol, g.omega, g.alpha, g.beta, g.persistence(),
+                   std::sqrt(365.0 * g.long_run_variance()));
+    }
+}
+
 void print_simulation(const Scenario& scenario) {
     const Simulation& sim = scenario.simulation;
     fmt::print("simulation\n");
@@ -63,6 +77,7 @@ void print_simulation(const Scenario& scenario) {
     if (sim.model == PriceModel::student_t) fmt::print("  dof            {}\n", sim.dof);
     if (sim.model == PriceModel::jump) print_jumps(scenario);
     if (sim.model == PriceModel::regime) print_regimes(scenario);
+    if (sim.model == PriceModel::garch) print_garch(scenario);
     fmt::print("  threads        {}{}\n", sim.threads, sim.threads == 0 ? " (all cores)" : "");
 }
 

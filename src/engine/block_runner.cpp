@@ -44,6 +44,7 @@ SimulationInfo simulation_info(const Scenario& scenario, int threads, double ela
     info.dof = scenario.simulation.dof;
     info.jumps = scenario.jumps;
     info.regimes = scenario.regimes;
+    info.garch = scenario.garch;
     for (const Asset& asset : scenario.assets) info.symbols.push_back(asset.symbol);
     info.horizon_days = scenario.simulation.horizon_days;
     info.steps_per_day = scenario.simulation.steps_per_day;

@@ -63,6 +63,39 @@ double inverse_gaussian_cdf(double s, double mu, double lambda) noexcept {
     }
 }
 
+// add_position_terms with the asset's step sd scaled per path (garch: sqrt(h / h_0)).
+[[MARGINSIM_HOT_KERNEL]] void add_scaled_position_terms(double* __restrict surplus, double* __restrict gamma,
+                                                        double* __restrict spread, const double* __restrict upnl,
+                                                        const double* __restrict mm, const double* __restrict delta,
+                                                        double sd, const double* __restrict scale, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        surplus[k] += upnl[k] - mm[k];
+        gamma[k] += delta[k];
+        spread[k] += std::abs(delta[k]) * sd * scale[k];
+    }
+}
+
+// out[k] (+)= a (x[k] sx[k]) (y[k] sy[k]): add_regime_product of the garch model, whose paths
+// have one regime and per-asset scales of the step sd.
+[[MARGINSIM_HOT_KERNEL]] void add_scaled_product(double* __restrict out, const double* __restrict x,
+                                                 const double* __restrict sx, const double* __restrict y,
+                                                 const double* __restrict sy, double a, bool add, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        const double term = a * (x[k] * sx[k]) * (y[k] * sy[k]);
+        out[k] = add ? out[k] + term : term;
+    }
+}
+
+// out[k] (+)= a (x[k] sx[k]) z[k].
+[[MARGINSIM_HOT_KERNEL]] void add_scaled_projection(double* __restrict out, const double* __restrict x,
+                                                    const double* __restrict sx, const double* __restrict z, double a,
+                                                    bool add, std::size_t count) {
+    for (std::size_t k = 0; k < count; ++k) {
+        const double term = a * (x[k] * sx[k]) * z[k];
+        out[k] = add ? out[k] + term : term;
+    }
+}
+
 // hit[k]'s top bit: open path k ended at or below zero, or the lower bound
 // x = 2 S0 S1 min(1, |G1 / G0|) / (V (1 + |S0 / G0|) (1 + |S1 / G1|)) of its crossing exponent
 // (Cauchy-Schwarz on V, d >= r / (1 + r) for r = |S / G|) is below far_exponent; multiplied
@@ -177,10 +210,19 @@ void BookState::bridge_candidates(const PathBlock& paths, std::size_t g, std::si
     std::copy_n(collateral, count, bridge_surplus_.data());
     std::fill_n(bridge_gamma_.data(), count, 0.0);
     std::fill_n(bridge_spread_.data(), count, 0.0);
-    for (std::size_t j : pools_[g].positions)
-        add_position_terms(bridge_surplus_.data(), bridge_gamma_.data(), bridge_spread_.data(),
-                           position_upnl_.data() + j * chunk_, position_maintenance_.data() + j * chunk_,
-                           position_delta_.data() + j * chunk_, max_step_sd_[positions_[j].asset], count);
+    const bool scaled = paths.garch();  // each path's own step sd per asset
+    for (std::size_t j : pools_[g].positions) {
+        const std::size_t asset = positions_[j].asset;
+        if (scaled)
+            add_scaled_position_terms(bridge_surplus_.data(), bridge_gamma_.data(), bridge_spread_.data(),
+                                      position_upnl_.data() + j * chunk_, position_maintenance_.data() + j * chunk_,
+                                      position_delta_.data() + j * chunk_, max_step_sd_[asset],
+                                      paths.variance_scale(asset) + begin, count);
+        else
+            add_position_terms(bridge_surplus_.data(), bridge_gamma_.data(), bridge_spread_.data(),
+                               position_upnl_.data() + j * chunk_, position_maintenance_.data() + j * chunk_,
+                               position_delta_.data() + j * chunk_, max_step_sd_[asset], count);
+    }
     const PoolTerms& pool = pools_[g];
     const auto flag = [&](auto one_asset, const double* z) {
         flag_bridge_candidates<decltype(one_asset)::value>(
@@ -214,11 +256,23 @@ void BookState::bridge_candidates(const PathBlock& paths, std::size_t g, std::si
             for (std::size_t y = 0; y <= x; ++y) {
                 const std::size_t l = positions_[held[y]].asset;
                 const double twice = y == x ? 1.0 : 2.0;
-                add_regime_product(variance, dx, position_delta_.data() + held[y] * chunk_, regime,
-                                   twice * covariance[0][i * n + l], twice * covariance[1][i * n + l], x + y > 0, count);
+                const double* dy = position_delta_.data() + held[y] * chunk_;
+                if (scaled)
+                    add_scaled_product(variance, dx, paths.variance_scale(i) + begin, dy,
+                                       paths.variance_scale(l) + begin, twice * covariance[0][i * n + l], x + y > 0,
+                                       count);
+                else
+                    add_regime_product(variance, dx, dy, regime, twice * covariance[0][i * n + l],
+                                       twice * covariance[1][i * n + l], x + y > 0, count);
             }
-            add_regime_product(projection, dx, paths.bridge_normals(i) + begin, regime,
-                               std::sqrt(covariance[0][i * n + i]), std::sqrt(covariance[1][i * n + i]), x > 0, count);
+            if (scaled)
+                add_scaled_projection(projection, dx, paths.variance_scale(i) + begin,
+                                      paths.bridge_normals(i) + begin, std::sqrt(covariance[0][i * n + i]), x > 0,
+                                      count);
+            else
+                add_regime_product(projection, dx, paths.bridge_normals(i) + begin, regime,
+                                   std::sqrt(covariance[0][i * n + i]), std::sqrt(covariance[1][i * n + i]), x > 0,
+                                   count);
         }
         flag_pool_candidates(surplus_prev_.data() + row, gamma_prev_.data() + row, bridge_surplus_.data(),
                              bridge_gamma_.data(), variance, projection, paths.mixing_scale() + begin, collateral,
@@ -306,6 +360,10 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
     if (jump < 0) {
         for (std::size_t i : pool.assets) exposure_[i] = 0.0;
         for (std::size_t j : pool.positions) exposure_[positions_[j].asset] += position_delta_[j * chunk_ + k];
+        // garch: each asset's step sd is the path's own, so its exposure to the scenario's covariance
+        // is scaled by sqrt(h / h_0) (the signs, and so one_direction, are unchanged).
+        if (paths.garch())
+            for (std::size_t i : pool.assets) exposure_[i] *= paths.variance_scale(i)[p];
     } else {
         // The exposures just before the jump (the uniform's direction is that of the first part).
         pool_at(g, paths.pre_jump_log_price(static_cast<std::size_t>(jump)));

@@ -210,6 +210,11 @@ std::uint64_t scenario_content_hash(const Scenario& s) {
     }
     const Regimes& r = s.regimes;
     h.add(r.calm_to_stress).add(r.stress_to_calm).add(r.start).add(r.stress_volatility).add(r.stress_correlation);
+    // Added only for the garch model: the hashes of the other models stay as they were.
+    if (sim.model == PriceModel::garch) {
+        h.add(s.garch.innovations);
+        for (const GarchParameters& g : s.garch.assets) h.add(g.omega).add(g.alpha).add(g.beta);
+    }
     return h.value();
 }
 

@@ -96,6 +96,22 @@ public:
     std::span<double> weights() noexcept { return {weight_.data(), size_}; }
     std::span<const double> weights() const noexcept { return {weight_.data(), size_}; }
 
+    // The garch model's state, per asset and path [asset * capacity + path], sized by
+    // enable_garch() (MarketModel::start; empty under the other models): the path's daily
+    // variance h of the current day, the day's step sd sqrt(h / steps_per_day) and log drift
+    // per step, the innovation summed over the day so far, and the step sd relative to the
+    // scenario's (sqrt(h / h_0): what continuous monitoring scales the step's covariance by).
+    void enable_garch();
+    bool garch() const noexcept { return !garch_variance_.empty(); }
+    double* garch_variance(std::size_t asset) noexcept { return garch_variance_.data() + asset * capacity_; }
+    double* garch_step_sd(std::size_t asset) noexcept { return garch_step_sd_.data() + asset * capacity_; }
+    double* garch_step_drift(std::size_t asset) noexcept { return garch_step_drift_.data() + asset * capacity_; }
+    double* garch_day_shock(std::size_t asset) noexcept { return garch_day_shock_.data() + asset * capacity_; }
+    double* variance_scale(std::size_t asset) noexcept { return variance_scale_.data() + asset * capacity_; }
+    const double* variance_scale(std::size_t asset) const noexcept {
+        return variance_scale_.data() + asset * capacity_;
+    }
+
     // Per slot, the normals of the bridge's value at the jump time (scratch of the model).
     double* jump_bridge_normals(std::size_t slot) noexcept { return jump_bridge_normals_.data() + slot * asset_count_; }
 
@@ -124,6 +140,11 @@ private:
     std::vector<std::uint8_t> tilted_;
     std::vector<double> tilt_score_;
     std::vector<double> weight_;
+    std::vector<double> garch_variance_;
+    std::vector<double> garch_step_sd_;
+    std::vector<double> garch_step_drift_;
+    std::vector<double> garch_day_shock_;
+    std::vector<double> variance_scale_;
 };
 
 // An independent random stream per (seed, stream index): a Boost.Random engine with
@@ -182,7 +203,8 @@ public:
     void draw(PathBlock& paths, RandomStream& rng) const;
     // Moves every path of the block one step with the innovations already drawn,
     // then refreshes prices: x += (mu - vol^2/2) dt + vol sqrt(dt) e (+ the step's jumps,
-    // the drift compensated; in the regime model with the path's regime, which then switches).
+    // the drift compensated; in the regime model with the path's regime, which then switches;
+    // in the garch model with the path's own variance of the day in place of vol^2 / 365).
     // Prices follow as P e^(step) when the steps are short (as e^x to within ~1e-14), else e^x.
     void advance(PathBlock& paths) const;
     // From now on paths are drawn under `tilt` (start() picks each path's component, draw()
@@ -216,6 +238,11 @@ private:
     void apply_jumps(PathBlock& paths) const;
     void bridge_to_jump_times(PathBlock& paths) const;
     void advance_regime(PathBlock& paths) const;
+    // Garch model (market_garch.cpp): every path at today's variance; a step with each path's
+    // own variance (rolled forward by the recursion when a new day starts).
+    void start_garch(PathBlock& paths, std::size_t n) const;
+    void roll_garch_variance(PathBlock& paths) const;
+    void advance_garch(PathBlock& paths) const;
 
     bool day_starts(int step) const noexcept { return (step - 1) % steps_per_day_ == 0; }
     bool day_ends(int step) const noexcept { return step % steps_per_day_ == 0; }
@@ -249,6 +276,12 @@ private:
     // The correlation factor of each regime ([0] = factor_; [1] the stress one, regime model).
     std::array<std::vector<double>, 2> regime_factor_;
     StartRegime start_regime_ = StartRegime::calm;
+    // The day's multivariate t scale: student_t, and garch with student_t innovations.
+    bool daily_mixing_ = false;
+    // Garch model, per asset: the recursion, today's daily variance h_0 and mu dt.
+    std::vector<GarchParameters> garch_;
+    std::vector<double> garch_start_variance_;
+    std::vector<double> drift_per_step_;
     bool compound_ = false;  // prices follow short steps by compounding (see advance)
     double largest_step_sd_ = 0.0;
     ImportanceTilt tilt_;

@@ -150,6 +150,27 @@ Json regime_json(const SimulationInfo& info) {
             {"stress_correlation", std::move(matrix)}};
 }
 
+// {"innovations": "gaussian" | "student_t", ("dof": d,) "assets": [{"symbol", "omega", "alpha", "beta",
+// "persistence", "long_run_volatility"}]}, omega in squared daily log-return units, the long-run
+// volatility annualised (sqrt(365 omega / (1 - alpha - beta))).
+Json garch_json(const SimulationInfo& info) {
+    const Garch& garch = info.garch;
+    Json assets = Json::array();
+    for (std::size_t i = 0; i < info.symbols.size(); ++i) {
+        const GarchParameters& g = garch.assets[i];
+        assets.push_back({{"symbol", info.symbols[i]},
+                          {"omega", g.omega},
+                          {"alpha", g.alpha},
+                          {"beta", g.beta},
+                          {"persistence", g.persistence()},
+                          {"long_run_volatility", std::sqrt(365.0 * g.long_run_variance())}});
+    }
+    Json out = {{"innovations", to_string(garch.innovations)}};
+    if (garch.innovations == GarchInnovations::student_t) out["dof"] = info.dof;
+    out["assets"] = std::move(assets);
+    return out;
+}
+
 // {"selloff_log_return": {SYMBOL: x, ...}, "shift_sd": s, "targets": [{"modes": [MODE, ...], "shift_sd": s,
 // "selloff_log_return": {SYMBOL: x, ...}}, ...], "tilted_fraction": f, "effective_paths": n}
 Json importance_json(const SimulationInfo& info, const ImportanceInfo& importance) {
@@ -197,6 +218,7 @@ Json simulation_json(const SimulationInfo& info) {
     if (info.model == PriceModel::student_t) out["dof"] = info.dof;
     if (info.model == PriceModel::jump) out["jumps"] = jumps_json(info);
     if (info.model == PriceModel::regime) out["regime"] = regime_json(info);
+    if (info.model == PriceModel::garch) out["garch"] = garch_json(info);
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
     out["monitoring"] = to_string(info.monitoring);
@@ -225,6 +247,18 @@ std::string model_parameters(const SimulationInfo& info) {
         return fmt::format("calm->stress {:g}/yr, stress->calm {:g}/yr, {:.3g} of the time in stress",
                            info.regimes.calm_to_stress, info.regimes.stress_to_calm,
                            info.regimes.stationary_stress_share());
+    }
+    if (info.model == PriceModel::garch && !info.garch.assets.empty()) {
+        double low = 1.0, high = 0.0;
+        for (const GarchParameters& g : info.garch.assets) {
+            low = std::min(low, g.persistence());
+            high = std::max(high, g.persistence());
+        }
+        std::string text = "GARCH(1,1), " + std::string(to_string(info.garch.innovations)) + " innovations";
+        if (info.garch.innovations == GarchInnovations::student_t) text += fmt::format(" (dof {:g})", info.dof);
+        text += low == high ? fmt::format(", alpha + beta {:.3g}", low)
+                            : fmt::format(", alpha + beta {:.3g} to {:.3g}", low, high);
+        return text;
     }
     return "";
 }

@@ -1,5 +1,6 @@
-// The crash models' tables: [jumps] (Merton jumps, market-wide and idiosyncratic) and
-// [regime] (calm and stress regimes), each required by its model and refused under another.
+// The model tables: [jumps] (Merton jumps, market-wide and idiosyncratic), [regime] (calm and
+// stress regimes) and [garch] (GARCH(1,1) variance per asset), each required by its model and
+// refused under another.
 #include "scenario/readers.hpp"
 
 #include <fmt/format.h>
@@ -200,9 +201,90 @@ Regimes read_regimes(const TableReader& r, const Scenario& scenario) {
     return regimes;
 }
 
+constexpr std::string_view omega_expected = "a daily variance omega in (0, 1] (squared daily log-return units)";
+constexpr std::string_view alpha_expected = "a number alpha in [0, 1)";
+constexpr std::string_view beta_expected = "a number beta in [0, 1)";
+
+// BTC = { omega, alpha, beta }: one asset's recursion, stationary (alpha + beta < 1).
+GarchParameters read_garch_asset(const TableReader& a) {
+    a.allow_only({"omega", "alpha", "beta"});
+    GarchParameters p;
+    p.omega = a.required_number("omega", omega_expected, [](double v) { return v > 0.0 && v <= 1.0; });
+    p.alpha = a.required_number("alpha", alpha_expected, [](double v) { return v >= 0.0 && v < 1.0; });
+    p.beta = a.required_number("beta", beta_expected, [](double v) { return v >= 0.0 && v < 1.0; });
+    if (p.persistence() >= 1.0) {
+        a.fail_value("alpha",
+                     fmt::format("alpha + beta = {} + {} = {} is not below 1: the variance would have no "
+                                 "long-run level and grow without bound",
+                                 format_input(p.alpha), format_input(p.beta), format_amount(p.persistence())),
+                     "alpha + beta < 1");
+    }
+    return p;
+}
+
+// innovations = "student_t" takes simulation.dof; "gaussian" refuses it (as the gaussian model).
+void check_garch_dof(const TableReader& root, const TableReader& g, GarchInnovations innovations) {
+    const TableReader simulation = *root.table("simulation", "");
+    const bool has_dof = simulation.has("dof");
+    if (innovations == GarchInnovations::student_t && !has_dof) {
+        g.fail_value("innovations", "innovations = \"student_t\" needs the degrees of freedom, but simulation.dof is not given",
+                     "dof = a number > 2 in [simulation], or innovations = \"gaussian\"");
+    }
+    if (innovations == GarchInnovations::gaussian && has_dof) {
+        simulation.fail_value("dof",
+                              "dof is only used by the garch model with innovations = \"student_t\", but the "
+                              "innovations are \"gaussian\"",
+                              "no dof, or innovations = \"student_t\" in [garch]");
+    }
+}
+
+// [garch]: innovations, and one table { omega, alpha, beta } per asset, every asset named once.
+Garch read_garch(const TableReader& root, const TableReader& g, const std::vector<Asset>& assets) {
+    Garch garch;
+    garch.innovations = g.choice("innovations", garch_innovations_names).value_or(GarchInnovations::gaussian);
+    check_garch_dof(root, g, garch.innovations);
+    garch.assets.resize(assets.size());
+    std::vector<bool> given(assets.size(), false);
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (auto&& [name, node] : *root.find("garch")->as_table()) {
+        if (name.str() != "innovations") entries.emplace_back(&name, &node);
+    }
+    std::sort(entries.begin(), entries.end(), [](const auto& x, const auto& y) {
+        const auto& a = x.first->source().begin;
+        const auto& b = y.first->source().begin;
+        return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    for (const auto& [name, node] : entries) {
+        const std::string key = g.key(name->str());
+        const auto asset = asset_index(assets, name->str());
+        if (!asset) {
+            g.context().fail(name->source(), key, fmt::format("unknown key: no asset named \"{}\"", name->str()),
+                             "innovations, or one of the asset symbols " + quoted_symbols(assets) +
+                                 " = { omega = ..., alpha = ..., beta = ... }");
+        }
+        const toml::table* sub = node->as_table();
+        if (sub == nullptr) {
+            g.context().fail(node->source(), key, "wrong type: found " + describe(*node),
+                             "a table { omega = ..., alpha = ..., beta = ... } for this asset");
+        }
+        garch.assets[*asset] = read_garch_asset(TableReader(g.context(), *sub, key));
+        given[*asset] = true;
+    }
+    std::string missing;
+    for (std::size_t i = 0; i < assets.size(); ++i) {
+        if (!given[i]) missing += fmt::format("{}\"{}\"", missing.empty() ? "" : ", ", assets[i].symbol);
+    }
+    if (!missing.empty()) {
+        g.fail_table(fmt::format("no GARCH parameters for {}", missing),
+                     fmt::format("an entry {} = {{ omega = ..., alpha = ..., beta = ... }} for every asset: {}",
+                                 symbol_key(assets.front().symbol), quoted_symbols(assets)));
+    }
+    return garch;
+}
+
 }  // namespace
 
-// [jumps] and [regime]: each required by its model and refused under any other, like dof.
+// [jumps], [regime] and [garch]: each required by its model and refused under any other, like dof.
 void read_model_tables(const TableReader& root, Scenario& scenario) {
     const PriceModel model = scenario.simulation.model;
     const struct {
@@ -210,7 +292,8 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
         PriceModel model;
         std::string_view holds;
     } tables[] = {{"jumps", PriceModel::jump, "intensity, mean and vol"},
-                  {"regime", PriceModel::regime, "calm_to_stress, stress_to_calm and [regime.stress]"}};
+                  {"regime", PriceModel::regime, "calm_to_stress, stress_to_calm and [regime.stress]"},
+                  {"garch", PriceModel::garch, "omega, alpha and beta for every asset"}};
     for (const auto& t : tables) {
         const auto table = root.table(t.name, fmt::format("a table [{}]", t.name));
         if (table && model != t.model) {
@@ -229,6 +312,7 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
     }
     if (model == PriceModel::jump) scenario.jumps = read_jumps(*root.table("jumps", ""), scenario.assets);
     if (model == PriceModel::regime) scenario.regimes = read_regimes(*root.table("regime", ""), scenario);
+    if (model == PriceModel::garch) scenario.garch = read_garch(root, *root.table("garch", ""), scenario.assets);
 }
 
 }  // namespace marginsim::detail

@@ -26,7 +26,8 @@ constexpr std::string_view name_of(Enum value, const Named<Enum> (&names)[N]) no
 inline constexpr Named<PriceModel> price_model_names[] = {{PriceModel::gaussian, "gaussian"},
                                                           {PriceModel::student_t, "student_t"},
                                                           {PriceModel::jump, "jump"},
-                                                          {PriceModel::regime, "regime"}};
+                                                          {PriceModel::regime, "regime"},
+                                                          {PriceModel::garch, "garch"}};
 inline constexpr Named<Monitoring> monitoring_names[] = {{Monitoring::continuous, "continuous"},
                                                          {Monitoring::discrete, "discrete"}};
 inline constexpr Named<ImportanceSampling> importance_sampling_names[] = {{ImportanceSampling::none, "none"},
@@ -34,6 +35,8 @@ inline constexpr Named<ImportanceSampling> importance_sampling_names[] = {{Impor
 inline constexpr Named<StartRegime> start_regime_names[] = {{StartRegime::calm, "calm"},
                                                             {StartRegime::stress, "stress"},
                                                             {StartRegime::stationary, "stationary"}};
+inline constexpr Named<GarchInnovations> garch_innovations_names[] = {{GarchInnovations::gaussian, "gaussian"},
+                                                                     {GarchInnovations::student_t, "student_t"}};
 inline constexpr Named<LiquidationPolicy> policy_names[] = {{LiquidationPolicy::full, "full"},
                                                             {LiquidationPolicy::fee, "fee"}};
 inline constexpr Named<Side> side_names[] = {{Side::long_side, "long"}, {Side::short_side, "short"}};

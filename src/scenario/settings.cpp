@@ -88,6 +88,10 @@ Simulation read_simulation(const TableReader& root) {
         }
         sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
         warn_if_degenerate(s, sim.dof);
+    } else if (sim.model == PriceModel::garch && s.has("dof")) {
+        // Used by innovations = "student_t" of [garch], which checks it is there when needed.
+        sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
+        warn_if_degenerate(s, sim.dof);
     } else if (s.has("dof")) {
         s.fail_value("dof",
                      fmt::format("dof is only used by model = \"student_t\", but the model is "
