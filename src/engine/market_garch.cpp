@@ -31,7 +31,7 @@ namespace {
 }
 
 // x[k] += drift[k] + s[k], s[k] = sd[k] e[k] (times the day's t scale when Mixed), the day's
-// innovation eps[k] += s[k]; then p[k] moves with x (as advance_row in market_model.cpp).
+// innovation eps[k] += s[k]; then p[k] moves with x (detail::move_log_prices).
 template <bool Mixed>
 [[MARGINSIM_HOT_KERNEL]] void advance_garch_row(double* __restrict x, double* __restrict p,
                                                 const double* __restrict e, const double* __restrict drift,
@@ -43,19 +43,7 @@ template <bool Mixed>
         eps[k] += s;
         return drift[k] + s;
     };
-    if (compound) {
-        std::uint64_t long_steps = 0;
-        for (std::size_t k = 0; k < n; ++k) {
-            const double d = shock(k);
-            x[k] = x[k] + d;
-            p[k] = p[k] * detail::exp_small(d);
-            long_steps |= detail::magnitude_above_bits(d, detail::small_exp_limit);
-        }
-        if (!detail::any_top_bit(long_steps)) return;
-    } else {
-        for (std::size_t k = 0; k < n; ++k) x[k] = x[k] + shock(k);
-    }
-    detail::exp_array(x, p, n);
+    detail::move_log_prices(x, p, n, compound, shock);
 }
 
 // The step sd, log drift and relative scale of a day of variance h[k].

@@ -362,14 +362,9 @@ struct RowTerms {
     }
 };
 
-// How a row of prices follows a step d[k] of its log prices, x += d: when `compound` (the
-// model's steps are short), the price compounds, p *= e^d by the series of exp_small, unless
-// some |d| of the row is past the series' range; otherwise the prices are taken afresh,
-// p = e^x. Compounding rounds once more per step than e^x (a relative error that grows like
-// the square root of the step count: ~1e-14 after 2016 steps), for half the cost.
 // x[k] += drift + scale[k] * sum_t a_t z_t[k] over Terms (0 to 4) terms, then p[k] moves with
-// it (see compounded): one pass over the paths with the terms unrolled. Not Scaled: the
-// gaussian model.
+// it (detail::move_log_prices): one pass over the paths with the terms unrolled. Not Scaled:
+// the gaussian model.
 template <std::size_t Terms, bool Scaled>
 [[MARGINSIM_HOT_KERNEL]] void advance_row(double* __restrict x, double* __restrict p, const RowTerms& row, double drift,
                                           const double* __restrict scale, bool compound, std::size_t n) {
@@ -387,19 +382,7 @@ template <std::size_t Terms, bool Scaled>
         if constexpr (Scaled) e *= scale[k];
         return drift + e;
     };
-    if (compound) {
-        std::uint64_t long_steps = 0;
-        for (std::size_t k = 0; k < n; ++k) {
-            const double d = step(k);
-            x[k] = x[k] + d;
-            p[k] = p[k] * detail::exp_small(d);
-            long_steps |= detail::magnitude_above_bits(d, detail::small_exp_limit);
-        }
-        if (!detail::any_top_bit(long_steps)) return;
-    } else {
-        for (std::size_t k = 0; k < n; ++k) x[k] = x[k] + step(k);
-    }
-    detail::exp_array(x, p, n);
+    detail::move_log_prices(x, p, n, compound, step);
 }
 
 template <bool Scaled>
@@ -429,25 +412,14 @@ void advance_row(double* x, double* p, const RowTerms& row, double drift, const 
 
 namespace {
 
-// x[k] += drift_r + e[k] with r the path's regime, then p[k] moves with it (see compounded).
+// x[k] += drift_r + e[k] with r the path's regime, then p[k] moves with it.
 [[MARGINSIM_HOT_KERNEL]] void advance_regime_row(double* __restrict x, double* __restrict p,
                                                  const double* __restrict e,
                                                  const std::uint8_t* __restrict regime,
                                                  double calm_drift, double stress_drift,
                                                  bool compound, std::size_t n) {
-    if (compound) {
-        std::uint64_t long_steps = 0;
-        for (std::size_t k = 0; k < n; ++k) {
-            const double d = (regime[k] != 0 ? stress_drift : calm_drift) + e[k];
-            x[k] = x[k] + d;
-            p[k] = p[k] * detail::exp_small(d);
-            long_steps |= detail::magnitude_above_bits(d, detail::small_exp_limit);
-        }
-        if (!detail::any_top_bit(long_steps)) return;
-    } else {
-        for (std::size_t k = 0; k < n; ++k) x[k] = x[k] + ((regime[k] != 0 ? stress_drift : calm_drift) + e[k]);
-    }
-    detail::exp_array(x, p, n);
+    detail::move_log_prices(x, p, n, compound,
+                            [&](std::size_t k) { return (regime[k] != 0 ? stress_drift : calm_drift) + e[k]; });
 }
 
 // e[k] *= a_r, a_r the coefficient of the path's regime.

@@ -169,4 +169,28 @@ inline void exp_array(const double* x, double* y, std::size_t n) noexcept {
         for (std::size_t k = 0; k < n; ++k) y[k] = std::exp(x[k]);
 }
 
+// x[k] += step(k) for the n paths (step is called once per k, in order), and the prices follow:
+// when `compound` (the model's steps are short) p *= e^d by the series of exp_small, unless
+// some |d| is past the series' range; otherwise the prices are taken afresh, p = e^x.
+// Compounding rounds once more per step than e^x (a relative error that grows like the square
+// root of the step count: ~1e-14 after 2016 steps), for half the cost. Inlined into each
+// model's kernel, where step is its innovation.
+template <class Step>
+[[gnu::always_inline]] inline void move_log_prices(double* __restrict x, double* __restrict p, std::size_t n,
+                                                   bool compound, const Step& step) {
+    if (compound) {
+        std::uint64_t long_steps = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            const double d = step(k);
+            x[k] = x[k] + d;
+            p[k] = p[k] * exp_small(d);
+            long_steps |= magnitude_above_bits(d, small_exp_limit);
+        }
+        if (!any_top_bit(long_steps)) return;
+    } else {
+        for (std::size_t k = 0; k < n; ++k) x[k] = x[k] + step(k);
+    }
+    exp_array(x, p, n);
+}
+
 }  // namespace marginsim::detail
