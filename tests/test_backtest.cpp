@@ -2,8 +2,14 @@
 // computations, brute-force definitions and the chi-square distribution's known quantiles.
 
 #include "marginsim/backtest.hpp"
+#include "marginsim/error.hpp"
+#include "calibrate_fixtures.hpp"
+#include "cli_runner.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 #include <cmath>
 #include <memory>
@@ -12,6 +18,7 @@
 #include <vector>
 
 using namespace marginsim;
+using namespace marginsim::testing;
 
 namespace {
 
@@ -140,4 +147,182 @@ TEST_CASE("the reliability table bins the windows by prediction", "[backtest]") 
     CHECK(s.reliability[3].low == 0.7);  // the last bin holds 1.0
     CHECK(s.reliability[3].windows == 2);
     CHECK(s.reliability[3].realised_rate == 1.0);
+}
+
+namespace {
+
+// A book on two synthetic assets: an isolated 10x long of AAA and a cross short of BBB.
+const std::string book_toml = R"([simulation]
+horizon_days = 5
+steps_per_day = 2
+seed = 3
+[account]
+balance = 3000
+[[assets]]
+symbol = "AAA"
+price = 100
+volatility = 0.5
+maintenance_margin_rate = 0.01
+[[assets]]
+symbol = "BBB"
+price = 50
+volatility = 0.6
+maintenance_margin_rate = 0.01
+[[positions]]
+symbol = "AAA"
+side = "long"
+margin = 1000
+leverage = 10
+mode = "isolated"
+[[positions]]
+symbol = "BBB"
+side = "short"
+margin = 1000
+quantity = 60
+mode = "cross"
+)";
+
+// Random walks of 800 days from 2020-01-01 with daily sd 4% and 5%.
+std::vector<PriceSeries> synthetic_history() {
+    return {series_of("AAA", random_walk(date(2020, 1, 1), 800, 0.04, 1)),
+            series_of("BBB", random_walk(date(2020, 1, 1), 800, 0.05, 2))};
+}
+
+BacktestOptions small_options() {
+    BacktestOptions options;
+    options.from = date(2021, 1, 10);
+    options.to = date(2022, 1, 10);
+    options.every_days = 30;
+    options.window_days = 300;
+    options.models = {BacktestModel::gaussian, BacktestModel::garch};
+    options.paths = 3000;
+    options.threads = 1;
+    return options;
+}
+
+}  // namespace
+
+TEST_CASE("the book is re-opened at the start date's close: same margin and leverage", "[backtest]") {
+    const Scenario book = parse_scenario(book_toml, "book");
+    const std::vector<double> close{80.0, 65.0};
+    const Scenario reopened = reopened_book(book, close);
+    CHECK(reopened.assets[0].price == 80.0);
+    CHECK(reopened.positions[0].entry_price == 80.0);
+    CHECK(reopened.positions[0].quantity == Approx(1000.0 * 10.0 / 80.0));
+    CHECK(reopened.positions[0].margin == 1000.0);
+    // Given by quantity: its leverage at load, 60 x 50 / 1000 = 3, kept.
+    CHECK(reopened.positions[1].leverage == Approx(3.0));
+    CHECK(reopened.positions[1].quantity == Approx(1000.0 * 3.0 / 65.0));
+    CHECK(reopened.positions[1].mode == MarginMode::cross);
+}
+
+TEST_CASE("the backtest's realised isolated flag is the close crossing the liquidation price",
+          "[backtest]") {
+    const Scenario book = parse_scenario(book_toml, "book");
+    const std::vector<PriceSeries> history = synthetic_history();
+    const BacktestResult result = run_backtest(book, history, small_options());
+    REQUIRE(result.windows.size() == 13);
+    CHECK(result.skipped.empty());
+    CHECK(result.horizon_days == 5);
+    const PriceSeries& aaa = history[0];
+    for (const BacktestWindow& w : result.windows) {
+        INFO(format_date(w.start));
+        const auto k = static_cast<std::size_t>(std::find(aaa.dates.begin(), aaa.dates.end(), w.start) - aaa.dates.begin());
+        // An isolated long at leverage 10 under a flat rate 1%: margin + q (P - P0) = q P r at
+        // P = P0 (1 - 1/10) / (1 - 0.01). The short of BBB is cross: only AAA can set the flag.
+        const double liquidation = aaa.closes[k] * 0.9 / 0.99;
+        bool crossed = false;
+        for (std::size_t d = 1; d <= 5; ++d) crossed = crossed || aaa.closes[k + d] <= liquidation;
+        CHECK(w.realised.isolated_any_close == crossed);
+        // Without High/Low columns the extremes are the closes.
+        CHECK(w.realised.isolated_any_low == crossed);
+        REQUIRE(w.predicted.size() == 2);
+        REQUIRE(w.predicted[0]);
+        for (double p : *w.predicted[0]) CHECK((p >= 0.0 && p <= 1.0));
+    }
+    // The scores count the windows each model predicted.
+    CHECK(result.scores[0][0].windows == result.windows.size());
+}
+
+TEST_CASE("no look-ahead: changing the prices after a start date changes none of its predictions",
+          "[backtest]") {
+    const Scenario book = parse_scenario(book_toml, "book");
+    const std::vector<PriceSeries> history = synthetic_history();
+    std::vector<PriceSeries> changed = history;
+    const Date cut = date(2021, 6, 9);  // the start of the 6th window
+    std::mt19937_64 engine(9);
+    std::lognormal_distribution<double> shock(0.0, 0.3);
+    for (PriceSeries& s : changed) {
+        for (std::size_t k = 0; k < s.dates.size(); ++k) {
+            if (s.dates[k] > cut) s.closes[k] *= shock(engine);
+        }
+    }
+    const BacktestResult original = run_backtest(book, history, small_options());
+    const BacktestResult other = run_backtest(book, changed, small_options());
+    REQUIRE(original.windows.size() == other.windows.size());
+    std::size_t compared = 0;
+    bool later_differs = false;
+    for (std::size_t w = 0; w < original.windows.size(); ++w) {
+        if (original.windows[w].start <= cut) {
+            INFO(format_date(original.windows[w].start));
+            for (std::size_t m = 0; m < 2; ++m) CHECK(original.windows[w].predicted[m] == other.windows[w].predicted[m]);
+            ++compared;
+        } else {
+            later_differs = later_differs || original.windows[w].predicted[0] != other.windows[w].predicted[0];
+        }
+    }
+    CHECK(compared == 6);
+    CHECK(later_differs);  // the later windows do see the changed prices
+}
+
+TEST_CASE("the backtest's numbers do not depend on the thread count", "[backtest]") {
+    const Scenario book = parse_scenario(book_toml, "book");
+    BacktestOptions options = small_options();
+    options.to = date(2021, 4, 10);
+    const BacktestResult one = run_backtest(book, synthetic_history(), options);
+    options.threads = 2;
+    const BacktestResult two = run_backtest(book, synthetic_history(), options);
+    REQUIRE(one.windows.size() == two.windows.size());
+    for (std::size_t w = 0; w < one.windows.size(); ++w) CHECK(one.windows[w].predicted == two.windows[w].predicted);
+}
+
+TEST_CASE("marginsim backtest writes the windows and scores, and refuses bad requests", "[backtest]") {
+    TempDir dir("marginsim_backtest");
+    for (const PriceSeries& s : synthetic_history()) {
+        std::ofstream(dir.path() / (s.symbol + ".csv")) << ordered_csv({s.dates, s.closes});
+    }
+    std::ofstream(dir.path() / "book.toml") << book_toml;
+    const std::string base = std::string(MARGINSIM_CLI) + " backtest " + shell_quoted(dir.path() / "book.toml") +
+                             " --history " + shell_quoted(dir.path()) + " --paths 2000 --window 300 -q";
+    const auto json_path = dir.path() / "bt.json";
+    const CliResult ok = run_shell(base + " --from 2021-01-10 --to 2021-03-11 --every 30 --models gaussian,ewma --json " +
+                                       shell_quoted(json_path),
+                                   dir.path() / "out", dir.path() / "err");
+    INFO(ok.err);
+    REQUIRE(ok.code == 0);
+    const nlohmann::json json = nlohmann::json::parse(read_all(json_path));
+    CHECK(json["schema"] == "marginsim.backtest/1");
+    REQUIRE(json["windows"].size() == 3);
+    CHECK(json["windows"][0]["start"] == "2021-01-10");
+    CHECK(json["windows"][0]["predicted"]["ewma"]["cross"].is_number());
+    CHECK(json["windows"][0]["realised"].contains("cross_low"));
+    CHECK(json["scores"]["gaussian"]["isolated_any_close"]["windows"] == 3);
+    CHECK(ok.out.empty());  // -q: no table
+    // Without -q the score table, one row per model under each flag.
+    std::string loud = base;
+    loud.erase(loud.rfind(" -q"));
+    const CliResult table = run_shell(loud + " --from 2021-01-10 --to 2021-03-11 --every 30 --models gaussian,ewma",
+                                      dir.path() / "out", dir.path() / "err");
+    REQUIRE(table.code == 0);
+    CHECK(table.out.find("cross_close (predicted by the cross mode)") != std::string::npos);
+    CHECK(table.out.find("  ewma ") != std::string::npos);
+
+    const CliResult reversed = run_shell(base + " --from 2021-03-10 --to 2021-01-10", dir.path() / "out", dir.path() / "err");
+    CHECK(reversed.code == 2);
+    const CliResult outside = run_shell(base + " --from 2030-01-01 --to 2030-02-01", dir.path() / "out", dir.path() / "err");
+    CHECK(outside.code == 2);
+    CHECK(outside.err.find("no start date") != std::string::npos);
+    const CliResult model = run_shell(base + " --from 2021-01-10 --to 2021-02-10 --models gauss", dir.path() / "out",
+                                      dir.path() / "err");
+    CHECK(model.code == 2);
 }

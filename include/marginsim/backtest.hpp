@@ -1,11 +1,22 @@
 #pragma once
 // Backtesting liquidation forecasts: how a model's predicted P(liquidation) over many windows
-// compares with what really happened (docs/backtest.md). This header: the scores of one
-// model against one realised flag.
+// compares with what really happened (docs/backtest.md). For each start date the scenario's
+// book is re-opened at that day's close, each model is calibrated on the trailing window
+// ending that day (no later data), its P(liquidation) per mode is simulated, and the next
+// horizon_days daily bars say what happened (replay.hpp's realised flags). Then the scores of
+// each model against each realised flag.
 
+#include <array>
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "marginsim/calibrate.hpp"
+#include "marginsim/replay.hpp"
+#include "marginsim/scenario.hpp"
 
 namespace marginsim {
 
@@ -67,5 +78,78 @@ ForecastScores score_forecasts(std::span<const double> predicted, std::span<cons
 
 // P(chi-square(1) >= x).
 double chi_square_1_survival(double x) noexcept;
+
+// The models a backtest compares, each calibrated per window (docs/backtest.md#models):
+// gaussian (sample volatility and correlation), ewma (gaussian with RiskMetrics' EWMA,
+// lambda 0.94), student_t (sample, with the fitted dof), garch (GARCH(1,1) per asset, residual
+// correlation and dof), regime (two regimes by EM).
+enum class BacktestModel { gaussian, ewma, student_t, garch, regime };
+inline constexpr std::array<BacktestModel, 5> all_backtest_models{
+    BacktestModel::gaussian, BacktestModel::ewma, BacktestModel::student_t, BacktestModel::garch,
+    BacktestModel::regime};
+std::string_view to_string(BacktestModel model) noexcept;
+std::optional<BacktestModel> backtest_model_from(std::string_view name) noexcept;
+
+// The realised flags a backtest scores, and the mode each is predicted by.
+enum class RealisedFlag { isolated_any_low, isolated_any_close, cross_low, cross_close };
+inline constexpr std::array<RealisedFlag, 4> all_realised_flags{
+    RealisedFlag::isolated_any_low, RealisedFlag::isolated_any_close, RealisedFlag::cross_low,
+    RealisedFlag::cross_close};
+std::string_view to_string(RealisedFlag flag) noexcept;
+MarginMode predicting_mode(RealisedFlag flag) noexcept;
+bool flag_of(const RealisedFlags& flags, RealisedFlag flag) noexcept;
+
+struct BacktestOptions {
+    Date from;
+    Date to;
+    int every_days = 7;
+    int window_days = 365;  // of the calibration, up to the start date
+    std::vector<BacktestModel> models{BacktestModel::gaussian, BacktestModel::ewma,
+                                      BacktestModel::student_t, BacktestModel::garch};
+    std::uint64_t paths = 20000;
+    int threads = 0;  // 0 = all cores; windows x models run in parallel, each run on one thread
+};
+
+struct BacktestWindow {
+    Date start;  // the book is opened at this day's close; the bars of the next days follow
+    RealisedFlags realised;
+    // Per model (BacktestOptions::models order): P(liquidation) per mode (all_modes order);
+    // empty when the model could not be calibrated or run on this window (see notes).
+    std::vector<std::optional<std::array<double, mode_count>>> predicted;
+};
+
+struct BacktestResult {
+    std::string scenario;  // its source
+    BacktestOptions options;
+    int horizon_days = 0;  // the scenario's horizon, rounded up to whole days
+    std::vector<BacktestWindow> windows;
+    std::vector<Date> skipped;  // start dates whose window or calibration history misses a day
+    // [model][flag] over the windows the model predicted (all_realised_flags order).
+    std::vector<std::array<ForecastScores, all_realised_flags.size()>> scores;
+    std::vector<std::string> notes;
+};
+
+// Runs the backtest of `book` (loaded scenario: its positions, margins, leverage, modes,
+// tiers, liquidation policy, horizon, steps, monitoring and seed; its market section is
+// replaced per window) against `history` (one series per asset, in the book's order, as
+// read_history gives them). `progress(done, total)` is called as windows x models finish.
+// Throws InputError when no start date in [from, to] has a complete window.
+BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>& history,
+                            const BacktestOptions& options,
+                            const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+// The book re-opened at `close` prices: every asset's price the close, every position's
+// entry the close, quantity margin x leverage / close (docs/backtest.md).
+Scenario reopened_book(const Scenario& book, std::span<const double> close);
+
+// Why `model` cannot be set up from `calibration`: no dof (student_t), no regimes (regime), an
+// integrated GARCH fit (garch); none when it can.
+std::optional<std::string> unusable(BacktestModel model, const Calibration& calibration);
+
+// The book with the market of `model` calibrated on `calibration` (its model fields: vol,
+// correlation, model, dof, garch, regimes); none when unusable, or when a price could
+// overflow (find_overflow).
+std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestModel model,
+                                              const Calibration& calibration);
 
 }  // namespace marginsim

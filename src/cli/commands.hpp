@@ -288,6 +288,24 @@ struct StressArguments {
 CLI::App* add_stress_command(CLI::App& app, StressArguments& arguments);
 int stress_command(const StressArguments& arguments);
 
+struct BacktestArguments {
+    std::string scenario;
+    std::string tiers_dir;
+    std::vector<std::string> sets;  // --set KEY=VALUE, in order
+    std::string history;            // empty: the bundled daily bars
+    std::string from;
+    std::string to;
+    int every = 7;
+    int window = 365;
+    std::vector<std::string> models;  // empty: the default four
+    std::uint64_t paths = 20000;
+    int threads = 0;
+    OutputArguments outputs;
+};
+
+CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments);
+int backtest_command(const BacktestArguments& arguments);
+
 inline void print_warnings(const std::vector<std::string>& warnings) {
     for (const std::string& warning : warnings) std::cerr << "warning: " << warning << '\n';
 }

@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
     ImportArguments import_arguments;
     HtmlArguments html;
     StressArguments stress;
+    BacktestArguments backtest;
     const std::vector<Subcommand> commands{
         subcommand(app, run, add_run_command, run_command),
         subcommand(app, validate, add_validate_command, validate_command),
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
         subcommand(app, import_arguments, add_import_command, import_command),
         subcommand(app, html, add_html_command, html_command),
         subcommand(app, stress, add_stress_command, stress_command),
+        subcommand(app, backtest, add_backtest_command, backtest_command),
     };
 
     try {

@@ -1,0 +1,123 @@
+// `marginsim backtest FILE --from DATE --to DATE [--every DAYS] [--window DAYS] [--models LIST]
+// [--paths N] [--history DIR]`: each model's predicted P(liquidation) of the book, re-opened at
+// each start date's close, against what the next days' bars did (docs/backtest.md).
+
+#include <iostream>
+#include <unistd.h>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "marginsim/backtest.hpp"
+#include "marginsim/backtest_report.hpp"
+#include "marginsim/replay.hpp"
+#include "marginsim/scenario.hpp"
+#include "outputs.hpp"
+
+namespace marginsim::cli {
+
+namespace {
+
+CLI::Validator date_validator() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            return parse_iso_date(text) ? std::string() : "must be a date YYYY-MM-DD, not '" + text + "'";
+        },
+        "DATE");
+}
+
+}  // namespace
+
+CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments) {
+    CLI::App* command = app.add_subcommand(
+        "backtest", "Backtest the models' P(liquidation) of the book against what really happened: the book "
+                    "re-opened at each start date's close, each model calibrated on the days before it");
+    command->add_option("FILE", arguments.scenario, "Scenario file (TOML)")
+        ->type_name("PATH")
+        ->check(nonempty_path())
+        ->required();
+    add_tiers_dir_option(*command, arguments.tiers_dir);
+    add_set_option(*command, arguments.sets);
+    command
+        ->add_option("--history", arguments.history,
+                     "Directory of daily price CSV files, one per asset, named by symbol; default: the bundled "
+                     "data/binance_daily")
+        ->type_name("DIR")
+        ->check(nonempty_path());
+    command->add_option("--from", arguments.from, "First start date")->type_name("DATE")->check(date_validator())->required();
+    command->add_option("--to", arguments.to, "Last start date")->type_name("DATE")->check(date_validator())->required();
+    command->add_option("--every", arguments.every, "Days between start dates (1 to 3650)")
+        ->type_name("DAYS")
+        ->check(CLI::Range(1, 3650).description(""))
+        ->capture_default_str();
+    command->add_option("--window", arguments.window, "Calendar days of history each calibration uses (30 to 100000)")
+        ->type_name("DAYS")
+        ->check(CLI::Range(30, 100000).description(""))
+        ->capture_default_str();
+    command
+        ->add_option("--models", arguments.models,
+                     "Models, comma-separated: gaussian, ewma, student_t, garch, regime (default: the first four)")
+        ->type_name("LIST")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"gaussian", "ewma", "student_t", "garch", "regime"}));
+    command->add_option("--paths", arguments.paths, "Paths per window and model")
+        ->type_name("N")
+        ->check(integer_at_least<std::uint64_t>(1, "POSITIVE"))
+        ->capture_default_str();
+    command->add_option("--threads", arguments.threads, "Threads (0 = all cores)")
+        ->type_name("T")
+        ->check(integer_at_least<int>(0, "NONNEGATIVE"));
+    add_output_options(*command, arguments.outputs,
+                       {.json = "Write the windows and scores as JSON (schema marginsim.backtest/1) to PATH ('-': stdout)",
+                        .csv = "Write one row per window and model to PATH ('-': stdout)",
+                        .stdout_format = true});
+    return command;
+}
+
+int backtest_command(const BacktestArguments& arguments) {
+    (void)OutputPlan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}}, std::nullopt,
+                     format_given(arguments.outputs));
+    BacktestOptions options;
+    options.from = *parse_iso_date(arguments.from);
+    options.to = *parse_iso_date(arguments.to);
+    if (options.to < options.from) throw UsageError("--to is before --from");
+    options.every_days = arguments.every;
+    options.window_days = arguments.window;
+    options.paths = arguments.paths;
+    options.threads = arguments.threads;
+    if (!arguments.models.empty()) {
+        options.models.clear();
+        for (const std::string& name : arguments.models) {
+            const BacktestModel model = *backtest_model_from(name);
+            if (std::find(options.models.begin(), options.models.end(), model) == options.models.end()) {
+                options.models.push_back(model);
+            }
+        }
+    }
+    const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
+    print_warnings(scenario.warnings);
+    const std::filesystem::path history =
+        arguments.history.empty() ? bundled_history() : std::filesystem::path(arguments.history);
+    const std::vector<PriceSeries> series = read_history(scenario, history);
+    std::vector<NamedPath> inputs{{"FILE", arguments.scenario}};
+    for (const PriceSeries& s : series) inputs.push_back({"a price file", s.source});
+    const OutputPlan plan(output_paths(arguments.outputs), inputs, std::nullopt, format_given(arguments.outputs));
+
+    // A progress line on a terminal only (redrawn in place); nothing in a log.
+    const bool show = !arguments.outputs.quiet && isatty(STDERR_FILENO) != 0;
+    const BacktestResult result = run_backtest(scenario, series, options, [show](std::size_t done, std::size_t total) {
+        if (show && (done == total || done % 20 == 0)) {
+            std::cerr << fmt::format("\rbacktest: {} of {} window-model runs", done, total) << (done == total ? "\n" : "")
+                      << std::flush;
+        }
+    });
+    Renderers render;
+    render.json = [&result] { return to_json(result); };
+    render.csv = [&result] { return to_csv(result); };
+    render.text = [&result] { return backtest_text(result); };
+    write_reports(arguments.outputs, plan, render);
+    return exit_ok;
+}
+
+}  // namespace marginsim::cli
