@@ -17,17 +17,6 @@
 
 namespace marginsim::cli {
 
-namespace {
-
-CLI::Validator date_validator() {
-    return CLI::Validator(
-        [](std::string& text) -> std::string {
-            return parse_iso_date(text) ? std::string() : "must be a date YYYY-MM-DD, not '" + text + "'";
-        },
-        "DATE");
-}
-
-}  // namespace
 
 CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments) {
     CLI::App* command = app.add_subcommand(
@@ -39,14 +28,9 @@ CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments) {
         ->required();
     add_tiers_dir_option(*command, arguments.tiers_dir);
     add_set_option(*command, arguments.sets);
-    command
-        ->add_option("--history", arguments.history,
-                     "Directory of daily price CSV files, one per asset, named by symbol; default: the bundled "
-                     "data/binance_daily")
-        ->type_name("DIR")
-        ->check(nonempty_path());
-    command->add_option("--from", arguments.from, "First start date")->type_name("DATE")->check(date_validator())->required();
-    command->add_option("--to", arguments.to, "Last start date")->type_name("DATE")->check(date_validator())->required();
+    add_history_option(*command, arguments.history);
+    command->add_option("--from", arguments.from, "First start date")->type_name("DATE")->check(iso_date())->required();
+    command->add_option("--to", arguments.to, "Last start date")->type_name("DATE")->check(iso_date())->required();
     command->add_option("--every", arguments.every, "Days between start dates (1 to 3650)")
         ->type_name("DAYS")
         ->check(CLI::Range(1, 3650).description(""))
@@ -97,9 +81,7 @@ int backtest_command(const BacktestArguments& arguments) {
     }
     const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
     print_warnings(scenario.warnings);
-    const std::filesystem::path history =
-        arguments.history.empty() ? bundled_history() : std::filesystem::path(arguments.history);
-    const std::vector<PriceSeries> series = read_history(scenario, history);
+    const std::vector<PriceSeries> series = read_book_history(scenario, arguments.history);
     std::vector<NamedPath> inputs{{"FILE", arguments.scenario}};
     for (const PriceSeries& s : series) inputs.push_back({"a price file", s.source});
     const OutputPlan plan(output_paths(arguments.outputs), inputs, std::nullopt, format_given(arguments.outputs));

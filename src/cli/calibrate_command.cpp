@@ -206,12 +206,7 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
                      "Use the closes up to DATE (YYYY-MM-DD) only: the calibration as it could "
                      "have been made that day")
         ->type_name("DATE")
-        ->check(CLI::Validator(
-            [](std::string& text) -> std::string {
-                return parse_iso_date(text) ? std::string()
-                                            : "must be a date YYYY-MM-DD, not '" + text + "'";
-            },
-            "DATE"));
+        ->check(iso_date());
     command
         ->add_option("--json", arguments.json,
                      "Also write every fitted parameter with its standard error as JSON to PATH "

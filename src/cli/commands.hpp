@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "marginsim/calibrate.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 
@@ -272,6 +273,12 @@ int import_command(const ImportArguments& arguments);
 // The bundled daily price history (import's and stress's default): installed next to the
 // program (<prefix>/share/marginsim/binance_daily), else in the source tree it was built from.
 std::filesystem::path bundled_history();
+// --history DIR of the commands on daily bars (stress, backtest): empty is the bundled history.
+void add_history_option(CLI::App& command, std::string& history);
+// The book's price files in --history's directory (read_history), or in the bundled one.
+std::vector<PriceSeries> read_book_history(const Scenario& scenario, const std::string& history);
+// A date YYYY-MM-DD (parse_iso_date).
+CLI::Validator iso_date();
 
 struct StressArguments {
     std::string scenario;

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "commands.hpp"
+#include "marginsim/replay.hpp"
 
 #ifndef MARGINSIM_BUNDLED_HISTORY
 #error "MARGINSIM_BUNDLED_HISTORY must be defined by the build"
@@ -20,6 +21,27 @@ std::filesystem::path bundled_history() {
         if (std::filesystem::is_directory(installed, error)) return installed;
     }
     return MARGINSIM_BUNDLED_HISTORY;
+}
+
+void add_history_option(CLI::App& command, std::string& history) {
+    command
+        .add_option("--history", history,
+                    "Directory of daily price CSV files, one per asset, named by symbol (Binance_BTCUSDT_d.csv, "
+                    "BTC.csv); default: the bundled data/binance_daily")
+        ->type_name("DIR")
+        ->check(nonempty_path());
+}
+
+std::vector<PriceSeries> read_book_history(const Scenario& scenario, const std::string& history) {
+    return read_history(scenario, history.empty() ? bundled_history() : std::filesystem::path(history));
+}
+
+CLI::Validator iso_date() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            return parse_iso_date(text) ? std::string() : "must be a date YYYY-MM-DD, not '" + text + "'";
+        },
+        "DATE");
 }
 
 const char* const output_rules =

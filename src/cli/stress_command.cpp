@@ -35,12 +35,7 @@ CLI::App* add_stress_command(CLI::App& app, StressArguments& arguments) {
                                 ->type_name("N")
                                 ->check(integer_at_least<int>(1, "POSITIVE"))
                                 ->check(CLI::Range(1, 3650).description(""));
-    command
-        ->add_option("--history", arguments.history,
-                     "Directory of daily price CSV files, one per asset, named by symbol (Binance_BTCUSDT_d.csv, "
-                     "BTC.csv); default: the bundled data/binance_daily")
-        ->type_name("DIR")
-        ->check(nonempty_path());
+    add_history_option(*command, arguments.history);
     command->add_flag("--list", arguments.list, "Print the catalogue of named windows and exit");
     add_output_options(*command, arguments.outputs,
                        {.json = "Write the replays as JSON (schema marginsim.stress/1) to PATH ('-': stdout)",
@@ -69,9 +64,7 @@ int stress_command(const StressArguments& arguments) {
         arguments.days_option->count() > 0 ? std::optional(arguments.days) : std::nullopt;
     const int default_days = static_cast<int>(std::ceil(scenario.simulation.horizon_days));
     const std::vector<ReplayWindow> windows = replay_windows(arguments.replays, days, default_days);
-    const std::filesystem::path history =
-        arguments.history.empty() ? bundled_history() : std::filesystem::path(arguments.history);
-    const std::vector<PriceSeries> series = read_history(scenario, history);
+    const std::vector<PriceSeries> series = read_book_history(scenario, arguments.history);
 
     std::vector<NamedPath> inputs{{"FILE", arguments.scenario}};
     for (const PriceSeries& s : series) inputs.push_back({"a price file", s.source});
@@ -80,7 +73,7 @@ int stress_command(const StressArguments& arguments) {
     const bool whole_catalogue =
         std::find(arguments.replays.begin(), arguments.replays.end(), "all") != arguments.replays.end();
     StressReport report = stress_test(scenario, series, windows, whole_catalogue);
-    report.history = history.string();
+    report.history = arguments.history.empty() ? bundled_history().string() : arguments.history;
     Renderers render;
     render.json = [&report] { return to_json(report); };
     render.csv = [&report] { return to_csv(report); };
