@@ -50,6 +50,13 @@ namespace detail {
 
 namespace {
 
+// ln Gamma(x) for x > 0. Not std::lgamma: glibc's writes the global signgam, a data race when
+// calibrations run in parallel (backtest); lgamma_r returns the sign instead.
+double log_gamma(double x) noexcept {
+    int sign = 0;
+    return ::lgamma_r(x, &sign);
+}
+
 std::vector<double> means(const std::vector<std::vector<double>>& returns) {
     std::vector<double> result;
     for (const std::vector<double>& r : returns) {
@@ -126,7 +133,7 @@ double student_t_log_likelihood(const std::vector<double>& mahalanobis_sq, std::
     const double divisor = scale * (dof - 2.0);
     double tail = 0.0;
     for (double m : mahalanobis_sq) tail += std::log1p(m / divisor);
-    return n * (std::lgamma(0.5 * (dof + d)) - std::lgamma(0.5 * dof) -
+    return n * (log_gamma(0.5 * (dof + d)) - log_gamma(0.5 * dof) -
                 0.5 * d * std::log(dof - 2.0) - 0.5 * d * std::log(scale)) -
            0.5 * (dof + d) * tail;
 }
