@@ -241,6 +241,10 @@ struct Calibration {
 // a value of to_toml_snippet (e.g. a close of 1e300 making a volatility above its limit).
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options = {});
 
+// Drops the closes (and opens, highs, lows, lines) after `last`: the series as it stood that
+// day. Throws InputError naming its file and `--as-of` when no close is left.
+void keep_until(PriceSeries& series, Date last);
+
 // read_price_csv of each file (with symbols[i] when `symbols` is not empty: one per file),
 // the closes up to options.as_of, align_returns, calibrate.
 Calibration calibrate_files(const std::vector<std::filesystem::path>& files,

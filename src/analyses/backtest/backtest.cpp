@@ -25,17 +25,10 @@ constexpr double days_per_year = 365.0;
 // The series' closes up to `last`, or none when a series has no close that day (the book
 // cannot be re-opened then).
 std::optional<std::vector<PriceSeries>> history_until(const std::vector<PriceSeries>& history, Date last) {
-    std::vector<PriceSeries> cut;
-    for (const PriceSeries& s : history) {
-        const auto end = std::upper_bound(s.dates.begin(), s.dates.end(), last);
-        if (end == s.dates.begin() || *(end - 1) != last) return std::nullopt;
-        const auto kept = static_cast<std::size_t>(end - s.dates.begin());
-        PriceSeries c;
-        c.symbol = s.symbol;
-        c.source = s.source;
-        c.dates.assign(s.dates.begin(), end);
-        c.closes.assign(s.closes.begin(), s.closes.begin() + static_cast<std::ptrdiff_t>(kept));
-        cut.push_back(std::move(c));
+    std::vector<PriceSeries> cut = history;
+    for (PriceSeries& s : cut) {
+        if (!std::binary_search(s.dates.begin(), s.dates.end(), last)) return std::nullopt;
+        keep_until(s, last);
     }
     return cut;
 }

@@ -422,25 +422,6 @@ void add_notes(Calibration& c) {
     }
 }
 
-// Drops the closes after `last` (a calibration as of that day); a series with none left is
-// an error naming its file.
-void keep_until(PriceSeries& series, Date last) {
-    const auto end = std::upper_bound(series.dates.begin(), series.dates.end(), last);
-    const auto kept = static_cast<std::size_t>(end - series.dates.begin());
-    if (kept == 0) {
-        throw InputError(series.source, 0, 0, "--as-of",
-                         fmt::format("no close on or before {}: the file starts on {}",
-                                     format_date(last), format_date(series.dates.front())),
-                         "a date within the price history");
-    }
-    series.dates.resize(kept);
-    series.closes.resize(kept);
-    for (std::vector<double>* column : {&series.opens, &series.highs, &series.lows}) {
-        if (!column->empty()) column->resize(kept);
-    }
-    if (!series.lines.empty()) series.lines.resize(kept);
-}
-
 }  // namespace
 
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
@@ -484,6 +465,23 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     add_notes(c);
     detail::check_snippet_loads(c);
     return c;
+}
+
+void keep_until(PriceSeries& series, Date last) {
+    const auto end = std::upper_bound(series.dates.begin(), series.dates.end(), last);
+    const auto kept = static_cast<std::size_t>(end - series.dates.begin());
+    if (kept == 0) {
+        throw InputError(series.source, 0, 0, "--as-of",
+                         fmt::format("no close on or before {}: the file starts on {}",
+                                     format_date(last), format_date(series.dates.front())),
+                         "a date within the price history");
+    }
+    series.dates.resize(kept);
+    series.closes.resize(kept);
+    for (std::vector<double>* column : {&series.opens, &series.highs, &series.lows}) {
+        if (!column->empty()) column->resize(kept);
+    }
+    if (!series.lines.empty()) series.lines.resize(kept);
 }
 
 Calibration calibrate_files(const std::vector<std::filesystem::path>& files,
