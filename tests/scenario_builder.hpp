@@ -28,10 +28,12 @@ struct ScenarioBuilder {
         scenario.simulation.dof = dof;
         return *this;
     }
-    // model = "jump": market-wide jumps of the same law on every asset added so far.
+    // Jumps on: market-wide jumps of the same law on every asset added so far, on top of the
+    // model chosen so far (gaussian: model = "jump", its earlier spelling).
     ScenarioBuilder& jumps(double intensity, double mean, double vol) {
         const std::size_t n = scenario.assets.size();
-        scenario.simulation.model = PriceModel::jump;
+        if (scenario.simulation.model == PriceModel::gaussian) scenario.simulation.model = PriceModel::jump;
+        scenario.simulation.jumps = true;
         scenario.jumps.intensity = intensity;
         scenario.jumps.market.assign(n, JumpSize{mean, vol});
         scenario.jumps.idiosyncratic_intensity.assign(n, 0.0);
@@ -57,6 +59,9 @@ struct ScenarioBuilder {
         r.stress_volatility.clear();
         for (const Asset& a : scenario.assets) r.stress_volatility.push_back(stress_vol_scale * a.volatility);
         r.stress_correlation = std::move(stress_correlation);
+        // Both regimes gaussian, hit by the jumps when jumps() came first (as the file's default).
+        r.states = {RegimeState{Innovations::gaussian, 0.0, scenario.simulation.jumps},
+                    RegimeState{Innovations::gaussian, 0.0, scenario.simulation.jumps}};
         return *this;
     }
     ScenarioBuilder& policy(LiquidationPolicy p, double fee_rate = 0.005) {

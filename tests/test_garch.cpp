@@ -28,7 +28,7 @@ constexpr std::size_t paths_per_block = 1024;
 
 // model = "garch" on every asset of the builder's scenario.
 Scenario with_garch(Scenario s, const GarchParameters& g,
-                    GarchInnovations innovations = GarchInnovations::gaussian, double dof = 0.0) {
+                    Innovations innovations = Innovations::gaussian, double dof = 0.0) {
     s.simulation.model = PriceModel::garch;
     s.simulation.dof = dof;
     s.garch.innovations = innovations;
@@ -194,7 +194,7 @@ TEST_CASE("garch: Student-t innovations give standardised residuals of kurtosis 
                                       .asset("ETH", 3000, 0.8)
                                       .uniform_correlation(0.5)
                                       .build(),
-                                  g, GarchInnovations::student_t, dof);
+                                  g, Innovations::student_t, dof);
     const DailyReturns r = daily_returns(s, 100);
     const std::vector<double> z0 = standardised_residuals(r[0], 0.5, g);
     const std::vector<double> z1 = standardised_residuals(r[1], 0.8, g);
@@ -262,7 +262,7 @@ TEST_CASE("garch: continuous monitoring gives the same P(liquidation) at 1 and 2
 TEST_CASE("garch runs depend only on the scenario and the seed and not on the thread count") {
     const Scenario s = load_scenario(std::string(MARGINSIM_SOURCE_DIR) + "/configs/seed_example_garch.toml");
     Scenario t = s;
-    t.garch.innovations = GarchInnovations::student_t;
+    t.garch.innovations = Innovations::student_t;
     t.simulation.dof = 5.0;
     for (const Scenario* x : {&s, static_cast<const Scenario*>(&t)}) {
         const Report a = simulate(*x, RunOptions{8000, 3, 1});
@@ -329,7 +329,7 @@ TEST_CASE("garch: the [garch] table is read, and --set reaches its keys") {
     const Scenario s = parse_scenario(garch_toml, "case.toml");
     REQUIRE(s.simulation.model == PriceModel::garch);
     REQUIRE(s.garch.assets.size() == 2);
-    CHECK(s.garch.innovations == GarchInnovations::gaussian);
+    CHECK(s.garch.innovations == Innovations::gaussian);
     CHECK(s.garch.assets[0].omega == 1.9e-5);
     CHECK(s.garch.assets[1].alpha == 0.09);
     CHECK(s.garch.assets[1].beta == 0.88);
@@ -338,7 +338,7 @@ TEST_CASE("garch: the [garch] table is read, and --set reaches its keys") {
                          parse_override("simulation.dof=6")};
     const Scenario t = parse_scenario(garch_toml, "case.toml", options);
     CHECK(t.garch.assets[0].alpha == 0.05);
-    CHECK(t.garch.innovations == GarchInnovations::student_t);
+    CHECK(t.garch.innovations == Innovations::student_t);
     CHECK(t.simulation.dof == 6.0);
 }
 

@@ -78,7 +78,8 @@ struct SimulationInfo {
     double elapsed_s = 0.0;
     PriceModel model = PriceModel::gaussian;
     double dof = 0.0;
-    Jumps jumps;                       // model jump
+    bool has_jumps = false;            // [jumps] on top of the model (Simulation::jumps)
+    Jumps jumps;                       // has_jumps only
     Regimes regimes;                   // model regime
     Garch garch;                       // model garch
     std::vector<std::string> symbols;  // the assets, in the order of the per-asset parameters

@@ -14,6 +14,9 @@
 
 namespace marginsim {
 
+// The diffusion of the price paths (docs/model.md#one-model-family): jumps are a switch on top of
+// any of them (Simulation::jumps); `jump` is the shorthand of earlier versions for gaussian with
+// jumps on.
 enum class PriceModel { gaussian, student_t, jump, regime, garch };
 // When a liquidation is found (docs/model.md#monitoring): at any moment, the log prices between
 // two steps being Brownian bridges (continuous, the default), or at the steps only (discrete).
@@ -40,9 +43,10 @@ std::string_view to_string(Monitoring monitoring) noexcept;
 std::string_view to_string(ImportanceSampling sampling) noexcept;
 enum class StartRegime { calm, stress, stationary };
 std::string_view to_string(StartRegime start) noexcept;
-// The innovations of the garch model: standard normals, or standardised Student-t (dof).
-enum class GarchInnovations { gaussian, student_t };
-std::string_view to_string(GarchInnovations innovations) noexcept;
+// The innovations of the garch model and of each regime: standard normals, or a standardised
+// multivariate Student-t (dof), its scale drawn once a day and shared by all assets.
+enum class Innovations { gaussian, student_t };
+std::string_view to_string(Innovations innovations) noexcept;
 std::string_view to_string(LiquidationPolicy policy) noexcept;
 std::string_view to_string(Side side) noexcept;
 std::string_view to_string(MarginMode mode) noexcept;
@@ -79,6 +83,8 @@ struct Simulation {
     Monitoring monitoring = Monitoring::continuous;
     ImportanceSampling importance_sampling = ImportanceSampling::none;
     double dof = 0.0;  // student_t, and garch with student_t innovations
+    // [jumps] on top of the diffusion: `jumps = true` in [simulation], or model = "jump".
+    bool jumps = false;
     int threads = 0;   // 0 = all cores
 
     int steps = 0;          // round(horizon_days * steps_per_day)
@@ -123,7 +129,7 @@ struct JumpSize {
     double kappa() const noexcept;
 };
 
-// model = "jump" ([jumps]): Poisson jumps on top of the diffusion. Market-wide jumps hit every
+// [jumps] (simulation.jumps, or model = "jump"): Poisson jumps on top of the diffusion. Market-wide jumps hit every
 // asset at the same step; idiosyncratic ones hit one asset. Per-asset vectors in [[assets]] order.
 struct Jumps {
     double intensity = 0.0;                       // market-wide jumps per year
@@ -132,8 +138,17 @@ struct Jumps {
     std::vector<JumpSize> idiosyncratic;          // per asset
 };
 
+// What a regime's paths draw besides its volatilities and correlation: their innovations
+// (gaussian, or Student-t with its own dof) and, when the scenario has jumps, whether they jump.
+struct RegimeState {
+    Innovations innovations = Innovations::gaussian;
+    double dof = 0.0;  // student_t only
+    bool jumps = false;  // [jumps] hit this regime's paths: by default whenever the scenario has jumps
+};
+
 // model = "regime" ([regime]): a calm and a stress regime, each path switching between them.
-// Calm is the [[assets]] volatilities and [correlation]; stress has its own of both.
+// Calm is the [[assets]] volatilities and [correlation]; stress has its own of both. Each
+// carries its own innovations and jump switch ([regime.calm], [regime.stress]).
 struct Regimes {
     double calm_to_stress = 0.0;  // switching intensities, per year
     double stress_to_calm = 0.0;
@@ -142,6 +157,7 @@ struct Regimes {
     std::vector<double> stress_correlation;  // row-major, positive semi-definite
     double stress_correlation_repair_distance = 0.0;
     bool stress_correlation_repaired = false;
+    std::array<RegimeState, 2> states;  // [0] calm, [1] stress
 
     // Long-run share of time in stress: calm_to_stress / (calm_to_stress + stress_to_calm).
     double stationary_stress_share() const noexcept {
@@ -164,7 +180,7 @@ struct GarchParameters {
 // every path, from today's (the [[assets]] volatility^2 / 365); the standardised innovations
 // are correlated by [correlation].
 struct Garch {
-    GarchInnovations innovations = GarchInnovations::gaussian;
+    Innovations innovations = Innovations::gaussian;
     std::vector<GarchParameters> assets;  // per asset, in [[assets]] order
 };
 
@@ -179,7 +195,7 @@ struct Scenario {
     double correlation_repair_distance = 0.0;  // Frobenius norm moved by repair = "nearest"
     bool correlation_repaired = false;
     std::vector<Position> positions;
-    Jumps jumps;      // model = "jump" only
+    Jumps jumps;      // simulation.jumps only
     Regimes regimes;  // model = "regime" only
     Garch garch;      // model = "garch" only
     std::vector<std::string> warnings;

@@ -45,13 +45,20 @@ void print_regimes(const Scenario& scenario) {
         for (std::size_t j = 0; j < n; ++j) fmt::print(" {:.4g}", r.stress_correlation[i * n + j]);
         fmt::print("\n");
     }
+    for (std::size_t k = 0; k < 2; ++k) {
+        const RegimeState& state = r.states[k];
+        fmt::print("    {:<12} {} innovations", k == 0 ? "calm" : "stress", to_string(state.innovations));
+        if (state.innovations == Innovations::student_t) fmt::print(" (dof {})", state.dof);
+        if (scenario.simulation.jumps) fmt::print(", jumps {}", state.jumps ? "on" : "off");
+        fmt::print("\n");
+    }
 }
 
 void print_garch(const Scenario& scenario) {
     const Garch& garch = scenario.garch;
     fmt::print("  garch          GARCH(1,1) daily variance from today's h_0 = volatility^2 / 365, {} innovations",
                to_string(garch.innovations));
-    if (garch.innovations == GarchInnovations::student_t) fmt::print(" (dof {})", scenario.simulation.dof);
+    if (garch.innovations == Innovations::student_t) fmt::print(" (dof {})", scenario.simulation.dof);
     fmt::print("\n");
     for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
         const GarchParameters& g = garch.assets[i];
@@ -75,9 +82,9 @@ void print_simulation(const Scenario& scenario) {
     fmt::print("  seed           {}\n", sim.seed);
     fmt::print("  model          {}\n", to_string(sim.model));
     if (sim.model == PriceModel::student_t) fmt::print("  dof            {}\n", sim.dof);
-    if (sim.model == PriceModel::jump) print_jumps(scenario);
     if (sim.model == PriceModel::regime) print_regimes(scenario);
     if (sim.model == PriceModel::garch) print_garch(scenario);
+    if (sim.jumps) print_jumps(scenario);
     fmt::print("  threads        {}{}\n", sim.threads, sim.threads == 0 ? " (all cores)" : "");
 }
 

@@ -42,6 +42,7 @@ SimulationInfo simulation_info(const Scenario& scenario, int threads, double ela
     info.elapsed_s = elapsed_s;
     info.model = scenario.simulation.model;
     info.dof = scenario.simulation.dof;
+    info.has_jumps = scenario.simulation.jumps;
     info.jumps = scenario.jumps;
     info.regimes = scenario.regimes;
     info.garch = scenario.garch;

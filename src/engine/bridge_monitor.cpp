@@ -360,14 +360,14 @@ void BookState::settle_bridge(const PathBlock& paths, std::size_t g, std::size_t
     if (jump < 0) {
         for (std::size_t i : pool.assets) exposure_[i] = 0.0;
         for (std::size_t j : pool.positions) exposure_[positions_[j].asset] += position_delta_[j * chunk_ + k];
-        // garch: each asset's step sd is the path's own, so its exposure to the scenario's covariance
-        // is scaled by sqrt(h / h_0) (the signs, and so one_direction, are unchanged).
-        if (paths.garch())
-            for (std::size_t i : pool.assets) exposure_[i] *= paths.variance_scale(i)[p];
     } else {
         // The exposures just before the jump (the uniform's direction is that of the first part).
         pool_at(g, paths.pre_jump_log_price(static_cast<std::size_t>(jump)));
     }
+    // garch: each asset's step sd is the path's own, so its exposure to the scenario's covariance
+    // is scaled by sqrt(h / h_0) (the signs, and so one_direction, are unchanged).
+    if (paths.garch())
+        for (std::size_t i : pool.assets) exposure_[i] *= paths.variance_scale(i)[p];
     const std::size_t n = book_->asset_count();
     const std::vector<double>& covariance = book_->step_covariance()[paths.step_regime()[p]];
     double variance = 0.0;    // g' Sigma g of the step

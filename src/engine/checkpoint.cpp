@@ -210,6 +210,15 @@ std::uint64_t scenario_content_hash(const Scenario& s) {
     }
     const Regimes& r = s.regimes;
     h.add(r.calm_to_stress).add(r.stress_to_calm).add(r.start).add(r.stress_volatility).add(r.stress_correlation);
+    // Added only when used (jumps on another model than "jump", regimes with their own
+    // innovations or jump switch): the hashes of the earlier models stay as they were.
+    if (sim.jumps && sim.model != PriceModel::jump) h.add(std::string_view("jumps"));
+    for (std::size_t k = 0; k < r.states.size(); ++k) {
+        const RegimeState& state = r.states[k];
+        if (state.innovations != Innovations::gaussian || (sim.jumps && !state.jumps))
+            h.add(static_cast<std::uint64_t>(k)).add(state.innovations).add(state.dof)
+                .add(static_cast<std::uint64_t>(state.jumps));
+    }
     // Added only for the garch model: the hashes of the other models stay as they were.
     if (sim.model == PriceModel::garch) {
         h.add(s.garch.innovations);

@@ -107,17 +107,18 @@ std::array<std::vector<double>, 2> step_covariances(const Scenario& scenario) {
 
 MarketModel::MarketModel(const Scenario& scenario)
     : model_(scenario.simulation.model),
+      jumps_(scenario.simulation.jumps),
       dof_(scenario.simulation.dof),
       steps_per_day_(scenario.simulation.steps_per_day),
       continuous_(scenario.simulation.monitoring == Monitoring::continuous),
       factor_(detail::cholesky_lower(scenario.correlation, scenario.asset_count())),
       start_regime_(scenario.regimes.start),
       daily_mixing_(model_ == PriceModel::student_t ||
-                    (model_ == PriceModel::garch && scenario.garch.innovations == GarchInnovations::student_t)),
+                    (model_ == PriceModel::garch && scenario.garch.innovations == Innovations::student_t)),
       garch_(scenario.garch.assets) {
     const double dt = scenario.simulation.dt_years;
     const std::size_t n = scenario.asset_count();
-    const bool jumps = model_ == PriceModel::jump;
+    const bool jumps = jumps_;
     if (jumps) {
         market_jumps_ = poisson_step(scenario.jumps.intensity, dt);
         market_size_ = scenario.jumps.market;
@@ -134,21 +135,29 @@ MarketModel::MarketModel(const Scenario& scenario)
             jumps ? scenario.jumps.intensity * market_size_[i].kappa() +
                         scenario.jumps.idiosyncratic_intensity[i] * idiosyncratic_size_[i].kappa()
                   : 0.0;
+        compensation_.push_back(compensation);
         log_drift_per_step_.push_back(
             (asset.drift - 0.5 * asset.volatility * asset.volatility - compensation) * dt);
-        drift_per_step_.push_back(asset.drift * dt);
+        drift_per_step_.push_back((asset.drift - compensation) * dt);
         garch_start_variance_.push_back(asset.volatility * asset.volatility / 365.0);
     }
     if (model_ == PriceModel::regime) {
         const Regimes& regimes = scenario.regimes;
         const std::vector<double> stress_factor = detail::cholesky_lower(regimes.stress_correlation, n);
+        regime_state_ = regimes.states;
+        regime_mixing_ = regime_state_[0].innovations == Innovations::student_t ||
+                         regime_state_[1].innovations == Innovations::student_t;
         regime_drift_.resize(2 * n);
+        regime_step_sd_.resize(2 * n);
         regime_rows_.assign(2 * n * n, 0.0);
         for (std::size_t r = 0; r < 2; ++r) {
             const std::vector<double>& factor = r == 0 ? factor_ : stress_factor;
             for (std::size_t i = 0; i < n; ++i) {
                 const double vol = r == 0 ? scenario.assets[i].volatility : regimes.stress_volatility[i];
-                regime_drift_[r * n + i] = (scenario.assets[i].drift - 0.5 * vol * vol) * dt;
+                // Jumps compensated in the regimes they hit.
+                const double compensation = regime_state_[r].jumps ? compensation_[i] : 0.0;
+                regime_drift_[r * n + i] = (scenario.assets[i].drift - 0.5 * vol * vol - compensation) * dt;
+                regime_step_sd_[r * n + i] = vol * std::sqrt(dt);
                 for (std::size_t c = 0; c <= i; ++c)
                     regime_rows_[(r * n + i) * n + c] = vol * std::sqrt(dt) * factor[i * n + c];
             }
@@ -235,10 +244,14 @@ void MarketModel::draw_jumps(PathBlock& paths, RandomStream& rng) const {
     const std::size_t assets = asset_count();
     paths.clear_jumps();
     const std::span<double> u = paths.uniforms();
+    // Under the regime model only the paths in a regime with jumps on are hit.
+    const std::uint8_t* regime = paths.regime();
+    const std::array<bool, 2> hit = {model_ != PriceModel::regime || regime_state_[0].jumps,
+                                     model_ != PriceModel::regime || regime_state_[1].jumps};
     if (market_jumps_.mean > 0.0) {
         rng.fill_uniforms(u);
         for (std::size_t k = 0; k < n; ++k) {
-            if (u[k] < market_jumps_.none) continue;
+            if (u[k] < market_jumps_.none || !hit[regime[k]]) continue;
             const std::uint32_t count = poisson_count(market_jumps_, u[k]);
             if (count == 0) continue;
             // The sum of `count` jumps: mean count m_i, normal part sqrt(count) s_i (L z)_i.
@@ -258,7 +271,7 @@ void MarketModel::draw_jumps(PathBlock& paths, RandomStream& rng) const {
         if (source.mean <= 0.0) continue;
         rng.fill_uniforms(u);
         for (std::size_t k = 0; k < n; ++k) {
-            if (u[k] < source.none) continue;
+            if (u[k] < source.none || !hit[regime[k]]) continue;
             const std::uint32_t count = poisson_count(source, u[k]);
             if (count == 0) continue;
             const JumpSize& jump = idiosyncratic_size_[i];
@@ -273,21 +286,38 @@ void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
     const int step = paths.steps_taken() + 1;
     for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.normals(i), n});
     if (tilt_.active()) tilt_normals(paths);
-    if (daily_mixing_ && day_starts(step)) {
-        // One mixing variable per model day, shared by the day's steps: the day's returns are
-        // the multivariate t that dof was calibrated on, whatever steps_per_day is.
-        const std::span<double> w = paths.chi_square();
-        rng.fill_chi_square(dof_, w);
-        double* scale = paths.mixing_scale();
-        for (std::size_t k = 0; k < n; ++k) scale[k] = std::sqrt((dof_ - 2.0) / w[k]);
-    }
-    if (model_ == PriceModel::jump) {
+    // One mixing variable per model day, shared by the day's steps: the day's returns are the
+    // multivariate t that dof was calibrated on, whatever steps_per_day is.
+    if ((daily_mixing_ || regime_mixing_) && day_starts(step)) draw_mixing(paths, rng);
+    if (jumps_) {
         draw_jumps(paths, rng);
         if (continuous_) draw_jump_times(paths, rng);
     }
     if (model_ == PriceModel::regime && day_ends(step)) rng.fill_uniforms(paths.uniforms());
     if (continuous_)
         for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.bridge_normals(i), n});
+}
+
+void MarketModel::draw_mixing(PathBlock& paths, RandomStream& rng) const {
+    const std::size_t n = paths.size();
+    const std::span<double> w = paths.chi_square();
+    double* scale = paths.mixing_scale();
+    if (!regime_mixing_) {
+        rng.fill_chi_square(dof_, w);
+        for (std::size_t k = 0; k < n; ++k) scale[k] = std::sqrt((dof_ - 2.0) / w[k]);
+        return;
+    }
+    // Each regime with student_t innovations draws for every path, kept where the path is in it
+    // (a path's regime holds for the whole day: it switches after the day's last step).
+    const std::uint8_t* regime = paths.regime();
+    std::fill_n(scale, n, 1.0);
+    for (std::uint8_t r = 0; r < 2; ++r) {
+        const RegimeState& state = regime_state_[r];
+        if (state.innovations != Innovations::student_t) continue;
+        rng.fill_chi_square(state.dof, w);
+        for (std::size_t k = 0; k < n; ++k)
+            if (regime[k] == r) scale[k] = std::sqrt((state.dof - 2.0) / w[k]);
+    }
 }
 
 void MarketModel::set_tilt(const ImportanceTilt& tilt) {
@@ -422,6 +452,11 @@ namespace {
                             [&](std::size_t k) { return (regime[k] != 0 ? stress_drift : calm_drift) + e[k]; });
 }
 
+// e[k] *= s[k].
+[[MARGINSIM_HOT_KERNEL]] void multiply(double* __restrict e, const double* __restrict s, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) e[k] *= s[k];
+}
+
 // e[k] *= a_r, a_r the coefficient of the path's regime.
 [[MARGINSIM_HOT_KERNEL]] void scale_by_regime(double* __restrict e, const std::uint8_t* __restrict regime, double calm,
                                               double stress, std::size_t n) {
@@ -451,6 +486,7 @@ void MarketModel::advance_regime(PathBlock& paths) const {
         const double* stress = regime_rows_.data() + (assets + i) * assets;
         for (std::size_t c = 0; c <= i; ++c)
             add_regime_term(e, paths.normals(c), regime, calm[c], stress[c], c > 0, n);
+        if (regime_mixing_) multiply(e, paths.mixing_scale(), n);
         advance_regime_row(paths.log_price(i), paths.price(i), e, regime, regime_drift_[i],
                            regime_drift_[assets + i], compound_, n);
     }
@@ -467,36 +503,46 @@ void MarketModel::advance_regime(PathBlock& paths) const {
     }
 }
 
-// Continuous monitoring of the jump model: the arrival time of each hit path's jumps in the
-// step (uniform; a path's rare several jumps in one step arrive together) and the normals of the
-// diffusion's bridge at that time, correlated as the step's innovations.
+// Continuous monitoring with jumps: the arrival time of each hit path's jumps in the step
+// (uniform; a path's rare several jumps in one step arrive together) and the normals of the
+// diffusion's bridge at that time (correlated once the step is taken, in its regime).
 void MarketModel::draw_jump_times(PathBlock& paths, RandomStream& rng) const {
     const std::size_t assets = asset_count();
     for (std::size_t s = 0; s < paths.jump_count(); ++s) {
         paths.jump_time(s) = rng.uniform();
         double* z = paths.jump_bridge_normals(s);
         for (std::size_t c = 0; c < assets; ++c) z[c] = rng.normal();
-        for (std::size_t i = assets; i-- > 0;) {  // z = L z, rows from the last
-            double e = 0.0;
-            for (std::size_t c = 0; c <= i; ++c) e += factor_[i * assets + c] * z[c];
-            z[i] = e;
-        }
     }
 }
 
+double MarketModel::step_sd(const PathBlock& paths, std::size_t p, std::size_t i) const noexcept {
+    double sd = step_sd_[i];
+    if (model_ == PriceModel::regime) sd = regime_step_sd_[paths.step_regime()[p] * asset_count() + i];
+    if (paths.garch()) sd = paths.garch_step_sd(i)[p];  // the path's own variance of the day
+    return sd * paths.mixing_scale()[p];
+}
+
 // Once the step is taken: the log prices just before the jumps, x0 + t D + sqrt(t (1 - t)) s e
-// for the diffusion's move D = x1 - x0 - J over the step, t the jump time (the Brownian bridge).
+// for the diffusion's move D = x1 - x0 - J over the step, t the jump time (the Brownian bridge),
+// s the step's sd of the path and e = L z correlated as the step's innovations.
 void MarketModel::bridge_to_jump_times(PathBlock& paths) const {
     const std::size_t assets = asset_count();
     const std::uint32_t* hit = paths.jump_paths();
     for (std::size_t s = 0; s < paths.jump_count(); ++s) {
+        const std::size_t p = hit[s];
+        const std::vector<double>& factor = regime_factor_[paths.step_regime()[p]];
+        double* e = paths.jump_bridge_normals(s);
+        for (std::size_t i = assets; i-- > 0;) {  // e = L z, rows from the last
+            double sum = 0.0;
+            for (std::size_t c = 0; c <= i; ++c) sum += factor[i * assets + c] * e[c];
+            e[i] = sum;
+        }
         const double t = paths.jump_time(s);
         const double spread = std::sqrt(t * (1.0 - t));
         double* x = paths.pre_jump_log_price(s);  // x0 until now
-        const double* e = paths.jump_bridge_normals(s);
         for (std::size_t i = 0; i < assets; ++i) {
-            const double move = paths.log_price(i)[hit[s]] - x[i] - paths.jump_sizes(s)[i];
-            x[i] += t * move + spread * step_sd_[i] * e[i];
+            const double move = paths.log_price(i)[p] - x[i] - paths.jump_sizes(s)[i];
+            x[i] += t * move + spread * step_sd(paths, p, i) * e[i];
         }
     }
 }
@@ -516,18 +562,19 @@ void MarketModel::apply_jumps(PathBlock& paths) const {
 
 void MarketModel::advance(PathBlock& paths) const {
     if (continuous_) correlate_bridge_normals(paths);
-    if (model_ == PriceModel::garch) {
+    // Jumps go into the log prices first: the diffusion's pass refreshes the prices.
+    if (jumps_) apply_jumps(paths);
+    if (model_ == PriceModel::garch)
         advance_garch(paths);
-        paths.count_step();
-        return;
-    }
-    if (model_ == PriceModel::regime) {
+    else if (model_ == PriceModel::regime)
         advance_regime(paths);
-        paths.count_step();
-        return;
-    }
-    // Jumps go into the log prices first: the diffusion pass below refreshes the prices.
-    if (model_ == PriceModel::jump) apply_jumps(paths);
+    else
+        advance_diffusion(paths);
+    if (jumps_ && continuous_) bridge_to_jump_times(paths);
+    paths.count_step();
+}
+
+void MarketModel::advance_diffusion(PathBlock& paths) const {
     const std::size_t n = paths.size();
     // A multivariate t of unit variance: one chi-square scale per path and day, shared by all
     // assets, so that a market-wide shock hits every asset at once.
@@ -553,8 +600,6 @@ void MarketModel::advance(PathBlock& paths) const {
         else
             advance_row<false>(paths.log_price(i), paths.price(i), last, log_drift_per_step_[i], nullptr, compound_, n);
     }
-    if (model_ == PriceModel::jump && continuous_) bridge_to_jump_times(paths);
-    paths.count_step();
 }
 
 // e = L_r z of the bridge normals drawn for the step, r the regime the step is taken in (read

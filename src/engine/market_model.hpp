@@ -105,6 +105,7 @@ public:
     bool garch() const noexcept { return !garch_variance_.empty(); }
     double* garch_variance(std::size_t asset) noexcept { return garch_variance_.data() + asset * capacity_; }
     double* garch_step_sd(std::size_t asset) noexcept { return garch_step_sd_.data() + asset * capacity_; }
+    const double* garch_step_sd(std::size_t asset) const noexcept { return garch_step_sd_.data() + asset * capacity_; }
     double* garch_step_drift(std::size_t asset) noexcept { return garch_step_drift_.data() + asset * capacity_; }
     double* garch_day_shock(std::size_t asset) noexcept { return garch_day_shock_.data() + asset * capacity_; }
     double* variance_scale(std::size_t asset) noexcept { return variance_scale_.data() + asset * capacity_; }
@@ -238,6 +239,13 @@ private:
     void apply_jumps(PathBlock& paths) const;
     void bridge_to_jump_times(PathBlock& paths) const;
     void advance_regime(PathBlock& paths) const;
+    void advance_diffusion(PathBlock& paths) const;
+    // The day's multivariate t scale of every path: from the model's dof (student_t, garch
+    // with student_t innovations), or from the dof of the path's regime (1 in a gaussian one).
+    void draw_mixing(PathBlock& paths, RandomStream& rng) const;
+    // The diffusion's sd of asset i over the step path p takes (jump model's bridge to the
+    // jump time): the model's, the path's regime's or its garch day's, times its t scale.
+    double step_sd(const PathBlock& paths, std::size_t p, std::size_t i) const noexcept;
     // Garch model (market_garch.cpp): every path at today's variance; a step with each path's
     // own variance (rolled forward by the recursion when a new day starts).
     void start_garch(PathBlock& paths, std::size_t n) const;
@@ -250,12 +258,14 @@ private:
     void tilt_normals(PathBlock& paths) const;
 
     PriceModel model_;
+    bool jumps_;  // [jumps] on top of the diffusion
     double dof_;
     int steps_per_day_;
     bool continuous_;  // monitoring: bridge normals are drawn each step
     std::vector<double> start_log_price_;
     std::vector<double> step_sd_;             // vol sqrt(dt) per asset
     std::vector<double> log_drift_per_step_;  // (mu - vol^2/2 - sum lambda kappa) dt
+    std::vector<double> compensation_;        // sum lambda kappa of the asset's jumps, per year
     std::vector<double> factor_;              // n x n, row-major, lower triangular
     // Per asset i, the non-zero vol_i sqrt(dt) L[i][c], diagonal first: x_i += drift_i + sum.
     std::vector<std::vector<Term>> row_terms_;
@@ -275,6 +285,9 @@ private:
     std::array<double, 2> switch_probability_{};  // per day: calm -> stress, stress -> calm
     // The correlation factor of each regime ([0] = factor_; [1] the stress one, regime model).
     std::array<std::vector<double>, 2> regime_factor_;
+    std::vector<double> regime_step_sd_;  // vol_r sqrt(dt), [r * n + i]
+    std::array<RegimeState, 2> regime_state_{};
+    bool regime_mixing_ = false;  // some regime has student_t innovations
     StartRegime start_regime_ = StartRegime::calm;
     // The day's multivariate t scale: student_t, and garch with student_t innovations.
     bool daily_mixing_ = false;

@@ -1,5 +1,6 @@
 #include "marginsim/report.hpp"
 
+#include <array>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -131,6 +132,14 @@ Json jumps_json(const SimulationInfo& info) {
     return {{"intensity", jumps.intensity}, {"assets", std::move(assets)}};
 }
 
+// {"innovations": "gaussian" | "student_t", ("dof": d,) ("jumps": bool when the run has jumps)}
+Json regime_state_json(const RegimeState& state, bool has_jumps) {
+    Json out = {{"innovations", to_string(state.innovations)}};
+    if (state.innovations == Innovations::student_t) out["dof"] = state.dof;
+    if (has_jumps) out["jumps"] = state.jumps;
+    return out;
+}
+
 Json regime_json(const SimulationInfo& info) {
     const Regimes& regimes = info.regimes;
     const std::size_t n = info.symbols.size();
@@ -147,7 +156,9 @@ Json regime_json(const SimulationInfo& info) {
             {"start", to_string(regimes.start)},
             {"stationary_stress_share", regimes.stationary_stress_share()},
             {"stress_volatility", std::move(vol)},
-            {"stress_correlation", std::move(matrix)}};
+            {"stress_correlation", std::move(matrix)},
+            {"calm", regime_state_json(regimes.states[0], info.has_jumps)},
+            {"stress", regime_state_json(regimes.states[1], info.has_jumps)}};
 }
 
 // {"innovations": "gaussian" | "student_t", ("dof": d,) "assets": [{"symbol", "omega", "alpha", "beta",
@@ -166,7 +177,7 @@ Json garch_json(const SimulationInfo& info) {
                           {"long_run_volatility", std::sqrt(365.0 * g.long_run_variance())}});
     }
     Json out = {{"innovations", to_string(garch.innovations)}};
-    if (garch.innovations == GarchInnovations::student_t) out["dof"] = info.dof;
+    if (garch.innovations == Innovations::student_t) out["dof"] = info.dof;
     out["assets"] = std::move(assets);
     return out;
 }
@@ -216,7 +227,7 @@ Json simulation_json(const SimulationInfo& info) {
     out["elapsed_s"] = info.elapsed_s;
     out["model"] = to_string(info.model);
     if (info.model == PriceModel::student_t) out["dof"] = info.dof;
-    if (info.model == PriceModel::jump) out["jumps"] = jumps_json(info);
+    if (info.has_jumps) out["jumps"] = jumps_json(info);
     if (info.model == PriceModel::regime) out["regime"] = regime_json(info);
     if (info.model == PriceModel::garch) out["garch"] = garch_json(info);
     out["horizon_days"] = info.horizon_days;
@@ -235,32 +246,54 @@ Json simulation_json(const SimulationInfo& info) {
 
 }  // namespace
 
-std::string model_parameters(const SimulationInfo& info) {
-    if (info.model == PriceModel::jump) {
-        double idiosyncratic = 0.0;
-        for (const double intensity : info.jumps.idiosyncratic_intensity) idiosyncratic += intensity;
-        std::string text = fmt::format("market-wide jumps {:g}/yr", info.jumps.intensity);
-        if (idiosyncratic > 0.0) text += fmt::format(", idiosyncratic {:g}/yr in all", idiosyncratic);
-        return text;
-    }
+namespace {
+
+std::string jump_parameters(const SimulationInfo& info) {
+    double idiosyncratic = 0.0;
+    for (const double intensity : info.jumps.idiosyncratic_intensity) idiosyncratic += intensity;
+    std::string text = fmt::format("market-wide jumps {:g}/yr", info.jumps.intensity);
+    if (idiosyncratic > 0.0) text += fmt::format(", idiosyncratic {:g}/yr in all", idiosyncratic);
     if (info.model == PriceModel::regime) {
-        return fmt::format("calm->stress {:g}/yr, stress->calm {:g}/yr, {:.3g} of the time in stress",
-                           info.regimes.calm_to_stress, info.regimes.stress_to_calm,
-                           info.regimes.stationary_stress_share());
+        const std::array<RegimeState, 2>& states = info.regimes.states;
+        if (states[0].jumps != states[1].jumps) text += states[1].jumps ? " in stress only" : " in calm only";
+        if (!states[0].jumps && !states[1].jumps) text += " in neither regime";
     }
-    if (info.model == PriceModel::garch && !info.garch.assets.empty()) {
-        double low = 1.0, high = 0.0;
-        for (const GarchParameters& g : info.garch.assets) {
-            low = std::min(low, g.persistence());
-            high = std::max(high, g.persistence());
-        }
-        std::string text = "GARCH(1,1), " + std::string(to_string(info.garch.innovations)) + " innovations";
-        if (info.garch.innovations == GarchInnovations::student_t) text += fmt::format(" (dof {:g})", info.dof);
-        text += low == high ? fmt::format(", alpha + beta {:.3g}", low)
-                            : fmt::format(", alpha + beta {:.3g} to {:.3g}", low, high);
-        return text;
+    return text;
+}
+
+std::string regime_parameters(const SimulationInfo& info) {
+    std::string text = fmt::format("calm->stress {:g}/yr, stress->calm {:g}/yr, {:.3g} of the time in stress",
+                                   info.regimes.calm_to_stress, info.regimes.stress_to_calm,
+                                   info.regimes.stationary_stress_share());
+    for (std::size_t r = 0; r < 2; ++r) {
+        const RegimeState& state = info.regimes.states[r];
+        if (state.innovations == Innovations::student_t)
+            text += fmt::format(", {} student_t (dof {:g})", r == 0 ? "calm" : "stress", state.dof);
     }
-    return "";
+    return text;
+}
+
+std::string garch_parameters(const SimulationInfo& info) {
+    double low = 1.0, high = 0.0;
+    for (const GarchParameters& g : info.garch.assets) {
+        low = std::min(low, g.persistence());
+        high = std::max(high, g.persistence());
+    }
+    std::string text = "GARCH(1,1), " + std::string(to_string(info.garch.innovations)) + " innovations";
+    if (info.garch.innovations == Innovations::student_t) text += fmt::format(" (dof {:g})", info.dof);
+    text += low == high ? fmt::format(", alpha + beta {:.3g}", low)
+                        : fmt::format(", alpha + beta {:.3g} to {:.3g}", low, high);
+    return text;
+}
+
+}  // namespace
+
+std::string model_parameters(const SimulationInfo& info) {
+    std::string text;
+    if (info.model == PriceModel::regime) text = regime_parameters(info);
+    if (info.model == PriceModel::garch && !info.garch.assets.empty()) text = garch_parameters(info);
+    if (info.has_jumps) text += (text.empty() ? "" : "; ") + jump_parameters(info);
+    return text;
 }
 
 namespace {

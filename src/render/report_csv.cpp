@@ -147,14 +147,14 @@ std::string to_csv(const Report& report) {
     csv.number("simulation", "", "elapsed_s", info.elapsed_s);
     csv.text("simulation", "", "model", to_string(info.model));
     if (info.model == PriceModel::student_t) csv.number("simulation", "", "dof", info.dof);
-    if (info.model == PriceModel::jump) csv.number("simulation", "", "jump_intensity", info.jumps.intensity);
+    if (info.has_jumps) csv.number("simulation", "", "jump_intensity", info.jumps.intensity);
     if (info.model == PriceModel::regime) {
         csv.number("simulation", "", "calm_to_stress", info.regimes.calm_to_stress);
         csv.number("simulation", "", "stress_to_calm", info.regimes.stress_to_calm);
     }
     if (info.model == PriceModel::garch) {
         csv.text("simulation", "", "garch_innovations", to_string(info.garch.innovations));
-        if (info.garch.innovations == GarchInnovations::student_t) csv.number("simulation", "", "dof", info.dof);
+        if (info.garch.innovations == Innovations::student_t) csv.number("simulation", "", "dof", info.dof);
     }
     csv.number("simulation", "", "horizon_days", info.horizon_days);
     csv.text("simulation", "", "steps_per_day", std::to_string(info.steps_per_day));

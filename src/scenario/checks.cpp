@@ -43,7 +43,7 @@ PlausibleRise plausible_rise(const Asset& asset, const Simulation& simulation) {
                                    format_input(asset.volatility), format_amount(years),
                                    format_amount(diffusion))};
     const double doob = std::max(0.0, asset.drift) * years + doob_log_margin;
-    if (simulation.model == PriceModel::gaussian && doob < rise.log_rise) {
+    if (simulation.model == PriceModel::gaussian && !simulation.jumps && doob < rise.log_rise) {
         rise = {doob, doob - doob_log_margin,
                 fmt::format("its drift {} x {} years plus {} (Doob's bound: probability below 1e-20)",
                             format_input(asset.drift), format_amount(years), doob_log_margin)};
@@ -283,7 +283,7 @@ double jump_second_moment(const JumpSize& size) {
 }
 
 std::optional<ValueProblem> jump_problem(const Scenario& scenario) {
-    if (scenario.simulation.model != PriceModel::jump) return std::nullopt;
+    if (!scenario.simulation.jumps) return std::nullopt;
     const Jumps& jumps = scenario.jumps;
     const double years = scenario.simulation.steps * scenario.simulation.dt_years;
     for (std::size_t i = 0; i < scenario.assets.size(); ++i) {

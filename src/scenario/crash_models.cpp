@@ -1,6 +1,6 @@
-// The model tables: [jumps] (Merton jumps, market-wide and idiosyncratic), [regime] (calm and
-// stress regimes) and [garch] (GARCH(1,1) variance per asset), each required by its model and
-// refused under another.
+// The model tables: [jumps] (Merton jumps, market-wide and idiosyncratic, on top of any model),
+// [regime] (calm and stress regimes, each with its own innovations and jump switch) and [garch]
+// (GARCH(1,1) variance per asset), each required by its model or switch and refused otherwise.
 #include "scenario/readers.hpp"
 
 #include <fmt/format.h>
@@ -141,7 +141,7 @@ constexpr std::string_view stress_vol_expected = "an annualised volatility in [0
 // [regime.stress]: exactly one of volatility_scale (times the calm volatilities) or volatility
 // (per asset); correlation as in [correlation], the calm matrix when absent.
 void read_stress(const TableReader& st, const Scenario& scenario, Regimes& regimes) {
-    st.allow_only({"volatility_scale", "volatility", "correlation"});
+    st.allow_only({"volatility_scale", "volatility", "correlation", "innovations", "dof", "jumps"});
     const std::string one_of =
         "exactly one of volatility_scale (a factor on the [[assets]] volatilities) or volatility "
         "(per asset)";
@@ -174,8 +174,29 @@ void read_stress(const TableReader& st, const Scenario& scenario, Regimes& regim
     }
 }
 
+// The state's own model, of [regime.calm] or [regime.stress]: innovations (with dof when
+// student_t) and, when the scenario has jumps, whether they hit paths in this state.
+RegimeState read_state_model(const TableReader& t, bool scenario_jumps) {
+    RegimeState state;
+    state.innovations = t.choice("innovations", innovations_names).value_or(Innovations::gaussian);
+    if (state.innovations == Innovations::student_t) {
+        if (!t.has("dof")) t.fail_missing("dof", "degrees of freedom for innovations = \"student_t\": a number > 2");
+        state.dof = read_dof(t);
+    } else if (t.has("dof")) {
+        t.fail_value("dof", "dof is only used with innovations = \"student_t\", but they are gaussian",
+                     "no dof, or innovations = \"student_t\"");
+    }
+    const std::optional<bool> jumps = t.boolean("jumps", "true or false: whether [jumps] hit paths in this regime");
+    if (jumps && !scenario_jumps) {
+        t.fail_value("jumps", "the scenario has no jumps",
+                     "jumps = true in [simulation] with a [jumps] table, or no jumps key here");
+    }
+    state.jumps = scenario_jumps && jumps.value_or(true);
+    return state;
+}
+
 Regimes read_regimes(const TableReader& r, const Scenario& scenario) {
-    r.allow_only({"calm_to_stress", "stress_to_calm", "start", "stress"});
+    r.allow_only({"calm_to_stress", "stress_to_calm", "start", "calm", "stress"});
     Regimes regimes;
     const std::string_view switching = "a switching intensity per year in [0, 10000]";
     const auto in_range = [](double v) { return v >= 0.0 && v <= 10000.0; };
@@ -198,6 +219,14 @@ Regimes read_regimes(const TableReader& r, const Scenario& scenario) {
                          "optionally correlation");
     }
     read_stress(*stress, scenario, regimes);
+    const bool jumps = scenario.simulation.jumps;
+    regimes.states[1] = read_state_model(*stress, jumps);
+    if (const auto calm = r.table("calm", "a table [regime.calm] with innovations, dof or jumps")) {
+        calm->allow_only({"innovations", "dof", "jumps"});
+        regimes.states[0] = read_state_model(*calm, jumps);
+    } else {
+        regimes.states[0].jumps = jumps;
+    }
     return regimes;
 }
 
@@ -223,14 +252,14 @@ GarchParameters read_garch_asset(const TableReader& a) {
 }
 
 // innovations = "student_t" takes simulation.dof; "gaussian" refuses it (as the gaussian model).
-void check_garch_dof(const TableReader& root, const TableReader& g, GarchInnovations innovations) {
+void check_garch_dof(const TableReader& root, const TableReader& g, Innovations innovations) {
     const TableReader simulation = *root.table("simulation", "");
     const bool has_dof = simulation.has("dof");
-    if (innovations == GarchInnovations::student_t && !has_dof) {
+    if (innovations == Innovations::student_t && !has_dof) {
         g.fail_value("innovations", "innovations = \"student_t\" needs the degrees of freedom, but simulation.dof is not given",
                      "dof = a number > 2 in [simulation], or innovations = \"gaussian\"");
     }
-    if (innovations == GarchInnovations::gaussian && has_dof) {
+    if (innovations == Innovations::gaussian && has_dof) {
         simulation.fail_value("dof",
                               "dof is only used by the garch model with innovations = \"student_t\", but the "
                               "innovations are \"gaussian\"",
@@ -241,7 +270,7 @@ void check_garch_dof(const TableReader& root, const TableReader& g, GarchInnovat
 // [garch]: innovations, and one table { omega, alpha, beta } per asset, every asset named once.
 Garch read_garch(const TableReader& root, const TableReader& g, const std::vector<Asset>& assets) {
     Garch garch;
-    garch.innovations = g.choice("innovations", garch_innovations_names).value_or(GarchInnovations::gaussian);
+    garch.innovations = g.choice("innovations", innovations_names).value_or(Innovations::gaussian);
     check_garch_dof(root, g, garch.innovations);
     garch.assets.resize(assets.size());
     std::vector<bool> given(assets.size(), false);
@@ -284,16 +313,40 @@ Garch read_garch(const TableReader& root, const TableReader& g, const std::vecto
 
 }  // namespace
 
-// [jumps], [regime] and [garch]: each required by its model and refused under any other, like dof.
+namespace {
+
+// [jumps]: required when jumps are on ([simulation] jumps = true, or model = "jump"), refused
+// otherwise.
+void check_jumps_table(const TableReader& root, const Scenario& scenario) {
+    const auto table = root.table("jumps", "a table [jumps]");
+    const bool on = scenario.simulation.jumps;
+    if (table && !on) {
+        table->fail_table("[jumps] is only used with jumps on, but they are off",
+                          "jumps = true in [simulation] (jumps on top of the model), or no [jumps] table");
+    }
+    if (!table && on) {
+        const toml::table& simulation = *root.find("simulation")->as_table();
+        const bool switched = simulation.get("jumps") != nullptr;
+        const toml::node* asking = switched ? simulation.get("jumps") : simulation.get("model");
+        root.context().fail(asking->source(), "jumps", "missing required table",
+                            fmt::format("a [jumps] table with intensity, mean and vol for {}",
+                                        switched ? "jumps = true" : "model = \"jump\""));
+    }
+}
+
+}  // namespace
+
+// [jumps], [regime] and [garch]: each required when its model (or switch) is on and refused
+// otherwise, like dof.
 void read_model_tables(const TableReader& root, Scenario& scenario) {
     const PriceModel model = scenario.simulation.model;
     const struct {
         std::string_view name;
         PriceModel model;
         std::string_view holds;
-    } tables[] = {{"jumps", PriceModel::jump, "intensity, mean and vol"},
-                  {"regime", PriceModel::regime, "calm_to_stress, stress_to_calm and [regime.stress]"},
+    } tables[] = {{"regime", PriceModel::regime, "calm_to_stress, stress_to_calm and [regime.stress]"},
                   {"garch", PriceModel::garch, "omega, alpha and beta for every asset"}};
+    check_jumps_table(root, scenario);
     for (const auto& t : tables) {
         const auto table = root.table(t.name, fmt::format("a table [{}]", t.name));
         if (table && model != t.model) {
@@ -310,7 +363,7 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
                                             t.holds, to_string(t.model)));
         }
     }
-    if (model == PriceModel::jump) scenario.jumps = read_jumps(*root.table("jumps", ""), scenario.assets);
+    if (scenario.simulation.jumps) scenario.jumps = read_jumps(*root.table("jumps", ""), scenario.assets);
     if (model == PriceModel::regime) scenario.regimes = read_regimes(*root.table("regime", ""), scenario);
     if (model == PriceModel::garch) scenario.garch = read_garch(root, *root.table("garch", ""), scenario.assets);
 }

@@ -35,8 +35,8 @@ inline constexpr Named<ImportanceSampling> importance_sampling_names[] = {{Impor
 inline constexpr Named<StartRegime> start_regime_names[] = {{StartRegime::calm, "calm"},
                                                             {StartRegime::stress, "stress"},
                                                             {StartRegime::stationary, "stationary"}};
-inline constexpr Named<GarchInnovations> garch_innovations_names[] = {{GarchInnovations::gaussian, "gaussian"},
-                                                                     {GarchInnovations::student_t, "student_t"}};
+inline constexpr Named<Innovations> innovations_names[] = {{Innovations::gaussian, "gaussian"},
+                                                                     {Innovations::student_t, "student_t"}};
 inline constexpr Named<LiquidationPolicy> policy_names[] = {{LiquidationPolicy::full, "full"},
                                                             {LiquidationPolicy::fee, "fee"}};
 inline constexpr Named<Side> side_names[] = {{Side::long_side, "long"}, {Side::short_side, "short"}};

@@ -17,6 +17,8 @@ namespace marginsim::detail {
 // settings.cpp: [simulation], [account] and [liquidation].
 Simulation read_simulation(const TableReader& root);
 double read_balance(const TableReader& root);
+// `dof` of table t (present): a number > 2, with a warning near 2.
+double read_dof(const TableReader& t);
 void read_liquidation(const TableReader& root, Scenario& scenario);
 
 // tiers.cpp: inline tier tables and references to bundled ones.

@@ -23,8 +23,8 @@ std::string_view to_string(ImportanceSampling sampling) noexcept {
 std::string_view to_string(StartRegime start) noexcept {
     return detail::name_of(start, detail::start_regime_names);
 }
-std::string_view to_string(GarchInnovations innovations) noexcept {
-    return detail::name_of(innovations, detail::garch_innovations_names);
+std::string_view to_string(Innovations innovations) noexcept {
+    return detail::name_of(innovations, detail::innovations_names);
 }
 std::string_view to_string(LiquidationPolicy policy) noexcept {
     return detail::name_of(policy, detail::policy_names);

@@ -23,6 +23,8 @@ constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 // (Wilson-Hilferty), is 0.65 at dof = 3: below, the user is told how small it has become.
 constexpr double degenerate_dof = 3.0;
 
+}  // namespace
+
 void warn_if_degenerate(const TableReader& s, double dof) {
     if (dof >= degenerate_dof) return;
     const double median_chi_square = dof * std::pow(1.0 - 2.0 / (9.0 * dof), 3.0);
@@ -35,6 +37,26 @@ void warn_if_degenerate(const TableReader& s, double dof) {
                                  "step above 65%",
                                  s.key("dof"), format_input(dof), 100.0 * median_factor,
                                  degenerate_dof));
+}
+
+double read_dof(const TableReader& t) {
+    const double dof = *t.number("dof", "a number > 2: the variance is infinite for dof <= 2",
+                                 [](double v) { return v > 2.0; });
+    warn_if_degenerate(t, dof);
+    return dof;
+}
+
+namespace {
+
+// jumps = true|false: the [jumps] table on top of the diffusion; model = "jump" (gaussian with
+// jumps, the earlier spelling) has them on already, and says so if told otherwise.
+bool read_jump_switch(const TableReader& s, PriceModel model) {
+    const std::optional<bool> jumps = s.boolean("jumps", "true or false: [jumps] on top of the model's diffusion");
+    if (model == PriceModel::jump && jumps == false) {
+        s.fail_value("jumps", "model = \"jump\" is the gaussian model with jumps on",
+                     "model = \"gaussian\" for no jumps, or no jumps key");
+    }
+    return model == PriceModel::jump || jumps.value_or(false);
 }
 
 }  // namespace
@@ -67,7 +89,7 @@ Simulation read_simulation(const TableReader& root) {
                             "a [simulation] table with at least horizon_days");
     }
     const TableReader& s = *table;
-    s.allow_only({"paths", "horizon_days", "steps_per_day", "monitoring", "importance_sampling", "seed", "model", "dof", "threads"});
+    s.allow_only({"paths", "horizon_days", "steps_per_day", "monitoring", "importance_sampling", "seed", "model", "dof", "jumps", "threads"});
 
     Simulation sim;
     sim.paths = static_cast<std::uint64_t>(
@@ -78,20 +100,18 @@ Simulation read_simulation(const TableReader& root) {
     sim.seed =
         static_cast<std::uint64_t>(s.integer("seed", "an integer >= 0", 0, int64_max).value_or(1));
     sim.model = s.choice("model", price_model_names).value_or(PriceModel::gaussian);
+    sim.jumps = read_jump_switch(s, sim.model);
     sim.monitoring = s.choice("monitoring", monitoring_names).value_or(Monitoring::continuous);
     sim.importance_sampling =
         s.choice("importance_sampling", importance_sampling_names).value_or(ImportanceSampling::none);
-    const std::string_view dof_expected = "a number > 2: the variance is infinite for dof <= 2";
     if (sim.model == PriceModel::student_t) {
         if (!s.has("dof")) {
             s.fail_missing("dof", "degrees of freedom for model = \"student_t\": a number > 2");
         }
-        sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
-        warn_if_degenerate(s, sim.dof);
+        sim.dof = read_dof(s);
     } else if (sim.model == PriceModel::garch && s.has("dof")) {
         // Used by innovations = "student_t" of [garch], which checks it is there when needed.
-        sim.dof = *s.number("dof", dof_expected, [](double v) { return v > 2.0; });
-        warn_if_degenerate(s, sim.dof);
+        sim.dof = read_dof(s);
     } else if (s.has("dof")) {
         s.fail_value("dof",
                      fmt::format("dof is only used by model = \"student_t\", but the model is "

@@ -128,6 +128,12 @@ std::optional<std::string> TableReader::text(std::string_view name,
     return value->get();
 }
 
+std::optional<bool> TableReader::boolean(std::string_view name, std::string_view expected) const {
+    const auto* value = typed<bool>(name, expected);
+    if (value == nullptr) return std::nullopt;
+    return value->get();
+}
+
 std::optional<TableReader> TableReader::table(std::string_view name,
                                               std::string_view expected) const {
     const toml::table* sub = typed<toml::table>(name, expected);

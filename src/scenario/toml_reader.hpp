@@ -143,6 +143,7 @@ public:
     std::optional<std::int64_t> integer(std::string_view name, std::string_view expected,
                                         std::int64_t min, std::int64_t max) const;
     std::optional<std::string> text(std::string_view name, std::string_view expected) const;
+    std::optional<bool> boolean(std::string_view name, std::string_view expected) const;
 
     // One of the names of `options` (names.hpp), as its enum value.
     template <class Enum, std::size_t N>

@@ -129,7 +129,8 @@ inline std::string check_model_tables(const Scenario& s) {
     const auto size_ok = [](const JumpSize& j) {
         return j.mean >= -5.0 && j.mean <= 5.0 && j.vol >= 0.0 && j.vol <= 2.0;
     };
-    if (s.simulation.model == PriceModel::jump) {
+    if (s.simulation.model == PriceModel::jump && !s.simulation.jumps) return "model jump without jumps on";
+    if (s.simulation.jumps) {
         const Jumps& j = s.jumps;
         if (!intensity_ok(j.intensity)) return "jumps intensity";
         if (j.market.size() != n || j.idiosyncratic.size() != n || j.idiosyncratic_intensity.size() != n)
@@ -150,6 +151,11 @@ inline std::string check_model_tables(const Scenario& s) {
             if (!(v >= 0.0 && v < 10.0)) return "stress volatility";
         if (marginsim::detail::smallest_eigenvalue(r.stress_correlation, n) < -1e-8)
             return "stress correlation not positive semi-definite";
+        for (const RegimeState& state : r.states) {
+            if (state.innovations == Innovations::student_t && !(std::isfinite(state.dof) && state.dof > 2.0))
+                return "regime student_t dof";
+            if (state.jumps && !s.simulation.jumps) return "regime jumps without jumps on";
+        }
     }
     return {};
 }

@@ -166,6 +166,7 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
     Scenario s = book;
     const std::size_t d = c.asset_count();
     s.jumps = {};
+    s.simulation.jumps = false;
     s.regimes = {};
     s.garch = {};
     s.simulation.dof = 0.0;
@@ -191,7 +192,7 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
                 s.garch.assets.push_back({g.omega.value, g.alpha.value, g.beta.value});
             }
             if (const auto dof = usable_dof(c.garch_dof)) {
-                s.garch.innovations = GarchInnovations::student_t;
+                s.garch.innovations = Innovations::student_t;
                 s.simulation.dof = *dof;
             }
             break;
