@@ -3,6 +3,7 @@
 
 #include "marginsim/backtest.hpp"
 #include "marginsim/error.hpp"
+#include "backtest_fixtures.hpp"
 #include "calibrate_fixtures.hpp"
 #include "cli_runner.hpp"
 
@@ -151,42 +152,9 @@ TEST_CASE("the reliability table bins the windows by prediction", "[backtest]") 
 
 namespace {
 
-// A book on two synthetic assets: an isolated 10x long of AAA and a cross short of BBB.
-const std::string book_toml = R"([simulation]
-horizon_days = 5
-steps_per_day = 2
-seed = 3
-[account]
-balance = 3000
-[[assets]]
-symbol = "AAA"
-price = 100
-volatility = 0.5
-maintenance_margin_rate = 0.01
-[[assets]]
-symbol = "BBB"
-price = 50
-volatility = 0.6
-maintenance_margin_rate = 0.01
-[[positions]]
-symbol = "AAA"
-side = "long"
-margin = 1000
-leverage = 10
-mode = "isolated"
-[[positions]]
-symbol = "BBB"
-side = "short"
-margin = 1000
-quantity = 60
-mode = "cross"
-)";
+const std::string& book_toml = backtest_book_toml;
 
-// Random walks of 800 days from 2020-01-01 with daily sd 4% and 5%.
-std::vector<PriceSeries> synthetic_history() {
-    return {series_of("AAA", random_walk(date(2020, 1, 1), 800, 0.04, 1)),
-            series_of("BBB", random_walk(date(2020, 1, 1), 800, 0.05, 2))};
-}
+std::vector<PriceSeries> synthetic_history() { return synthetic_backtest_history(); }
 
 BacktestOptions small_options() {
     BacktestOptions options;

@@ -124,6 +124,8 @@ struct BacktestResult {
     int horizon_days = 0;  // the scenario's horizon, rounded up to whole days
     std::vector<BacktestWindow> windows;
     std::vector<Date> skipped;  // start dates whose window or calibration history misses a day
+    std::vector<std::string> skip_reasons;  // why each was skipped (skipped's order)
+    std::vector<std::string> history;       // the price files read (PriceSeries::source), book order
     // [model][flag] over the windows the model predicted (all_realised_flags order).
     std::vector<std::array<ForecastScores, all_realised_flags.size()>> scores;
     std::vector<std::string> notes;
