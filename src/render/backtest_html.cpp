@@ -227,6 +227,43 @@ std::string time_series(const BacktestResult& r, MarginMode mode) {
     return panel_title(title) + plot.str() + "<p class=\"note\">" + escape_html(note) + "</p>\n";
 }
 
+std::string crash_table(const BacktestResult& r) {
+    std::string out = "<h2>Named crash windows</h2>\n";
+    if (r.crash_windows.empty()) {
+        return out + "<p class=\"note\">No crash day of the stress catalogue (marginsim stress --list) falls inside "
+                     "a backtested window's horizon.</p>\n";
+    }
+    out += "<table>\n<tr><th>crash</th><th>day</th><th>window start</th><th>realised</th>";
+    for (std::size_t m = 0; m < r.options.models.size(); ++m) {
+        for (const MarginMode mode : all_modes) {
+            out += fmt::format("<th>{}: {}</th>", escape_html(model_name(r, m)), escape_html(mode_name(mode)));
+        }
+    }
+    out += "</tr>\n";
+    for (const CrashWindows& crash : r.crash_windows) {
+        for (const std::size_t index : crash.windows) {
+            const BacktestWindow& w = r.windows[index];
+            std::vector<std::string> fired;
+            for (const RealisedFlag flag : all_realised_flags) {
+                if (flag_of(w.realised, flag)) fired.emplace_back(to_string(flag));
+            }
+            out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", escape_html(crash.name),
+                               format_date(crash.date), format_date(w.start),
+                               fired.empty() ? std::string("none") : fmt::format("{}", fmt::join(fired, ", ")));
+            for (std::size_t m = 0; m < r.options.models.size(); ++m) {
+                for (std::size_t mode = 0; mode < mode_count; ++mode) {
+                    out += td(w.predicted[m] ? percent((*w.predicted[m])[mode]) : std::string("not run"));
+                }
+            }
+            out += "</tr>\n";
+        }
+    }
+    return out + "</table>\n<p class=\"note\">The crash days of the stress catalogue (marginsim stress --list: each "
+                 "window's first day) inside the horizon of a backtested window (after its start date, up to "
+                 "horizon_days later): what each model predicted for the book opened just before, and what "
+                 "happened.</p>\n";
+}
+
 }  // namespace
 
 std::string to_html(const BacktestResult& r) {
@@ -237,6 +274,7 @@ std::string to_html(const BacktestResult& r) {
     for (std::size_t f = 0; f < all_realised_flags.size(); ++f) body += reliability_diagram(r, f);
     body += "<h2>Predictions over time</h2>\n";
     for (const MarginMode mode : all_modes) body += time_series(r, mode);
+    body += crash_table(r);
     return detail::html_page("marginsim backtest: " + scenario_name(r.scenario), body);
 }
 

@@ -213,6 +213,23 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
     return s;
 }
 
+namespace {
+
+std::vector<CrashWindows> crash_windows(const std::vector<BacktestWindow>& windows, int horizon_days) {
+    std::vector<CrashWindows> out;
+    for (const ReplayWindow& crash : replay_catalogue()) {
+        CrashWindows entry{crash.name, crash.start, {}};
+        for (std::size_t w = 0; w < windows.size(); ++w) {
+            const Date start = windows[w].start;
+            if (start < crash.start && crash.start <= start + std::chrono::days(horizon_days)) entry.windows.push_back(w);
+        }
+        if (!entry.windows.empty()) out.push_back(std::move(entry));
+    }
+    return out;
+}
+
+}  // namespace
+
 BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>& history,
                             const BacktestOptions& options,
                             const std::function<void(std::size_t, std::size_t)>& progress) {
@@ -303,6 +320,7 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
         result.skip_reasons.push_back(std::move(why));
     }
 
+    result.crash_windows = crash_windows(result.windows, result.horizon_days);
     for (std::size_t m = 0; m < options.models.size(); ++m) {
         std::array<ForecastScores, all_realised_flags.size()> scores{};
         for (std::size_t f = 0; f < all_realised_flags.size(); ++f) {
