@@ -2,7 +2,9 @@
 // computations, brute-force definitions and the chi-square distribution's known quantiles.
 
 #include "marginsim/backtest.hpp"
+#include "marginsim/backtest_report.hpp"
 #include "marginsim/error.hpp"
+#include "backtest_fixtures.hpp"
 #include "calibrate_fixtures.hpp"
 #include "cli_runner.hpp"
 
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <sstream>
 
 #include <cmath>
 #include <memory>
@@ -151,42 +154,9 @@ TEST_CASE("the reliability table bins the windows by prediction", "[backtest]") 
 
 namespace {
 
-// A book on two synthetic assets: an isolated 10x long of AAA and a cross short of BBB.
-const std::string book_toml = R"([simulation]
-horizon_days = 5
-steps_per_day = 2
-seed = 3
-[account]
-balance = 3000
-[[assets]]
-symbol = "AAA"
-price = 100
-volatility = 0.5
-maintenance_margin_rate = 0.01
-[[assets]]
-symbol = "BBB"
-price = 50
-volatility = 0.6
-maintenance_margin_rate = 0.01
-[[positions]]
-symbol = "AAA"
-side = "long"
-margin = 1000
-leverage = 10
-mode = "isolated"
-[[positions]]
-symbol = "BBB"
-side = "short"
-margin = 1000
-quantity = 60
-mode = "cross"
-)";
+const std::string& book_toml = backtest_book_toml;
 
-// Random walks of 800 days from 2020-01-01 with daily sd 4% and 5%.
-std::vector<PriceSeries> synthetic_history() {
-    return {series_of("AAA", random_walk(date(2020, 1, 1), 800, 0.04, 1)),
-            series_of("BBB", random_walk(date(2020, 1, 1), 800, 0.05, 2))};
-}
+std::vector<PriceSeries> synthetic_history() { return synthetic_backtest_history(); }
 
 BacktestOptions small_options() {
     BacktestOptions options;
@@ -325,4 +295,62 @@ TEST_CASE("marginsim backtest writes the windows and scores, and refuses bad req
     const CliResult model = run_shell(base + " --from 2021-01-10 --to 2021-02-10 --models gauss", dir.path() / "out",
                                       dir.path() / "err");
     CHECK(model.code == 2);
+}
+
+TEST_CASE("a crash day of the stress catalogue inside a window's horizon is listed with that window",
+          "[backtest]") {
+    const Scenario book = parse_scenario(book_toml, "book");
+    std::vector<PriceSeries> history = synthetic_history();
+    const Date crash = date(2021, 5, 19);  // may-2021 in the catalogue
+    PriceSeries& aaa = history[0];
+    for (std::size_t k = 0; k < aaa.dates.size(); ++k) {
+        if (aaa.dates[k] >= crash) aaa.closes[k] *= 0.7;  // AAA falls 30% that day
+    }
+    BacktestOptions options = small_options();
+    options.from = date(2021, 5, 13);
+    options.to = date(2021, 5, 25);
+    options.every_days = 3;
+    const BacktestResult result = run_backtest(book, history, options);
+    // Starts 05-13, 05-16, 05-19, 05-22, 05-25 with 5-day horizons: only 05-16's bars (05-17 ..
+    // 05-21) hold 05-19; 05-13's end on 05-18, and 05-19's book opens at the crash's close.
+    REQUIRE(result.windows.size() == 5);
+    REQUIRE(result.windows[1].start == date(2021, 5, 16));
+    REQUIRE(result.crash_windows.size() == 1);
+    CHECK(result.crash_windows[0].name == "may-2021");
+    CHECK(result.crash_windows[0].date == crash);
+    CHECK(result.crash_windows[0].windows == std::vector<std::size_t>{1});
+    // The isolated 10x long's liquidation price is the start's close x 0.9 / 0.99 (flat 1% rate).
+    const auto k = static_cast<std::size_t>(std::find(aaa.dates.begin(), aaa.dates.end(), date(2021, 5, 16)) -
+                                            aaa.dates.begin());
+    bool crossed = false;
+    for (std::size_t d = 1; d <= 5; ++d) crossed = crossed || aaa.closes[k + d] <= aaa.closes[k] * 0.9 / 0.99;
+    REQUIRE(crossed);
+    CHECK(result.windows[1].realised.isolated_any_close);
+
+    // JSON: the covering window as the windows list has it; text, CSV and HTML name it too.
+    const nlohmann::json json = nlohmann::json::parse(to_json(result));
+    REQUIRE(json["crash_windows"].size() == 1);
+    const nlohmann::json& entry = json["crash_windows"][0];
+    CHECK(entry["name"] == "may-2021");
+    CHECK(entry["date"] == "2021-05-19");
+    REQUIRE(entry["windows"].size() == 1);
+    CHECK(entry["windows"][0] == json["windows"][1]);
+    CHECK(entry["windows"][0]["realised"]["isolated_any_close"] == true);
+    CHECK(entry["windows"][0]["predicted"]["gaussian"]["isolated"] ==
+          (*result.windows[1].predicted[0])[mode_index(MarginMode::isolated)]);
+    CHECK(backtest_text(result).find("may-2021 (2021-05-19): window 2021-05-16, realised: isolated_any_low, "
+                                     "isolated_any_close") != std::string::npos);
+    std::istringstream csv(to_csv(result));
+    std::string line;
+    std::getline(csv, line);
+    CHECK(line.ends_with(",crash_windows"));
+    std::size_t named_rows = 0;
+    while (std::getline(csv, line)) {
+        INFO(line);
+        const bool covering = line.starts_with("2021-05-16,");
+        CHECK(line.ends_with(covering ? ",may-2021" : ","));
+        named_rows += covering ? 1 : 0;
+    }
+    CHECK(named_rows == 2);  // one row per model
+    CHECK(to_html(result).find("<tr><td>may-2021</td><td>2021-05-19</td><td>2021-05-16</td>") != std::string::npos);
 }

@@ -118,14 +118,26 @@ struct BacktestWindow {
     std::vector<std::optional<std::array<double, mode_count>>> predicted;
 };
 
+// A crash day of the stress catalogue (replay_catalogue: its first day) inside the horizon of
+// some backtested windows: start < date <= start + horizon_days, the daily bars the window's
+// realised flags read (a window opened at the crash day's close no longer sees that day).
+struct CrashWindows {
+    std::string name;
+    Date date;
+    std::vector<std::size_t> windows;  // indices into BacktestResult::windows, in time order
+};
+
 struct BacktestResult {
     std::string scenario;  // its source
     BacktestOptions options;
     int horizon_days = 0;  // the scenario's horizon, rounded up to whole days
     std::vector<BacktestWindow> windows;
     std::vector<Date> skipped;  // start dates whose window or calibration history misses a day
+    std::vector<std::string> skip_reasons;  // why each was skipped (skipped's order)
+    std::vector<std::string> history;       // the price files read (PriceSeries::source), book order
     // [model][flag] over the windows the model predicted (all_realised_flags order).
     std::vector<std::array<ForecastScores, all_realised_flags.size()>> scores;
+    std::vector<CrashWindows> crash_windows;  // the catalogue's crash days the windows cover, oldest first
     std::vector<std::string> notes;
 };
 

@@ -269,6 +269,10 @@ std::string to_json(const Calibration& calibration);
 // from 4, at which the rounded matrix stays positive semi-definite. Empty for one asset.
 std::string correlation_matrix_toml(const Calibration& calibration);
 
+// The snippet's model tables ([garch], or [regime] with its subtables), from their header on,
+// without the comments before it; empty for the models without tables.
+std::string model_tables_toml(const Calibration& calibration);
+
 namespace detail {
 
 // Row-major covariance matrix of returns [asset][k].

@@ -1,6 +1,7 @@
 // `marginsim backtest FILE --from DATE --to DATE [--every DAYS] [--window DAYS] [--models LIST]
-// [--paths N] [--history DIR]`: each model's predicted P(liquidation) of the book, re-opened at
-// each start date's close, against what the next days' bars did (docs/backtest.md).
+// [--paths N] [--history DIR] [--json OUT] [--csv OUT] [--html OUT]`: each model's predicted
+// P(liquidation) of the book, re-opened at each start date's close, against what the next
+// days' bars did (docs/backtest.md).
 
 #include <iostream>
 #include <unistd.h>
@@ -55,6 +56,8 @@ CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments) {
     add_output_options(*command, arguments.outputs,
                        {.json = "Write the windows and scores as JSON (schema marginsim.backtest/1) to PATH ('-': stdout)",
                         .csv = "Write one row per window and model to PATH ('-': stdout)",
+                        .html = "Write the self-contained HTML report (scores, reliability diagrams, predictions over "
+                                "time) to PATH",
                         .stdout_format = true});
     return command;
 }
@@ -98,6 +101,7 @@ int backtest_command(const BacktestArguments& arguments) {
     render.json = [&result] { return to_json(result); };
     render.csv = [&result] { return to_csv(result); };
     render.text = [&result] { return backtest_text(result); };
+    render.html = [&result] { return to_html(result); };
     write_reports(arguments.outputs, plan, render);
     return exit_ok;
 }

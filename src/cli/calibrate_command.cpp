@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,6 +14,8 @@
 
 #include "commands.hpp"
 #include "marginsim/calibrate.hpp"
+#include "marginsim/calibrate_into.hpp"
+#include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "outputs.hpp"
 
@@ -146,6 +150,32 @@ std::string summary(const Calibration& c) {
     return out;
 }
 
+// --into: the book's price files calibrated in its asset order and spliced into its text,
+// which is replaced only when the result loads (calibrate_into.hpp).
+int calibrate_into_command(const CalibrateArguments& arguments, const OutputPlan& plan,
+                           const std::vector<std::filesystem::path>& files, const std::vector<std::string>& symbols,
+                           CalibrationOptions options) {
+    if (!arguments.out.empty()) throw UsageError("--out and --into: the calibration goes into the scenario, give one");
+    const LoadOptions load = load_options(arguments.tiers_dir, {});
+    (void)load_scenario(arguments.into, load);  // the book as it is must load: its own errors first
+    std::ifstream in(arguments.into, std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const BookPriceFiles book = book_price_files(text, arguments.into, files, symbols);
+    if (!options.model) options.model = book_model(text);
+    const Calibration calibration = calibrate_files(book.files, book.symbols, options);
+    const CalibratedInto result = calibrate_into(text, arguments.into, calibration, load);
+    if (plan.given("--json")) plan.write("--json", to_json(calibration));
+    write_file_atomically(arguments.into, result.text);
+    std::string said = summary(calibration) + '\n' + into_summary(result, arguments.into);
+    for (const std::string& ignored : book.ignored) said += "  ignored (not in the book): " + ignored + '\n';
+    if (plan.stdout_taken()) {
+        std::cerr << said;
+    } else {
+        write_stdout(said);
+    }
+    return exit_ok;
+}
+
 }  // namespace
 
 CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
@@ -213,6 +243,13 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
                      "('-': stdout)")
         ->type_name("PATH")
         ->check(nonempty_path());
+    command
+        ->add_option("--into", arguments.into,
+                     "Update SCENARIO's market in place instead of writing a snippet: each asset's volatility, "
+                     "[correlation], [simulation] model and dof, the model's tables (default model: the book's)")
+        ->type_name("SCENARIO")
+        ->check(nonempty_path());
+    add_tiers_dir_option(*command, arguments.tiers_dir);
     command->footer(output_rules);
     return command;
 }
@@ -250,6 +287,7 @@ int calibrate_command(const CalibrateArguments& arguments) {
     if (!arguments.as_of.empty()) options.as_of = parse_iso_date(arguments.as_of);
     options.every_model = !arguments.json.empty();
     const std::vector<std::filesystem::path> files(arguments.files.begin(), arguments.files.end());
+    if (!arguments.into.empty()) return calibrate_into_command(arguments, plan, files, symbols, options);
     const Calibration calibration = calibrate_files(files, symbols, options);
     const std::string snippet = to_toml_snippet(calibration);
     const std::string json = plan.given("--json") ? to_json(calibration) : std::string();

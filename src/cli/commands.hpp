@@ -249,6 +249,8 @@ struct CalibrateArguments {
     std::string json;
     std::string model;
     std::string as_of;
+    std::string into;       // a scenario whose market section is updated in place
+    std::string tiers_dir;  // of --into's scenario
     // Set after parsing: which options were given.
     const CLI::Option* window_option = nullptr;
     const CLI::Option* lambda_option = nullptr;

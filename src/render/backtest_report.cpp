@@ -3,9 +3,11 @@
 
 #include "marginsim/backtest_report.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace marginsim {
@@ -56,6 +58,44 @@ ordered_json flags_json(const RealisedFlags& flags) {
 std::string percent(double p) { return std::isfinite(p) ? fmt::format("{:.1f}%", 100.0 * p) : "n/a"; }
 std::string fixed(double x, int decimals) { return std::isfinite(x) ? fmt::format("{:.{}f}", x, decimals) : "n/a"; }
 
+// The catalogue crashes inside window `index`'s horizon, ';'-separated (no comma: a CSV field).
+std::string crash_names(const BacktestResult& r, std::size_t index) {
+    std::string out;
+    for (const CrashWindows& crash : r.crash_windows) {
+        if (std::find(crash.windows.begin(), crash.windows.end(), index) == crash.windows.end()) continue;
+        if (!out.empty()) out += ';';
+        out += crash.name;
+    }
+    return out;
+}
+
+std::string crash_windows_text(const BacktestResult& r) {
+    if (r.crash_windows.empty()) return {};
+    std::string out = "\nnamed crash windows (the catalogue's crash days inside a window's horizon)\n";
+    for (const CrashWindows& crash : r.crash_windows) {
+        for (const std::size_t index : crash.windows) {
+            const BacktestWindow& w = r.windows[index];
+            std::vector<std::string> fired;
+            for (const RealisedFlag flag : all_realised_flags) {
+                if (flag_of(w.realised, flag)) fired.emplace_back(to_string(flag));
+            }
+            out += fmt::format("  {} ({}): window {}, realised: {}\n", crash.name, format_date(crash.date),
+                               format_date(w.start), fired.empty() ? "none" : fmt::format("{}", fmt::join(fired, ", ")));
+            for (std::size_t m = 0; m < r.options.models.size(); ++m) {
+                if (!w.predicted[m]) {
+                    out += fmt::format("    {:<10} not run\n", to_string(r.options.models[m]));
+                    continue;
+                }
+                const auto& p = *w.predicted[m];
+                out += fmt::format("    {:<10} isolated {:>6}  cross {:>6}  as_configured {:>6}\n",
+                                   to_string(r.options.models[m]), percent(p[mode_index(MarginMode::isolated)]), percent(p[mode_index(MarginMode::cross)]),
+                                   percent(p[mode_index(MarginMode::as_configured)]));
+            }
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string to_json(const BacktestResult& r) {
@@ -100,20 +140,30 @@ std::string to_json(const BacktestResult& r) {
         scores[models[m]] = per_flag;
     }
     out["scores"] = scores;
+    ordered_json crashes = ordered_json::array();
+    for (const CrashWindows& crash : r.crash_windows) {
+        ordered_json covering = ordered_json::array();
+        for (const std::size_t w : crash.windows) covering.push_back(windows[w]);
+        crashes.push_back({{"name", crash.name}, {"date", format_date(crash.date)}, {"windows", covering}});
+    }
+    out["crash_windows"] = crashes;
     out["notes"] = r.notes;
     return out.dump(2) + '\n';
 }
 
 std::string to_csv(const BacktestResult& r) {
-    std::string out = "start,model,isolated,cross,as_configured,isolated_any_low,isolated_any_close,cross_low,cross_close\n";
-    for (const BacktestWindow& w : r.windows) {
+    std::string out =
+        "start,model,isolated,cross,as_configured,isolated_any_low,isolated_any_close,cross_low,cross_close,crash_windows\n";
+    for (std::size_t index = 0; index < r.windows.size(); ++index) {
+        const BacktestWindow& w = r.windows[index];
+        const std::string crashes = crash_names(r, index);
         for (std::size_t m = 0; m < r.options.models.size(); ++m) {
             out += fmt::format("{},{}", format_date(w.start), to_string(r.options.models[m]));
             for (std::size_t mode = 0; mode < mode_count; ++mode) {
                 out += w.predicted[m] ? fmt::format(",{}", (*w.predicted[m])[mode]) : std::string(",");
             }
             for (const RealisedFlag flag : all_realised_flags) out += flag_of(w.realised, flag) ? ",1" : ",0";
-            out += '\n';
+            out += "," + crashes + '\n';
         }
     }
     return out;
@@ -138,6 +188,7 @@ std::string backtest_text(const BacktestResult& r) {
                                fixed(s.auc, 3));
         }
     }
+    out += crash_windows_text(r);
     for (const std::string& note : r.notes) out += "note: " + note + '\n';
     return out;
 }

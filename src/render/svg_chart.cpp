@@ -201,9 +201,9 @@ void SvgPlot::rect(double x0, double x1, double y0, double y1, std::string_view 
     body_ += "</rect>\n";
 }
 
-void SvgPlot::marker(double x, double y, std::string_view color, std::string_view tooltip) {
-    body_ += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\">", coordinate(px(x)),
-                         coordinate(py(y)), color);
+void SvgPlot::marker(double x, double y, std::string_view color, std::string_view tooltip, double radius) {
+    body_ += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\">", coordinate(px(x)),
+                         coordinate(py(y)), coordinate(radius), color);
     if (!tooltip.empty()) body_ += fmt::format("<title>{}</title>", escape_html(tooltip));
     body_ += "</circle>\n";
 }

@@ -69,7 +69,9 @@ public:
     // A rectangle in data coordinates, with a hover tooltip.
     void rect(double x0, double x1, double y0, double y1, std::string_view color,
               std::string_view tooltip = {}, double opacity = 1.0);
-    void marker(double x, double y, std::string_view color, std::string_view tooltip = {});
+    // A dot of `radius` pixels.
+    void marker(double x, double y, std::string_view color, std::string_view tooltip = {},
+                double radius = 3.5);
     // A vertical reference line at data x with a label at its top.
     void vertical_line(double x, std::string_view color, std::string_view label);
     // Text at data coordinates (anchor: start, middle, end).

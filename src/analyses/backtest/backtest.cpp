@@ -214,6 +214,23 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
     return s;
 }
 
+namespace {
+
+std::vector<CrashWindows> crash_windows(const std::vector<BacktestWindow>& windows, int horizon_days) {
+    std::vector<CrashWindows> out;
+    for (const ReplayWindow& crash : replay_catalogue()) {
+        CrashWindows entry{crash.name, crash.start, {}};
+        for (std::size_t w = 0; w < windows.size(); ++w) {
+            const Date start = windows[w].start;
+            if (start < crash.start && crash.start <= start + std::chrono::days(horizon_days)) entry.windows.push_back(w);
+        }
+        if (!entry.windows.empty()) out.push_back(std::move(entry));
+    }
+    return out;
+}
+
+}  // namespace
+
 BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>& history,
                             const BacktestOptions& options,
                             const std::function<void(std::size_t, std::size_t)>& progress) {
@@ -222,13 +239,17 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
     result.options = options;
     result.horizon_days = static_cast<int>(std::ceil(book.simulation.horizon_days - 1e-9));
     const DailyBars bars = daily_bars(history);
+    for (const PriceSeries& s : history) result.history.push_back(s.source);
+    std::vector<std::pair<Date, std::string>> skipped;  // sorted and split into the result's at the end
 
     // The windows: a start date needs its close (to re-open the book) and complete bars after.
     std::vector<std::pair<Date, std::size_t>> starts;
     for (Date day = options.from; day <= options.to; day += std::chrono::days(options.every_days)) {
         const auto k = index_of(bars, day);
         if (!k || *k + 1 >= bars.day_count() || !bars.window_complete(*k + 1, result.horizon_days)) {
-            result.skipped.push_back(day);
+            skipped.emplace_back(day, !k ? "no close on that day"
+                                      : *k + 1 >= bars.day_count() ? "no daily bar after it"
+                                                                  : "a daily bar of its horizon is missing");
             continue;
         }
         starts.emplace_back(day, *k);
@@ -270,7 +291,8 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
             result.notes.push_back(fmt::format("{}: not calibrated: {}", format_date(day), calibration.failure));
         }
         if (!realised || !calibration.sample) {
-            result.skipped.push_back(day);
+            skipped.emplace_back(day, !realised ? "a daily bar of its horizon is missing"
+                                                : "not calibrated: " + calibration.failure);
             done += options.models.size();
             continue;
         }
@@ -293,8 +315,13 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
         }
         result.windows.push_back(std::move(window));
     }
-    std::sort(result.skipped.begin(), result.skipped.end());
+    std::sort(skipped.begin(), skipped.end());
+    for (auto& [day, why] : skipped) {
+        result.skipped.push_back(day);
+        result.skip_reasons.push_back(std::move(why));
+    }
 
+    result.crash_windows = crash_windows(result.windows, result.horizon_days);
     for (std::size_t m = 0; m < options.models.size(); ++m) {
         std::array<ForecastScores, all_realised_flags.size()> scores{};
         for (std::size_t f = 0; f < all_realised_flags.size(); ++f) {

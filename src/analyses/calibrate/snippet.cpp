@@ -376,6 +376,13 @@ std::string correlation_matrix_toml(const Calibration& c) {
     return correlation_lines(snippet_correlation(c), c.asset_count());
 }
 
+std::string model_tables_toml(const Calibration& calibration) {
+    std::string out;
+    write_model(out, calibration);
+    const std::size_t table = out.find("\n[");
+    return table == std::string::npos ? std::string() : out.substr(table + 1);
+}
+
 std::string to_toml_snippet(const Calibration& calibration) {
     std::string out;
     write_header(out, calibration);

@@ -1,0 +1,274 @@
+// `calibrate --into SCENARIO`: the calibrated market spliced into a book's text. toml++ gives
+// the lines of each table and value; whole lines are replaced, inserted or removed, so the
+// comments and layout of everything else stay byte for byte.
+
+#include "marginsim/calibrate_into.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <regex>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
+#include "marginsim/error.hpp"
+
+namespace marginsim {
+
+namespace {
+
+// The text as lines, each with its line break ("" for a last line without one).
+struct Lines {
+    std::vector<std::string> text;
+
+    explicit Lines(std::string_view whole) {
+        std::size_t at = 0;
+        while (at < whole.size()) {
+            const std::size_t end = whole.find('\n', at);
+            const std::size_t next = end == std::string_view::npos ? whole.size() : end + 1;
+            text.emplace_back(whole.substr(at, next - at));
+            at = next;
+        }
+    }
+    std::string joined() const {
+        std::string out;
+        for (const std::string& line : text) out += line;
+        return out;
+    }
+};
+
+// A change of lines [first, last) (0-based) into `replacement`; first == last inserts.
+struct Splice {
+    std::size_t first;
+    std::size_t last;
+    std::string replacement;
+};
+
+std::string apply(const Lines& lines, std::vector<Splice> splices) {
+    std::sort(splices.begin(), splices.end(), [](const Splice& a, const Splice& b) {
+        return a.first != b.first ? a.first < b.first : a.last < b.last;
+    });
+    std::string out;
+    std::size_t at = 0;
+    for (const Splice& s : splices) {
+        for (; at < s.first; ++at) out += lines.text[at];
+        out += s.replacement;
+        at = std::max(at, s.last);
+    }
+    for (; at < lines.text.size(); ++at) out += lines.text[at];
+    return out;
+}
+
+toml::table parse(std::string_view text, const std::string& source) {
+    try {
+        return toml::parse(text, source);
+    } catch (const toml::parse_error& error) {
+        throw InputError(source, error.source().begin.line, error.source().begin.column, "",
+                         std::string(error.description()), "a scenario file (TOML)");
+    }
+}
+
+std::size_t line_of(const toml::node& node) { return static_cast<std::size_t>(node.source().begin.line) - 1; }
+
+// The last line (0-based) of a table: of its last value, in its subtables too.
+std::size_t last_line(const toml::node& node) {
+    std::size_t last = static_cast<std::size_t>(std::max(node.source().end.line, node.source().begin.line)) - 1;
+    if (const toml::table* table = node.as_table()) {
+        for (const auto& [key, child] : *table) last = std::max(last, last_line(child));
+    } else if (const toml::array* array = node.as_array()) {
+        for (const toml::node& child : *array) last = std::max(last, last_line(child));
+    }
+    return last;
+}
+
+// Lines [header, last value] of a top-level table, when the file has it as a [header] table.
+std::optional<std::pair<std::size_t, std::size_t>> table_lines(const toml::table& root, std::string_view name) {
+    const toml::table* table = root[name].as_table();
+    if (table == nullptr) return std::nullopt;
+    return std::pair{line_of(*table), last_line(*table) + 1};
+}
+
+[[noreturn]] void cannot_splice(const std::string& source, std::size_t line, std::string_view key) {
+    throw InputError(source, static_cast<int>(line + 1), 0, std::string(key),
+                     "cannot be updated in place: not a `key = value` line of its own",
+                     fmt::format("`{} = ...` on a line of its own", key));
+}
+
+// The line of `key = value` in `table`, with the value replaced by `value` (a trailing
+// comment kept).
+Splice replace_value(const Lines& lines, const toml::table& table, std::string_view key, const std::string& value,
+                     const std::string& source) {
+    const std::size_t line = line_of(*table.get(key));
+    const std::string& text = lines.text[line];
+    const std::string body = text.substr(0, text.find_last_not_of("\r\n") + 1);
+    const std::regex pattern("^(\\s*" + std::string(key) + "\\s*=\\s*)(\"[^\"]*\"|'[^']*'|[^\\s#]+)(.*)$");
+    std::smatch match;
+    if (!std::regex_match(body, match, pattern)) cannot_splice(source, line, key);
+    return {line, line + 1, std::string(match[1]) + value + std::string(match[3]) + text.substr(body.size())};
+}
+
+std::string fixed(double value, int decimals) { return fmt::format("{:.{}f}", value, decimals); }
+
+// The volatility the snippet gives asset i under the calibration's model.
+double calibrated_volatility(const Calibration& c, CalibratedModel model, std::size_t i) {
+    if (model == CalibratedModel::regime && c.regimes) return c.regimes->volatility[0][i].value;
+    if (model == CalibratedModel::garch) return std::sqrt(365.0 * c.garch[i].start_variance);
+    return c.volatility[i].value;
+}
+
+// The Student-t dof the model uses, rounded as the snippet writes it; none when the fit found
+// no fat tails (or the model has no dof).
+std::optional<double> calibrated_dof(const Calibration& c, CalibratedModel model) {
+    if (model != CalibratedModel::student_t && model != CalibratedModel::garch) return std::nullopt;
+    const std::optional<DofEstimate>& dof = model == CalibratedModel::garch ? c.garch_dof : c.dof;
+    if (!dof || (dof->at_bound && dof->estimate.value >= max_dof)) return std::nullopt;
+    return std::round(dof->estimate.value * 100.0) / 100.0;
+}
+
+std::string symbol_of(const toml::node& asset) { return asset.as_table() ? (*asset.as_table())["symbol"].value_or(std::string()) : std::string(); }
+
+}  // namespace
+
+std::optional<CalibratedModel> book_model(std::string_view scenario_text) {
+    try {
+        const toml::table root = toml::parse(scenario_text);
+        return calibrated_model_from(root["simulation"]["model"].value_or(std::string("gaussian")));
+    } catch (const toml::parse_error&) {
+        return std::nullopt;
+    }
+}
+
+BookPriceFiles book_price_files(std::string_view scenario_text, const std::string& scenario_source,
+                                const std::vector<std::filesystem::path>& files,
+                                const std::vector<std::string>& symbols) {
+    const toml::table root = parse(scenario_text, scenario_source);
+    std::vector<std::string> file_symbols;
+    for (std::size_t k = 0; k < files.size(); ++k) {
+        file_symbols.push_back(symbols.empty() ? read_price_csv(files[k]).symbol : symbols[k]);
+    }
+    BookPriceFiles out;
+    std::vector<bool> used(files.size(), false);
+    if (const toml::array* assets = root["assets"].as_array()) {
+        for (const toml::node& asset : *assets) {
+            const std::string symbol = symbol_of(asset);
+            const auto found = std::find(file_symbols.begin(), file_symbols.end(), symbol);
+            if (found == file_symbols.end()) {
+                throw InputError(scenario_source, static_cast<int>(line_of(asset) + 1), 0, "assets.symbol",
+                                 fmt::format("asset {} has no price file among the {} given (their symbols: {})",
+                                             symbol, files.size(), fmt::join(file_symbols, ", ")),
+                                 "a price file for every asset of the book (--symbols names them)");
+            }
+            const auto k = static_cast<std::size_t>(found - file_symbols.begin());
+            used[k] = true;
+            out.files.push_back(files[k]);
+            out.symbols.push_back(symbol);
+        }
+    }
+    for (std::size_t k = 0; k < files.size(); ++k) {
+        if (!used[k]) out.ignored.push_back(fmt::format("{} ({})", file_symbols[k], files[k].string()));
+    }
+    return out;
+}
+
+CalibratedInto calibrate_into(std::string_view scenario_text, const std::string& scenario_source,
+                              const Calibration& calibration, const LoadOptions& load) {
+    const toml::table root = parse(scenario_text, scenario_source);
+    const Lines lines(scenario_text);
+    std::vector<Splice> splices;
+    CalibratedInto result;
+    const CalibratedModel model =
+        calibration.model ? *calibration.model : book_model(scenario_text).value_or(CalibratedModel::gaussian);
+
+    // [[assets]] volatility, in the book's order (the calibration's).
+    const toml::array* assets = root["assets"].as_array();
+    for (std::size_t i = 0; assets != nullptr && i < assets->size(); ++i) {
+        const toml::table& asset = *assets->get(i)->as_table();
+        const double after = std::stod(fixed(calibrated_volatility(calibration, model, i), 4));
+        result.volatility.push_back({symbol_of(asset), asset["volatility"].value_or(0.0), after});
+        if (asset.contains("volatility")) {
+            splices.push_back(replace_value(lines, asset, "volatility", fixed(after, 4), scenario_source));
+        } else {
+            const std::size_t line = line_of(*asset.get("symbol"));
+            splices.push_back({line + 1, line + 1, fmt::format("volatility = {}\n", fixed(after, 4))});
+        }
+    }
+
+    // [simulation] model and dof.
+    const toml::table* simulation = root["simulation"].as_table();
+    result.model_before = root["simulation"]["model"].value_or(std::string("gaussian"));
+    result.model_after = std::string(to_string(model));
+    const std::string model_value = fmt::format("\"{}\"", result.model_after);
+    const std::optional<double> dof = calibrated_dof(calibration, model);
+    if (model == CalibratedModel::student_t && !dof) {
+        throw InputError(scenario_source, 0, 0, "--model",
+                         "the Student-t fit found no fat tails (or a singular correlation): no dof to set",
+                         "--model gaussian, or a history with fat tails");
+    }
+    std::string appended;  // tables the file does not have yet, at its end
+    if (simulation == nullptr) {
+        appended += fmt::format("\n[simulation]\nmodel = {}\n", model_value);
+        if (dof) appended += fmt::format("dof = {}\n", fixed(*dof, 2));
+    } else {
+        const std::size_t header = line_of(*simulation);
+        std::string inserted;
+        if (simulation->contains("model")) {
+            splices.push_back(replace_value(lines, *simulation, "model", model_value, scenario_source));
+        } else {
+            inserted += fmt::format("model = {}\n", model_value);
+        }
+        if (dof && simulation->contains("dof")) {
+            splices.push_back(replace_value(lines, *simulation, "dof", fixed(*dof, 2), scenario_source));
+        } else if (dof) {
+            inserted += fmt::format("dof = {}\n", fixed(*dof, 2));
+        } else if (simulation->contains("dof")) {
+            const std::size_t line = line_of(*simulation->get("dof"));
+            if (line == header) cannot_splice(scenario_source, line, "dof");
+            splices.push_back({line, line + 1, ""});
+            result.removed.emplace_back("dof");
+        }
+        if (!inserted.empty()) splices.push_back({header + 1, header + 1, inserted});
+    }
+
+    // [correlation] and the model's tables: replaced where they are, else appended.
+    std::map<std::string, std::string> tables;
+    tables["correlation"] = calibration.asset_count() >= 2 ? "[correlation]\n" + correlation_matrix_toml(calibration) : "";
+    const std::string model_tables = model_tables_toml(calibration);
+    tables["garch"] = model == CalibratedModel::garch ? model_tables : "";
+    tables["regime"] = model == CalibratedModel::regime ? model_tables : "";
+    tables["jumps"] = "";  // no calibrated model uses it
+    for (const auto& [name, text] : tables) {
+        if (const auto where = table_lines(root, name)) {
+            splices.push_back({where->first, where->second, text});
+            if (text.empty()) result.removed.push_back("[" + name + "]");
+        } else if (root.contains(name)) {
+            throw InputError(scenario_source, static_cast<int>(line_of(*root.get(name)) + 1), 0, name,
+                             "cannot be updated in place: not a [" + name + "] table", "a [" + name + "] table");
+        } else if (!text.empty()) {
+            appended += "\n" + text;
+        }
+    }
+    result.text = apply(lines, splices);
+    if (!appended.empty()) {
+        // One blank line before the appended tables, however many a removed table left.
+        while (result.text.size() >= 2 && result.text.ends_with("\n\n")) result.text.pop_back();
+        if (!result.text.empty() && result.text.back() != '\n') result.text += '\n';
+        result.text += appended;
+    }
+    (void)parse_scenario(result.text, scenario_source, load);  // throws what does not load
+    return result;
+}
+
+std::string into_summary(const CalibratedInto& result, const std::string& scenario_source) {
+    std::string out = fmt::format("{} updated:\n", scenario_source);
+    for (const VolatilityChange& v : result.volatility) {
+        out += fmt::format("  {} volatility {} -> {}\n", v.symbol, fixed(v.before, 4), fixed(v.after, 4));
+    }
+    out += fmt::format("  model {} -> {}\n", result.model_before, result.model_after);
+    for (const std::string& removed : result.removed) out += fmt::format("  removed {}\n", removed);
+    return out;
+}
+
+}  // namespace marginsim
