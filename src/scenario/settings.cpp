@@ -81,6 +81,12 @@ Simulation read_simulation(const TableReader& root) {
     sim.monitoring = s.choice("monitoring", monitoring_names).value_or(Monitoring::continuous);
     sim.importance_sampling =
         s.choice("importance_sampling", importance_sampling_names).value_or(ImportanceSampling::none);
+    // The selloff tilt's likelihood ratio is that of gaussian innovations, not of resampled days.
+    if (sim.model == PriceModel::fhs && sim.importance_sampling == ImportanceSampling::selloff)
+        s.fail_value("importance_sampling",
+                     "importance sampling tilts gaussian innovations: the fhs model resamples historical days, whose "
+                     "likelihood ratio it does not have",
+                     "importance_sampling = \"none\" with model = \"fhs\"");
     const std::string_view dof_expected = "a number > 2: the variance is infinite for dof <= 2";
     if (sim.model == PriceModel::student_t) {
         if (!s.has("dof")) {
