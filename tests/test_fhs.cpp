@@ -220,6 +220,33 @@ TEST_CASE("fhs: at 24 steps a day the day's total is the resampled day exactly, 
     CHECK(std::abs(cov - (covariance(column(rows, 0), column(rows, 1)) / 4.0 + rho / 4.0)) < 4.0 * cov_error);
 }
 
+TEST_CASE("fhs: continuous monitoring gives the same P(liquidation) at 1 and 24 steps a day") {
+    // The day's steps are the Brownian bridge to the resampled day that continuous monitoring
+    // assumes between two steps: both clocks give the same law of the intraday path.
+    std::vector<std::vector<double>> ps;  // P(isolated mode), P(BTC), P(ETH)
+    const double paths = 60000;
+    for (const int spd : {1, 24}) {
+        const Scenario s = ScenarioBuilder(3000, 5, spd, 60000)
+                               .asset("BTC", 60000, 0.6, 0.0, 0.005)
+                               .asset("ETH", 3000, 0.8, 0.0, 0.005)
+                               .uniform_correlation(0.5)
+                               .position("BTC", Side::long_side, 1000, 10, MarginMode::isolated)
+                               .position("ETH", Side::long_side, 1000, 10, MarginMode::isolated)
+                               .build();
+        const Report report = simulate(with_fhs(s, crash_set(), GarchParameters{0.0, 0.06, 0.94}, FhsFilter::ewma),
+                                       RunOptions{std::nullopt, 5, 2});
+        const ModeSummary& isolated = report.modes[0].summary;
+        ps.push_back({isolated.liquidation_probability.estimate, isolated.position_liquidation_probability[0],
+                      isolated.position_liquidation_probability[1]});
+    }
+    for (std::size_t k = 0; k < ps[0].size(); ++k) {
+        INFO("statistic " << k << ": " << ps[0][k] << " at 1 step a day, " << ps[1][k] << " at 24");
+        const double se = std::sqrt((ps[0][k] * (1.0 - ps[0][k]) + ps[1][k] * (1.0 - ps[1][k])) / paths);
+        CHECK(ps[0][k] > 0.05);
+        CHECK(std::abs(ps[0][k] - ps[1][k]) < 4.0 * se);
+    }
+}
+
 namespace {
 
 // A symmetric, fat-tailed residual set of population variance exactly 1 (mean 0, no skew: the
