@@ -528,7 +528,7 @@ TEST_CASE("fhs: malformed [fhs] keys and residual sets name the file, line, colu
           "[fhs.residuals]) for model = \"fhs\")");
 }
 
-TEST_CASE("fhs: a bad residual CSV is named with its line; a missing one at the residuals key") {
+TEST_CASE("fhs: a bad residual CSV is named with its line, a missing one at the residuals key") {
     const std::filesystem::path dir = fresh_dir("errors");
     const std::string scenario = fhs_head + "[fhs]\nresiduals = \"set.csv\"\n";
     write(dir / "case.toml", scenario);
@@ -600,7 +600,7 @@ History hand_made_history(int count) {
 
 }  // namespace
 
-TEST_CASE("calibrate --model fhs: the residuals are r_t / sqrt(h_t) of the one-day-ahead EWMA; the snippet loads") {
+TEST_CASE("calibrate --model fhs: the residuals are r_t / sqrt(h_t) of the one-day-ahead EWMA, and the snippet loads") {
     using namespace marginsim::testing;
     const int count = 90;
     const History history = hand_made_history(count);
