@@ -205,3 +205,30 @@ TEST_CASE("calibrate --into refuses a book asset without a price file and leaves
     CHECK(read_all(dir.path() / "book.toml") == original);
 
 }
+
+TEST_CASE("calibrate --into keeps a book's jumps on top of the calibrated diffusion", "[calibrate]") {
+    // The jumps are not calibrated: model = "jump" (gaussian with jumps) becomes the new model
+    // with jumps = true, and [jumps] stays byte for byte.
+    TempDir dir("marginsim_calibrate_into_jumps");
+    write_prices(dir.path());
+    const std::string original = read_all(source_dir / "configs" / "seed_example_jump.toml");
+    std::ofstream(dir.path() / "book.toml") << original;
+    const CliResult ok = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model gaussian");
+    INFO(ok.err);
+    REQUIRE(ok.code == 0);
+    CHECK(ok.out.find("kept [jumps]") != std::string::npos);
+    const std::string updated = read_all(dir.path() / "book.toml");
+    CHECK(between(updated, "[jumps]", "\n[") == between(original, "[jumps]", "\n["));
+    const Scenario book = load_scenario(dir.path() / "book.toml", seed_tiers());
+    const Scenario before = load_scenario(source_dir / "configs" / "seed_example_jump.toml", seed_tiers());
+    CHECK(book.simulation.model == PriceModel::gaussian);
+    CHECK(book.simulation.jumps);
+    CHECK(book.jumps.intensity == before.jumps.intensity);
+    // A second run changes nothing; a book with jumps = true keeps them the same way.
+    REQUIRE(calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model gaussian").code == 0);
+    CHECK(read_all(dir.path() / "book.toml") == updated);
+    REQUIRE(calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model garch").code == 0);
+    const Scenario garch = load_scenario(dir.path() / "book.toml", seed_tiers());
+    CHECK(garch.simulation.model == PriceModel::garch);
+    CHECK(garch.simulation.jumps);
+}

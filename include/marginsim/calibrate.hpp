@@ -110,9 +110,9 @@ std::string_view to_string(CovarianceMethod method) noexcept;
 
 // The price model a calibration's snippet sets up (`--model`): absent, the assets and the
 // correlation with the fitted Student-t dof as a commented suggestion.
-enum class CalibratedModel { gaussian, student_t, garch, regime };
+enum class CalibratedModel { gaussian, student_t, garch, regime, fhs };
 std::string_view to_string(CalibratedModel model) noexcept;
-// "gaussian", "student_t", "garch", "regime"; none for another name.
+// "gaussian", "student_t", "garch", "regime", "fhs"; none for another name.
 std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept;
 
 struct CalibrationOptions {
@@ -189,6 +189,20 @@ struct RegimeEstimate {
 
 RegimeEstimate fit_regimes(const AlignedReturns& data);
 
+// The fhs model's residual set (docs/analyses.md#fhs-residuals): each asset's daily log return
+// r_t divided by its one-day-ahead EWMA volatility sqrt(h_t) (ewma_filtered_variance with
+// `lambda`: h_t uses the returns before day t only), one vector of all assets per return date.
+struct FhsResidualSet {
+    double lambda = 0.94;
+    std::vector<Date> dates;                     // the day each return ends on
+    std::vector<std::vector<double>> residuals;  // [asset][day]
+    std::vector<double> start_variance;          // per asset: h for the day after the last date
+    std::vector<Estimate> correlation;           // of the residuals, row-major
+};
+// Throws InputError naming the price files when the window holds fewer returns than the
+// scenario's [fhs] needs (Fhs::min_days, 30).
+FhsResidualSet fit_fhs_residuals(const AlignedReturns& data, double lambda);
+
 struct Calibration {
     AlignedReturns data;
     CovarianceMethod method = CovarianceMethod::sample;
@@ -208,6 +222,8 @@ struct Calibration {
     std::optional<DofEstimate> garch_dof;
     // Fitted when the snippet's model is regime, or every model is asked for.
     std::optional<RegimeEstimate> regimes;
+    // Fitted when the snippet's model is fhs (with CalibrationOptions::lambda).
+    std::optional<FhsResidualSet> fhs;
     std::vector<std::string> notes;       // what the user should know about the estimates
 
     std::size_t asset_count() const noexcept { return data.asset_count(); }

@@ -40,6 +40,7 @@ struct CalibratedInto {
     std::string model_before;
     std::string model_after;
     std::vector<std::string> removed;  // tables and keys taken out: "[garch]", "dof"
+    bool kept_jumps = false;  // the book's jumps were on: [jumps] kept, and jumps = true
 };
 
 // The scenario text with the market of `calibration` (calibrated on book_price_files' files,

@@ -82,6 +82,7 @@ struct SimulationInfo {
     Jumps jumps;                       // has_jumps only
     Regimes regimes;                   // model regime
     Garch garch;                       // model garch
+    Fhs fhs;                           // model fhs
     std::vector<std::string> symbols;  // the assets, in the order of the per-asset parameters
     double horizon_days = 0.0;
     int steps_per_day = 0;

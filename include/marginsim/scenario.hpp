@@ -17,7 +17,7 @@ namespace marginsim {
 // The diffusion of the price paths (docs/model.md#one-model-family): jumps are a switch on top of
 // any of them (Simulation::jumps); `jump` is the shorthand of earlier versions for gaussian with
 // jumps on.
-enum class PriceModel { gaussian, student_t, jump, regime, garch };
+enum class PriceModel { gaussian, student_t, jump, regime, garch, fhs };
 // When a liquidation is found (docs/model.md#monitoring): at any moment, the log prices between
 // two steps being Brownian bridges (continuous, the default), or at the steps only (discrete).
 enum class Monitoring { continuous, discrete };
@@ -47,6 +47,9 @@ std::string_view to_string(StartRegime start) noexcept;
 // multivariate Student-t (dof), its scale drawn once a day and shared by all assets.
 enum class Innovations { gaussian, student_t };
 std::string_view to_string(Innovations innovations) noexcept;
+// The variance filter of the fhs model: EWMA (lambda) or GARCH(1,1) per asset ([garch]).
+enum class FhsFilter { ewma, garch };
+std::string_view to_string(FhsFilter filter) noexcept;
 std::string_view to_string(LiquidationPolicy policy) noexcept;
 std::string_view to_string(Side side) noexcept;
 std::string_view to_string(MarginMode mode) noexcept;
@@ -184,6 +187,24 @@ struct Garch {
     std::vector<GarchParameters> assets;  // per asset, in [[assets]] order
 };
 
+// model = "fhs" ([fhs]): filtered historical simulation. Each asset's daily variance follows the
+// filter's recursion on every path as under garch (EWMA: omega 0, alpha 1 - lambda, beta
+// lambda), from today's; each simulated day resamples one historical day's vector of
+// standardised residuals of all assets, whole (docs/model.md#filtered-historical-simulation).
+struct Fhs {
+    static constexpr std::size_t min_days = 30;  // the fewest days a residual set may have
+    FhsFilter filter = FhsFilter::ewma;
+    double lambda = 0.94;                 // filter ewma
+    std::vector<GarchParameters> assets;  // per asset, in [[assets]] order: the recursion
+    // Where the residual set comes from: the CSV path as written in the scenario, or empty
+    // when it is embedded ([fhs.residuals]).
+    std::string residuals_file;
+    std::vector<std::string> dates;  // ISO, strictly increasing, one per historical day
+    std::vector<double> residuals;   // day-major: [day * asset_count + asset]
+
+    std::size_t days() const noexcept { return dates.size(); }
+};
+
 struct Scenario {
     std::string source;  // file path, or a name for in-memory text
     Simulation simulation;
@@ -198,6 +219,7 @@ struct Scenario {
     Jumps jumps;      // simulation.jumps only
     Regimes regimes;  // model = "regime" only
     Garch garch;      // model = "garch" only
+    Fhs fhs;          // model = "fhs" only
     std::vector<std::string> warnings;
     // The keys set from outside the file (LoadOptions::overrides), "KEY=VALUE" as given, in order.
     std::vector<std::string> overrides;

@@ -82,6 +82,13 @@ std::string garch_summary(const Calibration& c) {
                                with_error(r.volatility[0][i]), with_error(r.volatility[1][i]));
         }
     }
+    if (c.fhs) {
+        const FhsResidualSet& set = *c.fhs;
+        out += fmt::format("\nfhs residual set: {} days {} .. {}, returns / one-day-ahead EWMA volatility (lambda {})\n",
+                           set.dates.size(), format_date(set.dates.front()), format_date(set.dates.back()), set.lambda);
+        for (std::size_t i = 0; i < c.asset_count(); ++i)
+            out += fmt::format("  {:<8} vol now {:.4f}\n", c.data.series[i].symbol, std::sqrt(365.0 * set.start_variance[i]));
+    }
     return out;
 }
 
@@ -229,8 +236,9 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
         ->add_option("--model", arguments.model,
                      "The price model the snippet sets up: gaussian, student_t (the fitted dof) or "
                      "garch (GARCH(1,1) per asset, today's volatility, the residuals' correlation "
-                     "and dof) or regime (two regimes by EM); default: the assets and correlation, the dof as a suggestion")
-        ->check(CLI::IsMember({"gaussian", "student_t", "garch", "regime"}));
+                     "and dof) or regime (two regimes by EM) or fhs (filtered historical simulation: the window's EWMA "
+                     "residuals embedded, --lambda the filter's decay); default: the assets and correlation, the dof as a suggestion")
+        ->check(CLI::IsMember({"gaussian", "student_t", "garch", "regime", "fhs"}));
     command
         ->add_option("--as-of", arguments.as_of,
                      "Use the closes up to DATE (YYYY-MM-DD) only: the calibration as it could "
@@ -258,8 +266,8 @@ int calibrate_command(const CalibrateArguments& arguments) {
     std::vector<NamedPath> inputs;
     for (const std::string& file : arguments.files) inputs.push_back({"PRICES", file});
     const OutputPlan plan({{"--out", arguments.out}, {"--json", arguments.json}}, inputs);
-    if (arguments.lambda_option->count() > 0 && arguments.method != "ewma") {
-        std::cerr << "error: --lambda is only used with --method ewma\n";
+    if (arguments.lambda_option->count() > 0 && arguments.method != "ewma" && arguments.model != "fhs") {
+        std::cerr << "error: --lambda is only used with --method ewma or --model fhs\n";
         return exit_usage;
     }
     std::vector<std::string> symbols;

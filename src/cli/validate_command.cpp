@@ -68,6 +68,22 @@ void print_garch(const Scenario& scenario) {
     }
 }
 
+void print_fhs(const Scenario& scenario) {
+    const Fhs& fhs = scenario.fhs;
+    fmt::print("  fhs            filtered historical simulation from today's h_0 = volatility^2 / 365, filter {}",
+               to_string(fhs.filter));
+    if (fhs.filter == FhsFilter::ewma) fmt::print(" (lambda {})", fhs.lambda);
+    fmt::print("\n");
+    if (fhs.filter == FhsFilter::garch) {
+        for (std::size_t i = 0; i < scenario.assets.size(); ++i) {
+            const GarchParameters& g = fhs.assets[i];
+            fmt::print("    {:<12} omega {} alpha {} beta {}\n", scenario.assets[i].symbol, g.omega, g.alpha, g.beta);
+        }
+    }
+    fmt::print("  residuals      {} days, {} to {}, {}\n", fhs.days(), fhs.dates.front(), fhs.dates.back(),
+               fhs.residuals_file.empty() ? std::string("embedded") : fhs.residuals_file);
+}
+
 void print_simulation(const Scenario& scenario) {
     const Simulation& sim = scenario.simulation;
     fmt::print("simulation\n");
@@ -84,6 +100,7 @@ void print_simulation(const Scenario& scenario) {
     if (sim.model == PriceModel::student_t) fmt::print("  dof            {}\n", sim.dof);
     if (sim.model == PriceModel::regime) print_regimes(scenario);
     if (sim.model == PriceModel::garch) print_garch(scenario);
+    if (sim.model == PriceModel::fhs) print_fhs(scenario);
     if (sim.jumps) print_jumps(scenario);
     fmt::print("  threads        {}{}\n", sim.threads, sim.threads == 0 ? " (all cores)" : "");
 }

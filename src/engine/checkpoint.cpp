@@ -224,6 +224,12 @@ std::uint64_t scenario_content_hash(const Scenario& s) {
         h.add(s.garch.innovations);
         for (const GarchParameters& g : s.garch.assets) h.add(g.omega).add(g.alpha).add(g.beta);
     }
+    if (sim.model == PriceModel::fhs) {
+        h.add(s.fhs.filter);
+        for (const GarchParameters& g : s.fhs.assets) h.add(g.omega).add(g.alpha).add(g.beta);
+        for (const std::string& date : s.fhs.dates) h.add(std::string_view(date));
+        h.add(s.fhs.residuals);
+    }
     return h.value();
 }
 

@@ -89,27 +89,38 @@ void MarketModel::roll_garch_variance(PathBlock& paths) const {
     }
 }
 
-void MarketModel::advance_garch(PathBlock& paths) const {
+// e = L z in place for row i: called for rows from the last, as row i needs z_0..z_i, its own
+// term first.
+void MarketModel::correlate_normals_row(PathBlock& paths, std::size_t i) const {
     const std::size_t n = paths.size();
     const std::size_t assets = asset_count();
+    double* e = paths.normals(i);
+    scale_normals(e, factor_[i * assets + i], n);
+    for (std::size_t c = 0; c < i; ++c)
+        if (factor_[i * assets + c] != 0.0) add_normals(e, paths.normals(c), factor_[i * assets + c], n);
+}
+
+// Asset i moves by its step of the day's variance: drift + sqrt(h / steps_per_day) e, e its
+// normals(i) (times the day's t scale when `mixing` is given).
+void MarketModel::move_garch_row(PathBlock& paths, std::size_t i, const double* mixing) const {
+    const auto row = [&](auto mixed) {
+        advance_garch_row<decltype(mixed)::value>(paths.log_price(i), paths.price(i), paths.normals(i),
+                                                  paths.garch_step_drift(i), paths.garch_step_sd(i), mixing,
+                                                  paths.garch_day_shock(i), compound_, paths.size());
+    };
+    if (mixing != nullptr)
+        row(std::true_type{});
+    else
+        row(std::false_type{});
+}
+
+void MarketModel::advance_garch(PathBlock& paths) const {
     const int step = paths.steps_taken() + 1;
     if (step > 1 && day_starts(step)) roll_garch_variance(paths);
     const double* mixing = daily_mixing_ ? paths.mixing_scale() : nullptr;
-    // e = L z in place, rows from the last: row i needs z_0..z_i, its own term first.
-    for (std::size_t i = assets; i-- > 0;) {
-        double* e = paths.normals(i);
-        scale_normals(e, factor_[i * assets + i], n);
-        for (std::size_t c = 0; c < i; ++c)
-            if (factor_[i * assets + c] != 0.0) add_normals(e, paths.normals(c), factor_[i * assets + c], n);
-        const auto row = [&](auto mixed) {
-            advance_garch_row<decltype(mixed)::value>(paths.log_price(i), paths.price(i), e,
-                                                      paths.garch_step_drift(i), paths.garch_step_sd(i), mixing,
-                                                      paths.garch_day_shock(i), compound_, n);
-        };
-        if (mixing != nullptr)
-            row(std::true_type{});
-        else
-            row(std::false_type{});
+    for (std::size_t i = asset_count(); i-- > 0;) {
+        correlate_normals_row(paths, i);
+        move_garch_row(paths, i, mixing);
     }
 }
 

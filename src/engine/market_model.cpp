@@ -43,6 +43,11 @@ void PathBlock::enable_garch() {
         v->assign(size, 0.0);
 }
 
+void PathBlock::enable_fhs() {
+    enable_garch();
+    if (fhs_remaining_.size() != asset_count_ * capacity_) fhs_remaining_.assign(asset_count_ * capacity_, 0.0);
+}
+
 void PathBlock::clear_jumps() noexcept {
     for (std::size_t s = 0; s < jump_count_; ++s) jump_slot_[jump_path_[s]] = -1;
     jump_count_ = 0;
@@ -115,7 +120,9 @@ MarketModel::MarketModel(const Scenario& scenario)
       start_regime_(scenario.regimes.start),
       daily_mixing_(model_ == PriceModel::student_t ||
                     (model_ == PriceModel::garch && scenario.garch.innovations == Innovations::student_t)),
-      garch_(scenario.garch.assets) {
+      garch_(model_ == PriceModel::fhs ? scenario.fhs.assets : scenario.garch.assets),
+      fhs_residuals_(scenario.fhs.residuals),
+      fhs_days_(scenario.fhs.days()) {
     const double dt = scenario.simulation.dt_years;
     const std::size_t n = scenario.asset_count();
     const bool jumps = jumps_;
@@ -194,6 +201,7 @@ MarketModel::MarketModel(const Scenario& scenario)
 void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) const {
     paths.reset(start_log_price_, n);
     if (model_ == PriceModel::garch) start_garch(paths, n);
+    if (model_ == PriceModel::fhs) start_fhs(paths, n);
     if (tilt_.active()) {
         const std::span<double> u = paths.uniforms().first(n);
         rng.fill_uniforms(u);
@@ -294,6 +302,7 @@ void MarketModel::draw(PathBlock& paths, RandomStream& rng) const {
         if (continuous_) draw_jump_times(paths, rng);
     }
     if (model_ == PriceModel::regime && day_ends(step)) rng.fill_uniforms(paths.uniforms());
+    if (model_ == PriceModel::fhs && day_starts(step)) draw_fhs_days(paths, rng);
     if (continuous_)
         for (std::size_t i = 0; i < asset_count(); ++i) rng.fill_normals({paths.bridge_normals(i), n});
 }
@@ -566,6 +575,8 @@ void MarketModel::advance(PathBlock& paths) const {
     if (jumps_) apply_jumps(paths);
     if (model_ == PriceModel::garch)
         advance_garch(paths);
+    else if (model_ == PriceModel::fhs)
+        advance_fhs(paths);
     else if (model_ == PriceModel::regime)
         advance_regime(paths);
     else

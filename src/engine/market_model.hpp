@@ -109,6 +109,10 @@ public:
     double* garch_step_drift(std::size_t asset) noexcept { return garch_step_drift_.data() + asset * capacity_; }
     double* garch_day_shock(std::size_t asset) noexcept { return garch_day_shock_.data() + asset * capacity_; }
     double* variance_scale(std::size_t asset) noexcept { return variance_scale_.data() + asset * capacity_; }
+    // The fhs model's state besides the garch one (enable_fhs()): per asset and path, the part
+    // of the day's resampled residual not yet taken by the day's steps.
+    void enable_fhs();
+    double* fhs_remaining(std::size_t asset) noexcept { return fhs_remaining_.data() + asset * capacity_; }
     const double* variance_scale(std::size_t asset) const noexcept {
         return variance_scale_.data() + asset * capacity_;
     }
@@ -146,6 +150,7 @@ private:
     std::vector<double> garch_step_drift_;
     std::vector<double> garch_day_shock_;
     std::vector<double> variance_scale_;
+    std::vector<double> fhs_remaining_;
 };
 
 // An independent random stream per (seed, stream index): a Boost.Random engine with
@@ -251,6 +256,13 @@ private:
     void start_garch(PathBlock& paths, std::size_t n) const;
     void roll_garch_variance(PathBlock& paths) const;
     void advance_garch(PathBlock& paths) const;
+    void correlate_normals_row(PathBlock& paths, std::size_t asset) const;
+    void move_garch_row(PathBlock& paths, std::size_t asset, const double* mixing) const;
+    // Fhs model (market_fhs.cpp): the garch model's variance recursion, each day's innovations
+    // one historical day's residual vector, taken over the day's steps as a Brownian bridge.
+    void start_fhs(PathBlock& paths, std::size_t n) const;
+    void draw_fhs_days(PathBlock& paths, RandomStream& rng) const;
+    void advance_fhs(PathBlock& paths) const;
 
     bool day_starts(int step) const noexcept { return (step - 1) % steps_per_day_ == 0; }
     bool day_ends(int step) const noexcept { return step % steps_per_day_ == 0; }
@@ -295,6 +307,9 @@ private:
     std::vector<GarchParameters> garch_;
     std::vector<double> garch_start_variance_;
     std::vector<double> drift_per_step_;
+    // Fhs model: the residual set, day-major [day * asset_count + asset] (Fhs::residuals).
+    std::vector<double> fhs_residuals_;
+    std::size_t fhs_days_ = 0;
     bool compound_ = false;  // prices follow short steps by compounding (see advance)
     double largest_step_sd_ = 0.0;
     ImportanceTilt tilt_;

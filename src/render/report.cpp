@@ -182,6 +182,26 @@ Json garch_json(const SimulationInfo& info) {
     return out;
 }
 
+// {"filter": "ewma" | "garch", ("lambda": l,) "assets": [{"symbol", "omega", "alpha", "beta"}],
+// "residuals": {"source": FILE | "embedded", "days": n, "first_date": D, "last_date": D}}: the
+// filter's recursion per asset (EWMA: omega 0, alpha 1 - lambda, beta lambda).
+Json fhs_json(const SimulationInfo& info) {
+    const Fhs& fhs = info.fhs;
+    Json assets = Json::array();
+    for (std::size_t i = 0; i < info.symbols.size() && i < fhs.assets.size(); ++i) {
+        const GarchParameters& g = fhs.assets[i];
+        assets.push_back({{"symbol", info.symbols[i]}, {"omega", g.omega}, {"alpha", g.alpha}, {"beta", g.beta}});
+    }
+    Json out = {{"filter", to_string(fhs.filter)}};
+    if (fhs.filter == FhsFilter::ewma) out["lambda"] = fhs.lambda;
+    out["assets"] = std::move(assets);
+    out["residuals"] = {{"source", fhs.residuals_file.empty() ? std::string("embedded") : fhs.residuals_file},
+                        {"days", fhs.days()},
+                        {"first_date", fhs.dates.empty() ? std::string() : fhs.dates.front()},
+                        {"last_date", fhs.dates.empty() ? std::string() : fhs.dates.back()}};
+    return out;
+}
+
 // {"selloff_log_return": {SYMBOL: x, ...}, "shift_sd": s, "targets": [{"modes": [MODE, ...], "shift_sd": s,
 // "selloff_log_return": {SYMBOL: x, ...}}, ...], "tilted_fraction": f, "effective_paths": n}
 Json importance_json(const SimulationInfo& info, const ImportanceInfo& importance) {
@@ -230,6 +250,7 @@ Json simulation_json(const SimulationInfo& info) {
     if (info.has_jumps) out["jumps"] = jumps_json(info);
     if (info.model == PriceModel::regime) out["regime"] = regime_json(info);
     if (info.model == PriceModel::garch) out["garch"] = garch_json(info);
+    if (info.model == PriceModel::fhs) out["fhs"] = fhs_json(info);
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
     out["monitoring"] = to_string(info.monitoring);
@@ -273,6 +294,16 @@ std::string regime_parameters(const SimulationInfo& info) {
     return text;
 }
 
+std::string fhs_parameters(const SimulationInfo& info) {
+    const Fhs& fhs = info.fhs;
+    const std::string filter =
+        fhs.filter == FhsFilter::ewma ? fmt::format("EWMA lambda {:g}", fhs.lambda) : std::string("GARCH(1,1)");
+    const std::string source = fhs.residuals_file.empty() ? std::string("embedded") : fhs.residuals_file;
+    if (fhs.dates.empty()) return "filtered historical simulation, " + filter + " filter";
+    return fmt::format("filtered historical simulation, {} filter, {} days of residuals {} to {} ({})", filter,
+                       fhs.days(), fhs.dates.front(), fhs.dates.back(), source);
+}
+
 std::string garch_parameters(const SimulationInfo& info) {
     double low = 1.0, high = 0.0;
     for (const GarchParameters& g : info.garch.assets) {
@@ -292,6 +323,7 @@ std::string model_parameters(const SimulationInfo& info) {
     std::string text;
     if (info.model == PriceModel::regime) text = regime_parameters(info);
     if (info.model == PriceModel::garch && !info.garch.assets.empty()) text = garch_parameters(info);
+    if (info.model == PriceModel::fhs) text = fhs_parameters(info);
     if (info.has_jumps) text += (text.empty() ? "" : "; ") + jump_parameters(info);
     return text;
 }

@@ -156,6 +156,17 @@ std::string to_csv(const Report& report) {
         csv.text("simulation", "", "garch_innovations", to_string(info.garch.innovations));
         if (info.garch.innovations == Innovations::student_t) csv.number("simulation", "", "dof", info.dof);
     }
+    if (info.model == PriceModel::fhs) {
+        const Fhs& fhs = info.fhs;
+        csv.text("simulation", "", "fhs_filter", to_string(fhs.filter));
+        if (fhs.filter == FhsFilter::ewma) csv.number("simulation", "", "fhs_lambda", fhs.lambda);
+        csv.text("simulation", "", "fhs_residuals", fhs.residuals_file.empty() ? "embedded" : fhs.residuals_file);
+        csv.text("simulation", "", "fhs_days", std::to_string(fhs.days()));
+        if (!fhs.dates.empty()) {
+            csv.text("simulation", "", "fhs_first_date", fhs.dates.front());
+            csv.text("simulation", "", "fhs_last_date", fhs.dates.back());
+        }
+    }
     csv.number("simulation", "", "horizon_days", info.horizon_days);
     csv.text("simulation", "", "steps_per_day", std::to_string(info.steps_per_day));
     csv.text("simulation", "", "monitoring", to_string(info.monitoring));

@@ -336,8 +336,8 @@ void check_jumps_table(const TableReader& root, const Scenario& scenario) {
 
 }  // namespace
 
-// [jumps], [regime] and [garch]: each required when its model (or switch) is on and refused
-// otherwise, like dof.
+// [jumps], [regime], [garch] and [fhs]: each required when its model (or switch) is on and
+// refused otherwise, like dof.
 void read_model_tables(const TableReader& root, Scenario& scenario) {
     const PriceModel model = scenario.simulation.model;
     const struct {
@@ -345,10 +345,12 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
         PriceModel model;
         std::string_view holds;
     } tables[] = {{"regime", PriceModel::regime, "calm_to_stress, stress_to_calm and [regime.stress]"},
-                  {"garch", PriceModel::garch, "omega, alpha and beta for every asset"}};
+                  {"garch", PriceModel::garch, "omega, alpha and beta for every asset"},
+                  {"fhs", PriceModel::fhs, "residuals (a file or [fhs.residuals])"}};
     check_jumps_table(root, scenario);
     for (const auto& t : tables) {
         const auto table = root.table(t.name, fmt::format("a table [{}]", t.name));
+        if (t.model == PriceModel::garch && model == PriceModel::fhs) continue;  // read_fhs decides
         if (table && model != t.model) {
             table->fail_table(fmt::format("[{}] is only used by model = \"{}\", but the model is \"{}\"",
                                           t.name, to_string(t.model), to_string(model)),
@@ -366,6 +368,11 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
     if (scenario.simulation.jumps) scenario.jumps = read_jumps(*root.table("jumps", ""), scenario.assets);
     if (model == PriceModel::regime) scenario.regimes = read_regimes(*root.table("regime", ""), scenario);
     if (model == PriceModel::garch) scenario.garch = read_garch(root, *root.table("garch", ""), scenario.assets);
+    if (model == PriceModel::fhs) scenario.fhs = read_fhs(root, *root.table("fhs", ""), scenario);
+}
+
+std::vector<GarchParameters> read_garch_recursions(const TableReader& root, const std::vector<Asset>& assets) {
+    return read_garch(root, *root.table("garch", ""), assets).assets;
 }
 
 }  // namespace marginsim::detail

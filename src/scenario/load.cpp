@@ -17,7 +17,7 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     Context context{std::string(source_name)};
     const TableReader root(context, document, "");
     root.allow_only({"simulation", "account", "liquidation", "assets", "correlation", "positions",
-                     "jumps", "regime", "garch"});
+                     "jumps", "regime", "garch", "fhs"});
 
     Scenario scenario;
     scenario.source = std::string(source_name);

@@ -27,7 +27,8 @@ inline constexpr Named<PriceModel> price_model_names[] = {{PriceModel::gaussian,
                                                           {PriceModel::student_t, "student_t"},
                                                           {PriceModel::jump, "jump"},
                                                           {PriceModel::regime, "regime"},
-                                                          {PriceModel::garch, "garch"}};
+                                                          {PriceModel::garch, "garch"},
+                                                          {PriceModel::fhs, "fhs"}};
 inline constexpr Named<Monitoring> monitoring_names[] = {{Monitoring::continuous, "continuous"},
                                                          {Monitoring::discrete, "discrete"}};
 inline constexpr Named<ImportanceSampling> importance_sampling_names[] = {{ImportanceSampling::none, "none"},
@@ -37,6 +38,7 @@ inline constexpr Named<StartRegime> start_regime_names[] = {{StartRegime::calm, 
                                                             {StartRegime::stationary, "stationary"}};
 inline constexpr Named<Innovations> innovations_names[] = {{Innovations::gaussian, "gaussian"},
                                                                      {Innovations::student_t, "student_t"}};
+inline constexpr Named<FhsFilter> fhs_filter_names[] = {{FhsFilter::ewma, "ewma"}, {FhsFilter::garch, "garch"}};
 inline constexpr Named<LiquidationPolicy> policy_names[] = {{LiquidationPolicy::full, "full"},
                                                             {LiquidationPolicy::fee, "fee"}};
 inline constexpr Named<Side> side_names[] = {{Side::long_side, "long"}, {Side::short_side, "short"}};

@@ -60,6 +60,11 @@ inline constexpr double psd_tolerance = -1e-10;
 
 // crash_models.cpp: [jumps] and [regime], each required by its model and refused otherwise.
 void read_model_tables(const TableReader& root, Scenario& scenario);
+// The { omega, alpha, beta } of every asset in [garch] (its innovations key left to the caller).
+std::vector<GarchParameters> read_garch_recursions(const TableReader& root, const std::vector<Asset>& assets);
+
+// fhs_input.cpp: [fhs] (model = "fhs"), with its filter and residual set.
+Fhs read_fhs(const TableReader& root, const TableReader& fhs, const Scenario& scenario);
 
 // positions.cpp: [[positions]], then the checks of the whole book (checks.hpp).
 void read_positions(const TableReader& root, Scenario& scenario);

@@ -26,6 +26,9 @@ std::string_view to_string(StartRegime start) noexcept {
 std::string_view to_string(Innovations innovations) noexcept {
     return detail::name_of(innovations, detail::innovations_names);
 }
+std::string_view to_string(FhsFilter filter) noexcept {
+    return detail::name_of(filter, detail::fhs_filter_names);
+}
 std::string_view to_string(LiquidationPolicy policy) noexcept {
     return detail::name_of(policy, detail::policy_names);
 }

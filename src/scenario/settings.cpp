@@ -104,6 +104,12 @@ Simulation read_simulation(const TableReader& root) {
     sim.monitoring = s.choice("monitoring", monitoring_names).value_or(Monitoring::continuous);
     sim.importance_sampling =
         s.choice("importance_sampling", importance_sampling_names).value_or(ImportanceSampling::none);
+    // The selloff tilt's likelihood ratio is that of gaussian innovations, not of resampled days.
+    if (sim.model == PriceModel::fhs && sim.importance_sampling == ImportanceSampling::selloff)
+        s.fail_value("importance_sampling",
+                     "importance sampling tilts gaussian innovations: the fhs model resamples historical days, whose "
+                     "likelihood ratio it does not have",
+                     "importance_sampling = \"none\" with model = \"fhs\"");
     if (sim.model == PriceModel::student_t) {
         if (!s.has("dof")) {
             s.fail_missing("dof", "degrees of freedom for model = \"student_t\": a number > 2");

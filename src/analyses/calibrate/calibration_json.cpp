@@ -75,6 +75,27 @@ ordered_json regimes(const std::optional<RegimeEstimate>& fit, std::size_t d) {
     return out;
 }
 
+// {"filter": "ewma", "lambda": l, "dates": [D, ...], "residuals": {SYMBOL: [z, ...]},
+// "start_volatility": {SYMBOL: v}, "correlation": [[...]]}: the residual set of the fhs model.
+ordered_json fhs(const FhsResidualSet& set, const AlignedReturns& data) {
+    const std::size_t d = data.asset_count();
+    ordered_json dates = ordered_json::array();
+    for (const Date date : set.dates) dates.push_back(format_date(date));
+    ordered_json residuals = ordered_json::object();
+    ordered_json start = ordered_json::object();
+    for (std::size_t i = 0; i < d; ++i) {
+        residuals[data.series[i].symbol] = set.residuals[i];
+        start[data.series[i].symbol] = std::sqrt(365.0 * set.start_variance[i]);
+    }
+    return {{"filter", "ewma"},
+            {"lambda", set.lambda},
+            {"days", set.dates.size()},
+            {"dates", std::move(dates)},
+            {"residuals", std::move(residuals)},
+            {"start_volatility", std::move(start)},
+            {"correlation", matrix(set.correlation, d, false)}};
+}
+
 }  // namespace
 
 std::string to_json(const Calibration& c) {
@@ -111,6 +132,7 @@ std::string to_json(const Calibration& c) {
                               {"correlation_std_error", matrix(c.garch_correlation, d, true)},
                               {"dof", dof(c.garch_dof)}};
     out["regimes"] = regimes(c.regimes, d);  // null unless fitted (--model regime, --json)
+    if (c.fhs) out["fhs"] = fhs(*c.fhs, data);  // --model fhs only
     out["notes"] = c.notes;
     return out.dump(2) + '\n';
 }

@@ -33,6 +33,7 @@ std::string_view to_string(CalibratedModel model) noexcept {
         case CalibratedModel::student_t: return "student_t";
         case CalibratedModel::garch: return "garch";
         case CalibratedModel::regime: return "regime";
+        case CalibratedModel::fhs: return "fhs";
     }
     return "unknown";
 }
@@ -40,7 +41,7 @@ std::string_view to_string(CalibratedModel model) noexcept {
 std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept {
     for (const CalibratedModel model :
          {CalibratedModel::gaussian, CalibratedModel::student_t, CalibratedModel::garch,
-          CalibratedModel::regime}) {
+          CalibratedModel::regime, CalibratedModel::fhs}) {
         if (name == to_string(model)) return model;
     }
     return std::nullopt;
@@ -462,6 +463,7 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     if (options.every_model || options.model == CalibratedModel::regime) {
         c.regimes = fit_regimes(c.data);
     }
+    if (options.model == CalibratedModel::fhs) c.fhs = fit_fhs_residuals(c.data, options.lambda);
     add_notes(c);
     detail::check_snippet_loads(c);
     return c;

@@ -201,6 +201,10 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
     result.model_before = root["simulation"]["model"].value_or(std::string("gaussian"));
     result.model_after = std::string(to_string(model));
     const std::string model_value = fmt::format("\"{}\"", result.model_after);
+    // The book's jumps are not calibrated: kept as they are, on top of the calibrated diffusion
+    // (model = "jump", the gaussian with jumps, becomes the new model with jumps = true).
+    const bool legacy_jump = result.model_before == "jump";
+    result.kept_jumps = legacy_jump || root["simulation"]["jumps"].value_or(false);
     const std::optional<double> dof = calibrated_dof(calibration, model);
     if (model == CalibratedModel::student_t && !dof) {
         throw InputError(scenario_source, 0, 0, "--model",
@@ -229,6 +233,7 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
             splices.push_back({line, line + 1, ""});
             result.removed.emplace_back("dof");
         }
+        if (legacy_jump && !simulation->contains("jumps")) inserted += "jumps = true\n";
         if (!inserted.empty()) splices.push_back({header + 1, header + 1, inserted});
     }
 
@@ -238,7 +243,7 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
     const std::string model_tables = model_tables_toml(calibration);
     tables["garch"] = model == CalibratedModel::garch ? model_tables : "";
     tables["regime"] = model == CalibratedModel::regime ? model_tables : "";
-    tables["jumps"] = "";  // no calibrated model uses it
+    if (!result.kept_jumps) tables["jumps"] = "";  // a [jumps] table left with jumps off
     for (const auto& [name, text] : tables) {
         if (const auto where = table_lines(root, name)) {
             splices.push_back({where->first, where->second, text});
@@ -268,6 +273,8 @@ std::string into_summary(const CalibratedInto& result, const std::string& scenar
     }
     out += fmt::format("  model {} -> {}\n", result.model_before, result.model_after);
     for (const std::string& removed : result.removed) out += fmt::format("  removed {}\n", removed);
+    if (result.kept_jumps)
+        out += "  kept [jumps] as they were (not calibrated; the volatilities above include the days of jumps)\n";
     return out;
 }
 

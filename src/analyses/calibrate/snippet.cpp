@@ -51,6 +51,7 @@ std::string fixed(double value, int decimals) {
 }
 
 bool garch_snippet(const Calibration& c) { return c.model == CalibratedModel::garch; }
+bool fhs_snippet(const Calibration& c) { return c.model == CalibratedModel::fhs && c.fhs.has_value(); }
 
 // The snippet's correlation: of the returns, or under garch of the GARCH residuals.
 bool regime_snippet(const Calibration& c) {
@@ -61,6 +62,7 @@ bool regime_snippet(const Calibration& c) {
 // the calm regime's.
 const std::vector<Estimate>& snippet_correlation(const Calibration& c) {
     if (regime_snippet(c)) return c.regimes->correlation[0];
+    if (fhs_snippet(c)) return c.fhs->correlation;
     return garch_snippet(c) ? c.garch_correlation : c.correlation;
 }
 
@@ -154,6 +156,10 @@ void write_assets(std::string& out, const Calibration& c) {
             const Estimate& calm = c.regimes->volatility[0][i];
             out += fmt::format("volatility = {}  # the calm regime's; standard error {}\n",
                                fixed(calm.value, 4), standard_error(calm.standard_error));
+        } else if (fhs_snippet(c)) {
+            out += fmt::format("volatility = {}  # under fhs today's: the EWMA forecast for {}\n",
+                               fixed(std::sqrt(365.0 * c.fhs->start_variance[i]), 4),
+                               format_date(c.data.last_date + std::chrono::days(1)));
         } else if (garch_snippet(c)) {
             const GarchEstimate& g = c.garch[i];
             out += fmt::format(
@@ -182,6 +188,8 @@ void write_correlation(std::string& out, const Calibration& c) {
     out += garch_snippet(c)    ? "\n[correlation]\n# Of the returns divided by their GARCH volatility, "
                                  "in [[assets]] order:"
            : regime_snippet(c) ? "\n[correlation]\n# The calm regime's, in [[assets]] order:"
+           : fhs_snippet(c)    ? "\n[correlation]\n# Of the fhs residuals (the intraday steps' correlation), in [[assets]] "
+                                 "order:"
                                : "\n[correlation]\n# In [[assets]] order:";
     for (const SeriesInfo& s : c.data.series) out += ' ' + s.symbol;
     out += ". Standard errors:";
@@ -254,10 +262,38 @@ void write_regime(std::string& out, const Calibration& c) {
     if (d >= 2) out += "\n[regime.stress.correlation]\n" + correlation_lines(r.correlation[1], d);
 }
 
+// One TOML array of `values`, `per_line` to a line.
+template <class Format>
+std::string toml_array(std::size_t count, std::size_t per_line, Format format) {
+    std::string out = "[";
+    for (std::size_t k = 0; k < count; ++k) {
+        out += k == 0 ? "" : (k % per_line == 0 ? ",\n  " : ", ");
+        out += format(k);
+    }
+    return out + "]";
+}
+
+void write_fhs(std::string& out, const Calibration& c) {
+    const FhsResidualSet& set = *c.fhs;
+    out += fmt::format(
+        "\n# Filtered historical simulation: the residual set is each day's log returns divided by their\n"
+        "# one-day-ahead EWMA volatility (lambda {}, no look-ahead), {} days {} .. {}.\n"
+        "# Set in [simulation]: model = \"fhs\"\n[fhs]\nfilter = \"ewma\"\nlambda = {}\n",
+        set.lambda, set.dates.size(), format_date(set.dates.front()), format_date(set.dates.back()), set.lambda);
+    out += "\n[fhs.residuals]\ndates = " +
+           toml_array(set.dates.size(), 6, [&](std::size_t k) { return toml_string(format_date(set.dates[k])); }) + '\n';
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        const std::vector<double>& z = set.residuals[i];
+        out += toml_key(c.data.series[i].symbol) + " = " +
+               toml_array(z.size(), 8, [&](std::size_t k) { return fmt::format("{:.8g}", z[k]); }) + '\n';
+    }
+}
+
 void write_model(std::string& out, const Calibration& c) {
     if (!c.model || *c.model == CalibratedModel::student_t) return write_dof(out, c);
     if (*c.model == CalibratedModel::garch) return write_garch(out, c);
     if (regime_snippet(c)) return write_regime(out, c);
+    if (fhs_snippet(c)) return write_fhs(out, c);
     out += "\n# Set in [simulation]: model = \"gaussian\"\n";
 }
 
@@ -353,10 +389,11 @@ void check_snippet_loads(const Calibration& calibration) {
     std::string model;
     if (calibration.model && *calibration.model != CalibratedModel::gaussian) {
         const std::optional<double> dof = snippet_dof(calibration);
-        model = fmt::format("model = \"{}\"\n", garch_snippet(calibration) || regime_snippet(calibration) || dof
+        model = fmt::format("model = \"{}\"\n", garch_snippet(calibration) || regime_snippet(calibration) ||
+                                                         fhs_snippet(calibration) || dof
                                                      ? to_string(*calibration.model)
                                                      : "gaussian");
-        if (dof && !regime_snippet(calibration)) model += fmt::format("dof = {}\n", *dof);
+        if (dof && !regime_snippet(calibration) && !fhs_snippet(calibration)) model += fmt::format("dof = {}\n", *dof);
     }
     const std::string frame =
         "[simulation]\nhorizon_days = 1\n" + model + "[account]\nbalance = 1000\n";
