@@ -4,6 +4,7 @@
 // forecast, the compensated mean E[S_T] = S_0 e^(mu T)); continuous monitoring that does not
 // depend on the steps per day with jumps on any diffusion; determinism; the keys and errors.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -285,6 +286,20 @@ TEST_CASE("the bridge to a jump's arrival has the path's own step variance under
         s.simulation.model = PriceModel::garch;
         const GarchParameters g{1e-3, 0.3, 0.65};
         s.garch.assets.assign(s.asset_count(), g);
+        check_variance(bridge_residuals_at_jumps(s, 1, 48, 2), g.omega + g.persistence() * step_variance);
+    }
+    SECTION("fhs: the path's filtered variance of the day, E[h_1] = omega + (alpha + beta) h_0 with E[z^2] = 1") {
+        Scenario s = two_assets(2, 1).jumps(1500.0, 0.0, 0.01).build();
+        s.simulation.model = PriceModel::fhs;
+        s.fhs.filter = FhsFilter::garch;
+        const GarchParameters g{1e-3, 0.3, 0.65};
+        s.fhs.assets.assign(s.asset_count(), g);
+        // 32 days of the four sign pairs (+-1, +-1): every residual squared is 1.
+        for (std::size_t d = 0; d < 32; ++d) {
+            s.fhs.dates.push_back(fmt::format("2024-01-{:02}", d + 1));
+            s.fhs.residuals.push_back(d % 2 == 0 ? 1.0 : -1.0);
+            s.fhs.residuals.push_back((d / 2) % 2 == 0 ? 1.0 : -1.0);
+        }
         check_variance(bridge_residuals_at_jumps(s, 1, 48, 2), g.omega + g.persistence() * step_variance);
     }
     SECTION("student_t: the day's t scale, seen in the residuals' kurtosis 3 (dof - 2) / (dof - 4)") {
