@@ -164,7 +164,7 @@ BacktestOptions small_options() {
     options.to = date(2022, 1, 10);
     options.every_days = 30;
     options.window_days = 300;
-    options.models = {BacktestModel::gaussian, BacktestModel::garch};
+    options.models = {BacktestModel::gaussian, BacktestModel::garch, BacktestModel::fhs};
     options.paths = 3000;
     options.threads = 1;
     return options;
@@ -206,9 +206,13 @@ TEST_CASE("the backtest's realised isolated flag is the close crossing the liqui
         CHECK(w.realised.isolated_any_close == crossed);
         // Without High/Low columns the extremes are the closes.
         CHECK(w.realised.isolated_any_low == crossed);
-        REQUIRE(w.predicted.size() == 2);
+        REQUIRE(w.predicted.size() == 3);
+        // gaussian and fhs predict every window; garch skips those whose fit is integrated.
         REQUIRE(w.predicted[0]);
-        for (double p : *w.predicted[0]) CHECK((p >= 0.0 && p <= 1.0));
+        REQUIRE(w.predicted[2]);
+        for (const auto& predicted : w.predicted)
+            if (predicted)
+                for (double p : *predicted) CHECK((p >= 0.0 && p <= 1.0));
     }
     // The scores count the windows each model predicted.
     CHECK(result.scores[0][0].windows == result.windows.size());
@@ -235,7 +239,7 @@ TEST_CASE("no look-ahead: changing the prices after a start date changes none of
     for (std::size_t w = 0; w < original.windows.size(); ++w) {
         if (original.windows[w].start <= cut) {
             INFO(format_date(original.windows[w].start));
-            for (std::size_t m = 0; m < 2; ++m) CHECK(original.windows[w].predicted[m] == other.windows[w].predicted[m]);
+            for (std::size_t m = 0; m < 3; ++m) CHECK(original.windows[w].predicted[m] == other.windows[w].predicted[m]);
             ++compared;
         } else {
             later_differs = later_differs || original.windows[w].predicted[0] != other.windows[w].predicted[0];
@@ -351,6 +355,6 @@ TEST_CASE("a crash day of the stress catalogue inside a window's horizon is list
         CHECK(line.ends_with(covering ? ",may-2021" : ","));
         named_rows += covering ? 1 : 0;
     }
-    CHECK(named_rows == 2);  // one row per model
+    CHECK(named_rows == 3);  // one row per model
     CHECK(to_html(result).find("<tr><td>may-2021</td><td>2021-05-19</td><td>2021-05-16</td>") != std::string::npos);
 }

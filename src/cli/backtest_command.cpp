@@ -6,8 +6,10 @@
 #include <iostream>
 #include <unistd.h>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "marginsim/backtest.hpp"
@@ -40,12 +42,14 @@ CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments) {
         ->type_name("DAYS")
         ->check(CLI::Range(30, 100000).description(""))
         ->capture_default_str();
+    std::vector<std::string> model_names;
+    for (const BacktestModel model : all_backtest_models) model_names.emplace_back(to_string(model));
     command
         ->add_option("--models", arguments.models,
-                     "Models, comma-separated: gaussian, ewma, student_t, garch, regime (default: the first four)")
+                     fmt::format("Models, comma-separated: {} (default: the first four)", fmt::join(model_names, ", ")))
         ->type_name("LIST")
         ->delimiter(',')
-        ->check(CLI::IsMember({"gaussian", "ewma", "student_t", "garch", "regime"}));
+        ->check(CLI::IsMember(model_names));
     command->add_option("--paths", arguments.paths, "Paths per window and model")
         ->type_name("N")
         ->check(integer_at_least<std::uint64_t>(1, "POSITIVE"))

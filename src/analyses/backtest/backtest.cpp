@@ -66,6 +66,9 @@ WindowCalibration calibrate_window(const std::vector<PriceSeries>& history, Date
     sample.window_days = options.window_days;
     if (wants(BacktestModel::regime)) sample.model = CalibratedModel::regime;
     result.sample = calibrate(data, sample);
+    // The fhs model's residual set, filtered with the ewma model's lambda.
+    if (wants(BacktestModel::fhs) && data.return_count() >= Fhs::min_days)
+        result.sample->fhs = fit_fhs_residuals(data, CalibrationOptions{}.lambda);
     if (wants(BacktestModel::ewma)) {
         CalibrationOptions ewma;
         ewma.window_days = options.window_days;
@@ -98,6 +101,7 @@ std::string_view to_string(BacktestModel model) noexcept {
         case BacktestModel::student_t: return "student_t";
         case BacktestModel::garch: return "garch";
         case BacktestModel::regime: return "regime";
+        case BacktestModel::fhs: return "fhs";
     }
     return "unknown";
 }
@@ -148,6 +152,7 @@ Scenario reopened_book(const Scenario& book, std::span<const double> close) {
 std::optional<std::string> unusable(BacktestModel model, const Calibration& c) {
     if (model == BacktestModel::student_t && !c.dof) return "no Student-t dof (singular correlation matrix)";
     if (model == BacktestModel::regime && !c.regimes) return "no regimes fitted";
+    if (model == BacktestModel::fhs && !c.fhs) return fmt::format("no FHS residual set (fewer than {} returns)", Fhs::min_days);
     if (model == BacktestModel::garch) {
         for (std::size_t i = 0; i < c.asset_count(); ++i) {
             if (c.garch[i].integrated) {
@@ -169,6 +174,7 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
     s.simulation.jumps = false;
     s.regimes = {};
     s.garch = {};
+    s.fhs = {};
     s.simulation.dof = 0.0;
     s.simulation.model = PriceModel::gaussian;
     s.correlation_repaired = false;
@@ -207,6 +213,22 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
             s.regimes.start = r.stress_probability_today > 0.5 ? StartRegime::stress : StartRegime::calm;
             s.regimes.stress_volatility = values(r.volatility[1]);
             s.regimes.stress_correlation = values(r.correlation[1]);
+            break;
+        }
+        case BacktestModel::fhs: {
+            // EWMA-filtered residuals of the window, resampled whole from today's EWMA variance.
+            const FhsResidualSet& f = *c.fhs;
+            s.simulation.model = PriceModel::fhs;
+            s.simulation.importance_sampling = ImportanceSampling::none;  // refused under fhs
+            s.correlation = values(f.correlation);
+            s.fhs.filter = FhsFilter::ewma;
+            s.fhs.lambda = f.lambda;
+            s.fhs.assets.assign(d, GarchParameters{0.0, 1.0 - f.lambda, f.lambda});
+            for (std::size_t i = 0; i < d; ++i) s.assets[i].volatility = std::sqrt(days_per_year * f.start_variance[i]);
+            for (std::size_t t = 0; t < f.dates.size(); ++t) {
+                s.fhs.dates.push_back(format_date(f.dates[t]));
+                for (std::size_t i = 0; i < d; ++i) s.fhs.residuals.push_back(f.residuals[i][t]);
+            }
             break;
         }
     }
