@@ -15,10 +15,11 @@ namespace marginsim::testing {
 
 inline const std::string scenario_dir = std::string(MARGINSIM_SOURCE_DIR) + "/tests/scenarios/";
 
-// A small valid scenario; the line numbers in the expected messages of the tests refer to it.
-inline const std::string base = R"([simulation]
-horizon_days = 7
-[account]
+// A two-asset book (BTC, ETH) with one 10x BTC long after [simulation] and its `keys` (each
+// line ending in a newline); 17 lines after the keys. The line numbers of the parser tests'
+// expected messages count from it.
+inline std::string two_asset_book(const std::string& simulation_keys) {
+    return "[simulation]\n" + simulation_keys + R"([account]
 balance = 10000
 [[assets]]
 symbol = "BTC"
@@ -35,7 +36,11 @@ symbol = "BTC"
 side = "long"
 margin = 1000
 leverage = 10
-[[positions]]
+)";
+}
+
+// A small valid scenario; the line numbers in the expected messages of the tests refer to it.
+inline const std::string base = two_asset_book("horizon_days = 7\n") + R"([[positions]]
 symbol = "ETH"
 side = "short"
 margin = 500
@@ -95,6 +100,13 @@ inline std::optional<InputError> parse_failure(const std::string& text, const st
         return error;
     }
     return std::nullopt;
+}
+
+// `text` with the first `from` replaced by `to` (which must be there).
+inline std::string replaced(std::string text, const std::string& from, const std::string& to) {
+    const std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
 }
 
 // The whole message "file:line:column: key: ... (expected ...)", or "(no error)".

@@ -28,6 +28,7 @@
 using namespace marginsim;
 using marginsim::testing::Closes;
 using marginsim::testing::ScenarioBuilder;
+using marginsim::testing::replaced;
 
 namespace {
 
@@ -362,28 +363,8 @@ std::string residual_csv(const Rows& rows, const std::vector<std::string>& colum
     return text;
 }
 
-const std::string fhs_head = R"([simulation]
-horizon_days = 3
-steps_per_day = 4
-model = "fhs"
-[account]
-balance = 10000
-[[assets]]
-symbol = "BTC"
-price = 60000
-volatility = 0.5
-maintenance_margin_rate = 0.004
-[[assets]]
-symbol = "ETH"
-price = 3000
-volatility = 0.6
-maintenance_margin_rate = 0.005
-[[positions]]
-symbol = "BTC"
-side = "long"
-margin = 1000
-leverage = 10
-[[positions]]
+const std::string fhs_head =
+    marginsim::testing::two_asset_book("horizon_days = 3\nsteps_per_day = 4\nmodel = \"fhs\"\n") + R"([[positions]]
 symbol = "ETH"
 side = "long"
 margin = 500
@@ -395,11 +376,6 @@ std::string embedded_toml(const Rows& rows = crash_set(), const std::string& fhs
     return fhs_head + "[fhs]\n" + fhs_keys + "[fhs.residuals]\n" + residual_arrays(rows, {"BTC", "ETH"});
 }
 
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-    const std::size_t at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-}
 
 // A directory of its own for the files of one test.
 std::filesystem::path fresh_dir(const std::string& name) {

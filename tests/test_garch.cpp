@@ -21,6 +21,7 @@
 using namespace marginsim;
 using marginsim::testing::ScenarioBuilder;
 using marginsim::testing::error_of;
+using marginsim::testing::replaced;
 
 namespace {
 
@@ -291,37 +292,11 @@ TEST_CASE("garch with importance sampling agrees with plain sampling") {
 
 namespace {
 
-const std::string garch_toml = R"([simulation]
-horizon_days = 7
-model = "garch"
-[account]
-balance = 10000
-[[assets]]
-symbol = "BTC"
-price = 60000
-volatility = 0.5
-maintenance_margin_rate = 0.004
-[[assets]]
-symbol = "ETH"
-price = 3000
-volatility = 0.6
-maintenance_margin_rate = 0.005
-[[positions]]
-symbol = "BTC"
-side = "long"
-margin = 1000
-leverage = 10
-[garch]
+const std::string garch_toml = marginsim::testing::two_asset_book("horizon_days = 7\nmodel = \"garch\"\n") + R"([garch]
 innovations = "gaussian"
 BTC = { omega = 1.9e-5, alpha = 0.07, beta = 0.91 }
 ETH = { omega = 3.1e-5, alpha = 0.09, beta = 0.88 }
 )";
-
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-    const std::size_t at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-}
 
 }  // namespace
 

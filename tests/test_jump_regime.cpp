@@ -23,6 +23,7 @@
 using namespace marginsim;
 using marginsim::testing::ScenarioBuilder;
 using marginsim::testing::error_of;
+using marginsim::testing::replaced;
 using namespace marginsim::testing::model_moments;
 
 namespace {
@@ -435,11 +436,6 @@ volatility_scale = 1.5
 pairs = { "BTC/ETH" = 0.9 }
 )");
 
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-    const auto at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-}
 
 }  // namespace
 

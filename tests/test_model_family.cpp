@@ -24,6 +24,7 @@ using namespace marginsim;
 using namespace marginsim::testing::model_moments;
 using marginsim::testing::ScenarioBuilder;
 using marginsim::testing::error_of;
+using marginsim::testing::replaced;
 
 namespace {
 
@@ -339,28 +340,7 @@ TEST_CASE("combined models depend only on the scenario and the seed and not on t
 
 namespace {
 
-const std::string combined_toml = R"([simulation]
-horizon_days = 7
-model = "regime"
-jumps = true
-[account]
-balance = 10000
-[[assets]]
-symbol = "BTC"
-price = 60000
-volatility = 0.5
-maintenance_margin_rate = 0.004
-[[assets]]
-symbol = "ETH"
-price = 3000
-volatility = 0.6
-maintenance_margin_rate = 0.005
-[[positions]]
-symbol = "BTC"
-side = "long"
-margin = 1000
-leverage = 10
-[jumps]
+const std::string combined_toml = marginsim::testing::two_asset_book("horizon_days = 7\nmodel = \"regime\"\njumps = true\n") + R"([jumps]
 intensity = 6
 mean = -0.08
 vol = 0.05
@@ -375,11 +355,6 @@ innovations = "student_t"
 dof = 4
 )";
 
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-    const std::size_t at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-}
 
 }  // namespace
 

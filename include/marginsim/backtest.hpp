@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "marginsim/calibrate.hpp"
@@ -98,6 +99,9 @@ inline constexpr std::array<RealisedFlag, 4> all_realised_flags{
 std::string_view to_string(RealisedFlag flag) noexcept;
 MarginMode predicting_mode(RealisedFlag flag) noexcept;
 bool flag_of(const RealisedFlags& flags, RealisedFlag flag) noexcept;
+// The names of the flags of `among` that fired, in its order.
+std::vector<std::string_view> fired_flags(const RealisedFlags& flags,
+                                          std::span<const RealisedFlag> among = all_realised_flags);
 
 struct BacktestOptions {
     Date from;

@@ -159,10 +159,7 @@ std::string reliability_diagram(const BacktestResult& r, std::size_t f) {
 // fired too, or the only paired flag); one band per such window.
 void mark_realised(SvgPlot& plot, const BacktestResult& r, const std::vector<RealisedFlag>& flags) {
     for (const BacktestWindow& w : r.windows) {
-        std::vector<std::string> fired;
-        for (const RealisedFlag flag : flags) {
-            if (flag_of(w.realised, flag)) fired.emplace_back(to_string(flag));
-        }
+        const std::vector<std::string_view> fired = fired_flags(w.realised, flags);
         if (fired.empty()) continue;
         const double x0 = day_number(w.start);
         const double opacity = fired.size() == flags.size() ? 0.35 : 0.15;
@@ -243,10 +240,7 @@ std::string crash_table(const BacktestResult& r) {
     for (const CrashWindows& crash : r.crash_windows) {
         for (const std::size_t index : crash.windows) {
             const BacktestWindow& w = r.windows[index];
-            std::vector<std::string> fired;
-            for (const RealisedFlag flag : all_realised_flags) {
-                if (flag_of(w.realised, flag)) fired.emplace_back(to_string(flag));
-            }
+            const std::vector<std::string_view> fired = fired_flags(w.realised);
             out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", escape_html(crash.name),
                                format_date(crash.date), format_date(w.start),
                                fired.empty() ? std::string("none") : fmt::format("{}", fmt::join(fired, ", ")));

@@ -75,10 +75,7 @@ std::string crash_windows_text(const BacktestResult& r) {
     for (const CrashWindows& crash : r.crash_windows) {
         for (const std::size_t index : crash.windows) {
             const BacktestWindow& w = r.windows[index];
-            std::vector<std::string> fired;
-            for (const RealisedFlag flag : all_realised_flags) {
-                if (flag_of(w.realised, flag)) fired.emplace_back(to_string(flag));
-            }
+            const std::vector<std::string_view> fired = fired_flags(w.realised);
             out += fmt::format("  {} ({}): window {}, realised: {}\n", crash.name, format_date(crash.date),
                                format_date(w.start), fired.empty() ? "none" : fmt::format("{}", fmt::join(fired, ", ")));
             for (std::size_t m = 0; m < r.options.models.size(); ++m) {

@@ -139,6 +139,14 @@ bool flag_of(const RealisedFlags& flags, RealisedFlag flag) noexcept {
     return false;
 }
 
+std::vector<std::string_view> fired_flags(const RealisedFlags& flags, std::span<const RealisedFlag> among) {
+    std::vector<std::string_view> fired;
+    for (const RealisedFlag flag : among) {
+        if (flag_of(flags, flag)) fired.push_back(to_string(flag));
+    }
+    return fired;
+}
+
 Scenario reopened_book(const Scenario& book, std::span<const double> close) {
     Scenario s = book;
     for (std::size_t i = 0; i < s.assets.size(); ++i) s.assets[i].price = close[i];
