@@ -124,6 +124,34 @@ TEST_CASE("on returns of constant volatility GARCH finds no clustering and fits 
     CHECK(std::sqrt(fit.long_run_variance()) == Approx(std::sqrt(v)).epsilon(0.05));
 }
 
+TEST_CASE("a GARCH fit of a short series keeps omega > 0 and alpha + beta <= 1",
+          "[calibrate][garch]") {
+    // Short series on which the likelihood is flat in omega: the simplex walked omega down to an
+    // underflow, 0 (found by the price CSV fuzzer, then by a search over short random series).
+    const std::vector<std::vector<double>> series = {
+        {0.4, 0.0, 0.5, 0.1, 0.0, 0.6, 0.1, 0.0, 0.3, 0.6, 0.3, 0.3, 0.3, 0.3},
+        {0.15507176714463755, 0.12825614470668251, -0.17380062373674809, -0.028653078140568035,
+         -0.012870369002478583, -0.11355325038003559, 0.10742303198226688, 0.024283710084204574,
+         -0.27870040535984436, -0.035391030038691748, -0.030814236620350488, -0.057202071366794116,
+         -0.0027696174377257713, 0.051589352703515237, -0.057514197467400212, -0.10599957709716533,
+         -0.13242685616016656, -0.051163887095652998, 0.10129438387545558, -0.022385590727951033,
+         -0.066216094839376696, -0.11814549267184296, 0.014444733909488387, 0.089393814237924696,
+         0.025620251776897886, 0.0041303164313380939, -0.064385455337958475, -0.041281220999784977,
+         0.095077682151941567, -0.0077513601573510104, -0.0896780172158127, -0.023252392864247854,
+         -0.038444366591015154, -0.052422104413272788, 0.015860916573510613, -0.11503249804678309,
+         -0.073007706536525926, 0.0067431282202093995, -0.054589565043964131},
+    };
+    for (const std::vector<double>& returns : series) {
+        const GarchEstimate fit = fit_garch(returns);
+        INFO("omega " << fit.omega.value << ", alpha " << fit.alpha.value << ", beta " << fit.beta.value);
+        CHECK(fit.omega.value > 0.0);
+        CHECK(fit.alpha.value >= 0.0);
+        CHECK(fit.beta.value >= 0.0);
+        CHECK(fit.persistence() <= 1.0);
+        CHECK(std::isfinite(fit.start_variance));
+    }
+}
+
 TEST_CASE("the filtered variances follow the GARCH and RiskMetrics recursions",
           "[calibrate][garch]") {
     const std::vector<double> returns{0.01, -0.03, 0.02};

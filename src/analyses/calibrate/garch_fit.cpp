@@ -41,10 +41,20 @@ struct Parameters {
 double logistic(double u) { return 1.0 / (1.0 + std::exp(-u)); }
 double logit(double p) { return std::log(p / (1.0 - p)); }
 
+// omega stays within [e^-40, e^10] times the sample variance: where the likelihood is flat in
+// omega the simplex would otherwise walk u0 to -inf, and omega would underflow to 0.
+constexpr double min_log_omega_ratio = -40.0;
+constexpr double max_log_omega_ratio = 10.0;
+
 Parameters from_coordinates(const std::array<double, 3>& u, double variance) {
     const double persistence = logistic(u[1]);
     const double share = logistic(u[2]);
-    return {variance * std::exp(u[0]), persistence * share, persistence * (1.0 - share)};
+    const double omega = variance * std::exp(std::clamp(u[0], min_log_omega_ratio, max_log_omega_ratio));
+    const double alpha = persistence * share;
+    double beta = persistence * (1.0 - share);
+    // Rounded, alpha + beta can exceed the persistence (and 1) by an ulp.
+    while (beta > 0.0 && alpha + beta > persistence) beta = std::nextafter(beta, 0.0);
+    return {omega, alpha, beta};
 }
 
 // Gaussian log-likelihood of the residuals e under the recursion started at h_1 = start.
