@@ -110,9 +110,12 @@ std::string_view to_string(CovarianceMethod method) noexcept;
 
 // The price model a calibration's snippet sets up (`--model`): absent, the assets and the
 // correlation with the fitted Student-t dof as a commented suggestion.
-enum class CalibratedModel { gaussian, student_t, garch, regime, fhs };
+enum class CalibratedModel { gaussian, student_t, garch, regime, fhs, jump };
+inline constexpr std::array<CalibratedModel, 6> all_calibrated_models = {
+    CalibratedModel::gaussian, CalibratedModel::student_t, CalibratedModel::garch,
+    CalibratedModel::regime,   CalibratedModel::fhs,       CalibratedModel::jump};
 std::string_view to_string(CalibratedModel model) noexcept;
-// "gaussian", "student_t", "garch", "regime", "fhs"; none for another name.
+// "gaussian", "student_t", "garch", "regime", "fhs", "jump"; none for another name.
 std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept;
 
 struct CalibrationOptions {
@@ -203,6 +206,31 @@ struct FhsResidualSet {
 // scenario's [fhs] needs (Fhs::min_days, 30).
 FhsResidualSet fit_fhs_residuals(const AlignedReturns& data, double lambda);
 
+// Market-wide jumps (docs/analyses.md#jumps): a jump day is one on which every asset's daily log
+// return fell below -threshold robust daily sigmas (1.4826 x the median absolute deviation from
+// the median: a yardstick the jumps themselves do not inflate). Over N jump days in a window of
+// `years` (returns / 365): intensity N / years, standard error sqrt(N) / years (Poisson); per
+// asset the mean log return on those days (standard error sd / sqrt(N)) and the spread of the
+// jump itself, sqrt(sample variance - robust sigma^2), the day's diffusion taken out (standard
+// error sqrt(2 / (N - 1)) variance / (2 vol), normal theory; NaN at 0 or below 2 days); the
+// diffusion volatility that keeps each asset's total variance at `total_volatility`,
+// sqrt(vol^2 - intensity (mean^2 + vol_J^2)), or the robust sigma (annualised) where the jumps
+// alone exceed that total.
+inline constexpr double jump_threshold_sigmas = 3.0;
+struct JumpEstimate {
+    double threshold_sigmas = jump_threshold_sigmas;
+    double years = 0.0;
+    std::vector<Date> days;                    // the jump days (the day each return ends on)
+    Estimate intensity;                        // per year
+    std::vector<double> robust_sigma;          // per asset, daily
+    std::vector<Estimate> mean;                // per asset, log jump
+    std::vector<Estimate> vol;                 // per asset, standard deviation of the log jump
+    std::vector<double> diffusion_volatility;  // per asset, annualised
+    std::vector<bool> diffusion_at_robust_sigma;  // the jumps alone exceed the total variance
+};
+JumpEstimate fit_jumps(const AlignedReturns& data, const std::vector<Estimate>& total_volatility,
+                       double threshold_sigmas = jump_threshold_sigmas);
+
 struct Calibration {
     AlignedReturns data;
     CovarianceMethod method = CovarianceMethod::sample;
@@ -224,6 +252,8 @@ struct Calibration {
     std::optional<RegimeEstimate> regimes;
     // Fitted when the snippet's model is fhs (with CalibrationOptions::lambda).
     std::optional<FhsResidualSet> fhs;
+    // Market-wide jumps against the `volatility` above: always fitted (a pass over the returns).
+    JumpEstimate jumps;
     std::vector<std::string> notes;       // what the user should know about the estimates
 
     std::size_t asset_count() const noexcept { return data.asset_count(); }

@@ -55,6 +55,28 @@ std::string dof_text(const std::optional<DofEstimate>& dof) {
     return with_error(dof->estimate, 2);
 }
 
+std::vector<std::string> calibrated_model_names() {
+    std::vector<std::string> names;
+    for (const CalibratedModel model : all_calibrated_models) names.emplace_back(to_string(model));
+    return names;
+}
+
+std::string jump_summary(const Calibration& c) {
+    const JumpEstimate& j = c.jumps;
+    std::string out = fmt::format(
+        "\nmarket-wide jumps: {} days in {:.2f} years with every asset below -{} robust sigmas; intensity {} a year\n",
+        j.days.size(), j.years, j.threshold_sigmas, with_error(j.intensity, 2));
+    if (j.days.empty()) return out;
+    out += fmt::format("  {:<8} {:>12} {:>17} {:>17} {:>15}\n", "", "robust sigma", "mean jump", "jump vol",
+                       "diffusion vol");
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        out += fmt::format("  {:<8} {:>11.2f}% {:>17} {:>17} {:>15.4f}\n", c.data.series[i].symbol,
+                           100.0 * j.robust_sigma[i], with_error(j.mean[i]), with_error(j.vol[i]),
+                           j.diffusion_volatility[i]);
+    }
+    return out;
+}
+
 std::string garch_summary(const Calibration& c) {
     std::string out = fmt::format(
         "\nGARCH(1,1), Gaussian QMLE (robust std errors)\n  {:<8} {:>22} {:>17} {:>17} {:>7} {:>9} {:>9}\n",
@@ -82,6 +104,7 @@ std::string garch_summary(const Calibration& c) {
                                with_error(r.volatility[0][i]), with_error(r.volatility[1][i]));
         }
     }
+    out += jump_summary(c);
     if (c.fhs) {
         const FhsResidualSet& set = *c.fhs;
         out += fmt::format("\nfhs residual set: {} days {} .. {}, returns / one-day-ahead EWMA volatility (lambda {})\n",
@@ -237,8 +260,10 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
                      "The price model the snippet sets up: gaussian, student_t (the fitted dof) or "
                      "garch (GARCH(1,1) per asset, today's volatility, the residuals' correlation "
                      "and dof) or regime (two regimes by EM) or fhs (filtered historical simulation: the window's EWMA "
-                     "residuals embedded, --lambda the filter's decay); default: the assets and correlation, the dof as a suggestion")
-        ->check(CLI::IsMember({"gaussian", "student_t", "garch", "regime", "fhs"}));
+                     "residuals embedded, --lambda the filter's decay) or jump (the gaussian with market-wide jumps: "
+                     "the days every asset fell below -3 robust sigmas); default: the assets and correlation, the dof "
+                     "as a suggestion")
+        ->check(CLI::IsMember(calibrated_model_names()));
     command
         ->add_option("--as-of", arguments.as_of,
                      "Use the closes up to DATE (YYYY-MM-DD) only: the calibration as it could "

@@ -96,6 +96,26 @@ ordered_json fhs(const FhsResidualSet& set, const AlignedReturns& data) {
             {"correlation", matrix(set.correlation, d, false)}};
 }
 
+// {"threshold_sigmas": 3, "years": y, "days": [D, ...], "intensity": {...}, "assets":
+// {SYMBOL: {"robust_sigma": s, "mean": {...}, "vol": {...}, "diffusion_volatility": v}}}.
+ordered_json jumps(const JumpEstimate& fit, const AlignedReturns& data) {
+    ordered_json days = ordered_json::array();
+    for (const Date date : fit.days) days.push_back(format_date(date));
+    ordered_json assets = ordered_json::object();
+    for (std::size_t i = 0; i < data.asset_count(); ++i) {
+        assets[data.series[i].symbol] = {{"robust_sigma", fit.robust_sigma[i]},
+                                         {"mean", estimate(fit.mean[i])},
+                                         {"vol", estimate(fit.vol[i])},
+                                         {"diffusion_volatility", fit.diffusion_volatility[i]},
+                                         {"diffusion_at_robust_sigma", static_cast<bool>(fit.diffusion_at_robust_sigma[i])}};
+    }
+    return {{"threshold_sigmas", fit.threshold_sigmas},
+            {"years", fit.years},
+            {"days", std::move(days)},
+            {"intensity", estimate(fit.intensity)},
+            {"assets", std::move(assets)}};
+}
+
 }  // namespace
 
 std::string to_json(const Calibration& c) {
@@ -133,6 +153,7 @@ std::string to_json(const Calibration& c) {
                               {"dof", dof(c.garch_dof)}};
     out["regimes"] = regimes(c.regimes, d);  // null unless fitted (--model regime, --json)
     if (c.fhs) out["fhs"] = fhs(*c.fhs, data);  // --model fhs only
+    out["jumps"] = jumps(c.jumps, data);
     out["notes"] = c.notes;
     return out.dump(2) + '\n';
 }

@@ -34,14 +34,13 @@ std::string_view to_string(CalibratedModel model) noexcept {
         case CalibratedModel::garch: return "garch";
         case CalibratedModel::regime: return "regime";
         case CalibratedModel::fhs: return "fhs";
+        case CalibratedModel::jump: return "jump";
     }
     return "unknown";
 }
 
 std::optional<CalibratedModel> calibrated_model_from(std::string_view name) noexcept {
-    for (const CalibratedModel model :
-         {CalibratedModel::gaussian, CalibratedModel::student_t, CalibratedModel::garch,
-          CalibratedModel::regime, CalibratedModel::fhs}) {
+    for (const CalibratedModel model : all_calibrated_models) {
         if (name == to_string(model)) return model;
     }
     return std::nullopt;
@@ -388,7 +387,32 @@ void fit_garch_model(Calibration& c) {
     c.garch_dof = fit_dof(z, correlation);
 }
 
+void add_jump_notes(Calibration& c) {
+    const JumpEstimate& j = c.jumps;
+    if (j.days.empty()) {
+        c.notes.push_back(fmt::format(
+            "no market-wide jump day in the window (every asset below -{} robust sigmas on one day): "
+            "intensity 0, the jump model is the gaussian; such days are rare (a few a year in crypto), "
+            "a longer --window counts them",
+            j.threshold_sigmas));
+        return;
+    }
+    if (j.days.size() == 1) {
+        c.notes.push_back(fmt::format("one market-wide jump day ({}): the spread of the jump sizes is unknown, "
+                                      "vol 0; a longer --window counts more",
+                                      format_date(j.days.front())));
+    }
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        if (!j.diffusion_at_robust_sigma[i]) continue;
+        c.notes.push_back(fmt::format(
+            "{}: the jumps alone carry more variance than the window's volatility {:.4f}: the diffusion "
+            "volatility is the robust sigma, {:.4f}",
+            c.data.series[i].symbol, c.volatility[i].value, j.diffusion_volatility[i]));
+    }
+}
+
 void add_notes(Calibration& c) {
+    if (c.model == CalibratedModel::jump) add_jump_notes(c);
     const AlignedReturns& data = c.data;
     if (data.window_truncated) {
         c.notes.push_back(fmt::format(
@@ -464,6 +488,7 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
         c.regimes = fit_regimes(c.data);
     }
     if (options.model == CalibratedModel::fhs) c.fhs = fit_fhs_residuals(c.data, options.lambda);
+    c.jumps = fit_jumps(c.data, c.volatility);
     add_notes(c);
     detail::check_snippet_loads(c);
     return c;

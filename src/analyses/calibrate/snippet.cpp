@@ -52,6 +52,7 @@ std::string fixed(double value, int decimals) {
 
 bool garch_snippet(const Calibration& c) { return c.model == CalibratedModel::garch; }
 bool fhs_snippet(const Calibration& c) { return c.model == CalibratedModel::fhs && c.fhs.has_value(); }
+bool jump_snippet(const Calibration& c) { return c.model == CalibratedModel::jump; }
 
 // The snippet's correlation: of the returns, or under garch of the GARCH residuals.
 bool regime_snippet(const Calibration& c) {
@@ -168,6 +169,10 @@ void write_assets(std::string& out, const Calibration& c) {
                 format_date(c.data.last_date + std::chrono::days(1)),
                 g.integrated ? std::string("none (alpha + beta = 1)")
                              : fixed(std::sqrt(365.0 * g.long_run_variance()), 4));
+        } else if (jump_snippet(c)) {
+            out += fmt::format("volatility = {}  # the diffusion's: the window's {} without the jumps' variance{}\n",
+                               fixed(c.jumps.diffusion_volatility[i], 4), fixed(c.volatility[i].value, 4),
+                               c.jumps.diffusion_at_robust_sigma[i] ? " (exceeded by it: the robust sigma)" : "");
         } else {
             out += fmt::format("volatility = {}  # standard error {}\n",
                                fixed(c.volatility[i].value, 4),
@@ -289,7 +294,51 @@ void write_fhs(std::string& out, const Calibration& c) {
     }
 }
 
+// `{ BTC = v, ETH = v }` of one value per asset, with `decimals`.
+std::string per_asset(const Calibration& c, const std::vector<Estimate>& values, int decimals) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        out += fmt::format("{}{} = {}", i == 0 ? " " : ", ", toml_key(c.data.series[i].symbol),
+                           fixed(values[i].value, decimals));
+    }
+    return out + " }";
+}
+
+std::string per_asset_errors(const Calibration& c, const std::vector<Estimate>& values) {
+    std::string out;
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        out += fmt::format("{}{} {}", i == 0 ? "" : ", ", c.data.series[i].symbol,
+                           standard_error(values[i].standard_error));
+    }
+    return out;
+}
+
+void write_jumps(std::string& out, const Calibration& c) {
+    const JumpEstimate& j = c.jumps;
+    out += fmt::format("\n# Market-wide jumps: {} days in {:.2f} years on which every asset fell below -{} robust\n"
+                       "# daily sigmas (1.4826 x median absolute deviation:",
+                       j.days.size(), j.years, j.threshold_sigmas);
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        out += fmt::format("{} {} {:.2f}%", i == 0 ? "" : ",", c.data.series[i].symbol, 100.0 * j.robust_sigma[i]);
+    }
+    out += ")";
+    for (std::size_t k = 0; k < j.days.size(); ++k) {
+        out += (k % 8 == 0 ? "\n#   " : ", ") + format_date(j.days[k]);
+    }
+    out += "\n# Set in [simulation]: model = \"jump\" (the gaussian with them), or jumps = true on any model.\n";
+    if (j.days.empty()) {
+        out += "# None in the window: intensity 0 (a longer --window counts them).\n[jumps]\nintensity = 0.0\n";
+        return;
+    }
+    out += fmt::format("# Standard errors: intensity {}; mean {}; vol {}.\n",
+                       standard_error(j.intensity.standard_error, 2), per_asset_errors(c, j.mean),
+                       per_asset_errors(c, j.vol));
+    out += fmt::format("[jumps]\nintensity = {}  # per year\nmean = {}  # mean log jump\nvol = {}  # its standard deviation\n",
+                       fixed(j.intensity.value, 2), per_asset(c, j.mean, 4), per_asset(c, j.vol, 4));
+}
+
 void write_model(std::string& out, const Calibration& c) {
+    if (jump_snippet(c)) return write_jumps(out, c);
     if (!c.model || *c.model == CalibratedModel::student_t) return write_dof(out, c);
     if (*c.model == CalibratedModel::garch) return write_garch(out, c);
     if (regime_snippet(c)) return write_regime(out, c);
@@ -390,10 +439,12 @@ void check_snippet_loads(const Calibration& calibration) {
     if (calibration.model && *calibration.model != CalibratedModel::gaussian) {
         const std::optional<double> dof = snippet_dof(calibration);
         model = fmt::format("model = \"{}\"\n", garch_snippet(calibration) || regime_snippet(calibration) ||
-                                                         fhs_snippet(calibration) || dof
+                                                         fhs_snippet(calibration) || jump_snippet(calibration) || dof
                                                      ? to_string(*calibration.model)
                                                      : "gaussian");
-        if (dof && !regime_snippet(calibration) && !fhs_snippet(calibration)) model += fmt::format("dof = {}\n", *dof);
+        if (dof && !regime_snippet(calibration) && !fhs_snippet(calibration) && !jump_snippet(calibration)) {
+            model += fmt::format("dof = {}\n", *dof);
+        }
     }
     const std::string frame =
         "[simulation]\nhorizon_days = 1\n" + model + "[account]\nbalance = 1000\n";
