@@ -232,3 +232,63 @@ TEST_CASE("calibrate --into keeps a book's jumps on top of the calibrated diffus
     CHECK(garch.simulation.model == PriceModel::garch);
     CHECK(garch.simulation.jumps);
 }
+
+TEST_CASE("calibrate --into --model jump calibrates a book's [jumps] and keeps its idiosyncratic jumps",
+          "[calibrate][jumps]") {
+    TempDir dir("marginsim_calibrate_into_jump_fit");
+    for (const std::string symbol : {"BTC", "ETH", "SOL"}) {
+        std::filesystem::copy_file(source_dir / "data" / "binance_daily" / ("Binance_" + symbol + "USDT_d.csv"),
+                                   dir.path() / (symbol + ".csv"));
+    }
+    const std::string idiosyncratic = "\n[jumps.idiosyncratic.SOL]\nintensity = 2.0\nmean = -0.08\nvol = 0.05\n";
+    std::ofstream(dir.path() / "book.toml") << read_all(source_dir / "configs" / "seed_example_jump.toml")
+                                            << idiosyncratic;
+    const CliResult ok =
+        calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model jump --json " + shell_quoted(dir.path() / "cal.json"));
+    INFO(ok.err);
+    REQUIRE(ok.code == 0);
+    CHECK(ok.out.find("kept [jumps]") == std::string::npos);
+    const std::string updated = read_all(dir.path() / "book.toml");
+    CHECK(updated.find(idiosyncratic) != std::string::npos);
+    const nlohmann::json json = nlohmann::json::parse(read_all(dir.path() / "cal.json"));
+    const nlohmann::json& jumps = json["jumps"];
+    const Scenario book = load_scenario(dir.path() / "book.toml", seed_tiers());
+    CHECK(book.simulation.model == PriceModel::jump);
+    CHECK(book.jumps.intensity == rounded(jumps["intensity"]["estimate"].get<double>(), 2));
+    for (std::size_t i = 0; i < 3; ++i) {
+        const nlohmann::json& asset = jumps["assets"][book.assets[i].symbol];
+        CHECK(book.jumps.market[i].mean == rounded(asset["mean"]["estimate"].get<double>(), 4));
+        CHECK(book.jumps.market[i].vol == rounded(asset["vol"]["estimate"].get<double>(), 4));
+        CHECK(book.assets[i].volatility == rounded(asset["diffusion_volatility"].get<double>(), 4));
+    }
+    CHECK(book.jumps.idiosyncratic_intensity[2] == 2.0);
+    CHECK(book.jumps.idiosyncratic[2].mean == -0.08);
+    // The book's model, jump, is what a second run without --model calibrates: nothing changes.
+    REQUIRE(calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "").code == 0);
+    CHECK(read_all(dir.path() / "book.toml") == updated);
+}
+
+TEST_CASE("calibrate --into refuses a model table whose subtables lie apart, and leaves the file untouched",
+          "[calibrate]") {
+    // [regime.stress] after the [[positions]]: valid TOML, but replacing [regime] with its
+    // subtables in one piece would take the positions with it.
+    TempDir dir("marginsim_calibrate_into_apart");
+    write_prices(dir.path());
+    const std::string regime = read_all(source_dir / "configs" / "seed_example_regime.toml");
+    const std::size_t stress = regime.find("[regime.stress]");
+    const std::size_t positions = regime.find("[[positions]]");
+    REQUIRE(stress != std::string::npos);
+    REQUIRE(positions > stress);
+    const std::string book =
+        regime.substr(0, stress) + regime.substr(positions) + "\n" + regime.substr(stress, positions - stress);
+    std::ofstream(dir.path() / "book.toml") << book;
+    REQUIRE_NOTHROW(load_scenario(dir.path() / "book.toml", seed_tiers()));
+    for (const std::string model : {"regime", "gaussian"}) {
+        const CliResult refused = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model " + model);
+        INFO(refused.err);
+        CHECK(refused.code == 2);
+        CHECK(refused.err.find("[regime] and its subtables are apart") != std::string::npos);
+        CHECK(refused.err.find("book.toml") != std::string::npos);
+        CHECK(read_all(dir.path() / "book.toml") == book);
+    }
+}

@@ -84,11 +84,38 @@ std::size_t last_line(const toml::node& node) {
     return last;
 }
 
-// Lines [header, last value] of a top-level table, when the file has it as a [header] table.
-std::optional<std::pair<std::size_t, std::size_t>> table_lines(const toml::table& root, std::string_view name) {
+// Lines [header, last value] of a top-level table, when the file has it as a [header] table;
+// with `own_only`, without its [name.sub] sections (their values stay where they are). Throws
+// when another table's lines lie among them: [regime.stress] after the [[positions]], say.
+std::optional<std::pair<std::size_t, std::size_t>> table_lines(const toml::table& root, std::string_view name,
+                                                               const std::string& source, bool own_only = false) {
     const toml::table* table = root[name].as_table();
     if (table == nullptr) return std::nullopt;
-    return std::pair{line_of(*table), last_line(*table) + 1};
+    const std::size_t first = line_of(*table);
+    std::size_t last = first;
+    for (const auto& [key, child] : *table) {
+        const toml::table* sub = child.as_table();
+        if (own_only && sub != nullptr && !sub->is_inline()) continue;
+        last = std::max(last, last_line(child));
+    }
+    for (const auto& [key, other] : root) {
+        if (key.str() == name) continue;
+        std::vector<const toml::node*> parts{&other};
+        if (const toml::array* array = other.as_array(); array != nullptr && array->is_array_of_tables()) {
+            parts.clear();
+            for (const toml::node& element : *array) parts.push_back(&element);
+        }
+        for (const toml::node* part : parts) {
+            const std::size_t line = line_of(*part);
+            if (line <= first || line > last) continue;
+            throw InputError(source, static_cast<int>(line + 1), 0, std::string(name),
+                             fmt::format("cannot be updated in place: [{}] and its subtables are apart, with {} "
+                                         "between them",
+                                         name, key.str()),
+                             fmt::format("[{}] and its [{}.*] subtables together, one after the other", name, name));
+        }
+    }
+    return std::pair{first, last + 1};
 }
 
 [[noreturn]] void cannot_splice(const std::string& source, std::size_t line, std::string_view key) {
@@ -116,6 +143,7 @@ std::string fixed(double value, int decimals) { return fmt::format("{:.{}f}", va
 double calibrated_volatility(const Calibration& c, CalibratedModel model, std::size_t i) {
     if (model == CalibratedModel::regime && c.regimes) return c.regimes->volatility[0][i].value;
     if (model == CalibratedModel::garch) return std::sqrt(365.0 * c.garch[i].start_variance);
+    if (model == CalibratedModel::jump) return c.jumps.diffusion_volatility[i];
     return c.volatility[i].value;
 }
 
@@ -201,10 +229,12 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
     result.model_before = root["simulation"]["model"].value_or(std::string("gaussian"));
     result.model_after = std::string(to_string(model));
     const std::string model_value = fmt::format("\"{}\"", result.model_after);
-    // The book's jumps are not calibrated: kept as they are, on top of the calibrated diffusion
-    // (model = "jump", the gaussian with jumps, becomes the new model with jumps = true).
-    const bool legacy_jump = result.model_before == "jump";
-    result.kept_jumps = legacy_jump || root["simulation"]["jumps"].value_or(false);
+    // Under another model the book's jumps are not calibrated: kept as they are, on top of the
+    // calibrated diffusion (model = "jump", the gaussian with jumps, becomes the new model with
+    // jumps = true).
+    const bool jump_model = model == CalibratedModel::jump;
+    const bool legacy_jump = result.model_before == "jump" && !jump_model;
+    result.kept_jumps = !jump_model && (legacy_jump || root["simulation"]["jumps"].value_or(false));
     const std::optional<double> dof = calibrated_dof(calibration, model);
     if (model == CalibratedModel::student_t && !dof) {
         throw InputError(scenario_source, 0, 0, "--model",
@@ -243,9 +273,15 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
     const std::string model_tables = model_tables_toml(calibration);
     tables["garch"] = model == CalibratedModel::garch ? model_tables : "";
     tables["regime"] = model == CalibratedModel::regime ? model_tables : "";
-    if (!result.kept_jumps) tables["jumps"] = "";  // a [jumps] table left with jumps off
+    // A [jumps] table is left out with jumps off; the calibrated one keeps the book's
+    // [jumps.idiosyncratic.*] (not calibrated: one asset alone).
+    if (jump_model) {
+        tables["jumps"] = model_tables;
+    } else if (!result.kept_jumps) {
+        tables["jumps"] = "";
+    }
     for (const auto& [name, text] : tables) {
-        if (const auto where = table_lines(root, name)) {
+        if (const auto where = table_lines(root, name, scenario_source, jump_model && name == "jumps")) {
             splices.push_back({where->first, where->second, text});
             if (text.empty()) result.removed.push_back("[" + name + "]");
         } else if (root.contains(name)) {
