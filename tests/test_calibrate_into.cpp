@@ -292,3 +292,60 @@ TEST_CASE("calibrate --into refuses a model table whose subtables lie apart, and
         CHECK(read_all(dir.path() / "book.toml") == book);
     }
 }
+
+TEST_CASE("calibrate --into an fhs book with --filter garch writes [fhs] filter = \"garch\" and the [garch] recursions",
+          "[calibrate]") {
+    TempDir dir("marginsim_calibrate_into_fhs");
+    write_prices(dir.path());
+    std::filesystem::copy_file(source_dir / "configs" / "seed_example_fhs_residuals.csv",
+                               dir.path() / "seed_example_fhs_residuals.csv");
+    std::ofstream(dir.path() / "book.toml") << read_all(source_dir / "configs" / "seed_example_fhs.toml");
+    // No --model: the book's own (fhs), under the garch filter.
+    const CliResult ok = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"},
+                                        "--filter garch --json " + shell_quoted(dir.path() / "cal.json"));
+    INFO(ok.err);
+    REQUIRE(ok.code == 0);
+    const std::string updated = read_all(dir.path() / "book.toml");
+    const nlohmann::json json = nlohmann::json::parse(read_all(dir.path() / "cal.json"));
+    REQUIRE(json["fhs"]["filter"] == "garch");
+    const toml::table table = toml::parse(updated);
+    CHECK(table["fhs"]["filter"].value_or(std::string()) == "garch");
+    CHECK_FALSE(table["fhs"]["lambda"]);
+    CHECK(table["fhs"]["residuals"].is_table());  // the calibrated set, embedded
+    const Scenario book = load_scenario(dir.path() / "book.toml", seed_tiers());
+    REQUIRE(book.simulation.model == PriceModel::fhs);
+    CHECK(book.fhs.filter == FhsFilter::garch);
+    REQUIRE(book.fhs.days() == json["fhs"]["days"].get<std::size_t>());
+    for (std::size_t i = 0; i < 3; ++i) {
+        const nlohmann::json& g = json["assets"][i]["garch"];
+        const std::string symbol = book.assets[i].symbol;
+        REQUIRE(json["assets"][i]["symbol"] == symbol);
+        CHECK(book.fhs.assets[i].omega == Approx(g["omega"].get<double>()).epsilon(1e-5));
+        CHECK(book.fhs.assets[i].alpha == Approx(g["alpha"].get<double>()).margin(5e-5));
+        CHECK(book.fhs.assets[i].beta == Approx(g["beta"].get<double>()).margin(5e-5));
+        CHECK(book.assets[i].volatility == rounded(json["fhs"]["start_volatility"][symbol].get<double>(), 4));
+        CHECK(book.fhs.residuals[i] == Approx(json["fhs"]["residuals"][symbol][0].get<double>()).epsilon(1e-7));
+    }
+    // Again without --filter: the book's filter is kept, nothing changes.
+    REQUIRE(calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "").code == 0);
+    CHECK(read_all(dir.path() / "book.toml") == updated);
+    // Back to the EWMA filter: [garch] goes (fhs with filter ewma refuses it), lambda comes.
+    const CliResult ewma = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model fhs --filter ewma");
+    REQUIRE(ewma.code == 0);
+    CHECK(ewma.out.find("removed [garch]") != std::string::npos);
+    const Scenario ewma_book = load_scenario(dir.path() / "book.toml", seed_tiers());
+    CHECK(ewma_book.fhs.filter == FhsFilter::ewma);
+    CHECK(ewma_book.fhs.lambda == 0.94);
+    CHECK(read_all(dir.path() / "book.toml").find("[garch]") == std::string::npos);
+    // To the garch model: [fhs] goes, [garch] comes with its innovations.
+    const CliResult garch = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model garch");
+    REQUIRE(garch.code == 0);
+    CHECK(garch.out.find("removed [fhs]") != std::string::npos);
+    CHECK(load_scenario(dir.path() / "book.toml", seed_tiers()).simulation.model == PriceModel::garch);
+    // --filter with a book, or a --model, other than fhs is refused, the book untouched.
+    const std::string before = read_all(dir.path() / "book.toml");
+    const CliResult refused = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--filter garch");
+    CHECK(refused.code == 2);
+    CHECK(refused.err.find("--filter is only used with --model fhs") != std::string::npos);
+    CHECK(read_all(dir.path() / "book.toml") == before);
+}

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "marginsim/scenario.hpp"
+
 namespace marginsim {
 
 using Date = std::chrono::sys_days;
@@ -127,7 +129,11 @@ struct CalibrationOptions {
     std::optional<Date> as_of;
     // Fit every model (the regimes too, which cost an EM), not only the snippet's.
     bool every_model = false;
+    FhsFilter fhs_filter = FhsFilter::ewma;  // of the fhs model's residual set (`--filter`)
 };
+
+// The variance filters `calibrate --model fhs --filter` offers, in the order of its help.
+inline constexpr std::array<FhsFilter, 2> calibrated_fhs_filters{FhsFilter::ewma, FhsFilter::garch};
 
 struct Estimate {
     double value = 0.0;
@@ -193,10 +199,14 @@ struct RegimeEstimate {
 RegimeEstimate fit_regimes(const AlignedReturns& data);
 
 // The fhs model's residual set (docs/analyses.md#fhs-residuals): each asset's daily log return
-// r_t divided by its one-day-ahead EWMA volatility sqrt(h_t) (ewma_filtered_variance with
-// `lambda`: h_t uses the returns before day t only), one vector of all assets per return date.
+// standardised by its one-day-ahead volatility sqrt(h_t) (h_t uses the returns before day t
+// only), one vector of all assets per return date. Filter ewma: r_t / sqrt(h_t) of
+// ewma_filtered_variance with `lambda`; filter garch: (r_t - mean) / sqrt(h_t) of the asset's
+// fitted GARCH(1,1) (garch_filtered_variance), the innovation its recursion and the engine's
+// take the square of.
 struct FhsResidualSet {
-    double lambda = 0.94;
+    FhsFilter filter = FhsFilter::ewma;
+    double lambda = 0.94;  // filter ewma only
     std::vector<Date> dates;                     // the day each return ends on
     std::vector<std::vector<double>> residuals;  // [asset][day]
     std::vector<double> start_variance;          // per asset: h for the day after the last date
@@ -205,6 +215,8 @@ struct FhsResidualSet {
 // Throws InputError naming the price files when the window holds fewer returns than the
 // scenario's [fhs] needs (Fhs::min_days, 30).
 FhsResidualSet fit_fhs_residuals(const AlignedReturns& data, double lambda);
+// Filter garch, with each asset's fit (`garch`, in asset order; start_variance its forecast).
+FhsResidualSet fit_fhs_residuals(const AlignedReturns& data, const std::vector<GarchEstimate>& garch);
 
 // Market-wide jumps (docs/analyses.md#jumps): a jump day is one on which every asset's daily log
 // return fell below -threshold robust daily sigmas (1.4826 x the median absolute deviation from
@@ -250,7 +262,7 @@ struct Calibration {
     std::optional<DofEstimate> garch_dof;
     // Fitted when the snippet's model is regime, or every model is asked for.
     std::optional<RegimeEstimate> regimes;
-    // Fitted when the snippet's model is fhs (with CalibrationOptions::lambda).
+    // Fitted when the snippet's model is fhs (CalibrationOptions::fhs_filter, lambda).
     std::optional<FhsResidualSet> fhs;
     // Market-wide jumps against the `volatility` above: always fitted (a pass over the returns).
     JumpEstimate jumps;

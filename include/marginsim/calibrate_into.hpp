@@ -54,6 +54,8 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
 // The book's [simulation] model, as calibrate names it; none when calibrate does not fit it
 // (jump) or the text does not parse.
 std::optional<CalibratedModel> book_model(std::string_view scenario_text);
+// The book's [fhs] filter: ewma when it has none, or the text does not parse.
+FhsFilter book_fhs_filter(std::string_view scenario_text);
 
 // What changed, one line each: "BTC volatility 0.4411 -> 0.4523", "model gaussian -> garch".
 std::string into_summary(const CalibratedInto& result, const std::string& scenario_source);

@@ -107,8 +107,11 @@ std::string garch_summary(const Calibration& c) {
     out += jump_summary(c);
     if (c.fhs) {
         const FhsResidualSet& set = *c.fhs;
-        out += fmt::format("\nfhs residual set: {} days {} .. {}, returns / one-day-ahead EWMA volatility (lambda {})\n",
-                           set.dates.size(), format_date(set.dates.front()), format_date(set.dates.back()), set.lambda);
+        out += fmt::format("\nfhs residual set: {} days {} .. {}, {}\n", set.dates.size(), format_date(set.dates.front()),
+                           format_date(set.dates.back()),
+                           set.filter == FhsFilter::garch
+                               ? std::string("(returns - mean) / one-day-ahead GARCH(1,1) volatility")
+                               : fmt::format("returns / one-day-ahead EWMA volatility (lambda {})", set.lambda));
         for (std::size_t i = 0; i < c.asset_count(); ++i)
             out += fmt::format("  {:<8} vol now {:.4f}\n", c.data.series[i].symbol, std::sqrt(365.0 * set.start_variance[i]));
     }
@@ -192,6 +195,9 @@ int calibrate_into_command(const CalibrateArguments& arguments, const OutputPlan
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     const BookPriceFiles book = book_price_files(text, arguments.into, files, symbols);
     if (!options.model) options.model = book_model(text);
+    if (arguments.filter_option->count() > 0 && options.model != CalibratedModel::fhs)
+        throw UsageError("--filter is only used with --model fhs (the book's model is not fhs)");
+    if (arguments.filter_option->count() == 0) options.fhs_filter = book_fhs_filter(text);
     const Calibration calibration = calibrate_files(book.files, book.symbols, options);
     const CalibratedInto result = calibrate_into(text, arguments.into, calibration, load);
     if (plan.given("--json")) plan.write("--json", to_json(calibration));
@@ -259,11 +265,20 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
         ->add_option("--model", arguments.model,
                      "The price model the snippet sets up: gaussian, student_t (the fitted dof) or "
                      "garch (GARCH(1,1) per asset, today's volatility, the residuals' correlation "
-                     "and dof) or regime (two regimes by EM) or fhs (filtered historical simulation: the window's EWMA "
-                     "residuals embedded, --lambda the filter's decay) or jump (the gaussian with market-wide jumps: "
-                     "the days every asset fell below -3 robust sigmas); default: the assets and correlation, the dof "
-                     "as a suggestion")
+                     "and dof) or regime (two regimes by EM) or fhs (filtered historical simulation: the window's "
+                     "residuals embedded, standardised by the --filter's volatility) or jump (the gaussian with "
+                     "market-wide jumps: the days every asset fell below -3 robust sigmas); default: the assets and "
+                     "correlation, the dof as a suggestion")
         ->check(CLI::IsMember(calibrated_model_names()));
+    std::vector<std::string> filters;
+    for (const FhsFilter filter : calibrated_fhs_filters) filters.emplace_back(to_string(filter));
+    arguments.filter_option =
+        command
+            ->add_option("--filter", arguments.filter,
+                         "The variance filter of --model fhs's residuals: ewma (--lambda its decay) or garch (each "
+                         "asset's fitted GARCH(1,1), written as the [garch] table)")
+            ->check(CLI::IsMember(filters))
+            ->capture_default_str();
     command
         ->add_option("--as-of", arguments.as_of,
                      "Use the closes up to DATE (YYYY-MM-DD) only: the calibration as it could "
@@ -279,7 +294,7 @@ CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments) {
     command
         ->add_option("--into", arguments.into,
                      "Update SCENARIO's market in place instead of writing a snippet: each asset's volatility, "
-                     "[correlation], [simulation] model and dof, the model's tables (default model: the book's)")
+                     "[correlation], [simulation] model and dof, the model's tables (default model, and fhs filter: the book's)")
         ->type_name("SCENARIO")
         ->check(nonempty_path());
     add_tiers_dir_option(*command, arguments.tiers_dir);
@@ -293,6 +308,16 @@ int calibrate_command(const CalibrateArguments& arguments) {
     const OutputPlan plan({{"--out", arguments.out}, {"--json", arguments.json}}, inputs);
     if (arguments.lambda_option->count() > 0 && arguments.method != "ewma" && arguments.model != "fhs") {
         std::cerr << "error: --lambda is only used with --method ewma or --model fhs\n";
+        return exit_usage;
+    }
+    if (arguments.lambda_option->count() > 0 && arguments.method != "ewma" && arguments.filter == "garch") {
+        std::cerr << "error: --lambda is the decay of --filter ewma: the garch filter's recursions are fitted\n";
+        return exit_usage;
+    }
+    // With --into and no --model the model is the book's: checked once the book is read.
+    const bool model_from_book = arguments.model.empty() && !arguments.into.empty();
+    if (arguments.filter_option->count() > 0 && arguments.model != "fhs" && !model_from_book) {
+        std::cerr << "error: --filter is only used with --model fhs\n";
         return exit_usage;
     }
     std::vector<std::string> symbols;
@@ -316,6 +341,8 @@ int calibrate_command(const CalibrateArguments& arguments) {
     if (arguments.window_option->count() > 0) options.window_days = arguments.window;
     options.method = arguments.method == "ewma" ? CovarianceMethod::ewma : CovarianceMethod::sample;
     options.lambda = arguments.lambda;
+    for (const FhsFilter filter : calibrated_fhs_filters)
+        if (arguments.filter == to_string(filter)) options.fhs_filter = filter;
     if (!arguments.model.empty()) options.model = calibrated_model_from(arguments.model);
     if (!arguments.as_of.empty()) options.as_of = parse_iso_date(arguments.as_of);
     options.every_model = !arguments.json.empty();

@@ -248,12 +248,14 @@ struct CalibrateArguments {
     std::string out;
     std::string json;
     std::string model;
+    std::string filter = "ewma";  // of --model fhs
     std::string as_of;
     std::string into;       // a scenario whose market section is updated in place
     std::string tiers_dir;  // of --into's scenario
     // Set after parsing: which options were given.
     const CLI::Option* window_option = nullptr;
     const CLI::Option* lambda_option = nullptr;
+    const CLI::Option* filter_option = nullptr;
 };
 
 CLI::App* add_calibrate_command(CLI::App& app, CalibrateArguments& arguments);

@@ -76,7 +76,8 @@ ordered_json regimes(const std::optional<RegimeEstimate>& fit, std::size_t d) {
 }
 
 // {"filter": "ewma", "lambda": l, "dates": [D, ...], "residuals": {SYMBOL: [z, ...]},
-// "start_volatility": {SYMBOL: v}, "correlation": [[...]]}: the residual set of the fhs model.
+// "start_volatility": {SYMBOL: v}, "correlation": [[...]]}: the residual set of the fhs model
+// (filter "garch": no lambda, the recursions are each asset's "garch").
 ordered_json fhs(const FhsResidualSet& set, const AlignedReturns& data) {
     const std::size_t d = data.asset_count();
     ordered_json dates = ordered_json::array();
@@ -87,13 +88,14 @@ ordered_json fhs(const FhsResidualSet& set, const AlignedReturns& data) {
         residuals[data.series[i].symbol] = set.residuals[i];
         start[data.series[i].symbol] = std::sqrt(365.0 * set.start_variance[i]);
     }
-    return {{"filter", "ewma"},
-            {"lambda", set.lambda},
-            {"days", set.dates.size()},
-            {"dates", std::move(dates)},
-            {"residuals", std::move(residuals)},
-            {"start_volatility", std::move(start)},
-            {"correlation", matrix(set.correlation, d, false)}};
+    ordered_json out = {{"filter", to_string(set.filter)}};
+    if (set.filter == FhsFilter::ewma) out["lambda"] = set.lambda;
+    out["days"] = set.dates.size();
+    out["dates"] = std::move(dates);
+    out["residuals"] = std::move(residuals);
+    out["start_volatility"] = std::move(start);
+    out["correlation"] = matrix(set.correlation, d, false);
+    return out;
 }
 
 // {"threshold_sigmas": 3, "years": y, "days": [D, ...], "intensity": {...}, "assets":

@@ -341,18 +341,6 @@ Residuals standardised_returns(const AlignedReturns& data, const std::vector<dou
     return z;
 }
 
-Residuals garch_residuals(const AlignedReturns& data, const std::vector<GarchEstimate>& garch) {
-    Residuals z(data.asset_count());
-    for (std::size_t i = 0; i < data.asset_count(); ++i) {
-        const std::vector<double>& r = data.returns[i];
-        const std::vector<double> h = garch_filtered_variance(r, garch[i]);
-        for (std::size_t k = 0; k < r.size(); ++k) {
-            z[i].push_back((r[k] - garch[i].mean) / std::sqrt(h[k]));
-        }
-    }
-    return z;
-}
-
 std::optional<DofEstimate> fit_dof(const Residuals& z, const std::vector<double>& correlation) {
     if (const auto norms = mahalanobis_norms(z, correlation)) {
         return detail::fit_student_t_dof(*norms, z.size());
@@ -380,7 +368,7 @@ void fit_garch_model(Calibration& c) {
     const AlignedReturns& data = c.data;
     const std::size_t d = data.asset_count();
     for (const std::vector<double>& r : data.returns) c.garch.push_back(fit_garch(r));
-    const Residuals z = garch_residuals(data, c.garch);
+    const Residuals z = detail::garch_residuals(data, c.garch);
     const std::vector<double> correlation = correlation_of(detail::sample_covariance(z), d);
     c.garch_correlation =
         correlation_estimates(correlation, excess_kurtosis(z), static_cast<double>(data.return_count()));
@@ -449,6 +437,19 @@ void add_notes(Calibration& c) {
 
 }  // namespace
 
+std::vector<std::vector<double>> detail::garch_residuals(const AlignedReturns& data,
+                                                         const std::vector<GarchEstimate>& garch) {
+    Residuals z(data.asset_count());
+    for (std::size_t i = 0; i < data.asset_count(); ++i) {
+        const std::vector<double>& r = data.returns[i];
+        const std::vector<double> h = garch_filtered_variance(r, garch[i]);
+        for (std::size_t k = 0; k < r.size(); ++k) {
+            z[i].push_back((r[k] - garch[i].mean) / std::sqrt(h[k]));
+        }
+    }
+    return z;
+}
+
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     assert(data.return_count() >= 2);
     check_moving(data);
@@ -487,7 +488,10 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     if (options.every_model || options.model == CalibratedModel::regime) {
         c.regimes = fit_regimes(c.data);
     }
-    if (options.model == CalibratedModel::fhs) c.fhs = fit_fhs_residuals(c.data, options.lambda);
+    if (options.model == CalibratedModel::fhs) {
+        c.fhs = options.fhs_filter == FhsFilter::garch ? fit_fhs_residuals(c.data, c.garch)
+                                                       : fit_fhs_residuals(c.data, options.lambda);
+    }
     c.jumps = fit_jumps(c.data, c.volatility);
     add_notes(c);
     detail::check_snippet_loads(c);

@@ -144,6 +144,7 @@ double calibrated_volatility(const Calibration& c, CalibratedModel model, std::s
     if (model == CalibratedModel::regime && c.regimes) return c.regimes->volatility[0][i].value;
     if (model == CalibratedModel::garch) return std::sqrt(365.0 * c.garch[i].start_variance);
     if (model == CalibratedModel::jump) return c.jumps.diffusion_volatility[i];
+    if (model == CalibratedModel::fhs && c.fhs) return std::sqrt(365.0 * c.fhs->start_variance[i]);
     return c.volatility[i].value;
 }
 
@@ -154,6 +155,25 @@ std::optional<double> calibrated_dof(const Calibration& c, CalibratedModel model
     const std::optional<DofEstimate>& dof = model == CalibratedModel::garch ? c.garch_dof : c.dof;
     if (!dof || (dof->at_bound && dof->estimate.value >= max_dof)) return std::nullopt;
     return std::round(dof->estimate.value * 100.0) / 100.0;
+}
+
+// The model tables' text (model_tables_toml) by top-level table ("regime" holds [regime.stress]
+// too; fhs under its garch filter is [fhs] and [garch]), each without the comment lines that
+// lead into the next one, as the first has none.
+std::map<std::string, std::string> top_level_tables(std::string_view text) {
+    std::map<std::string, std::vector<std::string>> lines;
+    std::string name;
+    for (const std::string& line : Lines(text).text) {
+        if (line.starts_with('[')) name = line.substr(1, line.find_first_of(".]") - 1);
+        lines[name].push_back(line);
+    }
+    std::map<std::string, std::string> out;
+    for (auto& [table, body] : lines) {
+        while (!body.empty() && (body.back().starts_with('#') || body.back().find_first_not_of(" \r\n") == std::string::npos))
+            body.pop_back();
+        for (const std::string& line : body) out[table] += line;
+    }
+    return out;
 }
 
 std::string symbol_of(const toml::node& asset) { return asset.as_table() ? (*asset.as_table())["symbol"].value_or(std::string()) : std::string(); }
@@ -167,6 +187,16 @@ std::optional<CalibratedModel> book_model(std::string_view scenario_text) {
     } catch (const toml::parse_error&) {
         return std::nullopt;
     }
+}
+
+FhsFilter book_fhs_filter(std::string_view scenario_text) {
+    try {
+        const std::string name = toml::parse(scenario_text)["fhs"]["filter"].value_or(std::string("ewma"));
+        for (const FhsFilter filter : calibrated_fhs_filters)
+            if (name == to_string(filter)) return filter;
+    } catch (const toml::parse_error&) {
+    }
+    return FhsFilter::ewma;
 }
 
 BookPriceFiles book_price_files(std::string_view scenario_text, const std::string& scenario_source,
@@ -270,13 +300,13 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
     // [correlation] and the model's tables: replaced where they are, else appended.
     std::map<std::string, std::string> tables;
     tables["correlation"] = calibration.asset_count() >= 2 ? "[correlation]\n" + correlation_matrix_toml(calibration) : "";
-    const std::string model_tables = model_tables_toml(calibration);
-    tables["garch"] = model == CalibratedModel::garch ? model_tables : "";
-    tables["regime"] = model == CalibratedModel::regime ? model_tables : "";
+    const std::map<std::string, std::string> model_tables = top_level_tables(model_tables_toml(calibration));
+    for (const std::string name : {"garch", "regime", "fhs"})
+        tables[name] = model_tables.contains(name) ? model_tables.at(name) : "";
     // A [jumps] table is left out with jumps off; the calibrated one keeps the book's
     // [jumps.idiosyncratic.*] (not calibrated: one asset alone).
     if (jump_model) {
-        tables["jumps"] = model_tables;
+        tables["jumps"] = model_tables.contains("jumps") ? model_tables.at("jumps") : "";
     } else if (!result.kept_jumps) {
         tables["jumps"] = "";
     }

@@ -44,12 +44,12 @@ bool is_jump_day(const AlignedReturns& data, const std::vector<double>& sigma, d
 }
 
 // Mean and spread of one asset's returns on the jump days.
-struct JumpSize {
+struct JumpSizeEstimate {
     Estimate mean;
     Estimate vol;
 };
 
-JumpSize jump_size(const std::vector<double>& x, double sigma) {
+JumpSizeEstimate jump_size(const std::vector<double>& x, double sigma) {
     const double n = static_cast<double>(x.size());
     if (x.empty()) return {{nan, nan}, {nan, nan}};
     const double mean = std::accumulate(x.begin(), x.end(), 0.0) / n;
@@ -87,7 +87,7 @@ JumpEstimate fit_jumps(const AlignedReturns& data, const std::vector<Estimate>& 
     for (std::size_t i = 0; i < d; ++i) {
         std::vector<double> x;
         for (std::size_t k : jump_days) x.push_back(data.returns[i][k]);
-        const JumpSize size = jump_size(x, fit.robust_sigma[i]);
+        const JumpSizeEstimate size = jump_size(x, fit.robust_sigma[i]);
         fit.mean.push_back(size.mean);
         fit.vol.push_back(size.vol);
         // The jump part of the annual variance is intensity x E[J^2]; none without jump days.

@@ -158,8 +158,9 @@ void write_assets(std::string& out, const Calibration& c) {
             out += fmt::format("volatility = {}  # the calm regime's; standard error {}\n",
                                fixed(calm.value, 4), standard_error(calm.standard_error));
         } else if (fhs_snippet(c)) {
-            out += fmt::format("volatility = {}  # under fhs today's: the EWMA forecast for {}\n",
+            out += fmt::format("volatility = {}  # under fhs today's: the {} forecast for {}\n",
                                fixed(std::sqrt(365.0 * c.fhs->start_variance[i]), 4),
+                               c.fhs->filter == FhsFilter::garch ? "GARCH" : "EWMA",
                                format_date(c.data.last_date + std::chrono::days(1)));
         } else if (garch_snippet(c)) {
             const GarchEstimate& g = c.garch[i];
@@ -220,13 +221,9 @@ std::string toml_key(std::string_view symbol) {
 // 6 significant digits: omega is a small number (about 1e-5 for a daily volatility of 3%).
 std::string significant(double value) { return fmt::format("{:.6g}", value); }
 
-void write_garch(std::string& out, const Calibration& c) {
-    const std::optional<double> dof = snippet_dof(c);
-    out += fmt::format(
-        "\n# GARCH(1,1) by Gaussian quasi-maximum likelihood; omega in squared daily log "
-        "returns.\n# Set in [simulation]: model = \"garch\"{}\n",
-        dof ? fmt::format(", dof = {} (Student-t of the GARCH residuals)", fixed(*dof, 2)) : "");
-    out += "# Standard errors:";
+// "# Standard errors:" and a comment line per asset of its GARCH fit (no line break at the end).
+std::string garch_standard_errors(const Calibration& c) {
+    std::string out = "# Standard errors:";
     for (std::size_t i = 0; i < c.asset_count(); ++i) {
         const GarchEstimate& g = c.garch[i];
         out += fmt::format("\n#   {}: omega {}, alpha {}, beta {}", c.data.series[i].symbol,
@@ -234,13 +231,30 @@ void write_garch(std::string& out, const Calibration& c) {
                            standard_error(g.alpha.standard_error),
                            standard_error(g.beta.standard_error));
     }
-    out += fmt::format("\n[garch]\ninnovations = \"{}\"\n", dof ? "student_t" : "gaussian");
+    return out;
+}
+
+// The [garch] table's recursion of each asset, `SYMBOL = { omega = ..., alpha = ..., beta = ... }`.
+std::string garch_recursions(const Calibration& c) {
+    std::string out;
     for (std::size_t i = 0; i < c.asset_count(); ++i) {
         const GarchEstimate& g = c.garch[i];
         out += fmt::format("{} = {{ omega = {}, alpha = {}, beta = {} }}\n",
                            toml_key(c.data.series[i].symbol), significant(g.omega.value),
                            fixed(g.alpha.value, 4), fixed(g.beta.value, 4));
     }
+    return out;
+}
+
+void write_garch(std::string& out, const Calibration& c) {
+    const std::optional<double> dof = snippet_dof(c);
+    out += fmt::format(
+        "\n# GARCH(1,1) by Gaussian quasi-maximum likelihood; omega in squared daily log "
+        "returns.\n# Set in [simulation]: model = \"garch\"{}\n",
+        dof ? fmt::format(", dof = {} (Student-t of the GARCH residuals)", fixed(*dof, 2)) : "");
+    out += garch_standard_errors(c);
+    out += fmt::format("\n[garch]\ninnovations = \"{}\"\n", dof ? "student_t" : "gaussian");
+    out += garch_recursions(c);
 }
 
 void write_regime(std::string& out, const Calibration& c) {
@@ -280,11 +294,21 @@ std::string toml_array(std::size_t count, std::size_t per_line, Format format) {
 
 void write_fhs(std::string& out, const Calibration& c) {
     const FhsResidualSet& set = *c.fhs;
-    out += fmt::format(
-        "\n# Filtered historical simulation: the residual set is each day's log returns divided by their\n"
-        "# one-day-ahead EWMA volatility (lambda {}, no look-ahead), {} days {} .. {}.\n"
-        "# Set in [simulation]: model = \"fhs\"\n[fhs]\nfilter = \"ewma\"\nlambda = {}\n",
-        set.lambda, set.dates.size(), format_date(set.dates.front()), format_date(set.dates.back()), set.lambda);
+    const bool garch = set.filter == FhsFilter::garch;
+    if (garch) {
+        out += fmt::format(
+            "\n# Filtered historical simulation: the residual set is each day's log returns less their mean,\n"
+            "# divided by their one-day-ahead GARCH(1,1) volatility (the [garch] recursions below, no\n"
+            "# look-ahead), {} days {} .. {}.\n"
+            "# Set in [simulation]: model = \"fhs\"\n[fhs]\nfilter = \"garch\"\n",
+            set.dates.size(), format_date(set.dates.front()), format_date(set.dates.back()));
+    } else {
+        out += fmt::format(
+            "\n# Filtered historical simulation: the residual set is each day's log returns divided by their\n"
+            "# one-day-ahead EWMA volatility (lambda {}, no look-ahead), {} days {} .. {}.\n"
+            "# Set in [simulation]: model = \"fhs\"\n[fhs]\nfilter = \"ewma\"\nlambda = {}\n",
+            set.lambda, set.dates.size(), format_date(set.dates.front()), format_date(set.dates.back()), set.lambda);
+    }
     out += "\n[fhs.residuals]\ndates = " +
            toml_array(set.dates.size(), 6, [&](std::size_t k) { return toml_string(format_date(set.dates[k])); }) + '\n';
     for (std::size_t i = 0; i < c.asset_count(); ++i) {
@@ -292,6 +316,11 @@ void write_fhs(std::string& out, const Calibration& c) {
         out += toml_key(c.data.series[i].symbol) + " = " +
                toml_array(z.size(), 8, [&](std::size_t k) { return fmt::format("{:.8g}", z[k]); }) + '\n';
     }
+    if (!garch) return;
+    out += fmt::format("\n# The filter of [fhs]: GARCH(1,1) by Gaussian quasi-maximum likelihood on the returns of\n"
+                       "# {} .. {}; omega in squared daily log returns.\n",
+                       format_date(set.dates.front()), format_date(set.dates.back()));
+    out += garch_standard_errors(c) + "\n[garch]\n" + garch_recursions(c);
 }
 
 // `{ BTC = v, ETH = v }` of one value per asset, with `decimals`.
