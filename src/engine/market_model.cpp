@@ -125,24 +125,24 @@ MarketModel::MarketModel(const Scenario& scenario)
       fhs_days_(scenario.fhs.days()) {
     const double dt = scenario.simulation.dt_years;
     const std::size_t n = scenario.asset_count();
-    const bool jumps = jumps_;
-    if (jumps) {
+    if (jumps_) {
         market_jumps_ = poisson_step(scenario.jumps.intensity, dt);
         market_size_ = scenario.jumps.market;
         for (std::size_t i = 0; i < n; ++i)
             idiosyncratic_jumps_.push_back(poisson_step(scenario.jumps.idiosyncratic_intensity[i], dt));
         idiosyncratic_size_ = scenario.jumps.idiosyncratic;
     }
+    std::vector<double> compensations;  // sum lambda kappa of the asset's jumps, per year
     for (std::size_t i = 0; i < n; ++i) {
         const Asset& asset = scenario.assets[i];
         start_log_price_.push_back(std::log(asset.price));
         step_sd_.push_back(asset.volatility * std::sqrt(dt));
         // Jumps compensated: E[S_T] = S_0 exp(mu T) as without them.
         const double compensation =
-            jumps ? scenario.jumps.intensity * market_size_[i].kappa() +
-                        scenario.jumps.idiosyncratic_intensity[i] * idiosyncratic_size_[i].kappa()
-                  : 0.0;
-        compensation_.push_back(compensation);
+            jumps_ ? scenario.jumps.intensity * market_size_[i].kappa() +
+                         scenario.jumps.idiosyncratic_intensity[i] * idiosyncratic_size_[i].kappa()
+                   : 0.0;
+        compensations.push_back(compensation);
         log_drift_per_step_.push_back(
             (asset.drift - 0.5 * asset.volatility * asset.volatility - compensation) * dt);
         drift_per_step_.push_back((asset.drift - compensation) * dt);
@@ -162,7 +162,7 @@ MarketModel::MarketModel(const Scenario& scenario)
             for (std::size_t i = 0; i < n; ++i) {
                 const double vol = r == 0 ? scenario.assets[i].volatility : regimes.stress_volatility[i];
                 // Jumps compensated in the regimes they hit.
-                const double compensation = regime_state_[r].jumps ? compensation_[i] : 0.0;
+                const double compensation = regime_state_[r].jumps ? compensations[i] : 0.0;
                 regime_drift_[r * n + i] = (scenario.assets[i].drift - 0.5 * vol * vol - compensation) * dt;
                 regime_step_sd_[r * n + i] = vol * std::sqrt(dt);
                 for (std::size_t c = 0; c <= i; ++c)

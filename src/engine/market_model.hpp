@@ -277,7 +277,6 @@ private:
     std::vector<double> start_log_price_;
     std::vector<double> step_sd_;             // vol sqrt(dt) per asset
     std::vector<double> log_drift_per_step_;  // (mu - vol^2/2 - sum lambda kappa) dt
-    std::vector<double> compensation_;        // sum lambda kappa of the asset's jumps, per year
     std::vector<double> factor_;              // n x n, row-major, lower triangular
     // Per asset i, the non-zero vol_i sqrt(dt) L[i][c], diagonal first: x_i += drift_i + sum.
     std::vector<std::vector<Term>> row_terms_;

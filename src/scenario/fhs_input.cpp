@@ -2,6 +2,7 @@
 // and the residual set, a CSV file next to the scenario or embedded as [fhs.residuals]
 // (docs/scenario-format.md#fhs).
 #include "scenario/readers.hpp"
+#include "numerics/text.hpp"
 
 #include <fmt/format.h>
 
@@ -20,32 +21,13 @@ namespace {
 constexpr std::string_view lambda_expected = "a decay lambda in (0, 1), such as 0.94";
 constexpr std::string_view date_expected = "an ISO date YYYY-MM-DD, later than the day before";
 
-bool leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
-
-// YYYY-MM-DD naming a day of the calendar.
-bool iso_date(std::string_view text) {
-    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
-    const auto field = [&](std::size_t at, std::size_t length) -> std::optional<int> {
-        int value = 0;
-        const char* first = text.data() + at;
-        const auto [end, error] = std::from_chars(first, first + length, value);
-        if (error != std::errc() || end != first + length) return std::nullopt;
-        return value;
-    };
-    const auto year = field(0, 4), month = field(5, 2), day = field(8, 2);
-    if (!year || !month || !day || *month < 1 || *month > 12 || *day < 1) return false;
-    constexpr int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const int last = days_in[*month - 1] + (*month == 2 && leap(*year) ? 1 : 0);
-    return *day <= last;
-}
-
 // Where a problem with one day or value is reported: a line of the CSV, or a node of the TOML.
 using Fail = std::function<void(std::size_t day, std::string key, std::string message, std::string expected)>;
 
 // The checks common to both sources: dates valid and strictly increasing, enough days.
 void check_dates(const std::vector<std::string>& dates, const Fail& fail) {
     for (std::size_t d = 0; d < dates.size(); ++d) {
-        if (!iso_date(dates[d])) fail(d, "date", fmt::format("not an ISO date: \"{}\"", dates[d]), std::string(date_expected));
+        if (!parse_calendar_day(dates[d], false)) fail(d, "date", fmt::format("not an ISO date: \"{}\"", dates[d]), std::string(date_expected));
         if (d > 0 && dates[d] <= dates[d - 1]) {
             fail(d, "date", fmt::format("{} does not come after {}: the dates must be strictly increasing", dates[d], dates[d - 1]),
                  std::string(date_expected));
@@ -57,13 +39,6 @@ std::string too_few_days_message(std::size_t days) {
     return fmt::format("{} day{} of residuals: too few to resample from", days, days == 1 ? "" : "s");
 }
 std::string too_few_days_expected() { return fmt::format("at least {} days", Fhs::min_days); }
-
-std::string trimmed(std::string_view text) {
-    const std::size_t begin = text.find_first_not_of(" \t\r");
-    if (begin == std::string_view::npos) return {};
-    const std::size_t end = text.find_last_not_of(" \t\r");
-    return std::string(text.substr(begin, end - begin + 1));
-}
 
 std::vector<std::string> split_csv_line(const std::string& line) {
     std::vector<std::string> fields;

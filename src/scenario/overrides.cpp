@@ -5,6 +5,7 @@
 
 #include "marginsim/error.hpp"
 #include "scenario/toml_reader.hpp"
+#include "numerics/text.hpp"
 
 #include <fmt/format.h>
 
@@ -18,14 +19,9 @@ namespace marginsim {
 
 namespace {
 
-constexpr std::string_view override_expected = "KEY=VALUE, such as simulation.steps_per_day=288";
+using detail::trimmed;
 
-std::string trimmed(std::string_view text) {
-    const std::size_t begin = text.find_first_not_of(" \t");
-    if (begin == std::string_view::npos) return {};
-    const std::size_t end = text.find_last_not_of(" \t");
-    return std::string(text.substr(begin, end - begin + 1));
-}
+constexpr std::string_view override_expected = "KEY=VALUE, such as simulation.steps_per_day=288";
 
 }  // namespace
 

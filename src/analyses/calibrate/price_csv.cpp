@@ -17,6 +17,7 @@
 
 #include "analyses/calibrate/calibrate_parts.hpp"
 #include "marginsim/error.hpp"
+#include "numerics/text.hpp"
 
 namespace marginsim {
 namespace detail {
@@ -141,30 +142,8 @@ std::optional<Columns> header_columns(std::string_view line) {
     return columns;
 }
 
-std::optional<int> parse_digits(std::string_view text) {
-    int value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-    return value;
-}
-
 // YYYY-MM-DD, optionally followed by a time ("2026-03-30 00:00:00", "2026-03-30T00:00Z").
-std::optional<Date> parse_date(std::string_view text) {
-    if (text.size() < 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
-    if (text.size() > 10 && text[10] != ' ' && text[10] != 'T') return std::nullopt;
-    for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-        if (text[i] < '0' || text[i] > '9') return std::nullopt;
-    }
-    const auto year = parse_digits(text.substr(0, 4));
-    const auto month = parse_digits(text.substr(5, 2));
-    const auto day = parse_digits(text.substr(8, 2));
-    const std::chrono::year_month_day ymd{std::chrono::year(*year),
-                                          std::chrono::month(static_cast<unsigned>(*month)),
-                                          std::chrono::day(static_cast<unsigned>(*day))};
-    if (!ymd.ok()) return std::nullopt;
-    return Date(ymd);
-}
-
+std::optional<Date> parse_date(std::string_view text) { return detail::parse_calendar_day(text, true); }
 
 class CsvContext {
 public:
