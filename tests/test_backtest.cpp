@@ -4,6 +4,7 @@
 #include "marginsim/backtest.hpp"
 #include "marginsim/backtest_report.hpp"
 #include "marginsim/error.hpp"
+#include "marginsim/simulate.hpp"
 #include "backtest_fixtures.hpp"
 #include "calibrate_fixtures.hpp"
 #include "cli_runner.hpp"
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <span>
@@ -357,4 +359,50 @@ TEST_CASE("a crash day of the stress catalogue inside a window's horizon is list
     }
     CHECK(named_rows == 3);  // one row per model
     CHECK(to_html(result).find("<tr><td>may-2021</td><td>2021-05-19</td><td>2021-05-16</td>") != std::string::npos);
+}
+
+TEST_CASE("the backtest's jump model is the window's jump fit on top of the diffusion that keeps "
+          "the total variance",
+          "[backtest]") {
+    const std::filesystem::path source(MARGINSIM_SOURCE_DIR);
+    const Scenario book = load_scenario(source / "configs" / "seed_example.toml",
+                                        LoadOptions{source / "configs" / "exchanges"});
+    const std::filesystem::path dir = source / "data" / "binance_daily";
+    const std::vector<std::filesystem::path> files{dir / "Binance_BTCUSDT_d.csv", dir / "Binance_ETHUSDT_d.csv",
+                                                   dir / "Binance_SOLUSDT_d.csv"};
+    CalibrationOptions options;
+    options.window_days = 730;
+    options.as_of = date(2022, 11, 15);  // LUNA and FTX in the window
+    const Calibration crashes = calibrate_files(files, {}, options);
+    REQUIRE(crashes.jumps.days.size() >= 3);
+    const std::optional<Scenario> jump = with_calibrated_model(book, BacktestModel::jump, crashes);
+    REQUIRE(jump);
+    CHECK(jump->simulation.model == PriceModel::gaussian);
+    CHECK(jump->simulation.jumps);
+    CHECK(jump->jumps.intensity == crashes.jumps.intensity.value);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const JumpSize& size = jump->jumps.market[i];
+        CHECK(size.mean == crashes.jumps.mean[i].value);
+        CHECK(size.vol == crashes.jumps.vol[i].value);
+        // Diffusion plus jumps: the window's total annual variance, as the gaussian model's.
+        const double vol = jump->assets[i].volatility;
+        CHECK(vol * vol + jump->jumps.intensity * (size.mean * size.mean + size.vol * size.vol) ==
+              Approx(crashes.volatility[i].value * crashes.volatility[i].value));
+        CHECK(jump->jumps.idiosyncratic_intensity[i] == 0.0);
+    }
+    RunOptions run;
+    run.paths = 4000;
+    CHECK(simulate(*jump, run).modes[0].summary.liquidation_probability.estimate > 0.0);
+
+    // A calm half-year, 2023-04 .. 2023-10: no market-wide jump day, intensity 0 over the
+    // sample volatilities.
+    options.window_days = 180;
+    options.as_of = date(2023, 10, 15);
+    const Calibration calm = calibrate_files(files, {}, options);
+    REQUIRE(calm.jumps.days.empty());
+    const std::optional<Scenario> none = with_calibrated_model(book, BacktestModel::jump, calm);
+    REQUIRE(none);
+    CHECK(none->jumps.intensity == 0.0);
+    for (std::size_t i = 0; i < 3; ++i) CHECK(none->assets[i].volatility == Approx(calm.volatility[i].value));
+    CHECK(simulate(*none, run).modes[0].summary.liquidation_probability.estimate >= 0.0);
 }

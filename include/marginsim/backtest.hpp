@@ -83,11 +83,12 @@ double chi_square_1_survival(double x) noexcept;
 // The models a backtest compares, each calibrated per window (docs/backtest.md#models):
 // gaussian (sample volatility and correlation), ewma (gaussian with RiskMetrics' EWMA,
 // lambda 0.94), student_t (sample, with the fitted dof), garch (GARCH(1,1) per asset, residual
-// correlation and dof), regime (two regimes by EM).
-enum class BacktestModel { gaussian, ewma, student_t, garch, regime, fhs };
-inline constexpr std::array<BacktestModel, 6> all_backtest_models{
-    BacktestModel::gaussian, BacktestModel::ewma,   BacktestModel::student_t,
-    BacktestModel::garch,    BacktestModel::regime, BacktestModel::fhs};
+// correlation and dof), regime (two regimes by EM), fhs (the window's EWMA residuals), jump
+// (gaussian diffusion with the window's market-wide jumps, calibrate's jump fit).
+enum class BacktestModel { gaussian, ewma, student_t, garch, regime, fhs, jump };
+inline constexpr std::array<BacktestModel, 7> all_backtest_models{
+    BacktestModel::gaussian, BacktestModel::ewma, BacktestModel::student_t, BacktestModel::garch,
+    BacktestModel::regime,   BacktestModel::fhs,  BacktestModel::jump};
 std::string_view to_string(BacktestModel model) noexcept;
 std::optional<BacktestModel> backtest_model_from(std::string_view name) noexcept;
 

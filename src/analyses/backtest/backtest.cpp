@@ -92,6 +92,19 @@ std::optional<std::size_t> index_of(const DailyBars& bars, Date date) {
     return static_cast<std::size_t>(it - bars.dates.begin());
 }
 
+void set_jumps(Scenario& s, const JumpEstimate& j) {
+    // Without a jump day in the window: intensity 0, the gaussian (sizes 0, never drawn).
+    const bool any = !j.days.empty();
+    s.simulation.jumps = true;
+    s.jumps.intensity = j.intensity.value;
+    for (std::size_t i = 0; i < s.assets.size(); ++i) {
+        s.assets[i].volatility = j.diffusion_volatility[i];
+        s.jumps.market.push_back({any ? j.mean[i].value : 0.0, any ? j.vol[i].value : 0.0});
+    }
+    s.jumps.idiosyncratic_intensity.assign(s.assets.size(), 0.0);
+    s.jumps.idiosyncratic.assign(s.assets.size(), JumpSize{});
+}
+
 }  // namespace
 
 std::string_view to_string(BacktestModel model) noexcept {
@@ -102,6 +115,7 @@ std::string_view to_string(BacktestModel model) noexcept {
         case BacktestModel::garch: return "garch";
         case BacktestModel::regime: return "regime";
         case BacktestModel::fhs: return "fhs";
+        case BacktestModel::jump: return "jump";
     }
     return "unknown";
 }
@@ -223,6 +237,7 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
             s.regimes.stress_correlation = values(r.correlation[1]);
             break;
         }
+        case BacktestModel::jump: set_jumps(s, c.jumps); break;
         case BacktestModel::fhs: {
             // EWMA-filtered residuals of the window, resampled whole from today's EWMA variance.
             const FhsResidualSet& f = *c.fhs;
@@ -243,6 +258,7 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
     if (find_overflow(s)) return std::nullopt;
     return s;
 }
+
 
 namespace {
 
