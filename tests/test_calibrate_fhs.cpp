@@ -7,6 +7,7 @@
 #include "marginsim/scenario.hpp"
 #include "calibrate_fixtures.hpp"
 #include "cli_runner.hpp"
+#include "sample_moments.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -54,28 +55,11 @@ TwoAssets clustered_history(int count, std::uint64_t seed) {
     return out;
 }
 
-double mean_of(const std::vector<double>& x) {
-    double sum = 0.0;
-    for (const double v : x) sum += v;
-    return sum / static_cast<double>(x.size());
-}
-
-double pearson(const std::vector<double>& a, const std::vector<double>& b) {
-    const double ma = mean_of(a), mb = mean_of(b);
-    double ab = 0.0, aa = 0.0, bb = 0.0;
-    for (std::size_t k = 0; k < a.size(); ++k) {
-        ab += (a[k] - ma) * (b[k] - mb);
-        aa += (a[k] - ma) * (a[k] - ma);
-        bb += (b[k] - mb) * (b[k] - mb);
-    }
-    return ab / std::sqrt(aa * bb);
-}
-
 // The standardised residuals of a GARCH(1,1) on r: e_t = r_t - mean, h_1 the mean square of e,
 // h_(t+1) = omega + alpha e_t^2 + beta h_t; z_t = e_t / sqrt(h_t). `next` gets h_(n+1).
 std::vector<double> garch_standardised(const std::vector<double>& r, double omega, double alpha, double beta,
                                        double& next) {
-    const double mean = mean_of(r);
+    const double mean = sample_moments::mean(r);
     double h = 0.0;
     for (const double v : r) h += (v - mean) * (v - mean) / static_cast<double>(r.size());
     std::vector<double> z;
@@ -114,9 +98,9 @@ TEST_CASE("calibrate --model fhs --filter garch: the residuals are (r_t - mean) 
         for (std::size_t t = 0; t < z[i].size(); ++t) CHECK(c.fhs->residuals[i][t] == Approx(z[i][t]).epsilon(1e-12));
         CHECK(c.fhs->start_variance[i] == Approx(next[i]).epsilon(1e-12));
         // The mean is off: the residuals average about 0, which the drift of 0.1 sd a day would not.
-        CHECK(std::abs(mean_of(c.fhs->residuals[i])) < 0.03);
+        CHECK(std::abs(sample_moments::mean(c.fhs->residuals[i])) < 0.03);
     }
-    CHECK(c.fhs->correlation[1].value == Approx(pearson(z[0], z[1])).epsilon(1e-12));
+    CHECK(c.fhs->correlation[1].value == Approx(sample_moments::correlation(z[0], z[1])).epsilon(1e-12));
 
     // The snippet loads with filter = "garch", the [garch] recursions and today's GARCH volatility.
     const std::string frame = "[simulation]\nhorizon_days = 7\nmodel = \"fhs\"\n[account]\nbalance = 10000\n";

@@ -256,3 +256,24 @@ TEST_CASE("without a market-wide jump day in the window the jump model has inten
                                              "snippet");
     CHECK(scenario.jumps.intensity == 0.0);
 }
+
+TEST_CASE("a series whose closes mostly stand still has no yardstick for jumps: none counted, and said",
+          "[calibrate][jumps]") {
+    // Two thirds of the days unchanged: the median absolute deviation is 0, and -3 x 0 would
+    // make every down day of both assets a "jump".
+    std::mt19937_64 engine(5);
+    std::normal_distribution<double> normal(0.0, 0.03);
+    std::vector<double> still{std::log(100.0)};
+    for (int day = 1; day < 300; ++day) still.push_back(still.back() + (day % 3 == 0 ? normal(engine) : 0.0));
+    const std::vector<PriceSeries> series{series_of("AAA", log_prices(date(2024, 1, 1), still)),
+                                          series_of("BBB", random_walk(date(2024, 1, 1), 300, 0.03, 9))};
+    CalibrationOptions options;
+    options.model = CalibratedModel::jump;
+    const Calibration c = calibrate(align_returns(series), options);
+    CHECK(c.jumps.robust_sigma[0] == 0.0);
+    CHECK(c.jumps.days.empty());
+    const bool noted = std::any_of(c.notes.begin(), c.notes.end(), [](const std::string& note) {
+        return note.find("AAA: more than half its daily returns are equal") != std::string::npos;
+    });
+    CHECK(noted);
+}

@@ -3,7 +3,7 @@
 // refused with an InputError; a series that is read must be what the reader promises
 // (calibrate.hpp): one finite close > 0 per date, dates strictly ascending, a symbol, and with
 // High/Low columns one low <= close <= high per date (and the open inside too). Estimates,
-// GARCH fits included, when there are enough returns, must be finite. Anything else aborts and is a
+// GARCH fits and the jump fit included, when there are enough returns, must be finite. Anything else aborts and is a
 // finding. Build and run: see tests/fuzz/README.md.
 
 #include <cmath>
@@ -68,6 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                   std::isfinite(g.start_variance))) {
                 finding("a GARCH fit outside omega > 0, alpha, beta >= 0, alpha + beta <= 1");
             }
+        }
+        const marginsim::JumpEstimate& jumps = calibration.jumps;
+        if (!(std::isfinite(jumps.intensity.value) && jumps.intensity.value >= 0.0)) finding("jump intensity not finite and >= 0");
+        for (double v : jumps.diffusion_volatility) {
+            if (!(std::isfinite(v) && v >= 0.0)) finding("diffusion volatility not finite and >= 0");
         }
     } catch (const marginsim::InputError&) {
         // Too few returns one calendar day apart: refused, as it should be.

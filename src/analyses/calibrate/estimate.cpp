@@ -377,6 +377,12 @@ void fit_garch_model(Calibration& c) {
 
 void add_jump_notes(Calibration& c) {
     const JumpEstimate& j = c.jumps;
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        if (j.robust_sigma[i] > 0.0) continue;
+        c.notes.push_back(fmt::format("{}: more than half its daily returns are equal (median absolute deviation 0): "
+                                      "no yardstick for jumps, none counted",
+                                      c.data.series[i].symbol));
+    }
     if (j.days.empty()) {
         c.notes.push_back(fmt::format(
             "no market-wide jump day in the window (every asset below -{} robust sigmas on one day): "

@@ -38,7 +38,8 @@ double robust_sigma(const std::vector<double>& returns) {
 bool is_jump_day(const AlignedReturns& data, const std::vector<double>& sigma, double threshold,
                  std::size_t k) {
     for (std::size_t i = 0; i < data.asset_count(); ++i) {
-        if (!(data.returns[i][k] < -threshold * sigma[i])) return false;
+        // A robust sigma of 0 (more than half the returns equal) is no yardstick: no jump day.
+        if (!(sigma[i] > 0.0 && data.returns[i][k] < -threshold * sigma[i])) return false;
     }
     return true;
 }
