@@ -257,6 +257,16 @@ void write_garch(std::string& out, const Calibration& c) {
     out += garch_recursions(c);
 }
 
+// `{ BTC = v, ETH = v }` of one value per asset, with `decimals`.
+std::string per_asset(const Calibration& c, const std::vector<Estimate>& values, int decimals) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < c.asset_count(); ++i) {
+        out += fmt::format("{}{} = {}", i == 0 ? " " : ", ", toml_key(c.data.series[i].symbol),
+                           fixed(values[i].value, decimals));
+    }
+    return out + " }";
+}
+
 void write_regime(std::string& out, const Calibration& c) {
     const RegimeEstimate& r = *c.regimes;
     const std::size_t d = c.asset_count();
@@ -272,12 +282,7 @@ void write_regime(std::string& out, const Calibration& c) {
     out += fmt::format("start = \"{}\"  # today's regime: P(stress) = {} on {}\n",
                        r.stress_probability_today > 0.5 ? "stress" : "calm",
                        fixed(r.stress_probability_today, 3), format_date(c.data.last_date));
-    out += "\n[regime.stress]\nvolatility = {";
-    for (std::size_t i = 0; i < d; ++i) {
-        out += fmt::format("{}{} = {}", i == 0 ? " " : ", ", toml_key(c.data.series[i].symbol),
-                           fixed(r.volatility[1][i].value, 4));
-    }
-    out += " }\n";
+    out += "\n[regime.stress]\nvolatility = " + per_asset(c, r.volatility[1], 4) + "\n";
     if (d >= 2) out += "\n[regime.stress.correlation]\n" + correlation_lines(r.correlation[1], d);
 }
 
@@ -321,16 +326,6 @@ void write_fhs(std::string& out, const Calibration& c) {
                        "# {} .. {}; omega in squared daily log returns.\n",
                        format_date(set.dates.front()), format_date(set.dates.back()));
     out += garch_standard_errors(c) + "\n[garch]\n" + garch_recursions(c);
-}
-
-// `{ BTC = v, ETH = v }` of one value per asset, with `decimals`.
-std::string per_asset(const Calibration& c, const std::vector<Estimate>& values, int decimals) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < c.asset_count(); ++i) {
-        out += fmt::format("{}{} = {}", i == 0 ? " " : ", ", toml_key(c.data.series[i].symbol),
-                           fixed(values[i].value, decimals));
-    }
-    return out + " }";
 }
 
 std::string per_asset_errors(const Calibration& c, const std::vector<Estimate>& values) {
