@@ -349,3 +349,31 @@ TEST_CASE("calibrate --into an fhs book with --filter garch writes [fhs] filter 
     CHECK(refused.err.find("--filter is only used with --model fhs") != std::string::npos);
     CHECK(read_all(dir.path() / "book.toml") == before);
 }
+
+TEST_CASE("calibrate --into updates the returns of a book's uncertainty table and takes the table out under the "
+          "regime model",
+          "[calibrate]") {
+    TempDir dir("marginsim_calibrate_into_uncertainty");
+    write_prices(dir.path());
+    const std::string original = read_all(source_dir / "configs" / "seed_example.toml") +
+                                 "\n[uncertainty]\nreturns = 1000  # as if from 1000 returns\n";
+    std::ofstream(dir.path() / "book.toml") << original;
+    const CliResult ok =
+        calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--json " + shell_quoted(dir.path() / "cal.json"));
+    INFO(ok.err);
+    REQUIRE(ok.code == 0);
+    const nlohmann::json json = nlohmann::json::parse(read_all(dir.path() / "cal.json"));
+    const double returns = rounded(json["uncertainty_returns"].get<double>(), 1);
+    CHECK(returns < 1000.0);
+    CHECK(ok.out.find(fmt::format("uncertainty returns 1000 -> {:g}", returns)) != std::string::npos);
+    const std::string updated = read_all(dir.path() / "book.toml");
+    CHECK(updated.find(fmt::format("returns = {:.1f}  # as if from 1000 returns\n", returns)) != std::string::npos);
+    CHECK(load_scenario(dir.path() / "book.toml", seed_tiers()).uncertainty.returns == returns);
+
+    const CliResult regime = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model regime");
+    INFO(regime.err);
+    REQUIRE(regime.code == 0);
+    CHECK(regime.out.find("removed [uncertainty]") != std::string::npos);
+    CHECK(read_all(dir.path() / "book.toml").find("[uncertainty]") == std::string::npos);
+    CHECK(!load_scenario(dir.path() / "book.toml", seed_tiers()).uncertainty.on());
+}

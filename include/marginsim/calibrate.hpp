@@ -250,6 +250,12 @@ struct Calibration {
     double effective_returns = 0.0;       // n, or for ewma (sum w)^2 / sum w^2
     std::vector<Estimate> volatility;     // annualised, per asset
     std::vector<double> excess_kurtosis;  // of the daily returns, per asset
+    // The returns of [uncertainty] (docs/model.md#parameter-uncertainty) that match the
+    // volatilities' standard errors: a variance estimated from n returns of excess kurtosis g2
+    // has relative variance (2 + g2) / n, that of chi^2_nu / nu at nu = 2 n / (2 + g2); the
+    // smallest over the assets (g2 taken as at least -1), and at least what the scenario takes
+    // (2, and the number of assets).
+    double uncertainty_returns = 0.0;
     std::vector<Estimate> correlation;    // row-major, asset_count()^2
     std::optional<DofEstimate> dof;       // absent when the correlation matrix is singular
     std::optional<CalibratedModel> model;  // the snippet's (CalibrationOptions::model)

@@ -5,8 +5,10 @@
 // model's tables ([garch], [regime] and its subtables) change; every other byte stays.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "marginsim/calibrate.hpp"
@@ -41,6 +43,8 @@ struct CalibratedInto {
     std::string model_after;
     std::vector<std::string> removed;  // tables and keys taken out: "[garch]", "dof"
     bool kept_jumps = false;  // the book's jumps were on: [jumps] kept, and jumps = true
+    // [uncertainty] returns before and after, when the book has it (Calibration::uncertainty_returns).
+    std::optional<std::pair<double, double>> uncertainty_returns;
 };
 
 // The scenario text with the market of `calibration` (calibrated on book_price_files' files,

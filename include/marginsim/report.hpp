@@ -83,6 +83,7 @@ struct SimulationInfo {
     Regimes regimes;                   // model regime
     Garch garch;                       // model garch
     Fhs fhs;                           // model fhs
+    ParameterUncertainty uncertainty;  // [uncertainty]: volatilities drawn per path
     std::vector<std::string> symbols;  // the assets, in the order of the per-asset parameters
     double horizon_days = 0.0;
     int steps_per_day = 0;

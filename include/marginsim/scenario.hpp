@@ -205,6 +205,17 @@ struct Fhs {
     std::size_t days() const noexcept { return dates.size(); }
 };
 
+// [uncertainty] (docs/model.md#parameter-uncertainty): the volatilities are estimates, not known
+// values. With `returns` = nu, the number of (gaussian-equivalent) daily returns they were
+// estimated from, each path draws its own: variances vol_i^2 W_ii / nu with W ~ Wishart(R, nu),
+// R the scenario's correlation, so that each variance is vol_i^2 chi^2_nu / nu (mean vol_i^2,
+// relative sd sqrt(2 / nu)) and correlated assets are misjudged together. Under garch and fhs the
+// draw is of today's variance; the recursion then runs from it.
+struct ParameterUncertainty {
+    double returns = 0.0;  // nu; 0 = off: the volatilities are taken as known
+    bool on() const noexcept { return returns > 0.0; }
+};
+
 struct Scenario {
     std::string source;  // file path, or a name for in-memory text
     Simulation simulation;
@@ -220,6 +231,7 @@ struct Scenario {
     Regimes regimes;  // model = "regime" only
     Garch garch;      // model = "garch" only
     Fhs fhs;          // model = "fhs" only
+    ParameterUncertainty uncertainty;
     std::vector<std::string> warnings;
     // The keys set from outside the file (LoadOptions::overrides), "KEY=VALUE" as given, in order.
     std::vector<std::string> overrides;

@@ -102,6 +102,10 @@ void print_simulation(const Scenario& scenario) {
     if (sim.model == PriceModel::garch) print_garch(scenario);
     if (sim.model == PriceModel::fhs) print_fhs(scenario);
     if (sim.jumps) print_jumps(scenario);
+    if (const ParameterUncertainty& u = scenario.uncertainty; u.on())
+        fmt::print("  uncertainty    volatilities drawn per path as estimated from {} daily returns: each variance "
+                   "vol^2 W_ii / {}, W ~ Wishart(correlation, {}) (relative sd {:.3g})\n",
+                   u.returns, u.returns, u.returns, std::sqrt(2.0 / u.returns));
     fmt::print("  threads        {}{}\n", sim.threads, sim.threads == 0 ? " (all cores)" : "");
 }
 

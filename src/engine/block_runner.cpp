@@ -47,6 +47,7 @@ SimulationInfo simulation_info(const Scenario& scenario, int threads, double ela
     info.regimes = scenario.regimes;
     info.garch = scenario.garch;
     info.fhs = scenario.fhs;
+    info.uncertainty = scenario.uncertainty;
     for (const Asset& asset : scenario.assets) info.symbols.push_back(asset.symbol);
     info.horizon_days = scenario.simulation.horizon_days;
     info.steps_per_day = scenario.simulation.steps_per_day;

@@ -230,6 +230,7 @@ std::uint64_t scenario_content_hash(const Scenario& s) {
         for (const std::string& date : s.fhs.dates) h.add(std::string_view(date));
         h.add(s.fhs.residuals);
     }
+    if (s.uncertainty.on()) h.add(std::string_view("uncertainty")).add(s.uncertainty.returns);
     return h.value();
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "numerics/vector_math.hpp"
 
@@ -67,6 +68,43 @@ void MarketModel::start_garch(PathBlock& paths, std::size_t n) const {
         double* h = paths.garch_variance(i);
         std::fill_n(h, n, garch_start_variance_[i]);
         std::fill_n(paths.garch_day_shock(i), n, 0.0);
+        day_of_variance(h, paths.garch_step_sd(i), paths.garch_step_drift(i), paths.variance_scale(i),
+                        drift_per_step_[i], per_step, garch_start_variance_[i], n);
+    }
+}
+
+// Parameter uncertainty (docs/model.md#parameter-uncertainty): W = (L A)(L A)' ~ Wishart(R, nu)
+// by Bartlett's decomposition, R = L L' the correlation and A lower triangular with
+// A_cc = sqrt(chi^2 of nu - c degrees of freedom) and standard normals below the diagonal; each
+// path's variance of today h_i is scaled by W_ii / nu = |row i of L A|^2 / nu.
+void MarketModel::draw_variance_factors(PathBlock& paths, std::size_t n, RandomStream& rng) const {
+    const std::size_t assets = asset_count();
+    // The diagonal's chi-squares, a block at a time, in the normals' scratch (draw() refills it).
+    for (std::size_t c = 0; c < assets; ++c)
+        rng.fill_chi_square(uncertainty_returns_ - static_cast<double>(c), {paths.normals(c), n});
+    const double per_step = 1.0 / steps_per_day_;
+    std::vector<double> a(assets);  // one column of A (once per block, not per step)
+    for (std::size_t k = 0; k < n; ++k) {
+        // Column by column: (L A)_ij = sum_{c=j..i} L_ic A_cj, its square added to W_ii (kept in
+        // the day's innovation, still unused). A's column j is drawn as it is used.
+        for (std::size_t i = 0; i < assets; ++i) paths.garch_day_shock(i)[k] = 0.0;
+        for (std::size_t j = 0; j < assets; ++j) {
+            a[j] = std::sqrt(paths.normals(j)[k]);
+            for (std::size_t c = j + 1; c < assets; ++c) a[c] = rng.normal();
+            for (std::size_t i = j; i < assets; ++i) {
+                double entry = 0.0;
+                for (std::size_t c = j; c <= i; ++c) entry += factor_[i * assets + c] * a[c];
+                paths.garch_day_shock(i)[k] += entry * entry;
+            }
+        }
+    }
+    for (std::size_t i = 0; i < assets; ++i) {
+        double* h = paths.garch_variance(i);
+        double* w = paths.garch_day_shock(i);
+        for (std::size_t k = 0; k < n; ++k) {
+            h[k] *= w[k] / uncertainty_returns_;
+            w[k] = 0.0;  // the day's innovation starts at 0
+        }
         day_of_variance(h, paths.garch_step_sd(i), paths.garch_step_drift(i), paths.variance_scale(i),
                         drift_per_step_[i], per_step, garch_start_variance_[i], n);
     }

@@ -120,11 +120,16 @@ MarketModel::MarketModel(const Scenario& scenario)
       start_regime_(scenario.regimes.start),
       daily_mixing_(model_ == PriceModel::student_t ||
                     (model_ == PriceModel::garch && scenario.garch.innovations == Innovations::student_t)),
+      path_variances_(model_ == PriceModel::garch || model_ == PriceModel::fhs || scenario.uncertainty.on()),
+      uncertainty_returns_(scenario.uncertainty.returns),
       garch_(model_ == PriceModel::fhs ? scenario.fhs.assets : scenario.garch.assets),
       fhs_residuals_(scenario.fhs.residuals),
       fhs_days_(scenario.fhs.days()) {
     const double dt = scenario.simulation.dt_years;
     const std::size_t n = scenario.asset_count();
+    assert(model_ != PriceModel::regime || !scenario.uncertainty.on());  // refused by the scenario
+    // A constant variance per path: the recursion h <- h.
+    if (path_variances_ && garch_.empty()) garch_.assign(n, GarchParameters{0.0, 0.0, 1.0});
     if (jumps_) {
         market_jumps_ = poisson_step(scenario.jumps.intensity, dt);
         market_size_ = scenario.jumps.market;
@@ -200,8 +205,11 @@ MarketModel::MarketModel(const Scenario& scenario)
 
 void MarketModel::start(PathBlock& paths, std::size_t n, RandomStream& rng) const {
     paths.reset(start_log_price_, n);
-    if (model_ == PriceModel::garch) start_garch(paths, n);
-    if (model_ == PriceModel::fhs) start_fhs(paths, n);
+    if (model_ == PriceModel::fhs)
+        start_fhs(paths, n);
+    else if (path_variances_)
+        start_garch(paths, n);
+    if (uncertainty_returns_ > 0.0) draw_variance_factors(paths, n, rng);
     if (tilt_.active()) {
         const std::span<double> u = paths.uniforms().first(n);
         rng.fill_uniforms(u);
@@ -573,10 +581,10 @@ void MarketModel::advance(PathBlock& paths) const {
     if (continuous_) correlate_bridge_normals(paths);
     // Jumps go into the log prices first: the diffusion's pass refreshes the prices.
     if (jumps_) apply_jumps(paths);
-    if (model_ == PriceModel::garch)
-        advance_garch(paths);
-    else if (model_ == PriceModel::fhs)
+    if (model_ == PriceModel::fhs)
         advance_fhs(paths);
+    else if (path_variances_)
+        advance_garch(paths);
     else if (model_ == PriceModel::regime)
         advance_regime(paths);
     else

@@ -258,6 +258,9 @@ private:
     void advance_garch(PathBlock& paths) const;
     void correlate_normals_row(PathBlock& paths, std::size_t asset) const;
     void move_garch_row(PathBlock& paths, std::size_t asset, const double* mixing) const;
+    // Parameter uncertainty (market_garch.cpp): each path's variances of today scaled by
+    // W_ii / nu, W ~ Wishart(R, nu) drawn by Bartlett's decomposition.
+    void draw_variance_factors(PathBlock& paths, std::size_t n, RandomStream& rng) const;
     // Fhs model (market_fhs.cpp): the garch model's variance recursion, each day's innovations
     // one historical day's residual vector, taken over the day's steps as a Brownian bridge.
     void start_fhs(PathBlock& paths, std::size_t n) const;
@@ -302,6 +305,11 @@ private:
     StartRegime start_regime_ = StartRegime::calm;
     // The day's multivariate t scale: student_t, and garch with student_t innovations.
     bool daily_mixing_ = false;
+    // Each path carries its own daily variances (PathBlock::enable_garch): the garch and fhs
+    // models, and any other under parameter uncertainty, which runs as a garch of constant
+    // variance (omega 0, alpha 0, beta 1) from each path's drawn one.
+    bool path_variances_ = false;
+    double uncertainty_returns_ = 0.0;  // nu of [uncertainty]; 0 = off
     // Garch model, per asset: the recursion, today's daily variance h_0 and mu dt.
     std::vector<GarchParameters> garch_;
     std::vector<double> garch_start_variance_;

@@ -251,6 +251,9 @@ Json simulation_json(const SimulationInfo& info) {
     if (info.model == PriceModel::regime) out["regime"] = regime_json(info);
     if (info.model == PriceModel::garch) out["garch"] = garch_json(info);
     if (info.model == PriceModel::fhs) out["fhs"] = fhs_json(info);
+    if (info.uncertainty.on())
+        out["parameter_uncertainty"] = {{"returns", info.uncertainty.returns},
+                                        {"variance_relative_sd", std::sqrt(2.0 / info.uncertainty.returns)}};
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
     out["monitoring"] = to_string(info.monitoring);
@@ -317,6 +320,12 @@ std::string garch_parameters(const SimulationInfo& info) {
     return text;
 }
 
+// "volatilities uncertain, as if estimated from 60 daily returns: variance sd 18%".
+std::string uncertainty_parameters(const ParameterUncertainty& uncertainty) {
+    return fmt::format("volatilities uncertain, as if estimated from {:g} daily returns: variance sd {:.0f}%",
+                       uncertainty.returns, 100.0 * std::sqrt(2.0 / uncertainty.returns));
+}
+
 }  // namespace
 
 std::string model_parameters(const SimulationInfo& info) {
@@ -325,6 +334,8 @@ std::string model_parameters(const SimulationInfo& info) {
     if (info.model == PriceModel::garch && !info.garch.assets.empty()) text = garch_parameters(info);
     if (info.model == PriceModel::fhs) text = fhs_parameters(info);
     if (info.has_jumps) text += (text.empty() ? "" : "; ") + jump_parameters(info);
+    if (info.uncertainty.on())
+        text += (text.empty() ? "" : "; ") + uncertainty_parameters(info.uncertainty);
     return text;
 }
 

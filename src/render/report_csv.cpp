@@ -118,6 +118,7 @@ void importance_csv(CsvWriter& csv, const SimulationInfo& info, const Importance
 //                                              _tilted_fraction, _effective_paths
 //                                              with --precision: precision_target, _relative,
 //                                              _reached, _paths_needed, _paths_max
+//                                              with [uncertainty]: uncertainty_returns
 //   account,,<key>,<value>                     balance, policy, fee_rate
 //   liquidation_probability,<mode>,estimate|ci95_lo|ci95_hi,<value>
 //   loss,<mode>,mean|std|var_<a>|es_<a>|max,<value>           a in 0.95, 0.99, 0.999
@@ -167,6 +168,7 @@ std::string to_csv(const Report& report) {
             csv.text("simulation", "", "fhs_last_date", fhs.dates.back());
         }
     }
+    if (info.uncertainty.on()) csv.number("simulation", "", "uncertainty_returns", info.uncertainty.returns);
     csv.number("simulation", "", "horizon_days", info.horizon_days);
     csv.text("simulation", "", "steps_per_day", std::to_string(info.steps_per_day));
     csv.text("simulation", "", "monitoring", to_string(info.monitoring));

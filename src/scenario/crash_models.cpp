@@ -371,6 +371,27 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
     if (model == PriceModel::fhs) scenario.fhs = read_fhs(root, *root.table("fhs", ""), scenario);
 }
 
+// [uncertainty]: returns = nu, the number of daily returns the volatilities were estimated from.
+// The Wishart draw (Bartlett) takes chi-squares of nu, nu - 1, ..., nu - n + 1 degrees of
+// freedom: nu must exceed n - 1; at least n keeps each of them >= 1.
+ParameterUncertainty read_uncertainty(const TableReader& root, const Scenario& scenario) {
+    const auto table = root.table("uncertainty", "a table [uncertainty]");
+    if (!table) return {};
+    table->allow_only({"returns"});
+    const PriceModel model = scenario.simulation.model;
+    if (model == PriceModel::regime) {
+        table->fail_table(
+            "[uncertainty] draws one volatility per asset and path, but the regime model has one per regime",
+            "no [uncertainty] table with model = \"regime\", or another model");
+    }
+    const double fewest = std::max(2.0, static_cast<double>(scenario.asset_count()));
+    const std::string expected =
+        fmt::format("a number of daily returns >= {} (2, and at least the number of assets)", fewest);
+    ParameterUncertainty uncertainty;
+    uncertainty.returns = table->required_number("returns", expected, [&](double v) { return v >= fewest; });
+    return uncertainty;
+}
+
 std::vector<GarchParameters> read_garch_recursions(const TableReader& root, const std::vector<Asset>& assets) {
     return read_garch(root, *root.table("garch", ""), assets).assets;
 }

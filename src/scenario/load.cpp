@@ -17,7 +17,7 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     Context context{std::string(source_name)};
     const TableReader root(context, document, "");
     root.allow_only({"simulation", "account", "liquidation", "assets", "correlation", "positions",
-                     "jumps", "regime", "garch", "fhs"});
+                     "jumps", "regime", "garch", "fhs", "uncertainty"});
 
     Scenario scenario;
     scenario.source = std::string(source_name);
@@ -32,6 +32,7 @@ Scenario build_scenario(const toml::table& document, std::string_view source_nam
     }
     read_correlation(root, scenario);
     read_model_tables(root, scenario);
+    scenario.uncertainty = read_uncertainty(root, scenario);
     if (const auto problem = jump_problem(scenario))
         root.table("jumps", "")->fail_value(problem->key, problem->message, problem->expected);
     read_positions(root, scenario);

@@ -58,8 +58,10 @@ std::vector<double> read_matrix(const TableReader& c, std::size_t n);
 // The smallest eigenvalue below which a correlation matrix is not positive semi-definite.
 inline constexpr double psd_tolerance = -1e-10;
 
-// crash_models.cpp: [jumps] and [regime], each required by its model and refused otherwise.
+// crash_models.cpp: [jumps], [regime], [garch] and [uncertainty]; the first three each required by its model and refused otherwise.
 void read_model_tables(const TableReader& root, Scenario& scenario);
+// [uncertainty] (absent: off); refused under the regime model.
+ParameterUncertainty read_uncertainty(const TableReader& root, const Scenario& scenario);
 // The { omega, alpha, beta } of every asset in [garch] (its innovations key left to the caller).
 std::vector<GarchParameters> read_garch_recursions(const TableReader& root, const std::vector<Asset>& assets);
 

@@ -135,6 +135,7 @@ std::string to_json(const Calibration& c) {
     out["method"] = to_string(c.method);
     out["lambda"] = c.method == CovarianceMethod::ewma ? ordered_json(c.lambda) : ordered_json();
     out["effective_returns"] = c.effective_returns;
+    out["uncertainty_returns"] = c.uncertainty_returns;
     out["model"] = c.model ? ordered_json(to_string(*c.model)) : ordered_json();
     ordered_json assets = ordered_json::array();
     for (std::size_t i = 0; i < d; ++i) {

@@ -456,6 +456,17 @@ std::vector<std::vector<double>> detail::garch_residuals(const AlignedReturns& d
     return z;
 }
 
+namespace {
+
+// Calibration::uncertainty_returns.
+double uncertainty_returns(double effective_returns, const std::vector<double>& excess_kurtosis) {
+    double fewest = std::numeric_limits<double>::infinity();
+    for (const double g2 : excess_kurtosis) fewest = std::min(fewest, 2.0 * effective_returns / (2.0 + std::max(g2, -1.0)));
+    return std::max({fewest, 2.0, static_cast<double>(excess_kurtosis.size())});
+}
+
+}  // namespace
+
 Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
     assert(data.return_count() >= 2);
     check_moving(data);
@@ -481,6 +492,7 @@ Calibration calibrate(AlignedReturns data, const CalibrationOptions& options) {
         const double vol = std::sqrt(days_per_year * covariance[i * d + i]);
         c.volatility.push_back({vol, vol * std::sqrt((2.0 + g2[i]) / (4.0 * n_eff))});
     }
+    c.uncertainty_returns = uncertainty_returns(n_eff, g2);
     const std::vector<double> correlation = correlation_of(covariance, d);
     c.correlation = correlation_estimates(correlation, g2, n_eff);
     const Residuals z = standardised_returns(data, covariance, options);

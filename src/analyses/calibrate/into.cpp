@@ -321,6 +321,22 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
             appended += "\n" + text;
         }
     }
+    // [uncertainty] returns: the new estimates' (the regime model has no one volatility to draw:
+    // the table goes).
+    if (const toml::table* uncertainty = root["uncertainty"].as_table()) {
+        if (model == CalibratedModel::regime) {
+            if (const auto where = table_lines(root, "uncertainty", scenario_source, false)) {
+                splices.push_back({where->first, where->second, ""});
+                result.removed.emplace_back("[uncertainty]");
+            }
+        } else if (uncertainty->contains("returns")) {
+            const double before = (*uncertainty)["returns"].value_or(0.0);
+            const double after = std::stod(fixed(calibration.uncertainty_returns, 1));
+            splices.push_back(
+                replace_value(lines, *uncertainty, "returns", fixed(after, 1), scenario_source));
+            result.uncertainty_returns = {{before, after}};
+        }
+    }
     result.text = apply(lines, splices);
     if (!appended.empty()) {
         // One blank line before the appended tables, however many a removed table left.
@@ -338,6 +354,8 @@ std::string into_summary(const CalibratedInto& result, const std::string& scenar
         out += fmt::format("  {} volatility {} -> {}\n", v.symbol, fixed(v.before, 4), fixed(v.after, 4));
     }
     out += fmt::format("  model {} -> {}\n", result.model_before, result.model_after);
+    if (const auto& returns = result.uncertainty_returns)
+        out += fmt::format("  uncertainty returns {:g} -> {:g}\n", returns->first, returns->second);
     for (const std::string& removed : result.removed) out += fmt::format("  removed {}\n", removed);
     if (result.kept_jumps)
         out += "  kept [jumps] as they were (not calibrated; the volatilities above include the days of jumps)\n";

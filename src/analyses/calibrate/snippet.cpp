@@ -393,6 +393,23 @@ void write_dof(std::string& out, const Calibration& c) {
         fixed(dof.estimate.value, 2), standard_error(dof.estimate.standard_error, 2),
         dof.at_bound ? ", at the lower bound of the search" : "", fixed(dof.estimate.value, 2));
 }
+// [uncertainty], commented out: the estimates' own uncertainty, for the user to switch on (not
+// under the regime model, which has a volatility per regime).
+void write_uncertainty(std::string& out, const Calibration& c) {
+    if (regime_snippet(c)) return;
+    std::size_t widest = 0;  // the asset of the least certain variance
+    for (std::size_t i = 1; i < c.asset_count(); ++i)
+        if (c.excess_kurtosis[i] > c.excess_kurtosis[widest]) widest = i;
+    out += fmt::format(
+        "\n# Parameter uncertainty (docs/model.md#parameter-uncertainty): the volatilities above are estimates\n"
+        "# from {:.0f} {}returns; {}'s variance, the least certain, has a relative standard error of {:.3f}.\n"
+        "# To draw each path's volatilities from their sampling distribution (a short history then\n"
+        "# widens the answer), uncomment:\n"
+        "# [uncertainty]\n"
+        "# returns = {}\n",
+        c.effective_returns, c.method == CovarianceMethod::ewma ? "effective " : "", c.data.series[widest].symbol,
+        std::sqrt(2.0 / c.uncertainty_returns), fixed(c.uncertainty_returns, 1));
+}
 
 // The close that most likely went wrong in asset i: of the two closes of its largest daily
 // move, the one whose other move is large too (a spike out and back), else the one at the
@@ -501,6 +518,7 @@ std::string to_toml_snippet(const Calibration& calibration) {
     write_assets(out, calibration);
     write_correlation(out, calibration);
     write_model(out, calibration);
+    write_uncertainty(out, calibration);
     return out;
 }
 
