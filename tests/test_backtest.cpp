@@ -283,7 +283,16 @@ TEST_CASE("marginsim backtest writes the windows and scores, and refuses bad req
     CHECK(json["windows"][0]["predicted"]["ewma"]["cross"].is_number());
     CHECK(json["windows"][0]["realised"].contains("cross_low"));
     CHECK(json["scores"]["gaussian"]["isolated_any_close"]["windows"] == 3);
+    CHECK(json["options"]["parameter_uncertainty"] == false);
     CHECK(ok.out.empty());  // -q: no table
+    // --uncertainty: said in the options; the draws change the predictions.
+    const CliResult uncertain = run_shell(base + " --from 2021-01-10 --to 2021-03-11 --every 30 --models gaussian,ewma "
+                                                 "--uncertainty --json " + shell_quoted(dir.path() / "bt_u.json"),
+                                          dir.path() / "out", dir.path() / "err");
+    REQUIRE(uncertain.code == 0);
+    const nlohmann::json drawn = nlohmann::json::parse(read_all(dir.path() / "bt_u.json"));
+    CHECK(drawn["options"]["parameter_uncertainty"] == true);
+    CHECK(drawn["windows"][0]["predicted"]["ewma"]["isolated"] != json["windows"][0]["predicted"]["ewma"]["isolated"]);
     // Without -q the score table, one row per model under each flag.
     std::string loud = base;
     loud.erase(loud.rfind(" -q"));
@@ -405,4 +414,34 @@ TEST_CASE("the backtest's jump model is the window's jump fit on top of the diff
     CHECK(none->jumps.intensity == 0.0);
     for (std::size_t i = 0; i < 3; ++i) CHECK(none->assets[i].volatility == Approx(calm.volatility[i].value));
     CHECK(simulate(*none, run).modes[0].summary.liquidation_probability.estimate >= 0.0);
+}
+
+TEST_CASE("backtest --uncertainty: every model but regime draws its volatilities as from the window's returns and "
+          "the book's own uncertainty table is not used",
+          "[backtest]") {
+    const std::filesystem::path source(MARGINSIM_SOURCE_DIR);
+    Scenario book = load_scenario(source / "configs" / "seed_example.toml", LoadOptions{source / "configs" / "exchanges"});
+    book.uncertainty.returns = 12.0;  // the book's: recalibrated, never passed on
+    const std::filesystem::path dir = source / "data" / "binance_daily";
+    const std::vector<std::filesystem::path> files{dir / "Binance_BTCUSDT_d.csv", dir / "Binance_ETHUSDT_d.csv",
+                                                   dir / "Binance_SOLUSDT_d.csv"};
+    CalibrationOptions options;
+    options.window_days = 180;
+    options.as_of = date(2024, 8, 1);
+    options.every_model = true;
+    const Calibration c = calibrate_files(files, {}, options);
+    REQUIRE(c.uncertainty_returns > 3.0);
+    REQUIRE(c.uncertainty_returns < 180.0);
+    for (const BacktestModel model : {BacktestModel::gaussian, BacktestModel::garch, BacktestModel::regime}) {
+        INFO(to_string(model));
+        const std::optional<Scenario> plain = with_calibrated_model(book, model, c);
+        const std::optional<Scenario> uncertain = with_calibrated_model(book, model, c, true);
+        REQUIRE(plain);
+        REQUIRE(uncertain);
+        CHECK(!plain->uncertainty.on());
+        CHECK(uncertain->uncertainty.returns == (model == BacktestModel::regime ? 0.0 : c.uncertainty_returns));
+        RunOptions run;
+        run.paths = 2000;
+        CHECK(simulate(*uncertain, run).modes[0].summary.liquidation_probability.estimate >= 0.0);
+    }
 }

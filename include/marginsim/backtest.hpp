@@ -113,6 +113,9 @@ struct BacktestOptions {
                                       BacktestModel::student_t, BacktestModel::garch};
     std::uint64_t paths = 20000;
     int threads = 0;  // 0 = all cores; windows x models run in parallel, each run on one thread
+    // Every model but regime draws each path's volatilities from their estimate's sampling
+    // distribution, as from the window's Calibration::uncertainty_returns ([uncertainty]).
+    bool parameter_uncertainty = false;
 };
 
 struct BacktestWindow {
@@ -164,9 +167,10 @@ Scenario reopened_book(const Scenario& book, std::span<const double> close);
 std::optional<std::string> unusable(BacktestModel model, const Calibration& calibration);
 
 // The book with the market of `model` calibrated on `calibration` (its model fields: vol,
-// correlation, model, dof, garch, regimes); none when unusable, or when a price could
+// correlation, model, dof, garch, regimes, and with `parameter_uncertainty` [uncertainty]
+// returns; the book's own [uncertainty] is not used); none when unusable, or when a price could
 // overflow (find_overflow).
 std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestModel model,
-                                              const Calibration& calibration);
+                                              const Calibration& calibration, bool parameter_uncertainty = false);
 
 }  // namespace marginsim

@@ -57,6 +57,9 @@ CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments) {
     command->add_option("--threads", arguments.threads, "Threads (0 = all cores)")
         ->type_name("T")
         ->check(integer_at_least<int>(0, "NONNEGATIVE"));
+    command->add_flag("--uncertainty", arguments.uncertainty,
+                      "Parameter uncertainty: every model but regime draws each path's volatilities from their "
+                      "estimate's sampling distribution, as from the window's returns ([uncertainty])");
     add_output_options(*command, arguments.outputs,
                        {.json = "Write the windows and scores as JSON (schema marginsim.backtest/1) to PATH ('-': stdout)",
                         .csv = "Write one row per window and model to PATH ('-': stdout)",
@@ -77,6 +80,7 @@ int backtest_command(const BacktestArguments& arguments) {
     options.window_days = arguments.window;
     options.paths = arguments.paths;
     options.threads = arguments.threads;
+    options.parameter_uncertainty = arguments.uncertainty;
     if (!arguments.models.empty()) {
         options.models.clear();
         for (const std::string& name : arguments.models) {

@@ -311,6 +311,7 @@ struct BacktestArguments {
     std::vector<std::string> models;  // empty: the default four
     std::uint64_t paths = 20000;
     int threads = 0;
+    bool uncertainty = false;  // --uncertainty
     OutputArguments outputs;
 };
 

@@ -54,10 +54,11 @@ std::string header(const BacktestResult& r) {
     const std::string models = fmt::format("{}", fmt::join(names, ", "));
     std::string out = fmt::format(
         "<h1>Backtest of {}</h1>\n<p class=\"meta\">{} &middot; start dates {} to {} every {} days &middot; "
-        "each model calibrated on the {} days up to its start date &middot; horizon {} days &middot; {} paths "
+        "each model calibrated on the {} days up to its start date{} &middot; horizon {} days &middot; {} paths "
         "per window and model &middot; models: {}</p>\n",
         escape_html(scenario_name(r.scenario)), escape_html(r.scenario), format_date(r.options.from),
-        format_date(r.options.to), r.options.every_days, r.options.window_days, r.horizon_days,
+        format_date(r.options.to), r.options.every_days, r.options.window_days,
+        r.options.parameter_uncertainty ? ", its volatilities drawn per path as estimated" : "", r.horizon_days,
         detail::grouped(static_cast<double>(r.options.paths)), escape_html(models));
     out += fmt::format("<p class=\"meta\">{} windows backtested, {} skipped. History:", r.windows.size(), r.skipped.size());
     for (const std::string& file : r.history) out += fmt::format(" {}", escape_html(file));

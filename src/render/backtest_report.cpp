@@ -107,6 +107,7 @@ std::string to_json(const BacktestResult& r) {
                       {"window_days", r.options.window_days},
                       {"paths", r.options.paths},
                       {"models", models},
+                      {"parameter_uncertainty", r.options.parameter_uncertainty},
                       {"horizon_days", r.horizon_days}};
     ordered_json windows = ordered_json::array();
     for (const BacktestWindow& w : r.windows) {
@@ -169,9 +170,10 @@ std::string to_csv(const BacktestResult& r) {
 std::string backtest_text(const BacktestResult& r) {
     std::string out = fmt::format(
         "backtest of {}: {} windows from {} to {} every {} days ({} skipped), horizon {} days, {} paths; "
-        "each model calibrated on the {} days up to its start date\n",
+        "each model calibrated on the {} days up to its start date{}\n",
         r.scenario, r.windows.size(), format_date(r.options.from), format_date(r.options.to), r.options.every_days,
-        r.skipped.size(), r.horizon_days, r.options.paths, r.options.window_days);
+        r.skipped.size(), r.horizon_days, r.options.paths, r.options.window_days,
+        r.options.parameter_uncertainty ? ", its volatilities drawn per path as estimated (--uncertainty)" : "");
     for (std::size_t f = 0; f < all_realised_flags.size(); ++f) {
         const RealisedFlag flag = all_realised_flags[f];
         out += fmt::format("\n{} (predicted by the {} mode)\n  {:<10} {:>9} {:>9} {:>8} {:>8} {:>10} {:>10} {:>6}\n",

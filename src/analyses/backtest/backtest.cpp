@@ -188,7 +188,7 @@ std::optional<std::string> unusable(BacktestModel model, const Calibration& c) {
 }
 
 std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestModel model,
-                                              const Calibration& c) {
+                                              const Calibration& c, bool parameter_uncertainty) {
     if (unusable(model, c)) return std::nullopt;
     Scenario s = book;
     const std::size_t d = c.asset_count();
@@ -197,6 +197,9 @@ std::optional<Scenario> with_calibrated_model(const Scenario& book, BacktestMode
     s.regimes = {};
     s.garch = {};
     s.fhs = {};
+    // The regime model has a volatility per regime: none to draw (refused by the scenario too).
+    s.uncertainty = {};
+    if (parameter_uncertainty && model != BacktestModel::regime) s.uncertainty.returns = c.uncertainty_returns;
     s.simulation.dof = 0.0;
     s.simulation.model = PriceModel::gaussian;
     s.correlation_repaired = false;
@@ -346,7 +349,7 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
         for (const BacktestModel model : options.models) {
             const Calibration& c = model == BacktestModel::ewma ? *calibration.ewma : *calibration.sample;
             std::optional<std::array<double, mode_count>> predicted;
-            if (const auto scenario = with_calibrated_model(reopened, model, c)) {
+            if (const auto scenario = with_calibrated_model(reopened, model, c, options.parameter_uncertainty)) {
                 RunOptions run;
                 run.paths = options.paths;
                 run.threads = options.threads;
