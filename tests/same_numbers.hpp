@@ -1,9 +1,11 @@
 #pragma once
 // Exact equality of two runs' statistics, number by number: for the tests that a result does
-// not depend on the thread count, on stops and resumes, or on how samples were merged.
+// not depend on the thread count, on stops and resumes, or on how samples were merged; and
+// agreement within confidence intervals of two runs of the same law.
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstddef>
 
 #include "marginsim/summary.hpp"
@@ -44,6 +46,19 @@ inline void require_same(const Report& a, const Report& b) {
     for (std::size_t m = 0; m < mode_count; ++m) require_same(a.modes[m].summary, b.modes[m].summary);
     REQUIRE(a.p_cross_loss_exceeds_isolated.estimate == b.p_cross_loss_exceeds_isolated.estimate);
     REQUIRE(a.contagion_probability.estimate == b.contagion_probability.estimate);
+}
+
+// Two runs of the same law drawn from other random numbers (or with weights): every mode's
+// P(liquidation) agrees within twice the two 95% half-widths combined (1e-5 for a rounding 0).
+inline void check_probabilities_agree(const Report& a, const Report& b) {
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const Proportion x = a.modes[m].summary.liquidation_probability;
+        const Proportion y = b.modes[m].summary.liquidation_probability;
+        INFO("mode " << m << ": " << x.estimate << " vs " << y.estimate);
+        CHECK(x.estimate > 0.0);
+        const double half = std::hypot(x.ci95.hi - x.ci95.lo, y.ci95.hi - y.ci95.lo) / 2.0;
+        CHECK(std::abs(x.estimate - y.estimate) < 2.0 * half + 1e-5);
+    }
 }
 
 }  // namespace marginsim::testing

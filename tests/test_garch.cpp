@@ -281,13 +281,7 @@ TEST_CASE("garch with importance sampling agrees with plain sampling") {
     const Report plain = simulate(s, RunOptions{100000, 9, 2});
     s.simulation.importance_sampling = ImportanceSampling::selloff;
     const Report weighted = simulate(s, RunOptions{100000, 9, 2});
-    for (std::size_t m = 0; m < mode_count; ++m) {
-        const Proportion a = plain.modes[m].summary.liquidation_probability;
-        const Proportion b = weighted.modes[m].summary.liquidation_probability;
-        INFO("mode " << m << ": " << a.estimate << " vs " << b.estimate);
-        const double half = std::hypot(a.ci95.hi - a.ci95.lo, b.ci95.hi - b.ci95.lo) / 2.0;
-        CHECK(std::abs(a.estimate - b.estimate) < 2.0 * half + 1e-5);
-    }
+    marginsim::testing::check_probabilities_agree(plain, weighted);
 }
 
 namespace {

@@ -75,37 +75,38 @@ double chi_square_expectation(double dof, F f) {
     return sum * h;
 }
 
-double half_width(const Proportion& p) { return (p.ci95.hi - p.ci95.lo) / 2.0; }
-
 }  // namespace
 
 TEST_CASE("uncertainty: each path's variance factor W_ii / nu has mean 1 and variance 2 / nu and correlation "
           "rho^2 across assets under gaussian and garch") {
-    const double nu = 7.5;  // non-integer: Bartlett's chi-squares of 7.5, 6.5 and 5.5 dof
     const std::vector<double> rho2 = {0.64, 0.25, 0.09};  // BTC-ETH, BTC-SOL, ETH-SOL
-    Scenario gaussian = three_assets(nu);
-    Scenario garch = gaussian;
-    garch.simulation.model = PriceModel::garch;
-    garch.garch.assets.assign(3, GarchParameters{1e-5, 0.1, 0.85});
-    for (const Scenario* s : {&gaussian, &garch}) {
-        INFO("model " << to_string(s->simulation.model));
-        const auto w = variance_factors(*s, 25);
-        const double n = static_cast<double>(w[0].size());
-        for (std::size_t i = 0; i < 3; ++i) {
-            INFO("asset " << i);
-            // Var(chi^2_nu / nu) = 2 / nu; its sample mean's sd sqrt(2 / nu / n); the sample
-            // variance's sd about sqrt((m4 - var^2) / n), m4 of chi^2_nu / nu = 12 (nu + 4) / nu^3
-            // + 3 var^2 (cumulants), so sd = var sqrt((2 + 12 / nu) / n).
-            const double var = 2.0 / nu;
-            CHECK(std::abs(sample_moments::mean(w[i]) - 1.0) < 4.0 * std::sqrt(var / n));
-            CHECK(std::abs(sample_moments::central_moment(w[i], 2) - var) < 4.0 * var * std::sqrt((2.0 + 12.0 / nu) / n));
+    // The least the scenario takes (Bartlett's chi-squares of 4, 3 and 2 dof), and a non-integer.
+    for (const double nu : {4.0, 7.5}) {
+        INFO("nu " << nu);
+        Scenario gaussian = three_assets(nu);
+        Scenario garch = gaussian;
+        garch.simulation.model = PriceModel::garch;
+        garch.garch.assets.assign(3, GarchParameters{1e-5, 0.1, 0.85});
+        for (const Scenario* s : {&gaussian, &garch}) {
+            INFO("model " << to_string(s->simulation.model));
+            const auto w = variance_factors(*s, 25);
+            const double n = static_cast<double>(w[0].size());
+            for (std::size_t i = 0; i < 3; ++i) {
+                INFO("asset " << i);
+                // Var(chi^2_nu / nu) = 2 / nu; its sample mean's sd sqrt(2 / nu / n); the sample
+                // variance's sd about sqrt((m4 - var^2) / n), m4 of chi^2_nu / nu = 12 (nu + 4) / nu^3
+                // + 3 var^2 (cumulants), so sd = var sqrt((2 + 12 / nu) / n).
+                const double var = 2.0 / nu;
+                CHECK(std::abs(sample_moments::mean(w[i]) - 1.0) < 4.0 * std::sqrt(var / n));
+                CHECK(std::abs(sample_moments::central_moment(w[i], 2) - var) < 4.0 * var * std::sqrt((2.0 + 12.0 / nu) / n));
+            }
+            // Cov(W_ii, W_jj) = 2 nu rho_ij^2: correlation rho^2. The sample correlation's sd is at
+            // most about 2 / sqrt(n) for these skewed variables.
+            CHECK(std::abs(sample_moments::correlation(w[0], w[1]) - rho2[0]) < 8.0 / std::sqrt(n));
+            CHECK(std::abs(sample_moments::correlation(w[0], w[2]) - rho2[1]) < 8.0 / std::sqrt(n));
+            CHECK(std::abs(sample_moments::correlation(w[1], w[2]) - rho2[2]) < 8.0 / std::sqrt(n));
+            CHECK(sample_moments::correlation(w[0], w[1]) > sample_moments::correlation(w[0], w[2]) + 0.2);
         }
-        // Cov(W_ii, W_jj) = 2 nu rho_ij^2: correlation rho^2. The sample correlation's sd is at
-        // most about 2 / sqrt(n) for these skewed variables.
-        CHECK(std::abs(sample_moments::correlation(w[0], w[1]) - rho2[0]) < 8.0 / std::sqrt(n));
-        CHECK(std::abs(sample_moments::correlation(w[0], w[2]) - rho2[1]) < 8.0 / std::sqrt(n));
-        CHECK(std::abs(sample_moments::correlation(w[1], w[2]) - rho2[2]) < 8.0 / std::sqrt(n));
-        CHECK(sample_moments::correlation(w[0], w[1]) > sample_moments::correlation(w[0], w[2]) + 0.2);
     }
 }
 
@@ -160,13 +161,7 @@ TEST_CASE("uncertainty: with nu huge every model is the one without it (student_
         u.uncertainty.returns = 1e9;
         const Report plain = simulate(*s, RunOptions{60000, 3, 2});
         const Report uncertain = simulate(u, RunOptions{60000, 3, 2});
-        for (std::size_t m = 0; m < mode_count; ++m) {
-            const Proportion a = plain.modes[m].summary.liquidation_probability;
-            const Proportion b = uncertain.modes[m].summary.liquidation_probability;
-            INFO("mode " << m << ": " << a.estimate << " vs " << b.estimate);
-            CHECK(a.estimate > 0.0);
-            CHECK(std::abs(a.estimate - b.estimate) < 2.0 * std::hypot(half_width(a), half_width(b)) + 1e-5);
-        }
+        marginsim::testing::check_probabilities_agree(plain, uncertain);
     }
 }
 
@@ -190,11 +185,11 @@ TEST_CASE("uncertainty: the table is read and checked and reported and in the ch
     CHECK(scenario_content_hash(s) != scenario_content_hash(parse_scenario(base, "case.toml")));
 
     CHECK(error_of(base + "[uncertainty]\nreturns = 1.5\n") ==
-          "case.toml:26:11: uncertainty.returns: out of range: found 1.5 (expected a number of daily returns >= 2 (2, "
-          "and at least the number of assets))");
+          "case.toml:26:11: uncertainty.returns: out of range: found 1.5 (expected a number of daily returns >= 3 (the "
+          "number of assets + 1))");
     CHECK(error_of(base + "[uncertainty]\n") ==
-          "case.toml:25:1: uncertainty.returns: missing required key (expected a number of daily returns >= 2 (2, and "
-          "at least the number of assets))");
+          "case.toml:25:1: uncertainty.returns: missing required key (expected a number of daily returns >= 3 (the "
+          "number of assets + 1))");
     CHECK(error_of(base + "[uncertainty]\nreturns = 90\nvolatility = 0.1\n") ==
           "case.toml:27:1: uncertainty.volatility: unknown key (expected one of returns)");
     const std::string regime = marginsim::testing::edited(
@@ -284,11 +279,5 @@ TEST_CASE("uncertainty: importance sampling agrees with plain sampling") {
     const Report plain = simulate(s, RunOptions{100000, 9, 2});
     s.simulation.importance_sampling = ImportanceSampling::selloff;
     const Report weighted = simulate(s, RunOptions{100000, 9, 2});
-    for (std::size_t m = 0; m < mode_count; ++m) {
-        const Proportion a = plain.modes[m].summary.liquidation_probability;
-        const Proportion b = weighted.modes[m].summary.liquidation_probability;
-        INFO("mode " << m << ": " << a.estimate << " vs " << b.estimate);
-        CHECK(a.estimate > 0.0);
-        CHECK(std::abs(a.estimate - b.estimate) < 2.0 * std::hypot(half_width(a), half_width(b)) + 1e-5);
-    }
+    marginsim::testing::check_probabilities_agree(plain, weighted);
 }

@@ -254,7 +254,7 @@ struct Calibration {
     // volatilities' standard errors: a variance estimated from n returns of excess kurtosis g2
     // has relative variance (2 + g2) / n, that of chi^2_nu / nu at nu = 2 n / (2 + g2); the
     // smallest over the assets (g2 taken as at least -1), and at least what the scenario takes
-    // (2, and the number of assets).
+    // (the number of assets + 1).
     double uncertainty_returns = 0.0;
     std::vector<Estimate> correlation;    // row-major, asset_count()^2
     std::optional<DofEstimate> dof;       // absent when the correlation matrix is singular

@@ -373,7 +373,7 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
 
 // [uncertainty]: returns = nu, the number of daily returns the volatilities were estimated from.
 // The Wishart draw (Bartlett) takes chi-squares of nu, nu - 1, ..., nu - n + 1 degrees of
-// freedom: nu must exceed n - 1; at least n keeps each of them >= 1.
+// freedom, each at least 2 (the engine's chi-square sampler): nu >= n + 1.
 ParameterUncertainty read_uncertainty(const TableReader& root, const Scenario& scenario) {
     const auto table = root.table("uncertainty", "a table [uncertainty]");
     if (!table) return {};
@@ -384,9 +384,8 @@ ParameterUncertainty read_uncertainty(const TableReader& root, const Scenario& s
             "[uncertainty] draws one volatility per asset and path, but the regime model has one per regime",
             "no [uncertainty] table with model = \"regime\", or another model");
     }
-    const double fewest = std::max(2.0, static_cast<double>(scenario.asset_count()));
-    const std::string expected =
-        fmt::format("a number of daily returns >= {} (2, and at least the number of assets)", fewest);
+    const double fewest = static_cast<double>(scenario.asset_count()) + 1.0;
+    const std::string expected = fmt::format("a number of daily returns >= {} (the number of assets + 1)", fewest);
     ParameterUncertainty uncertainty;
     uncertainty.returns = table->required_number("returns", expected, [&](double v) { return v >= fewest; });
     return uncertainty;

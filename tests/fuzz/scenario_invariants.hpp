@@ -157,9 +157,9 @@ inline std::string check_model_tables(const Scenario& s) {
             if (state.jumps && !s.simulation.jumps) return "regime jumps without jumps on";
         }
     }
-    // [uncertainty]: Bartlett's chi-squares of returns - c degrees of freedom, c < n, all >= 1.
+    // [uncertainty]: Bartlett's chi-squares of returns - c degrees of freedom, c < n, all >= 2.
     if (s.uncertainty.on()) {
-        if (!(std::isfinite(s.uncertainty.returns) && s.uncertainty.returns >= std::max(2.0, static_cast<double>(n))))
+        if (!(std::isfinite(s.uncertainty.returns) && s.uncertainty.returns >= static_cast<double>(n) + 1.0))
             return "uncertainty returns";
         if (s.simulation.model == PriceModel::regime) return "uncertainty under the regime model";
     }
