@@ -42,6 +42,18 @@ struct DetailedRun {
 // progress, stop, resume; a stopped run's details cover its completed paths).
 DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options = {}, const RunControl& control = {});
 
+// simulate() plus every path's loss per mode, for callers that compute their own statistics
+// (the Python module's Result.losses): in path order, doubles as the statistics use them, NaN for
+// a path left out as overflowed; with the likelihood ratios of an importance-sampled run (else
+// empty). Its Report is simulate()'s for the same scenario, seed and paths.
+struct RunWithLosses {
+    Report report;
+    std::array<std::vector<double>, mode_count> losses;
+    std::vector<double> weights;
+};
+RunWithLosses run_with_losses(const Scenario& scenario, const RunOptions& options = {},
+                              const RunControl& control = {});
+
 // Probability of a first liquidation by each monitoring step (k = 0..steps) of a mode (the
 // weighted estimate for importance-sampled runs).
 std::vector<double> liquidation_probability_by_step(const ModeDetail& detail, std::uint64_t paths);

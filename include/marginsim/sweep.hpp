@@ -10,6 +10,7 @@
 // monitorings, whose crossover is the grid's bracket).
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -112,6 +113,8 @@ struct SweepOptions {
     // report says what it needed); the bisection runs on those paths too.
     RunOptions run;
     int bisection_steps = 8;  // halvings of the grid interval that brackets the crossover
+    // Read before each block of each run: once true, the sweep throws RunInterrupted.
+    const std::atomic<bool>* stop = nullptr;
 };
 
 struct SweepResult {

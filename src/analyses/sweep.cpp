@@ -221,8 +221,13 @@ void check_value(const Scenario& scenario, const SweepSpec& spec, double value) 
 
 // ---------------------------------------------------------------- running
 
-SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double value, const RunOptions& options) {
-    DetailedRun run = run_detailed(scenario_at(scenario, spec, value), options);
+// A stopped point has no report worth keeping: the sweep ends with RunInterrupted.
+SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double value, const RunOptions& options,
+                    const std::atomic<bool>* stop) {
+    RunControl control;
+    control.stop = stop;
+    DetailedRun run = run_detailed(scenario_at(scenario, spec, value), options, control);
+    if (run.report.partial) throw RunInterrupted();
     SweepPoint point;
     point.value = value;
     point.report = std::move(run.report);
@@ -414,7 +419,7 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec, const Swe
     RunOptions run = options.run;
     const auto run_point = [&](double value) {
         if (progress) progress(done, planned, value);
-        SweepPoint point = evaluate(scenario, spec, value, run);
+        SweepPoint point = evaluate(scenario, spec, value, run, options.stop);
         ++done;
         return point;
     };

@@ -67,6 +67,15 @@ DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options, co
     return run;
 }
 
+RunWithLosses run_with_losses(const Scenario& scenario, const RunOptions& options, const RunControl& control) {
+    RunWithLosses run;
+    run.report = detail::run_report(scenario, options, control, [&](const Scenario&, const BlockStats& total) {
+        for (std::size_t m = 0; m < mode_count; ++m) run.losses[m] = total.modes[m].loss;
+        if (total.weighted) run.weights = total.weight;
+    });
+    return run;
+}
+
 std::vector<double> liquidation_probability_by_step(const ModeDetail& detail, std::uint64_t paths) {
     std::vector<double> out;
     if (!detail.liquidated_weight_by_step.empty()) {
