@@ -2,7 +2,8 @@
 # builds and runs the consumer project (this folder) against it, as a library user would.
 # Variables (-D): BUILD_DIR (marginsim's build tree), WORK_DIR (emptied first), SOURCE_DIR
 # (marginsim's source tree), GENERATOR, CXX_COMPILER, CXX_FLAGS (e.g. the sanitizers the
-# library was built with), BUILD_TYPE, COMPILER_LAUNCHER (optional).
+# library was built with), BUILD_TYPE, COMPILER_LAUNCHER (optional), PYTHON and PYTHON_PACKAGES
+# (optional: the interpreter the Python module was built for and where the package installs).
 foreach(var IN ITEMS BUILD_DIR WORK_DIR SOURCE_DIR GENERATOR CXX_COMPILER)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "run_consumer.cmake: -D${var}=... is required")
@@ -32,3 +33,14 @@ endif()
 run("configure" ${CMAKE_COMMAND} ${configure_args})
 run("build" ${CMAKE_COMMAND} --build ${consumer_build})
 run("run" ${consumer_build}/consumer ${SOURCE_DIR}/configs/seed_example.toml)
+
+# PYTHON and PYTHON_PACKAGES (optional, when the Python module was built): the installed package imports from the
+# prefix alone and runs the seed book, its default price history the installed one.
+if(PYTHON)
+  set(ENV{PYTHONPATH} ${prefix}/${PYTHON_PACKAGES})
+  run("python import" ${PYTHON} -c "import marginsim as ms, os; \
+assert ms.__file__.startswith('${prefix}'), ms.__file__; \
+assert ms._bundled_history() == '${prefix}/share/marginsim/binance_daily', ms._bundled_history(); \
+r = ms.run(ms.Scenario.load('${SOURCE_DIR}/configs/seed_example.toml'), paths=2000); \
+assert r.report['simulation']['paths'] == 2000")
+endif()
