@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -652,4 +653,31 @@ TEST_CASE("marginsim sweep names the option given in every error about its value
     const CliResult leverage = dir.run("sweep " + file + " --leverage 1,0");
     CHECK(leverage.code == 2);
     CHECK_THAT(leverage.err, Catch::StartsWith("error: --leverage: value 0:"));
+}
+
+TEST_CASE("a sweep whose stop flag is set ends with RunInterrupted and no result") {
+    const Scenario s = ScenarioBuilder(3000, 2, 4, 5000)
+                           .asset("BTC", 60000, 0.6)
+                           .asset("ETH", 3000, 0.8)
+                           .position("BTC", Side::long_side, 1000, 10, MarginMode::isolated)
+                           .position("ETH", Side::short_side, 1000, 8)
+                           .build();
+    SweepSpec spec;
+    spec.values = {0.2, 0.5, 0.8};
+    std::atomic<bool> stop{true};
+    SweepOptions options;
+    options.stop = &stop;
+    CHECK_THROWS_AS(run_sweep(s, spec, options), RunInterrupted);
+    // Set after the first point: the next point stops at its first block.
+    stop = false;
+    std::size_t runs = 0;
+    CHECK_THROWS_AS(run_sweep(s, spec, options,
+                              [&](std::size_t done, std::size_t, double) {
+                                  runs = done + 1;
+                                  if (done == 1) stop = true;
+                              }),
+                    RunInterrupted);
+    CHECK(runs == 2);
+    stop = false;
+    CHECK(run_sweep(s, spec, options).points.size() == 3);
 }

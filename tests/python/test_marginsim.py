@@ -275,6 +275,14 @@ class Threads(unittest.TestCase):
         self.assertLess(time.monotonic() - start, 5.0)
         # The module works on after it.
         self.assertEqual(ms.run(sc, paths=1000, seed=1).report["simulation"]["paths"], 1000)
+        # A sweep stops within its current point.
+        timer = threading.Timer(0.3, _thread.interrupt_main)
+        timer.start()
+        start = time.monotonic()
+        with self.assertRaises(KeyboardInterrupt):
+            ms.sweep(sc, "correlation", [0.3, 0.6, 0.9], paths=2_000_000, seed=1)
+        timer.join()
+        self.assertLess(time.monotonic() - start, 5.0)
 
 
 class Documentation(unittest.TestCase):
