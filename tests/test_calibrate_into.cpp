@@ -266,6 +266,24 @@ TEST_CASE("calibrate --into --model jump calibrates a book's [jumps] and keeps i
     // The book's model, jump, is what a second run without --model calibrates: nothing changes.
     REQUIRE(calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "").code == 0);
     CHECK(read_all(dir.path() / "book.toml") == updated);
+
+    // Written inline in [jumps] instead, the idiosyncratic jumps are kept too, as written.
+    const std::string original = read_all(source_dir / "configs" / "seed_example_jump.toml");
+    const std::size_t jumps_header = original.find("\n[jumps]\n");
+    REQUIRE(jumps_header != std::string::npos);
+    const std::string inline_line = "idiosyncratic = { SOL = { intensity = 2.0, mean = -0.08, vol = 0.05 } }  # SOL's own\n";
+    std::string inline_book = original;
+    inline_book.insert(jumps_header + std::string("\n[jumps]\n").size(), inline_line);
+    std::ofstream(dir.path() / "book.toml") << inline_book;
+    REQUIRE(parse_scenario(inline_book, (source_dir / "configs" / "book.toml").string()).jumps.idiosyncratic_intensity[2] == 2.0);
+    const CliResult inline_ok = calibrate_into(dir.path(), {"BTC", "ETH", "SOL"}, "--model jump");
+    INFO(inline_ok.err);
+    REQUIRE(inline_ok.code == 0);
+    CHECK(read_all(dir.path() / "book.toml").find(inline_line) != std::string::npos);
+    const Scenario inline_after = load_scenario(dir.path() / "book.toml", seed_tiers());
+    CHECK(inline_after.jumps.idiosyncratic_intensity[2] == 2.0);
+    CHECK(inline_after.jumps.idiosyncratic[2].vol == 0.05);
+    CHECK(inline_after.jumps.intensity == book.jumps.intensity);
 }
 
 TEST_CASE("calibrate --into refuses a model table whose subtables lie apart, and leaves the file untouched",

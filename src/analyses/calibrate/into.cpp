@@ -118,6 +118,21 @@ std::optional<std::pair<std::size_t, std::size_t>> table_lines(const toml::table
     return std::pair{first, last + 1};
 }
 
+// The lines of an inline `idiosyncratic = { ... }` of [jumps] that lie within `range` (the lines
+// the calibrated [jumps] replaces): not calibrated, they go on after it as they were written.
+std::string inline_idiosyncratic(const toml::table& root, const Lines& lines,
+                                 std::pair<std::size_t, std::size_t> range) {
+    const toml::node* idiosyncratic = root["jumps"]["idiosyncratic"].node();
+    const toml::table* table = idiosyncratic != nullptr ? idiosyncratic->as_table() : nullptr;
+    if (table == nullptr || !table->is_inline()) return {};
+    const std::size_t first = line_of(*idiosyncratic), last = last_line(*idiosyncratic);
+    if (first < range.first || last >= range.second) return {};
+    std::string out;
+    for (std::size_t line = first; line <= last; ++line) out += lines.text[line];
+    if (!out.empty() && out.back() != '\n') out += '\n';
+    return out;
+}
+
 [[noreturn]] void cannot_splice(const std::string& source, std::size_t line, std::string_view key) {
     throw InputError(source, static_cast<int>(line + 1), 0, std::string(key),
                      "cannot be updated in place: not a `key = value` line of its own",
@@ -312,7 +327,8 @@ CalibratedInto calibrate_into(std::string_view scenario_text, const std::string&
     }
     for (const auto& [name, text] : tables) {
         if (const auto where = table_lines(root, name, scenario_source, jump_model && name == "jumps")) {
-            splices.push_back({where->first, where->second, text});
+            const std::string kept = jump_model && name == "jumps" ? inline_idiosyncratic(root, lines, *where) : "";
+            splices.push_back({where->first, where->second, text + kept});
             if (text.empty()) result.removed.push_back("[" + name + "]");
         } else if (root.contains(name)) {
             throw InputError(scenario_source, static_cast<int>(line_of(*root.get(name)) + 1), 0, name,
