@@ -3,6 +3,7 @@
 // Past load_scenario() every value is trusted: later stages only assert.
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -214,6 +215,11 @@ struct Fhs {
 struct ParameterUncertainty {
     double returns = 0.0;  // nu; 0 = off: the volatilities are taken as known
     bool on() const noexcept { return returns > 0.0; }
+    // sqrt(2 / nu): each drawn variance's standard deviation relative to the scenario's.
+    double variance_relative_sd() const noexcept { return std::sqrt(2.0 / returns); }
+    // The least nu for `assets` assets: Bartlett's chi-squares of nu, nu - 1, ..., nu - n + 1
+    // degrees of freedom must each have at least 2 (the engine's chi-square sampler).
+    static double fewest_returns(std::size_t assets) noexcept { return static_cast<double>(assets) + 1.0; }
 };
 
 struct Scenario {

@@ -151,7 +151,8 @@ std::string summary(const Calibration& c) {
                            c.excess_kurtosis[i]);
     }
     out += fmt::format("  as [uncertainty] returns = {:.1f}: each variance uncertain by {:.1f}% (one sd) at most\n",
-                       c.uncertainty_returns, 100.0 * std::sqrt(2.0 / c.uncertainty_returns));
+                       c.uncertainty_returns,
+                       100.0 * ParameterUncertainty{c.uncertainty_returns}.variance_relative_sd());
     if (c.asset_count() > 1) {
         out += "\ncorrelation (std error)\n  " + std::string(10, ' ');
         for (const SeriesInfo& s : data.series) out += fmt::format(" {:>17}", s.symbol);

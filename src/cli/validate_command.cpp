@@ -105,7 +105,7 @@ void print_simulation(const Scenario& scenario) {
     if (const ParameterUncertainty& u = scenario.uncertainty; u.on())
         fmt::print("  uncertainty    volatilities drawn per path as estimated from {} daily returns: each variance "
                    "vol^2 W_ii / {}, W ~ Wishart(correlation, {}) (relative sd {:.3g})\n",
-                   u.returns, u.returns, u.returns, std::sqrt(2.0 / u.returns));
+                   u.returns, u.returns, u.returns, u.variance_relative_sd());
     fmt::print("  threads        {}{}\n", sim.threads, sim.threads == 0 ? " (all cores)" : "");
 }
 

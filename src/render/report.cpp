@@ -253,7 +253,7 @@ Json simulation_json(const SimulationInfo& info) {
     if (info.model == PriceModel::fhs) out["fhs"] = fhs_json(info);
     if (info.uncertainty.on())
         out["parameter_uncertainty"] = {{"returns", info.uncertainty.returns},
-                                        {"variance_relative_sd", std::sqrt(2.0 / info.uncertainty.returns)}};
+                                        {"variance_relative_sd", info.uncertainty.variance_relative_sd()}};
     out["horizon_days"] = info.horizon_days;
     out["steps_per_day"] = info.steps_per_day;
     out["monitoring"] = to_string(info.monitoring);
@@ -323,7 +323,7 @@ std::string garch_parameters(const SimulationInfo& info) {
 // "volatilities uncertain, as if estimated from 60 daily returns: variance sd 18%".
 std::string uncertainty_parameters(const ParameterUncertainty& uncertainty) {
     return fmt::format("volatilities uncertain, as if estimated from {:g} daily returns: variance sd {:.0f}%",
-                       uncertainty.returns, 100.0 * std::sqrt(2.0 / uncertainty.returns));
+                       uncertainty.returns, 100.0 * uncertainty.variance_relative_sd());
 }
 
 }  // namespace

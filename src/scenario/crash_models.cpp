@@ -371,9 +371,8 @@ void read_model_tables(const TableReader& root, Scenario& scenario) {
     if (model == PriceModel::fhs) scenario.fhs = read_fhs(root, *root.table("fhs", ""), scenario);
 }
 
-// [uncertainty]: returns = nu, the number of daily returns the volatilities were estimated from.
-// The Wishart draw (Bartlett) takes chi-squares of nu, nu - 1, ..., nu - n + 1 degrees of
-// freedom, each at least 2 (the engine's chi-square sampler): nu >= n + 1.
+// [uncertainty]: returns = nu, the number of daily returns the volatilities were estimated from,
+// at least ParameterUncertainty::fewest_returns.
 ParameterUncertainty read_uncertainty(const TableReader& root, const Scenario& scenario) {
     const auto table = root.table("uncertainty", "a table [uncertainty]");
     if (!table) return {};
@@ -384,7 +383,7 @@ ParameterUncertainty read_uncertainty(const TableReader& root, const Scenario& s
             "[uncertainty] draws one volatility per asset and path, but the regime model has one per regime",
             "no [uncertainty] table with model = \"regime\", or another model");
     }
-    const double fewest = static_cast<double>(scenario.asset_count()) + 1.0;
+    const double fewest = ParameterUncertainty::fewest_returns(scenario.asset_count());
     const std::string expected = fmt::format("a number of daily returns >= {} (the number of assets + 1)", fewest);
     ParameterUncertainty uncertainty;
     uncertainty.returns = table->required_number("returns", expected, [&](double v) { return v >= fewest; });

@@ -462,7 +462,7 @@ namespace {
 double uncertainty_returns(double effective_returns, const std::vector<double>& excess_kurtosis) {
     double fewest = std::numeric_limits<double>::infinity();
     for (const double g2 : excess_kurtosis) fewest = std::min(fewest, 2.0 * effective_returns / (2.0 + std::max(g2, -1.0)));
-    return std::max(fewest, static_cast<double>(excess_kurtosis.size()) + 1.0);
+    return std::max(fewest, ParameterUncertainty::fewest_returns(excess_kurtosis.size()));
 }
 
 }  // namespace

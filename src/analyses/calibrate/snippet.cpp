@@ -408,7 +408,7 @@ void write_uncertainty(std::string& out, const Calibration& c) {
         "# [uncertainty]\n"
         "# returns = {}\n",
         c.effective_returns, c.method == CovarianceMethod::ewma ? "effective " : "", c.data.series[widest].symbol,
-        std::sqrt(2.0 / c.uncertainty_returns), fixed(c.uncertainty_returns, 1));
+        ParameterUncertainty{c.uncertainty_returns}.variance_relative_sd(), fixed(c.uncertainty_returns, 1));
 }
 
 // The close that most likely went wrong in asset i: of the two closes of its largest daily
