@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -167,44 +168,46 @@ BlockStats stats_of(const CheckpointCounts& counts) {
 
 namespace {
 
-// The blocks of a checkpoint back into the run: marked done, their funding and samples in
-// place. Returns their merged counts.
-BlockStats restore(const RunCheckpoint& checkpoint, std::uint64_t paths, std::vector<std::uint8_t>& done,
-                   std::vector<std::array<double, mode_count>>& funding, RunSamples& samples) {
+// The blocks of a checkpoint back into the share of the run: marked done, their funding and
+// samples in place. Returns their merged counts.
+BlockStats restore(const RunCheckpoint& checkpoint, std::uint64_t paths, BlockShare share, std::vector<std::uint8_t>& done,
+                   std::vector<BlockFunding>& funding, RunSamples& samples) {
     if (checkpoint.key.paths != paths || checkpoint.key.block_size != block_size)
         throw std::invalid_argument("simulate: the checkpoint to resume belongs to another run");
     std::uint64_t offset = 0;
     for (std::size_t i = 0; i < checkpoint.blocks.size(); ++i) {
         const std::uint64_t b = checkpoint.blocks[i];
+        if (b < share.first || b >= share.last)
+            throw std::invalid_argument("simulate: the checkpoint's blocks lie outside this rank's share of the run");
         const std::uint64_t n = paths_in(b, paths);
-        done[b] = 1;
-        funding[b] = checkpoint.funding[i];
+        const std::uint64_t local = b - share.first;
+        done[local] = 1;
+        funding[local] = checkpoint.funding[i];
+        const auto to = static_cast<std::ptrdiff_t>(local * block_size);
+        const auto from = static_cast<std::ptrdiff_t>(offset);
+        const auto count = static_cast<std::ptrdiff_t>(n);
         for (std::size_t m = 0; m < mode_count; ++m) {
-            const auto from = static_cast<std::ptrdiff_t>(offset);
-            const auto count = static_cast<std::ptrdiff_t>(n);
             std::copy(checkpoint.loss[m].begin() + from, checkpoint.loss[m].begin() + from + count,
-                      samples.loss(m).begin() + static_cast<std::ptrdiff_t>(b * block_size));
+                      samples.loss(m).begin() + to);
             std::copy(checkpoint.drawdown[m].begin() + from, checkpoint.drawdown[m].begin() + from + count,
-                      samples.drawdown(m).begin() + static_cast<std::ptrdiff_t>(b * block_size));
+                      samples.drawdown(m).begin() + to);
         }
-        if (!checkpoint.weight.empty()) {
-            const auto from = checkpoint.weight.begin() + static_cast<std::ptrdiff_t>(offset);
-            std::copy(from, from + static_cast<std::ptrdiff_t>(n),
-                      samples.weight().begin() + static_cast<std::ptrdiff_t>(b * block_size));
-        }
+        if (!checkpoint.weight.empty())
+            std::copy(checkpoint.weight.begin() + from, checkpoint.weight.begin() + from + count,
+                      samples.weight().begin() + to);
         offset += n;
     }
     return stats_of(checkpoint.counts);
 }
 
-// The entries of the done blocks moved to the front, in block order, the rest dropped.
+// The entries of the share's done blocks moved to the front, in block order, the rest dropped.
 template <class T>
-void keep_done(std::vector<T>& values, const std::vector<std::uint8_t>& done, std::uint64_t paths) {
+void keep_done(std::vector<T>& values, const std::vector<std::uint8_t>& done, std::uint64_t paths, BlockShare share) {
     std::size_t to = 0;
-    for (std::uint64_t b = 0; b < done.size(); ++b) {
-        if (!done[b]) continue;
-        const auto from = static_cast<std::ptrdiff_t>(b * block_size);
-        const auto n = static_cast<std::ptrdiff_t>(paths_in(b, paths));
+    for (std::uint64_t i = 0; i < done.size(); ++i) {
+        if (!done[i]) continue;
+        const auto from = static_cast<std::ptrdiff_t>(i * block_size);
+        const auto n = static_cast<std::ptrdiff_t>(paths_in(share.first + i, paths));
         if (static_cast<std::ptrdiff_t>(to) != from)  // to < from: a forward copy is safe
             std::copy(values.begin() + from, values.begin() + from + n, values.begin() + static_cast<std::ptrdiff_t>(to));
         to += static_cast<std::size_t>(n);
@@ -213,23 +216,23 @@ void keep_done(std::vector<T>& values, const std::vector<std::uint8_t>& done, st
 }
 
 // Moves the samples of the done blocks to the front, in block order, and drops the rest.
-void keep_done_samples(BlockStats& total, const std::vector<std::uint8_t>& done, std::uint64_t paths) {
-    if (!total.weight.empty()) keep_done(total.weight, done, paths);
+void keep_done_samples(BlockStats& total, const std::vector<std::uint8_t>& done, std::uint64_t paths, BlockShare share) {
+    if (!total.weight.empty()) keep_done(total.weight, done, paths, share);
     for (ModeSample& mode : total.modes) {
-        keep_done(mode.loss, done, paths);
-        keep_done(mode.drawdown, done, paths);
+        keep_done(mode.loss, done, paths, share);
+        keep_done(mode.drawdown, done, paths, share);
     }
 }
 
 }  // namespace
 
 RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint8_t>& done,
-                            const std::vector<std::array<double, mode_count>>& funding) {
+                            const std::vector<BlockFunding>& funding, std::uint64_t first_block) {
     RunCheckpoint checkpoint;
-    for (std::uint64_t b = 0; b < done.size(); ++b) {
-        if (!done[b]) continue;
-        checkpoint.blocks.push_back(b);
-        checkpoint.funding.push_back(funding[b]);
+    for (std::uint64_t i = 0; i < done.size(); ++i) {
+        if (!done[i]) continue;
+        checkpoint.blocks.push_back(first_block + i);
+        checkpoint.funding.push_back(funding[i]);
     }
     checkpoint.counts.paths = total.paths;
     checkpoint.counts.cross_loss_exceeds_isolated = total.cross_loss_exceeds_isolated;
@@ -250,24 +253,53 @@ RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint
     return checkpoint;
 }
 
-// The statistics of a whole run. Each block writes its losses and drawdowns into its slice of
-// the preallocated samples and adds its counts to its thread's tally (integer counts add in
-// any order); the only floating-point sums, funding, are kept per block and added in block
-// order. So the blocks may complete in any order, in one session or across a stop and a
-// resume, and still give the same numbers. Nothing grows with the path count but the samples.
-BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control) {
+BlockShare share_of(std::uint64_t block_count, int rank, int ranks) {
+    assert(ranks > 0 && rank >= 0 && rank < ranks);
+    const auto at = [&](int r) {
+        return static_cast<std::uint64_t>(static_cast<uint128_t>(block_count) * static_cast<unsigned>(r) /
+                                          static_cast<unsigned>(ranks));
+    };
+    return {at(rank), at(rank + 1)};
+}
+
+std::uint64_t block_count_of(std::uint64_t paths) {
+    return paths / block_size + (paths % block_size != 0 ? 1 : 0);  // cannot wrap near 2^64
+}
+
+std::uint64_t paths_of(BlockShare share, std::uint64_t paths) {
+    if (share.first == share.last) return 0;
+    return std::min(paths, share.last * block_size) - share.first * block_size;
+}
+
+std::array<ExactSum, mode_count> funding_sums(const std::vector<BlockFunding>& funding,
+                                              const std::vector<std::uint8_t>& done) {
+    std::array<ExactSum, mode_count> sums;
+    for (std::size_t i = 0; i < funding.size(); ++i)
+        if (i >= done.size() || done[i] != 0)
+            for (std::size_t m = 0; m < mode_count; ++m) sums[m].add(funding[i][m]);
+    return sums;
+}
+
+// The statistics of a share of a run (the whole run for one process). Each block writes its
+// losses and drawdowns into its slice of the preallocated samples and adds its counts to its
+// thread's tally (integer counts add in any order); the only floating-point sums, funding, are
+// kept per block and added exactly. So the blocks may complete in any order, in one session or
+// across a stop and a resume, on any number of ranks, and still give the same numbers. Nothing
+// grows with the path count but the samples (of the share's paths).
+ShareRun run_share(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control,
+                   BlockShare share) {
     const std::uint64_t paths = scenario.simulation.paths;
     const std::uint64_t seed = scenario.simulation.seed;
     const double balance = scenario.balance;
-    // Written so that it cannot wrap for path counts near 2^64.
-    const std::uint64_t block_count = paths / block_size + (paths % block_size != 0 ? 1 : 0);
-    RunSamples samples(paths);
+    const std::uint64_t share_paths = paths_of(share, paths);
+    RunSamples samples(share_paths);
     if (engine.weighted()) samples.allocate_weights();
-    std::vector<std::array<double, mode_count>> funding(block_count);
-    std::vector<std::uint8_t> done(block_count, 0);  // each entry written by its block's task only
-    BlockStats total =
-        control.resume ? restore(*control.resume, paths, done, funding, samples) : BlockStats{};
-    const std::uint64_t resumed = total.paths;
+    ShareRun run;
+    run.share = share;
+    run.funding.resize(share.last - share.first);
+    run.done.assign(share.last - share.first, 0);  // each entry written by its block's task only
+    if (control.resume) run.total = restore(*control.resume, paths, share, run.done, run.funding, samples);
+    const std::uint64_t resumed = run.total.paths;
     std::atomic<std::uint64_t> paths_done{resumed};
     const auto start = std::chrono::steady_clock::now();
     // Per thread, allocated once for the run: the block's paths and margin state, its tally.
@@ -285,45 +317,51 @@ BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int thread
     tbb::task_arena arena(threads);
     arena.execute([&] {
         tbb::parallel_for(
-            tbb::blocked_range<std::uint64_t>(0, block_count, 1),
+            tbb::blocked_range<std::uint64_t>(0, share.last - share.first, 1),
             [&](const tbb::blocked_range<std::uint64_t>& range) {
                 Workspace& work = workspaces.local();
-                for (std::uint64_t b = range.begin(); b != range.end(); ++b) {
-                    if (done[b] != 0) continue;  // restored from the checkpoint
+                for (std::uint64_t i = range.begin(); i != range.end(); ++i) {
+                    if (run.done[i] != 0) continue;  // restored from the checkpoint
                     if (control.stop != nullptr && control.stop->load(std::memory_order_relaxed)) continue;
+                    const std::uint64_t b = share.first + i;
                     const auto n = static_cast<std::size_t>(paths_in(b, paths));
                     engine.run_block(seed, b, n, work.paths, work.state);
                     BlockStats block = BlockStats::from_state(work.state, engine.book(), balance,
-                                                              weights_of(engine, work.paths), samples, b * block_size);
+                                                              weights_of(engine, work.paths), samples, i * block_size);
                     for (std::size_t m = 0; m < mode_count; ++m) {
-                        funding[b][m] = block.modes[m].funding_paid;
+                        run.funding[i][m] = block.modes[m].funding_paid;
                         block.modes[m].funding_paid = 0.0;
                     }
                     work.tally.merge(block);
-                    done[b] = 1;
+                    run.done[i] = 1;
                     const std::uint64_t now_done = paths_done.fetch_add(n, std::memory_order_relaxed) + n;
                     if (control.on_progress) {
                         const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-                        control.on_progress(RunProgress{now_done, paths, resumed, elapsed.count()});
+                        control.on_progress(RunProgress{now_done, share_paths, resumed, elapsed.count()});
                     }
                 }
             },
             tbb::simple_partitioner());
     });
-    for (const Workspace& work : workspaces) total.merge(work.tally);
-    total.bin_days = engine.book().tick_days();
-    total.ticks_per_step = engine.book().ticks_per_step();
-    for (std::uint64_t b = 0; b < block_count; ++b)  // block order: the same sums whatever the thread count
-        if (done[b] != 0)
-            for (std::size_t m = 0; m < mode_count; ++m) total.modes[m].funding_paid += funding[b][m];
-    samples.move_into(total.modes, total.weight);
-    total.weighted = engine.weighted();
-    if (total.paths == paths) return total;
+    for (const Workspace& work : workspaces) run.total.merge(work.tally);
+    run.total.bin_days = engine.book().tick_days();
+    run.total.ticks_per_step = engine.book().ticks_per_step();
+    run.funding_sum = funding_sums(run.funding, run.done);
+    for (std::size_t m = 0; m < mode_count; ++m) run.total.modes[m].funding_paid = run.funding_sum[m].value();
+    samples.move_into(run.total.modes, run.total.weight);
+    run.total.weighted = engine.weighted();
+    run.complete = run.total.paths == share_paths;
+    if (!run.complete) keep_done_samples(run.total, run.done, paths, share);
+    return run;
+}
 
-    keep_done_samples(total, done, paths);
-    if (total.paths == 0) throw RunInterrupted();
-    if (control.checkpoint != nullptr) *control.checkpoint = checkpoint_of(total, done, funding);
-    return total;
+BlockStats run_blocks(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control) {
+    const BlockShare whole{0, block_count_of(scenario.simulation.paths)};
+    ShareRun run = run_share(engine, scenario, threads, control, whole);
+    if (run.complete) return std::move(run.total);
+    if (run.total.paths == 0) throw RunInterrupted();
+    if (control.checkpoint != nullptr) *control.checkpoint = checkpoint_of(run.total, run.done, run.funding);
+    return std::move(run.total);
 }
 
 namespace {

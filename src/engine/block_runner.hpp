@@ -14,6 +14,7 @@
 #include "engine/block_stats.hpp"
 #include "engine/engine.hpp"
 #include "engine/margin_book.hpp"
+#include "numerics/exact_sum.hpp"
 #include "marginsim/checkpoint.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
@@ -25,6 +26,37 @@ namespace marginsim::detail {
 // The scenario with the options' paths and seed applied.
 Scenario with_options(const Scenario& scenario, const RunOptions& options);
 int resolve_threads(const Scenario& scenario, const RunOptions& options);
+
+// A block's funding per mode (summed over its paths in path order).
+using BlockFunding = std::array<double, mode_count>;
+
+// The blocks [first, last) of a run that one rank runs (all of them for one process).
+struct BlockShare {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+};
+std::uint64_t block_count_of(std::uint64_t paths);
+// Rank `rank` of `ranks`: contiguous shares in rank order, their sizes apart by one at most.
+BlockShare share_of(std::uint64_t block_count, int rank, int ranks);
+std::uint64_t paths_of(BlockShare share, std::uint64_t paths);
+
+// What a share of a run completed: its counts merged, the samples of its completed blocks in
+// block order, and per block of the share whether it completed and its funding.
+struct ShareRun {
+    BlockShare share;
+    BlockStats total;  // funding_paid: funding_sum's values
+    std::vector<std::uint8_t> done;
+    std::vector<BlockFunding> funding;
+    std::array<ExactSum, mode_count> funding_sum;  // over the completed blocks
+    bool complete = false;
+};
+// Runs the share's blocks (those not restored from control.resume, whose blocks must lie in
+// the share); stops when control.stop is set. Progress counts the share's paths.
+ShareRun run_share(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control,
+                   BlockShare share);
+// The funding of the blocks marked done (every block when `done` is shorter), summed exactly.
+std::array<ExactSum, mode_count> funding_sums(const std::vector<BlockFunding>& funding,
+                                              const std::vector<std::uint8_t>& done);
 
 // The completed blocks merged: counts, funding summed in block order, and the per-path
 // samples of the completed blocks in block order (not yet summarized). When the control's
@@ -39,10 +71,10 @@ inline std::span<const double> weights_of(const Engine& engine, const PathBlock&
 
 // The counts a checkpoint keeps, as the engine's statistics (no samples, no funding).
 BlockStats stats_of(const CheckpointCounts& counts);
-// The checkpoint of a stopped run's merged blocks: done[b] marks the blocks merged, funding[b]
-// their funding per mode (the key and elapsed time are left to finish_run).
+// The checkpoint of a stopped run's merged blocks: done[i] marks block first_block + i merged,
+// funding[i] its funding per mode (the key and elapsed time are left to finish_run).
 RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint8_t>& done,
-                            const std::vector<std::array<double, mode_count>>& funding);
+                            const std::vector<BlockFunding>& funding, std::uint64_t first_block = 0);
 
 // The report of a run's merged blocks (summarize() reorders their samples); when the run was
 // stopped, fills control.checkpoint's key (with the run's precision target) and the elapsed

@@ -11,32 +11,20 @@
 
 #include <fmt/format.h>
 
+#include "numerics/exact_sum.hpp"
+
 namespace marginsim {
 namespace {
-
-// Neumaier's compensated sum: exact enough for 10^8 terms of mixed sign.
-class CompensatedSum {
-public:
-    void add(double x) noexcept {
-        const double t = sum_ + x;
-        compensation_ += std::abs(sum_) >= std::abs(x) ? (sum_ - t) + x : (x - t) + sum_;
-        sum_ = t;
-    }
-    double value() const noexcept { return sum_ + compensation_; }
-
-private:
-    double sum_ = 0.0;
-    double compensation_ = 0.0;
-};
 
 template <class T>
 void append(std::vector<T>& to, const std::vector<T>& from) {
     to.insert(to.end(), from.begin(), from.end());
 }
 
+// Exact, so that any split of the sample (threads, MPI ranks) gives the same mean.
 template <class T>
 double mean_of(const std::vector<T>& values) {
-    CompensatedSum sum;
+    ExactSum sum;
     for (T v : values) sum.add(static_cast<double>(v));
     return sum.value() / static_cast<double>(values.size());
 }
@@ -382,7 +370,7 @@ LossSummary summarize_losses(std::vector<double>& losses) {
     LossSummary summary;
     const double n = static_cast<double>(losses.size());
     summary.mean = mean_of(losses);
-    CompensatedSum squares;
+    ExactSum squares;
     for (double x : losses) squares.add((x - summary.mean) * (x - summary.mean));
     summary.std = losses.size() > 1 ? std::sqrt(squares.value() / (n - 1.0)) : 0.0;
     // Only the tail from the lowest level's index up is needed, sorted: it is then exactly the
@@ -394,7 +382,7 @@ LossSummary summarize_losses(std::vector<double>& losses) {
     for (std::size_t l = 0; l < tail_levels.size(); ++l) {
         const std::size_t index = order_index(losses.size(), tail_levels[l]);
         summary.var[l] = losses[index];
-        CompensatedSum tail;
+        ExactSum tail;
         for (std::size_t k = index; k < losses.size(); ++k) tail.add(losses[k]);
         summary.es[l] = tail.value() / static_cast<double>(losses.size() - index);
     }
@@ -440,7 +428,7 @@ std::size_t weighted_order_index(const std::vector<std::pair<T, double>>& sorted
 
 template <class T>
 double weighted_mean(const std::vector<T>& values, const std::vector<double>& weight, double n) {
-    CompensatedSum sum;
+    ExactSum sum;
     for (std::size_t k = 0; k < values.size(); ++k) sum.add(weight[k] * static_cast<double>(values[k]));
     return sum.value() / n;
 }
@@ -451,7 +439,7 @@ LossSummary summarize_weighted_losses(const std::vector<double>& losses, const s
     LossSummary summary;
     const double n = static_cast<double>(losses.size());
     summary.mean = weighted_mean(losses, weight, n);
-    CompensatedSum squares;
+    ExactSum squares;
     for (std::size_t k = 0; k < losses.size(); ++k)
         squares.add(weight[k] * (losses[k] - summary.mean) * (losses[k] - summary.mean));
     summary.std = std::sqrt(squares.value() / n);
@@ -459,8 +447,8 @@ LossSummary summarize_weighted_losses(const std::vector<double>& losses, const s
     for (std::size_t l = 0; l < tail_levels.size(); ++l) {
         const std::size_t index = weighted_order_index(sorted, n, tail_levels[l]);
         summary.var[l] = sorted[index].first;
-        CompensatedSum tail;
-        CompensatedSum tail_weight;
+        ExactSum tail;
+        ExactSum tail_weight;
         for (std::size_t k = index; k < sorted.size(); ++k) {
             tail.add(sorted[k].second * sorted[k].first);
             tail_weight.add(sorted[k].second);

@@ -27,7 +27,7 @@ bool every_mode_meets(const BlockStats& total, const Precision& precision) {
 
 namespace {
 
-using Funding = std::array<double, mode_count>;
+using Funding = BlockFunding;
 
 // The blocks merged in block order as they complete, in any order, on any thread: a block
 // waits in `pending_` until every block before it is merged. After each merged block the
@@ -45,8 +45,6 @@ public:
             total_.modes[m].drawdown = checkpoint.drawdown[m];
         }
         total_.weight = checkpoint.weight;
-        for (const Funding& block : checkpoint.funding)  // block order, as merge() adds them
-            for (std::size_t m = 0; m < mode_count; ++m) total_.modes[m].funding_paid += block[m];
         funding_ = checkpoint.funding;
         next_ = checkpoint.blocks.size();
     }
@@ -71,6 +69,9 @@ public:
         out.stopped = next_ < end_.load(std::memory_order_relaxed);
         out.paths_needed = paths_needed_;
         out.total = std::move(total_);
+        // Summed exactly, as a plain run sums them: the same numbers at the same paths.
+        const auto sums = funding_sums(funding_, {});
+        for (std::size_t m = 0; m < mode_count; ++m) out.total.modes[m].funding_paid = sums[m].value();
         pending_.clear();
         return out;
     }
@@ -81,7 +82,7 @@ private:
         Funding funding{};
         for (std::size_t m = 0; m < mode_count; ++m) funding[m] = block.modes[m].funding_paid;
         funding_.push_back(funding);
-        total_.merge(block);  // funding added in block order: the sums of a plain run
+        total_.merge(block);  // its funding is replaced by the exact sum of the blocks' at the end
         ++next_;
         if (!paths_needed_ && every_mode_meets(total_, precision_)) paths_needed_ = total_.paths;
         if (paths_needed_ && total_.paths >= min_paths_) end_.store(next_, std::memory_order_relaxed);
