@@ -306,11 +306,11 @@ TEST_CASE("CSV is a long table of four fields") {
     REQUIRE_FALSE(rows.empty());
     CHECK(rows[0] == std::vector<std::string>{"section", "mode", "key", "value"});
 
-    // Counted from the format documented in report.cpp: 17 simulation rows (with dof),
+    // Counted from the format documented in report.cpp: 18 simulation rows (with dof),
     // 3 account rows, per mode 3 + 9 + 3 + 3 + 1 + 2 rows and 5 per position,
     // 6 comparison rows, one per warning.
     const std::size_t positions = report.modes[0].positions.size();
-    const std::size_t expected = 1 + 17 + 3 + 3 * (21 + 5 * positions) + 6 + report.warnings.size();
+    const std::size_t expected = 1 + 18 + 3 + 3 * (21 + 5 * positions) + 6 + report.warnings.size();
     CHECK(rows.size() == expected);
 
     std::map<std::string, std::string> value_of;

@@ -74,7 +74,8 @@ struct SimulationInfo {
     std::uint64_t paths = 0;
     int steps = 0;
     std::uint64_t seed = 0;
-    int threads = 0;
+    int threads = 0;  // per rank
+    int ranks = 1;    // MPI processes that shared the run (docs/distributed.md)
     double elapsed_s = 0.0;
     PriceModel model = PriceModel::gaussian;
     double dof = 0.0;

@@ -76,7 +76,9 @@ std::string format_bytes(double bytes);
 // steps_per_day; "--paths" when the override set the path count).
 // `runs`: how many runs of this size the command makes (a sweep: one per point and per
 // bisection step); the time limit applies to all of them together.
+// `ranks`: the MPI processes that share each run (docs/distributed.md), each on a machine like
+// this one: the limits apply to one rank's share of the paths.
 void check_run_size(const Scenario& scenario, const RunOptions& options,
-                    const RunLimits& limits = machine_run_limits(), std::uint64_t runs = 1);
+                    const RunLimits& limits = machine_run_limits(), std::uint64_t runs = 1, int ranks = 1);
 
 }  // namespace marginsim

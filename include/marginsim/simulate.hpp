@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "marginsim/checkpoint.hpp"
+#include "marginsim/ranks.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 
@@ -56,6 +57,12 @@ struct RunControl {
     RunCheckpoint* checkpoint = nullptr;
     // Identifies the scenario in the checkpoint written: file_hash of its file.
     std::uint64_t scenario_hash = 0;
+    // The MPI ranks that share the run (docs/distributed.md), every one calling with the same
+    // scenario and options: each runs a contiguous share of the blocks and every rank returns
+    // the report of the whole run, the single process's numbers bit for bit. Progress counts
+    // this rank's share; resume and checkpoint are read and written on rank 0 alone. Not with a
+    // precision target or importance sampling (std::invalid_argument). Null: this process alone.
+    const Ranks* ranks = nullptr;
 };
 
 // Thrown when a run is stopped before any block completed: there is nothing to report.

@@ -151,8 +151,11 @@ std::string describe(const RunEstimate& estimate) {
 }
 
 void check_run_size(const Scenario& scenario, const RunOptions& options,
-                    const RunLimits& limits, std::uint64_t runs) {
-    RunEstimate estimate = estimate_run(scenario, options);
+                    const RunLimits& limits, std::uint64_t runs, int ranks) {
+    RunOptions share = options;
+    const std::uint64_t paths = options.paths.value_or(scenario.simulation.paths);
+    if (ranks > 1) share.paths = paths / static_cast<std::uint64_t>(ranks) + (paths % static_cast<std::uint64_t>(ranks) != 0 ? 1 : 0);
+    RunEstimate estimate = estimate_run(scenario, share);
     estimate.seconds *= static_cast<double>(std::max<std::uint64_t>(runs, 1));
     const bool time_over = estimate.seconds > limits.max_seconds;
     const bool memory_over =
@@ -169,9 +172,10 @@ void check_run_size(const Scenario& scenario, const RunOptions& options,
     const Blame at = blame(scenario, options, memory_over);
     throw InputError(
         scenario.source, at.at.line, at.at.column, at.key,
-        fmt::format("run too large: {}{} paths x {} steps with {} and {} would take {}, more than "
+        fmt::format("run too large: {}{}{} paths x {} steps with {} and {} would take {}, more than "
                     "the {} of {}",
-                    runs > 1 ? fmt::format("{} runs of ", runs) : std::string(), estimate.paths, estimate.steps,
+                    runs > 1 ? fmt::format("{} runs of ", runs) : std::string(),
+                    ranks > 1 ? fmt::format("a share (of {} ranks) of ", ranks) : std::string(), estimate.paths, estimate.steps,
                     plural(estimate.assets, "asset", "assets"),
                     plural(estimate.positions, "position", "positions"),
                     describe(estimate), time_over && memory_over ? "limits" : "limit", over),

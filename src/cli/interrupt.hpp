@@ -1,6 +1,8 @@
 #pragma once
-// SIGINT and SIGTERM ask a run to stop at the next block boundary: the handler only sets a
-// lock-free atomic flag (async-signal-safe). It installs itself with SA_RESETHAND, so a second
+// SIGINT and SIGTERM ask a run to stop at the next block boundary, and so does SIGUSR1 when the
+// program runs on MPI ranks (mpirun forwards it, and Slurm's scancel --signal=USR1 sends it,
+// docs/distributed.md#interrupt-and-resume): the handler only sets a lock-free atomic flag
+// (async-signal-safe). It installs itself with SA_RESETHAND, so a second
 // signal of the same kind takes the default action and ends the program at once.
 
 #include <atomic>
@@ -19,6 +21,8 @@ public:
     static bool interrupted() noexcept;
     // The exit code of a run ended by the signal: 128 + its number (130 for SIGINT).
     static int exit_code() noexcept;
+    // Whether the signal was SIGTERM (mpirun's, before it kills the ranks).
+    static bool stopped_by_terminate() noexcept;
 };
 
 }  // namespace marginsim::cli

@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,10 @@
 #include <fcntl.h>
 
 #include "commands.hpp"
+#include "interrupt.hpp"
 #include "marginsim/error.hpp"
+#include "program_ranks.hpp"
+#include "rank_session.hpp"
 
 #ifndef MARGINSIM_VERSION
 #error "MARGINSIM_VERSION must be defined by the build"
@@ -57,13 +61,22 @@ int with_stdout_checked(int code) {
     return exit_failure;
 }
 
+// The subcommands that spread their work over MPI ranks; the others run on rank 0 alone.
+bool spreads_over_ranks(const CLI::App& command) {
+    return command.get_name() == "run";
+}
+
 int run_parsed(const std::vector<Subcommand>& commands) {
     try {
         for (const Subcommand& command : commands) {
-            if (command.app->parsed()) return command.run();
+            if (!command.app->parsed()) continue;
+            if (spread_over_ranks() && !spreads_over_ranks(*command.app)) return root_alone(command.run);
+            return command.run();
         }
         std::cerr << "error: no subcommand\n";
         return exit_usage;
+    } catch (const RootFailed& failed) {
+        return failed.code();  // rank 0 has said why
     } catch (const marginsim::InputError& error) {
         std::cerr << "error: " << error.what() << '\n';
         return exit_usage;
@@ -83,6 +96,16 @@ int run_parsed(const std::vector<Subcommand>& commands) {
 
 int main(int argc, char** argv) {
     hold_closed_standard_streams();
+    // Under mpirun or srun: MPI for the program's life, and rank 0 alone prints.
+    std::optional<RankSession> session;
+    try {
+        session.emplace(argc, argv);
+    } catch (const std::exception& error) {
+        std::cerr << "error: " << error.what() << '\n';
+        return exit_failure;
+    }
+    set_program_ranks(session->ranks());
+    if (!session->ranks().is_root()) quiet_standard_streams();
     CLI::App app{
         "Monte Carlo liquidation risk of crypto margin positions under isolated, cross and\n"
         "mixed margin, evaluated on the same correlated price paths.",
@@ -123,5 +146,9 @@ int main(int argc, char** argv) {
         // --help and --version end here too, with CLI11's exit code 0.
         return with_stdout_checked(app.exit(error) == 0 ? exit_ok : exit_usage);
     }
-    return with_stdout_checked(run_parsed(commands));
+    const int code = with_stdout_checked(run_parsed(commands));
+    // After mpirun's SIGTERM, MPI_Finalize would wait for the SIGKILL that follows it: leave
+    // without it (what was to be written is written).
+    if (spread_over_ranks() && InterruptGuard::stopped_by_terminate()) session->leave_now(code);
+    return code;
 }

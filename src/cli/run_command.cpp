@@ -21,6 +21,7 @@
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
 #include "outputs.hpp"
+#include "program_ranks.hpp"
 #include "progress.hpp"
 
 namespace marginsim::cli {
@@ -104,32 +105,59 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
     return command;
 }
 
+namespace {
+
+// What a run spread over MPI ranks cannot do yet, refused on every rank alike (docs/distributed.md).
+void check_spreadable(const RunArguments& arguments, const Scenario& scenario, const RunOptions& options) {
+    if (!spread_over_ranks()) return;
+    const auto refuse = [](const std::string& what) {
+        throw UsageError(what + " is not spread over MPI ranks: run it without mpirun (or with -np 1)");
+    };
+    if (options.precision) refuse("--precision (a run to a precision target)");
+    if (!arguments.outputs.html.empty()) refuse("--html (its charts need every path's outcome in one process)");
+    if (scenario.simulation.importance_sampling != ImportanceSampling::none)
+        refuse("[simulation] importance_sampling (a weighted run)");
+}
+
+}  // namespace
+
 int run_command(const RunArguments& arguments) {
-    const OutputPlan plan = output_plan(arguments);
-    const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
+    const Ranks& ranks = program_ranks();
+    std::optional<OutputPlan> plan;
+    on_root([&] { plan.emplace(output_plan(arguments)); });
+    std::optional<Scenario> loaded;
+    load_everywhere([&] {
+        loaded = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
+    });
+    const Scenario& scenario = *loaded;
     print_warnings(scenario.warnings);
     const RunOptions options = arguments.overrides.options();
-    if (!arguments.force) check_run_size(scenario, options);
-
+    check_spreadable(arguments, scenario, options);
     const fs::path checkpoint = checkpoint_path(arguments);
     RunControl control;
-    control.scenario_hash = file_hash(arguments.scenario);
+    control.ranks = &ranks;
     std::optional<RunCheckpoint> resume;
-    if (arguments.resume) {
-        resume = read_checkpoint(checkpoint, run_checkpoint_key(scenario, options, control.scenario_hash));
-        control.resume = &*resume;
-    }
+    on_root([&] {
+        if (!arguments.force) check_run_size(scenario, options, machine_run_limits(), 1, ranks.size());
+        control.scenario_hash = file_hash(arguments.scenario);
+        if (arguments.resume) {
+            resume = read_checkpoint(checkpoint, run_checkpoint_key(scenario, options, control.scenario_hash));
+            control.resume = &*resume;
+        }
+    });
+    std::string hash = std::to_string(control.scenario_hash);  // in every rank's checkpoint part
+    ranks.broadcast(hash);
+    control.scenario_hash = std::stoull(hash);
     RunCheckpoint stopped_at;
     control.checkpoint = &stopped_at;
     control.stop = &InterruptGuard::flag();
     ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.outputs.quiet));
     if (bar.enabled()) control.on_progress = [&bar](const RunProgress& progress) { bar.update("", progress); };
-
     const InterruptGuard guard;
     const auto start = std::chrono::steady_clock::now();
     RunOutcome outcome;
     try {
-        outcome = run(scenario, options, control, plan.given("--html"));
+        outcome = run(scenario, options, control, plan && plan->given("--html"));
     } catch (const RunInterrupted& stopped) {
         bar.message(fmt::format("marginsim: {}; nothing written", stopped.what()));
         return InterruptGuard::exit_code();
@@ -139,9 +167,10 @@ int run_command(const RunArguments& arguments) {
     const std::uint64_t resumed = resume ? resume->paths_done() : 0;
     bar.finish("", RunProgress{report.paths_done, report.paths_requested, resumed, session.count()});
     print_new_warnings(scenario, report);
-
-    if (report.partial) write_checkpoint(checkpoint, stopped_at);
-    write_outputs(arguments, plan, outcome);
+    on_root([&] {
+        if (report.partial) write_checkpoint(checkpoint, stopped_at);
+        write_outputs(arguments, *plan, outcome);
+    });
     if (report.partial) {
         std::cerr << fmt::format(
             "marginsim: interrupted after {} of {} paths: the reports written are partial (\"partial\": true) and "

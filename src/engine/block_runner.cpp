@@ -389,10 +389,11 @@ void add_importance(Report& report, const SelloffTilt& selloff, double effective
 Report finish_run(const Scenario& scenario, const Engine& engine, int threads, BlockStats& total,
                   std::chrono::steady_clock::time_point start, const RunControl& control,
                   const std::optional<Precision>& precision) {
-    const bool stopped = total.paths < scenario.simulation.paths;
     // At most one thread a core: a larger arena would need run_blocks' global limit (TBB warns).
     Summary summary;
-    tbb::task_arena(std::min(threads, tbb::info::default_concurrency())).execute([&] { summary = summarize(total); });
+    const Ranks& ranks = control.ranks != nullptr ? *control.ranks : single_process();
+    tbb::task_arena(std::min(threads, tbb::info::default_concurrency())).execute([&] { summary = summarize(total, ranks); });
+    const bool stopped = summary.paths < scenario.simulation.paths;  // of every rank
     const std::chrono::duration<double> session = std::chrono::steady_clock::now() - start;
     const double elapsed = session.count() + (control.resume ? control.resume->elapsed_s : 0.0);
     if (stopped && control.checkpoint != nullptr) {
@@ -492,6 +493,8 @@ Report run_report(const Scenario& input, const RunOptions& options, const RunCon
 
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
+    if (control.ranks != nullptr && control.ranks->size() > 1)
+        return spread_report(scenario, options, control, inspect, engine, threads, start);
     if (options.precision) return precision_report(scenario, options, control, inspect, engine, threads, start);
     BlockStats total = run_blocks(engine, scenario, threads, control);
     if (inspect) inspect(scenario, total);  // before finish_run: its summarize() reorders the samples

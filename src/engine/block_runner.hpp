@@ -89,6 +89,12 @@ Report finish_run(const Scenario& scenario, const Engine& engine, int threads, B
 Report run_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
                   const std::function<void(const Scenario&, const BlockStats&)>& inspect = {});
 
+// run_report's run over control.ranks (more than one; rank_runner.cpp): this rank's share of the
+// blocks, the checkpoint to resume scattered from rank 0 and a stopped run's gathered to it.
+Report spread_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
+                     const std::function<void(const Scenario&, const BlockStats&)>& inspect, const Engine& engine,
+                     int threads, std::chrono::steady_clock::time_point start);
+
 // paths, steps, seed, threads, elapsed, model of the run (paths: those requested).
 SimulationInfo simulation_info(const Scenario& scenario, int threads, double elapsed_s);
 

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/rank_statistics.hpp"
 #include "numerics/exact_sum.hpp"
 
 namespace marginsim {
@@ -62,15 +63,14 @@ void weigh_steps(std::vector<WeightSum>& by_step, const std::vector<std::int32_t
     }
 }
 
-// Folds a block's list of first liquidations (and their weights) into the counts per bin.
+}  // namespace
+
 void fold_steps(ModeSample& sample) {
     count_steps(sample.liquidations_by_step, sample.first_liquidation_steps);
     weigh_steps(sample.weight_by_step, sample.first_liquidation_steps, sample.first_liquidation_weights);
     sample.first_liquidation_steps.clear();
     sample.first_liquidation_weights.clear();
 }
-
-}  // namespace
 
 void WeightSum::add_at(std::size_t word, std::uint64_t value) noexcept {
     for (; word < words_.size() && value != 0; ++word) {
@@ -360,7 +360,7 @@ DrawdownSummary summarize_drawdowns(std::vector<float>& drawdown) {
     std::nth_element(drawdown.begin(), p95, drawdown.end());
     const double at_95 = *p95;  // read before the next selection reorders [p95, end)
     std::nth_element(p95, p99, drawdown.end());
-    return DrawdownSummary{mean, at_95, static_cast<double>(*p99)};
+    return DrawdownSummary{mean, at_95 + 0.0, static_cast<double>(*p99) + 0.0};  // -0 as +0, as rank selection gives
 }
 
 }  // namespace
@@ -381,12 +381,12 @@ LossSummary summarize_losses(std::vector<double>& losses) {
     std::sort(tail_begin, losses.end());
     for (std::size_t l = 0; l < tail_levels.size(); ++l) {
         const std::size_t index = order_index(losses.size(), tail_levels[l]);
-        summary.var[l] = losses[index];
+        summary.var[l] = losses[index] + 0.0;  // -0 as +0, as rank selection gives
         ExactSum tail;
         for (std::size_t k = index; k < losses.size(); ++k) tail.add(losses[k]);
         summary.es[l] = tail.value() / static_cast<double>(losses.size() - index);
     }
-    summary.max = losses.back();
+    summary.max = losses.back() + 0.0;
     return summary;
 }
 
@@ -497,7 +497,43 @@ std::vector<double> kept_weights(const BlockStats& merged) {
 
 }  // namespace
 
-Summary summarize(BlockStats& merged) {
+namespace {
+
+// One mode's numbers; its losses and drawdowns are this rank's share of a sample of `paths`.
+void summarize_mode(BlockStats& merged, std::size_t m, const std::vector<double>& weight, std::uint64_t paths,
+                    const Ranks& ranks, ModeSummary& out) {
+    ModeSample& sample = merged.modes[m];
+    out.liquidation_probability = liquidation_proportion(merged, sample);
+    fold_steps(sample);
+    out.funding_paid_mean = sample.funding_paid / static_cast<double>(paths);
+    if (merged.weighted) {
+        for (const WeightSum& hits : sample.position_weight)
+            out.position_liquidation_probability.push_back(hits.value() / static_cast<double>(paths));
+        out.loss = summarize_weighted_losses(sample.loss, weight);
+        out.time_to_liquidation_days = weighted_time_summary(sample.weight_by_step, merged.bin_days);
+        out.drawdown = summarize_weighted_drawdowns(sample.drawdown, weight);
+        return;
+    }
+    for (std::uint64_t hits : sample.position_liquidations)
+        out.position_liquidation_probability.push_back(static_cast<double>(hits) / static_cast<double>(paths));
+    out.time_to_liquidation_days = liquidation_time_summary(sample.liquidations_by_step, merged.bin_days);
+    if (ranks.size() > 1) {
+        out.loss = summarize_losses_over(sample.loss, paths, ranks);
+        out.drawdown = summarize_drawdowns_over(sample.drawdown, paths, ranks);
+        return;
+    }
+    out.loss = summarize_losses(sample.loss);
+    out.drawdown = summarize_drawdowns(sample.drawdown);
+}
+
+}  // namespace
+
+Summary summarize(BlockStats& merged, const Ranks& ranks) {
+    if (ranks.size() > 1) {
+        if (merged.weighted)
+            throw std::invalid_argument("summarize: an importance-sampled run is not spread over ranks");
+        sum_counts_over(merged, ranks);
+    }
     Summary summary;
     summary.paths = merged.paths;
     summary.overflowed_paths = merged.overflowed_paths;
@@ -516,29 +552,15 @@ Summary summarize(BlockStats& merged) {
             std::erase_if(sample.drawdown, [](float x) { return std::isnan(x); });
         }
     }
-    // The modes' samples are apart: summarized side by side on the calling arena's threads
-    // (the selections and sorts of large runs are most of this function's time).
-    tbb::parallel_for(std::size_t{0}, mode_count, [&](std::size_t m) {
-        ModeSample& sample = merged.modes[m];
-        ModeSummary& out = summary.modes[m];
-        out.liquidation_probability = liquidation_proportion(merged, sample);
-        fold_steps(sample);
-        out.funding_paid_mean = sample.funding_paid / static_cast<double>(paths);
-        if (merged.weighted) {
-            for (const WeightSum& hits : sample.position_weight)
-                out.position_liquidation_probability.push_back(hits.value() / static_cast<double>(paths));
-            out.loss = summarize_weighted_losses(sample.loss, weight);
-            out.time_to_liquidation_days = weighted_time_summary(sample.weight_by_step, merged.bin_days);
-            out.drawdown = summarize_weighted_drawdowns(sample.drawdown, weight);
-            return;
-        }
-        for (std::uint64_t hits : sample.position_liquidations)
-            out.position_liquidation_probability.push_back(static_cast<double>(hits) /
-                                                           static_cast<double>(paths));
-        out.loss = summarize_losses(sample.loss);
-        out.time_to_liquidation_days = liquidation_time_summary(sample.liquidations_by_step, merged.bin_days);
-        out.drawdown = summarize_drawdowns(sample.drawdown);
-    });
+    if (ranks.size() > 1) {  // collective: the modes one after the other, as every rank calls them
+        for (std::size_t m = 0; m < mode_count; ++m) summarize_mode(merged, m, weight, paths, ranks, summary.modes[m]);
+    } else {
+        // The modes' samples are apart: summarized side by side on the calling arena's threads
+        // (the selections and sorts of large runs are most of this function's time).
+        tbb::parallel_for(std::size_t{0}, mode_count, [&](std::size_t m) {
+            summarize_mode(merged, m, weight, paths, ranks, summary.modes[m]);
+        });
+    }
     if (merged.weighted) {
         const ModeSample& cross = merged.modes[mode_index(MarginMode::cross)];
         summary.p_cross_loss_exceeds_isolated = weighted_proportion(

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/margin_book.hpp"
+#include "marginsim/ranks.hpp"
 #include "marginsim/summary.hpp"
 
 namespace marginsim {
@@ -83,6 +84,8 @@ struct ModeSample {
     // Appends other's samples (after this one's) and adds its counts.
     void merge(const ModeSample& other);
 };
+// Folds the sample's list of first-liquidation bins (and their weights) into its counts per bin.
+void fold_steps(ModeSample& sample);
 
 // The per-path samples of a whole run, allocated once: each block writes its own slice, so
 // nothing is copied or reallocated when blocks are merged.
@@ -154,8 +157,10 @@ LossSummary summarize_losses(std::vector<double>& losses);
 
 // Finishes merged statistics (reorders the samples in place) over the paths that did not
 // overflow, the modes side by side on the threads of the calling TBB arena; throws
-// std::runtime_error when every path overflowed.
-Summary summarize(BlockStats& merged);
+// std::runtime_error when every path overflowed. Spread over ranks (collective), `merged` holds
+// this rank's share of a plain run (counts and samples; funding_paid already summed over the
+// ranks) and every rank gets the Summary of the whole run (rank_statistics.hpp).
+Summary summarize(BlockStats& merged, const Ranks& ranks = single_process());
 
 // Times to liquidation (days) of a mode from its counts per step: p05, median and p95 as
 // order statistics of the liquidated paths' times; empty when none liquidated.

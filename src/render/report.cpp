@@ -244,6 +244,7 @@ Json simulation_json(const SimulationInfo& info) {
     out["steps"] = info.steps;
     out["seed"] = info.seed;
     out["threads"] = info.threads;
+    out["ranks"] = info.ranks;
     out["elapsed_s"] = info.elapsed_s;
     out["model"] = to_string(info.model);
     if (info.model == PriceModel::student_t) out["dof"] = info.dof;

@@ -111,7 +111,7 @@ void importance_csv(CsvWriter& csv, const SimulationInfo& info, const Importance
 
 // Long format, one number per row: `section,mode,key,value`.
 //   simulation,,<key>,<value>                  scenario, partial (true|false), paths_done,
-//                                              paths_requested, paths, steps, seed, threads, ...,
+//                                              paths_requested, paths, steps, seed, threads, ranks, ...,
 //                                              monitoring, importance_sampling (none|selloff), ...
 //                                              importance-sampled: importance_selloff_log_return_
 //                                              <symbol> (per asset), importance_shift_sd,
@@ -145,6 +145,7 @@ std::string to_csv(const Report& report) {
     csv.text("simulation", "", "steps", std::to_string(info.steps));
     csv.text("simulation", "", "seed", std::to_string(info.seed));
     csv.text("simulation", "", "threads", std::to_string(info.threads));
+    csv.text("simulation", "", "ranks", std::to_string(info.ranks));
     csv.number("simulation", "", "elapsed_s", info.elapsed_s);
     csv.text("simulation", "", "model", to_string(info.model));
     if (info.model == PriceModel::student_t) csv.number("simulation", "", "dof", info.dof);

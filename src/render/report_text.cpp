@@ -72,7 +72,10 @@ void write_header(std::ostream& out, const Report& report) {
     fmt::print(out, "{} steps/day, {} monitoring ({})\n", info.steps_per_day, to_string(info.monitoring),
                info.monitoring == Monitoring::continuous ? "a liquidation between two steps counts"
                                                          : "liquidations looked for at the steps only");
-    fmt::print(out, "seed {}, {} threads, {:.2f} s\n", info.seed, info.threads, info.elapsed_s);
+    if (info.ranks > 1)
+        fmt::print(out, "seed {}, {} ranks x {} threads, {:.2f} s\n", info.seed, info.ranks, info.threads, info.elapsed_s);
+    else
+        fmt::print(out, "seed {}, {} threads, {:.2f} s\n", info.seed, info.threads, info.elapsed_s);
     if (info.importance) fmt::print(out, "{}\n", importance_sentence(info));
     if (info.precision) fmt::print(out, "{}\n", precision_sentence(info));
     if (info.overflowed_paths != 0) {

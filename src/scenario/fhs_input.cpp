@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <cmath>
-#include <fstream>
+#include <sstream>
 #include <optional>
 
 namespace marginsim::detail {
@@ -62,12 +62,13 @@ std::size_t field_column(const std::string& line, std::size_t index) {
 void read_residual_csv(const std::filesystem::path& path, const std::string& written, const TableReader& f,
                        const std::vector<Asset>& assets, Fhs& fhs) {
     const std::string file = path.string();
-    std::ifstream in(path);
-    if (!in) {
+    const std::optional<std::string> content = read_text_file(path);
+    if (!content) {
         f.fail_value("residuals", fmt::format("cannot read the residual file \"{}\" (looked for {})", written, file),
                      "a CSV file of standardised residuals (date,SYMBOL,...), its path relative to the scenario file");
     }
     const std::string columns_expected = "a header date," + quoted_symbols(assets) + ",... naming a column for every asset";
+    std::istringstream in(*content);
     std::string line;
     if (!std::getline(in, line)) throw InputError(file, 1, 0, "", "empty file: no header", columns_expected);
     const std::vector<std::string> header = split_csv_line(line);

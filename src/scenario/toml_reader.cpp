@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <iterator>
 
 namespace marginsim::detail {
@@ -173,14 +172,6 @@ std::vector<TableReader> TableReader::required_tables(std::string_view name,
                        fmt::format("at least one [[{}]] table", name));
     }
     return result;
-}
-
-std::optional<std::string> read_text_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (in.bad()) return std::nullopt;
-    return text;
 }
 
 namespace {

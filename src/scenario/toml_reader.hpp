@@ -32,7 +32,8 @@ std::string format_float_literal(double value);
 std::string describe(const toml::node& node);
 std::string join(std::initializer_list<std::string_view> names, std::string_view quote = "");
 
-// The whole file, or nothing when it cannot be read.
+// The whole file, or nothing when it cannot be read; from an InputReplay when one is alive, and
+// recorded by an InputRecording (input_files.cpp).
 std::optional<std::string> read_text_file(const std::filesystem::path& path);
 // Parses TOML; a syntax error is an InputError located in `source_name`.
 toml::table parse_toml(std::string_view text, const std::string& source_name);

@@ -1,0 +1,44 @@
+#pragma once
+// Where the library reads a scenario and the files it names (tier tables, residuals): the file
+// system, unless an InputRecording or an InputReplay is alive. A program spread over MPI ranks
+// (docs/distributed.md) loads on rank 0 under a recording, sends the recorded bytes to the other
+// ranks, and they load the same scenario under a replay of them: one rank reads, every rank
+// parses the same bytes.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace marginsim {
+
+// path (as the loader opened it) -> its bytes, or nothing when it could not be read.
+struct InputFiles {
+    std::map<std::string, std::optional<std::string>> files;
+
+    std::string bytes() const;
+    // Parses bytes(); throws std::invalid_argument when they are not such bytes.
+    static InputFiles from_bytes(std::string_view bytes);
+};
+
+// While alive, every input file read is also recorded in `files`. At most one recording or
+// replay at a time (std::logic_error otherwise); thread-safe.
+class InputRecording {
+public:
+    explicit InputRecording(InputFiles& files);
+    ~InputRecording();
+    InputRecording(const InputRecording&) = delete;
+    InputRecording& operator=(const InputRecording&) = delete;
+};
+
+// While alive, input files are read from `files`, not the file system: a path not in it reads
+// as a missing file.
+class InputReplay {
+public:
+    explicit InputReplay(const InputFiles& files);
+    ~InputReplay();
+    InputReplay(const InputReplay&) = delete;
+    InputReplay& operator=(const InputReplay&) = delete;
+};
+
+}  // namespace marginsim
