@@ -31,6 +31,7 @@ readonly packages=(
     libeigen3-dev libboost-dev libboost-random-dev libtbb-dev
     catch2 libtomlplusplus-dev libcli11-dev libfmt-dev nlohmann-json3-dev libbenchmark-dev
     pybind11-dev python3-dev python3-numpy
+    libopenmpi-dev openmpi-bin
 )
 # `test` only: headless Chromium renders the HTML reports in tests/test_html.cpp (100+ MB, so
 # not installed for build or example; without it that test says it skipped the browser).

@@ -38,9 +38,16 @@ struct DetailedRun {
     std::array<ModeDetail, mode_count> modes;
 };
 
+// What run_detailed derives beyond the report: everything, or the counts only (sorted_loss and
+// sorted_weight left empty: no sort of the losses, and over MPI ranks no loss leaves its rank;
+// over ranks, `every_loss` gathers every path's loss to rank 0, 8 bytes a path and mode).
+enum class Details { every_loss, counts };
+
 // Runs the whole scenario with the options applied, as simulate() does (the same control:
-// progress, stop, resume; a stopped run's details cover its completed paths).
-DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options = {}, const RunControl& control = {});
+// progress, stop, resume; a stopped run's details cover its completed paths). Over MPI ranks
+// (RunControl::ranks) every rank gets the counts and rank 0 alone the sorted losses.
+DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options = {}, const RunControl& control = {},
+                         Details details = Details::every_loss);
 
 // simulate() plus every path's loss per mode, for callers that compute their own statistics
 // (the Python module's Result.losses): in path order, doubles as the statistics use them, NaN for

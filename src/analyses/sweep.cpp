@@ -223,10 +223,11 @@ void check_value(const Scenario& scenario, const SweepSpec& spec, double value) 
 
 // A stopped point has no report worth keeping: the sweep ends with RunInterrupted.
 SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double value, const RunOptions& options,
-                    const std::atomic<bool>* stop) {
+                    const SweepOptions& sweep) {
     RunControl control;
-    control.stop = stop;
-    DetailedRun run = run_detailed(scenario_at(scenario, spec, value), options, control);
+    control.stop = sweep.stop;
+    control.ranks = sweep.ranks;
+    DetailedRun run = run_detailed(scenario_at(scenario, spec, value), options, control, Details::counts);
     if (run.report.partial) throw RunInterrupted();
     SweepPoint point;
     point.value = value;
@@ -419,7 +420,7 @@ SweepResult run_sweep(const Scenario& scenario, const SweepSpec& spec, const Swe
     RunOptions run = options.run;
     const auto run_point = [&](double value) {
         if (progress) progress(done, planned, value);
-        SweepPoint point = evaluate(scenario, spec, value, run, options.stop);
+        SweepPoint point = evaluate(scenario, spec, value, run, options);
         ++done;
         return point;
     };

@@ -108,13 +108,12 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 namespace {
 
 // What a run spread over MPI ranks cannot do yet, refused on every rank alike (docs/distributed.md).
-void check_spreadable(const RunArguments& arguments, const Scenario& scenario, const RunOptions& options) {
+void check_spreadable(const Scenario& scenario, const RunOptions& options) {
     if (!spread_over_ranks()) return;
     const auto refuse = [](const std::string& what) {
         throw UsageError(what + " is not spread over MPI ranks: run it without mpirun (or with -np 1)");
     };
     if (options.precision) refuse("--precision (a run to a precision target)");
-    if (!arguments.outputs.html.empty()) refuse("--html (its charts need every path's outcome in one process)");
     if (scenario.simulation.importance_sampling != ImportanceSampling::none)
         refuse("[simulation] importance_sampling (a weighted run)");
 }
@@ -132,7 +131,7 @@ int run_command(const RunArguments& arguments) {
     const Scenario& scenario = *loaded;
     print_warnings(scenario.warnings);
     const RunOptions options = arguments.overrides.options();
-    check_spreadable(arguments, scenario, options);
+    check_spreadable(scenario, options);
     const fs::path checkpoint = checkpoint_path(arguments);
     RunControl control;
     control.ranks = &ranks;
@@ -157,7 +156,7 @@ int run_command(const RunArguments& arguments) {
     const auto start = std::chrono::steady_clock::now();
     RunOutcome outcome;
     try {
-        outcome = run(scenario, options, control, plan && plan->given("--html"));
+        outcome = run(scenario, options, control, !arguments.outputs.html.empty());
     } catch (const RunInterrupted& stopped) {
         bar.message(fmt::format("marginsim: {}; nothing written", stopped.what()));
         return InterruptGuard::exit_code();

@@ -17,6 +17,7 @@
 #include "marginsim/scenario.hpp"
 #include "marginsim/sweep.hpp"
 #include "outputs.hpp"
+#include "program_ranks.hpp"
 
 namespace marginsim::cli {
 namespace {
@@ -134,43 +135,59 @@ CLI::App* add_sweep_command(CLI::App& app, SweepArguments& arguments) {
 }
 
 int sweep_command(const SweepArguments& arguments) {
-    const OutputPlan plan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}, {"--stress", arguments.stress}},
-                          std::nullopt, format_given(arguments.outputs));
-    const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
+    std::optional<OutputPlan> plan;
+    on_root([&] {
+        plan.emplace(output_paths(arguments.outputs), std::vector<NamedPath>{{"FILE", arguments.scenario}, {"--stress", arguments.stress}},
+                     std::nullopt, format_given(arguments.outputs));
+    });
+    std::optional<Scenario> loaded;
+    std::optional<SweepSpec> spec_read;
+    load_everywhere([&] {  // the --stress matrix is an input too
+        loaded = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
+        spec_read = sweep_spec(arguments, *loaded);
+        check_sweep(*loaded, *spec_read);
+    });
+    const Scenario& scenario = *loaded;
+    const SweepSpec& spec = *spec_read;
     print_warnings(scenario.warnings);
-    const SweepSpec spec = sweep_spec(arguments, scenario);
-    check_sweep(scenario, spec);
-    const SweepOptions options{arguments.overrides.options(), arguments.bisect};
-    if (!arguments.force) {
+    SweepOptions options{arguments.overrides.options(), arguments.bisect};
+    if (spread_over_ranks()) {
+        if (options.run.precision)
+            throw UsageError("--precision (a sweep to a precision target) is not spread over MPI ranks: run it without mpirun (or with -np 1)");
+        options.ranks = &program_ranks();
+    }
+    const bool html = !arguments.outputs.html.empty();
+    if (!arguments.force) on_root([&] {
         // Every point, every bisection step and the --html base run: one run of the scenario's
         // size each (a horizon or steps-per-day sweep is sized at its largest value).
         const bool grows = spec.parameter == SweepParameter::horizon_days || spec.parameter == SweepParameter::steps_per_day;
         const Scenario largest =
             grows ? scenario_at(scenario, spec, *std::max_element(spec.values.begin(), spec.values.end())) : scenario;
         const auto runs = static_cast<std::uint64_t>(spec.values.size()) +
-                          static_cast<std::uint64_t>(std::max(options.bisection_steps, 0)) +
-                          (plan.given("--html") ? 1u : 0u);
-        check_run_size(largest, options.run, machine_run_limits(), runs);
-    }
+                          static_cast<std::uint64_t>(std::max(options.bisection_steps, 0)) + (html ? 1u : 0u);
+        check_run_size(largest, options.run, machine_run_limits(), runs, program_ranks().size());
+    });
 
     const SweepProgress progress = progress_line(arguments, spec.parameter);
     const SweepResult sweep = run_sweep(scenario, spec, options, progress);
     std::optional<DetailedRun> base;
-    if (plan.given("--html")) {
+    if (html) {
         if (progress) fmt::print(stderr, "\rsweep: the scenario as configured, for the report   ");
         RunOptions base_run = options.run;  // with --precision: on the sweep's common paths
         if (base_run.precision) {
             base_run.precision.reset();
             base_run.paths = sweep.paths;
         }
-        base = run_detailed(scenario, base_run);
+        RunControl base_control;
+        base_control.ranks = options.ranks;
+        base = run_detailed(scenario, base_run, base_control);
     }
     if (progress) fmt::print(stderr, "\r{:60}\r", "");
 
     Renderers render = json_and_text(sweep);
     render.csv = [&sweep] { return to_csv(sweep); };
     if (base) render.html = [&base, &sweep] { return to_html(*base, &sweep); };
-    write_reports(arguments.outputs, plan, render);
+    on_root([&] { write_reports(arguments.outputs, *plan, render); });
     return exit_ok;
 }
 

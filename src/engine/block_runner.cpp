@@ -287,7 +287,7 @@ std::array<ExactSum, mode_count> funding_sums(const std::vector<BlockFunding>& f
 // across a stop and a resume, on any number of ranks, and still give the same numbers. Nothing
 // grows with the path count but the samples (of the share's paths).
 ShareRun run_share(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control,
-                   BlockShare share) {
+                   BlockShare share, const std::function<void()>& on_allocated) {
     const std::uint64_t paths = scenario.simulation.paths;
     const std::uint64_t seed = scenario.simulation.seed;
     const double balance = scenario.balance;
@@ -299,6 +299,7 @@ ShareRun run_share(const Engine& engine, const Scenario& scenario, int threads, 
     run.funding.resize(share.last - share.first);
     run.done.assign(share.last - share.first, 0);  // each entry written by its block's task only
     if (control.resume) run.total = restore(*control.resume, paths, share, run.done, run.funding, samples);
+    if (on_allocated) on_allocated();
     const std::uint64_t resumed = run.total.paths;
     std::atomic<std::uint64_t> paths_done{resumed};
     const auto start = std::chrono::steady_clock::now();
@@ -487,14 +488,14 @@ Report precision_report(const Scenario& scenario, const RunOptions& options, con
 }  // namespace
 
 Report run_report(const Scenario& input, const RunOptions& options, const RunControl& control,
-                  const std::function<void(const Scenario&, const BlockStats&)>& inspect) {
+                  const Inspect& inspect, bool inspect_losses) {
     const Scenario scenario = with_options(input, options);
     const int threads = resolve_threads(scenario, options);
 
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
     if (control.ranks != nullptr && control.ranks->size() > 1)
-        return spread_report(scenario, options, control, inspect, engine, threads, start);
+        return spread_report(scenario, options, control, inspect, inspect_losses, engine, threads, start);
     if (options.precision) return precision_report(scenario, options, control, inspect, engine, threads, start);
     BlockStats total = run_blocks(engine, scenario, threads, control);
     if (inspect) inspect(scenario, total);  // before finish_run: its summarize() reorders the samples

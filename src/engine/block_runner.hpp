@@ -52,8 +52,9 @@ struct ShareRun {
 };
 // Runs the share's blocks (those not restored from control.resume, whose blocks must lie in
 // the share); stops when control.stop is set. Progress counts the share's paths.
+// `on_allocated`, when given, is called once the share's samples are allocated, before any block.
 ShareRun run_share(const Engine& engine, const Scenario& scenario, int threads, const RunControl& control,
-                   BlockShare share);
+                   BlockShare share, const std::function<void()>& on_allocated = {});
 // The funding of the blocks marked done (every block when `done` is shorter), summed exactly.
 std::array<ExactSum, mode_count> funding_sums(const std::vector<BlockFunding>& funding,
                                               const std::vector<std::uint8_t>& done);
@@ -83,17 +84,22 @@ Report finish_run(const Scenario& scenario, const Engine& engine, int threads, B
                   std::chrono::steady_clock::time_point start, const RunControl& control,
                   const std::optional<Precision>& precision = std::nullopt);
 
+// Sees the applied scenario and a run's merged statistics before summarize() reorders them.
+using Inspect = std::function<void(const Scenario&, const BlockStats&)>;
+
 // The whole run of simulate(): the options applied, every block run, the report made;
 // `inspect`, when given, sees the applied scenario and the merged statistics before
-// summarize() reorders their samples (run_detailed reads its details there).
+// summarize() reorders their samples (run_detailed reads its details there); whether it reads
+// the loss samples (`inspect_losses`) matters to a run over ranks, which gathers them for it.
 Report run_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
-                  const std::function<void(const Scenario&, const BlockStats&)>& inspect = {});
+                  const Inspect& inspect = {}, bool inspect_losses = true);
 
 // run_report's run over control.ranks (more than one; rank_runner.cpp): this rank's share of the
-// blocks, the checkpoint to resume scattered from rank 0 and a stopped run's gathered to it.
+// blocks, the checkpoint to resume scattered from rank 0 and a stopped run's gathered to it;
+// `inspect` sees the whole run's counts, and with `inspect_losses` every path's loss on rank 0.
 Report spread_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
-                     const std::function<void(const Scenario&, const BlockStats&)>& inspect, const Engine& engine,
-                     int threads, std::chrono::steady_clock::time_point start);
+                     const Inspect& inspect, bool inspect_losses, const Engine& engine, int threads,
+                     std::chrono::steady_clock::time_point start);
 
 // paths, steps, seed, threads, elapsed, model of the run (paths: those requested).
 SimulationInfo simulation_info(const Scenario& scenario, int threads, double elapsed_s);

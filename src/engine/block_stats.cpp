@@ -529,11 +529,8 @@ void summarize_mode(BlockStats& merged, std::size_t m, const std::vector<double>
 }  // namespace
 
 Summary summarize(BlockStats& merged, const Ranks& ranks) {
-    if (ranks.size() > 1) {
-        if (merged.weighted)
-            throw std::invalid_argument("summarize: an importance-sampled run is not spread over ranks");
-        sum_counts_over(merged, ranks);
-    }
+    if (ranks.size() > 1 && merged.weighted)
+        throw std::invalid_argument("summarize: an importance-sampled run is not spread over ranks");
     Summary summary;
     summary.paths = merged.paths;
     summary.overflowed_paths = merged.overflowed_paths;

@@ -158,8 +158,8 @@ LossSummary summarize_losses(std::vector<double>& losses);
 // Finishes merged statistics (reorders the samples in place) over the paths that did not
 // overflow, the modes side by side on the threads of the calling TBB arena; throws
 // std::runtime_error when every path overflowed. Spread over ranks (collective), `merged` holds
-// this rank's share of a plain run (counts and samples; funding_paid already summed over the
-// ranks) and every rank gets the Summary of the whole run (rank_statistics.hpp).
+// the counts and funding of a whole plain run (sum_counts_over) and this rank's share of its
+// samples, and every rank gets the Summary of the whole run (rank_statistics.hpp).
 Summary summarize(BlockStats& merged, const Ranks& ranks = single_process());
 
 // Times to liquidation (days) of a mode from its counts per step: p05, median and p95 as

@@ -22,10 +22,10 @@ void sum_to_steps(const std::vector<Bin>& by_bin, std::size_t ticks, std::vector
 }
 
 // A mode's details from the merged statistics, before summarize() reorders the samples.
-ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
+ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps, bool every_loss) {
     const ModeSample& sample = total.modes[m];
     ModeDetail out;
-    if (total.weighted) {
+    if (every_loss && total.weighted) {
         std::vector<std::pair<float, float>> pairs;
         for (std::size_t k = 0; k < sample.loss.size(); ++k)
             if (!std::isnan(sample.loss[k]))
@@ -35,7 +35,7 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
             out.sorted_loss.push_back(loss);
             out.sorted_weight.push_back(weight);
         }
-    } else {
+    } else if (every_loss) {
         out.sorted_loss.reserve(sample.loss.size());
         for (const double loss : sample.loss)
             if (!std::isnan(loss)) out.sorted_loss.push_back(static_cast<float>(loss));  // NaN: overflowed
@@ -59,11 +59,17 @@ ModeDetail detail_of(const BlockStats& total, std::size_t m, int steps) {
 
 }  // namespace
 
-DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options, const RunControl& control) {
+DetailedRun run_detailed(const Scenario& scenario, const RunOptions& options, const RunControl& control,
+                         Details details) {
     DetailedRun run;
-    run.report = detail::run_report(scenario, options, control, [&](const Scenario& applied, const BlockStats& total) {
-        for (std::size_t m = 0; m < mode_count; ++m) run.modes[m] = detail_of(total, m, applied.simulation.steps);
-    });
+    const bool every_loss = details == Details::every_loss;
+    run.report = detail::run_report(
+        scenario, options, control,
+        [&](const Scenario& applied, const BlockStats& total) {
+            for (std::size_t m = 0; m < mode_count; ++m)
+                run.modes[m] = detail_of(total, m, applied.simulation.steps, every_loss);
+        },
+        every_loss);
     return run;
 }
 

@@ -7,6 +7,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <exception>
+#include <new>
+
+#include <fmt/format.h>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -60,15 +65,46 @@ RunCheckpoint part_of(const RunCheckpoint& whole, BlockShare share, std::uint64_
     return part;
 }
 
+// What fail_together throws, on every rank alike.
+class RanksFailed : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Throws on every rank when `failure` is not empty on some rank (a rank's own error, which the
+// others cannot know): rank 0's message names the first rank that failed and says why.
+void fail_together(const std::string& failure, const Ranks& ranks) {
+    if (sum_over(failure.empty() ? 0u : 1u, ranks) == 0) return;
+    const std::vector<std::string> failures = ranks.gather(failure);
+    for (std::size_t r = 0; r < failures.size(); ++r)
+        if (!failures[r].empty()) throw RanksFailed(fmt::format("rank {}: {}", r, failures[r]));
+    throw RanksFailed(failure.empty() ? "another rank failed" : failure);
+}
+
+// What a rank's own failure says, for fail_together.
+std::string failure_of(std::exception_ptr error, std::uint64_t share_paths) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::bad_alloc&) {
+        return fmt::format("not enough memory for its share of the run ({} paths, about {} bytes a path)", share_paths,
+                           mode_count * (sizeof(double) + sizeof(float)));
+    } catch (const std::exception& other) {
+        return other.what();
+    } catch (...) {
+        return "unknown failure";
+    }
+}
+
 // This rank's part of the checkpoint that rank 0 resumes from, if it resumes one.
 std::optional<RunCheckpoint> scatter_checkpoint(const RunCheckpoint* resume, const Ranks& ranks, std::uint64_t paths) {
     std::string resuming = ranks.is_root() && resume != nullptr ? "1" : "0";
+    if (resuming == "1" && (resume->key.paths != paths || resume->key.block_size != block_size))
+        resuming = "simulate: the checkpoint to resume belongs to another run";
     ranks.broadcast(resuming);
-    if (resuming != "1") return std::nullopt;
+    if (resuming == "0") return std::nullopt;
+    if (resuming != "1") throw std::invalid_argument(resuming);
     std::vector<std::string> parts;
     if (ranks.is_root()) {
-        if (resume->key.paths != paths || resume->key.block_size != block_size)
-            throw std::invalid_argument("simulate: the checkpoint to resume belongs to another run");
         const std::uint64_t blocks = block_count_of(paths);
         for (int r = 0; r < ranks.size(); ++r)
             parts.push_back(checkpoint_bytes(part_of(*resume, share_of(blocks, r, ranks.size()), paths, r == 0)));
@@ -120,30 +156,82 @@ void gather_checkpoint(const ShareRun& run, const Scenario& scenario, const RunO
     if (ranks.is_root() && control.checkpoint != nullptr) *control.checkpoint = merge_checkpoints(parts);
 }
 
+std::string bytes_of(const std::vector<double>& values) {
+    return {reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double)};
+}
+std::vector<double> doubles_of(const std::string& bytes) {
+    std::vector<double> values(bytes.size() / sizeof(double));
+    std::memcpy(values.data(), bytes.data(), values.size() * sizeof(double));
+    return values;
+}
+
+// `inspect` of the whole run's counts, with every path's loss gathered to rank 0 in path order
+// when it reads them (the other ranks' inspect sees no sample).
+void inspect_over(const Scenario& scenario, const BlockStats& total, const Inspect& inspect, bool with_losses,
+                  const Ranks& ranks) {
+    BlockStats view;
+    view.paths = total.paths;
+    view.bin_days = total.bin_days;
+    view.ticks_per_step = total.ticks_per_step;
+    view.cross_loss_exceeds_isolated = total.cross_loss_exceeds_isolated;
+    view.contagion = total.contagion;
+    view.overflowed_paths = total.overflowed_paths;
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        ModeSample& mode = view.modes[m];
+        const ModeSample& from = total.modes[m];
+        mode.liquidations_by_step = from.liquidations_by_step;
+        mode.position_liquidations = from.position_liquidations;
+        mode.liquidated_paths = from.liquidated_paths;
+        mode.contagion = from.contagion;
+        mode.funding_paid = from.funding_paid;
+        if (!with_losses) continue;
+        for (const std::string& part : ranks.gather(bytes_of(from.loss))) {
+            const std::vector<double> losses = doubles_of(part);
+            mode.loss.insert(mode.loss.end(), losses.begin(), losses.end());
+        }
+    }
+    inspect(scenario, view);
+}
+
 }  // namespace
 
 Report spread_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
-                     const std::function<void(const Scenario&, const BlockStats&)>& inspect, const Engine& engine,
-                     int threads, std::chrono::steady_clock::time_point start) {
+                     const Inspect& inspect, bool inspect_losses, const Engine& engine, int threads,
+                     std::chrono::steady_clock::time_point start) {
     const Ranks& ranks = *control.ranks;
     if (options.precision)
         throw std::invalid_argument("simulate: a run with a precision target is not spread over ranks");
     if (engine.weighted())
         throw std::invalid_argument("simulate: an importance-sampled run is not spread over ranks");
-    if (inspect)
-        throw std::invalid_argument("simulate: a detailed run (every path's outcome) is not spread over ranks");
     const std::uint64_t paths = scenario.simulation.paths;
     const BlockShare share = share_of(block_count_of(paths), ranks.rank(), ranks.size());
     const std::optional<RunCheckpoint> part = scatter_checkpoint(control.resume, ranks, paths);
     RunControl local = control;
     local.resume = part ? &*part : nullptr;
-    ShareRun run = run_share(engine, scenario, threads, local, share);
+    // The ranks agree twice that none failed: once every share's samples are allocated (a rank
+    // short of memory stops the others before they run), and after the blocks.
+    ShareRun run;
+    std::string failure;
+    bool allocated = false;
+    try {
+        run = run_share(engine, scenario, threads, local, share, [&] {
+            allocated = true;
+            fail_together({}, ranks);
+        });
+    } catch (const RanksFailed&) {
+        throw;
+    } catch (...) {
+        failure = failure_of(std::current_exception(), paths_of(share, paths));
+    }
+    if (!allocated) fail_together(failure, ranks);
+    fail_together(failure, ranks);
 
     const std::uint64_t done = sum_over(run.total.paths, ranks);
     if (done == 0) throw RunInterrupted();
     if (done < paths) gather_checkpoint(run, scenario, options, control, ranks);
     for (std::size_t m = 0; m < mode_count; ++m) run.total.modes[m].funding_paid = sum_over(run.funding_sum[m], ranks).value();
-    if (inspect) inspect(scenario, run.total);
+    sum_counts_over(run.total, ranks);
+    if (inspect) inspect_over(scenario, run.total, inspect, inspect_losses, ranks);
     Report report = finish_run(scenario, engine, threads, run.total, start, control);
     report.simulation.ranks = ranks.size();
     return report;

@@ -1,0 +1,168 @@
+"""The program on MPI ranks (docs/distributed.md) against the same program in one process:
+run and sweep spread over 2 and 3 ranks (an uneven split) give the single process's numbers bit
+for bit; batch and backtest (rank 0 alone) give its reports; an error says so once, on one
+rank or on all; a run stopped by SIGUSR1 (what mpirun forwards) is resumed on another number of
+ranks to the numbers of an uninterrupted run.
+
+Run by CTest ("mpi: ranks") with MARGINSIM_CLI (the program), MARGINSIM_SOURCE_DIR and MPIEXEC
+(mpirun); by hand: MARGINSIM_CLI=build/marginsim MARGINSIM_SOURCE_DIR=. MPIEXEC=mpirun
+python3 -m unittest discover -s tests/mpi -v
+"""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+CLI = os.environ["MARGINSIM_CLI"]
+SOURCE = os.environ["MARGINSIM_SOURCE_DIR"]
+MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
+CONFIGS = os.path.join(SOURCE, "configs")
+SEED_BOOK = os.path.join(CONFIGS, "seed_example.toml")
+# As CI runs it: as root, and more ranks than cores.
+MPI_FLAGS = ["--allow-run-as-root", "--oversubscribe"]
+
+
+def mpirun(ranks, *arguments, **kwargs):
+    return subprocess.run([MPIEXEC, *MPI_FLAGS, "-np", str(ranks), CLI, *arguments], capture_output=True,
+                          text=True, **kwargs)
+
+
+def single(*arguments):
+    return subprocess.run([CLI, *arguments], capture_output=True, text=True)
+
+
+def numbers(path):
+    """A report's JSON without what may differ between runs of the same numbers."""
+    with open(path) as f:
+        report = json.load(f)
+
+    def strip(node):
+        if isinstance(node, dict):
+            for key in ("threads", "ranks", "elapsed_s"):
+                node.pop(key, None)
+            for value in node.values():
+                strip(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip(value)
+
+    strip(report)
+    return report
+
+
+def errors(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+class RanksTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+
+    def path(self, name):
+        return os.path.join(self.dir.name, name)
+
+    def assert_ok(self, result):
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_run_equals_one_process(self):
+        for config, paths in (("seed_example.toml", "60000"), ("seed_example_garch.toml", "30000"),
+                              ("seed_example_jump.toml", "30000"), ("hedged_pair.toml", "20000")):
+            scenario = os.path.join(CONFIGS, config)
+            self.assert_ok(single("run", scenario, "--paths", paths, "--threads", "2", "--json", self.path("one.json"), "-q"))
+            for ranks in (2, 3):
+                with self.subTest(config=config, ranks=ranks):
+                    result = mpirun(ranks, "run", scenario, "--paths", paths, "--threads", "1", "--json",
+                                    self.path("spread.json"), "-q")
+                    self.assert_ok(result)
+                    self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
+                    with open(self.path("spread.json")) as f:
+                        self.assertEqual(json.load(f)["simulation"]["ranks"], ranks)
+
+    def test_run_prints_once(self):
+        result = mpirun(3, "run", SEED_BOOK, "--paths", "5000", "--threads", "1")
+        self.assert_ok(result)
+        self.assertEqual(result.stdout.count("marginsim report:"), 1)
+        self.assertIn("3 ranks x 1 threads", result.stdout)
+
+    def test_sweep_equals_one_process(self):
+        sweep = ["sweep", SEED_BOOK, "--correlation", "0,0.6,0.95", "--paths", "20000", "--bisect", "2", "-q"]
+        self.assert_ok(single(*sweep, "--threads", "2", "--json", self.path("one.json")))
+        for ranks in (2, 3):
+            with self.subTest(ranks=ranks):
+                self.assert_ok(mpirun(ranks, *sweep, "--threads", "1", "--json", self.path("spread.json")))
+                self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
+
+    def test_batch_equals_one_process(self):
+        books = [SEED_BOOK, os.path.join(CONFIGS, "hedged_pair.toml")]
+        self.assert_ok(single("batch", *books, "--out", self.path("one"), "--paths", "5000", "-q"))
+        result = mpirun(2, "batch", *books, "--out", self.path("spread"), "--paths", "5000", "-q")
+        self.assert_ok(result)
+        self.assertEqual(result.stderr.count("rank 0 runs it alone"), 1)  # said once, by rank 0
+        for name in ("seed_example.json", "hedged_pair.json"):
+            self.assertEqual(numbers(os.path.join(self.dir.name, "spread", name)),
+                             numbers(os.path.join(self.dir.name, "one", name)))
+
+    def test_backtest_equals_one_process(self):
+        backtest = ["backtest", SEED_BOOK, "--from", "2024-07-29", "--to", "2024-08-12", "--every", "7", "--window",
+                    "180", "--models", "gaussian,garch", "--paths", "2000", "-q"]
+        self.assert_ok(single(*backtest, "--json", self.path("one.json")))
+        self.assert_ok(mpirun(2, *backtest, "--json", self.path("spread.json")))
+        self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
+
+    def test_bad_input_is_one_error(self):
+        bad = self.path("bad.toml")
+        with open(SEED_BOOK) as f:
+            text = f.read()
+        with open(bad, "w") as f:
+            f.write(text.replace("balance = 10000", "balance = -5"))
+        result = mpirun(3, "run", bad, "--paths", "5000")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertEqual(len(errors(result.stderr)), 1, result.stderr)
+        self.assertIn("balance", errors(result.stderr)[0])
+        self.assertFalse(os.path.exists(self.path("out.json")))
+
+    def test_error_on_one_rank_stops_all(self):
+        # Rank 1 alone gets too little memory for its share of the paths (an MPMD launch): its
+        # allocation fails; every rank stops, rank 0 says why once, and nothing is written.
+        out = self.path("out.json")
+        run = [CLI, "run", SEED_BOOK, "--paths", "40000000", "--threads", "1", "--force", "--json", out, "-q"]
+        limited = ["sh", "-c", 'ulimit -v 400000 && exec "$@"', "sh", *run]
+        result = subprocess.run([MPIEXEC, *MPI_FLAGS, "-np", "1", *run, ":", "-np", "1", *limited],
+                                capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertEqual(len(errors(result.stderr)), 1, result.stderr)
+        self.assertIn("rank 1", errors(result.stderr)[0])
+        self.assertFalse(os.path.exists(out))
+
+    def test_interrupted_run_resumes_on_other_ranks(self):
+        paths = "6000000"
+        checkpoint = self.path("run.checkpoint")
+        common = ["run", SEED_BOOK, "--paths", paths, "--threads", "1", "--force", "--checkpoint", checkpoint,
+                  "--json", self.path("resumed.json"), "-q"]
+        process = subprocess.Popen([MPIEXEC, *MPI_FLAGS, "-np", "2", CLI, *common], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)
+        process.send_signal(signal.SIGUSR1)  # mpirun forwards it to every rank
+        _, stderr = process.communicate(timeout=300)
+        self.assertEqual(process.returncode, 128 + signal.SIGUSR1,
+                         "the run should have been stopped (too short a run?): " + stderr)
+        self.assertTrue(os.path.exists(checkpoint), stderr)
+        self.assertIn("interrupted after", stderr)
+        with open(self.path("resumed.json")) as f:
+            self.assertTrue(json.load(f)["partial"])
+
+        result = mpirun(3, *common, "--resume")
+        self.assert_ok(result)
+        self.assertFalse(os.path.exists(checkpoint))  # spent
+        self.assert_ok(single("run", SEED_BOOK, "--paths", paths, "--threads", "2", "--force", "--json",
+                              self.path("one.json"), "-q"))
+        self.assertEqual(numbers(self.path("resumed.json")), numbers(self.path("one.json")))
+
+
+if __name__ == "__main__":
+    unittest.main()
