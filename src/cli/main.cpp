@@ -2,6 +2,7 @@
 // 0 success, 2 bad input or bad usage, 1 anything else (a failed write to stdout included).
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -101,6 +102,19 @@ int run_parsed(const std::vector<Subcommand>& commands) {
     }
 }
 
+// What each rank sent and received (MARGINSIM_RANK_STATS set: scripts/bench_mpi.sh), on rank 0's
+// stderr: "rank R: sent S bytes, received B bytes".
+void print_rank_traffic() {
+    const marginsim::Ranks& ranks = program_ranks();
+    const std::vector<std::string> traffic =
+        ranks.gather(std::to_string(ranks.bytes_sent()) + " " + std::to_string(ranks.bytes_received()));
+    for (std::size_t r = 0; r < traffic.size(); ++r) {
+        const std::size_t space = traffic[r].find(' ');
+        std::cerr << "rank " << r << ": sent " << traffic[r].substr(0, space) << " bytes, received "
+                  << traffic[r].substr(space + 1) << " bytes\n";
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,6 +170,7 @@ int main(int argc, char** argv) {
         return with_stdout_checked(app.exit(error) == 0 ? exit_ok : exit_usage);
     }
     const int code = with_stdout_checked(run_parsed(commands));
+    if (spread_over_ranks() && std::getenv("MARGINSIM_RANK_STATS") != nullptr) print_rank_traffic();
     // After mpirun's SIGTERM, MPI_Finalize would wait for the SIGKILL that follows it: leave
     // without it (what was to be written is written).
     if (spread_over_ranks() && InterruptGuard::stopped_by_terminate()) session->leave_now(code);

@@ -118,20 +118,20 @@ double max_over(const std::vector<T>& local, const Ranks& ranks) {
 }
 
 // The a-quantiles (ascending levels) of values spread over the ranks, each search starting where
-// the last one's value begins.
-template <class T, std::size_t L>
-std::array<Selected<T>, L> select_levels(std::vector<T>& local, std::uint64_t n, const std::array<double, L>& levels,
-                                         const Ranks& ranks) {
-    std::array<Selected<T>, L> out{};
+// the last one's value begins; `at_level(l, selected)` runs right after level l's search, while
+// the samples are still arranged around its value (the next search reorders them).
+template <class T, std::size_t L, class AtLevel>
+void select_levels(std::vector<T>& local, std::uint64_t n, const std::array<double, L>& levels, const Ranks& ranks,
+                   AtLevel at_level) {
     std::size_t from = 0;
     for (std::size_t l = 0; l < L; ++l) {
         assert(l == 0 || levels[l] >= levels[l - 1]);
         const std::uint64_t index = order_index(static_cast<std::size_t>(n), levels[l]);
         const std::uint64_t below = sum_over(static_cast<std::uint64_t>(from), ranks);
-        out[l] = select(local, from, index - below, ranks);
-        from = out[l].equal;
+        const Selected<T> selected = select(local, from, index - below, ranks);
+        at_level(l, selected);
+        from = selected.equal;
     }
-    return out;
 }
 
 }  // namespace
@@ -146,20 +146,19 @@ LossSummary summarize_losses_over(std::vector<double>& local, std::uint64_t n, c
     ExactSum squares;
     for (const double x : local) squares.add((x - summary.mean) * (x - summary.mean));
     summary.std = n > 1 ? std::sqrt(sum_over(squares, ranks).value() / (count - 1.0)) : 0.0;
-    const auto selected = select_levels(local, n, tail_levels, ranks);
-    for (std::size_t l = 0; l < tail_levels.size(); ++l) {
-        const double value = selected[l].value;
+    select_levels(local, n, tail_levels, ranks, [&](std::size_t l, const Selected<double>& selected) {
+        const double value = selected.value;
         summary.var[l] = value;
         // The sorted sample from the VaR's index up: the values above it, then as many copies of
         // it as make up the count.
         const std::uint64_t index = order_index(static_cast<std::size_t>(n), tail_levels[l]);
         ExactSum above;
-        for (std::size_t k = selected[l].above; k < local.size(); ++k) above.add(local[k]);
+        for (std::size_t k = selected.above; k < local.size(); ++k) above.add(local[k]);
         ExactSum tail = sum_over(above, ranks);
-        const std::uint64_t above_count = sum_over(static_cast<std::uint64_t>(local.size() - selected[l].above), ranks);
+        const std::uint64_t above_count = sum_over(static_cast<std::uint64_t>(local.size() - selected.above), ranks);
         tail.add_times(n - index - above_count, value);
         summary.es[l] = tail.value() / static_cast<double>(n - index);
-    }
+    });
     summary.max = max_over(local, ranks);
     return summary;
 }
@@ -169,8 +168,10 @@ DrawdownSummary summarize_drawdowns_over(std::vector<float>& local, std::uint64_
     ExactSum sum;
     for (const float x : local) sum.add(static_cast<double>(x));
     const double mean = sum_over(sum, ranks).value() / static_cast<double>(n);
-    const auto selected = select_levels(local, n, std::array<double, 2>{0.95, 0.99}, ranks);
-    return DrawdownSummary{mean, static_cast<double>(selected[0].value), static_cast<double>(selected[1].value)};
+    std::array<double, 2> quantile{};
+    select_levels(local, n, std::array<double, 2>{0.95, 0.99}, ranks,
+                  [&](std::size_t l, const Selected<float>& selected) { quantile[l] = static_cast<double>(selected.value); });
+    return DrawdownSummary{mean, quantile[0], quantile[1]};
 }
 
 }  // namespace marginsim
