@@ -43,6 +43,11 @@ struct BatchOptions {
     const std::atomic<bool>* stop = nullptr;
     // Progress of the scenario runs, per completed block (see RunControl::on_progress).
     std::function<void(const BatchEntry& entry, const RunProgress& progress)> run_progress;
+    // The MPI ranks that share the batch (docs/distributed.md), every one calling run_batch
+    // alike: rank 0 reads and checks every scenario, the scenarios to run are dealt out to the
+    // ranks in turn (each runs its own on its threads, `jobs` ignored), and rank 0 writes every
+    // report; the other ranks' result is empty. Null: this process alone.
+    const Ranks* ranks = nullptr;
 };
 
 // partial: stopped mid-run, its reports cover the completed paths; not_run: the batch was

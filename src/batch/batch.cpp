@@ -22,6 +22,7 @@
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/error.hpp"
 #include "marginsim/html_report.hpp"
+#include "marginsim/input_files.hpp"
 #include "marginsim/output.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/run_estimate.hpp"
@@ -162,58 +163,97 @@ bool stop_requested(const BatchOptions& options) {
     return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
 }
 
+// What running one scenario needs, once rank 0 (or the one process) has loaded and checked it.
+struct EntryRun {
+    Scenario scenario;
+    RunOptions run;
+    std::uint64_t scenario_hash = 0;
+    std::optional<RunCheckpoint> resume;
+};
+
+// A scenario's reports, rendered, and a stopped run's checkpoint.
+struct EntryOutcome {
+    bool partial = false;
+    std::array<std::string, 3> contents;  // as report_extensions: csv, html, json
+    std::optional<RunCheckpoint> checkpoint;
+};
+
+RunOptions entry_run_options(const BatchOptions& options) {
+    RunOptions run = options.run;
+    if (const int threads = threads_per_job(options); threads > 0) run.threads = threads;
+    return run;
+}
+
+// The scenario loaded and checked, with its inputs; nothing when its reports are up to date
+// (the entry is then marked skipped). Throws what makes the entry fail.
+std::optional<EntryRun> prepare_entry(BatchEntry& entry, const BatchOptions& options, Ledger& ledger,
+                                      detail::BatchInputs& inputs) {
+    EntryRun job{load_scenario(entry.scenario, options.load), entry_run_options(options), 0, std::nullopt};
+    inputs.scenario = entry.scenario.string();
+    inputs.file_hash = file_hash(entry.scenario);
+    inputs.content_hash = scenario_content_hash(job.scenario);
+    if (const std::optional<Precision>& precision = options.run.precision) {  // another target: another run
+        inputs.content_hash = fnv1a_hash(fmt::format("{:016x} --precision {}", inputs.content_hash, to_string(*precision)));
+    }
+    inputs.paths = options.run.paths.value_or(job.scenario.simulation.paths);
+    inputs.seed = options.run.seed.value_or(job.scenario.simulation.seed);
+    if (!options.rerun) {
+        if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, inputs, options.run.precision.has_value(), ledger)) {
+            entry.status = BatchStatus::skipped;
+            entry.row = std::move(row);
+            return std::nullopt;
+        }
+    }
+    // A scenario too large to run fails alone, with the estimate, like a malformed one.
+    if (!options.force) check_run_size(job.scenario, job.run);
+    job.scenario_hash = inputs.file_hash;
+    const fs::path checkpoint_path = report_path(options.out_dir, entry.name, ".checkpoint");
+    if (options.resume && fs::exists(checkpoint_path))
+        job.resume = read_checkpoint(checkpoint_path, run_checkpoint_key(job.scenario, job.run, job.scenario_hash));
+    return job;
+}
+
+// Runs the scenario and renders its reports (everything is rendered before anything is written).
+EntryOutcome run_prepared(const BatchEntry& entry, const EntryRun& job, const BatchOptions& options) {
+    RunControl control;
+    control.stop = options.stop;
+    control.scenario_hash = job.scenario_hash;
+    if (job.resume) control.resume = &*job.resume;
+    RunCheckpoint stopped_at;
+    control.checkpoint = &stopped_at;
+    if (options.run_progress) {
+        control.on_progress = [&](const RunProgress& progress) { options.run_progress(entry, progress); };
+    }
+    const DetailedRun result = run_detailed(job.scenario, job.run, control);
+    EntryOutcome outcome;
+    outcome.partial = result.report.partial;
+    outcome.contents = {to_csv(result.report), to_html(result), to_json(result.report)};
+    if (outcome.partial) outcome.checkpoint = std::move(stopped_at);
+    return outcome;
+}
+
+// Writes the scenario's reports (and a stopped run's checkpoint) and records them.
+void commit_entry(BatchEntry& entry, const detail::BatchInputs& inputs, const EntryOutcome& outcome,
+                  const BatchOptions& options, Ledger& ledger) {
+    const fs::path checkpoint_path = report_path(options.out_dir, entry.name, ".checkpoint");
+    if (outcome.checkpoint) write_checkpoint(checkpoint_path, *outcome.checkpoint);
+    for (std::size_t k = 0; k < report_extensions.size(); ++k)
+        write_file_atomically(report_path(options.out_dir, entry.name, report_extensions[k]), outcome.contents[k]);
+    if (!outcome.partial) {
+        std::error_code ignored;
+        fs::remove(checkpoint_path, ignored);  // complete: any checkpoint of it is spent
+        record_reports(options.out_dir, entry.name, inputs, outcome.contents, ledger);
+    }
+    entry.row = detail::batch_row_from_report(outcome.contents.back());
+    entry.status = outcome.partial ? BatchStatus::partial : BatchStatus::ran;
+}
+
 void run_entry(BatchEntry& entry, const BatchOptions& options, Ledger& ledger) {
     try {
-        const Scenario scenario = load_scenario(entry.scenario, options.load);
         detail::BatchInputs inputs;
-        inputs.scenario = entry.scenario.string();
-        inputs.file_hash = file_hash(entry.scenario);
-        inputs.content_hash = scenario_content_hash(scenario);
-        if (const std::optional<Precision>& precision = options.run.precision) {  // another target: another run
-            inputs.content_hash =
-                fnv1a_hash(fmt::format("{:016x} --precision {}", inputs.content_hash, to_string(*precision)));
-        }
-        inputs.paths = options.run.paths.value_or(scenario.simulation.paths);
-        inputs.seed = options.run.seed.value_or(scenario.simulation.seed);
-        if (!options.rerun) {
-            if (std::optional<BatchRow> row = up_to_date_row(options.out_dir, entry.name, inputs, options.run.precision.has_value(), ledger)) {
-                entry.status = BatchStatus::skipped;
-                entry.row = std::move(row);
-                return;
-            }
-        }
-        RunOptions run = options.run;
-        if (const int threads = threads_per_job(options); threads > 0) run.threads = threads;
-        // A scenario too large to run fails alone, with the estimate, like a malformed one.
-        if (!options.force) check_run_size(scenario, run);
-        const fs::path checkpoint_path = report_path(options.out_dir, entry.name, ".checkpoint");
-        RunControl control;
-        control.stop = options.stop;
-        control.scenario_hash = inputs.file_hash;
-        std::optional<RunCheckpoint> resume;
-        if (options.resume && fs::exists(checkpoint_path)) {
-            resume = read_checkpoint(checkpoint_path, run_checkpoint_key(scenario, run, control.scenario_hash));
-            control.resume = &*resume;
-        }
-        RunCheckpoint stopped_at;
-        control.checkpoint = &stopped_at;
-        if (options.run_progress) {
-            control.on_progress = [&](const RunProgress& progress) { options.run_progress(entry, progress); };
-        }
-        const DetailedRun result = run_detailed(scenario, run, control);
-        // Everything is rendered before anything is written.
-        const std::string json_text = to_json(result.report);
-        const std::array<std::string, 3> contents{to_csv(result.report), to_html(result), json_text};
-        if (result.report.partial) write_checkpoint(checkpoint_path, stopped_at);
-        for (std::size_t k = 0; k < report_extensions.size(); ++k)
-            write_file_atomically(report_path(options.out_dir, entry.name, report_extensions[k]), contents[k]);
-        if (!result.report.partial) {
-            std::error_code ignored;
-            fs::remove(checkpoint_path, ignored);  // complete: any checkpoint of it is spent
-            record_reports(options.out_dir, entry.name, inputs, contents, ledger);
-        }
-        entry.row = detail::batch_row_from_report(json_text);
-        entry.status = result.report.partial ? BatchStatus::partial : BatchStatus::ran;
+        const std::optional<EntryRun> job = prepare_entry(entry, options, ledger, inputs);
+        if (!job) return;  // skipped
+        commit_entry(entry, inputs, run_prepared(entry, *job, options), options, ledger);
     } catch (const RunInterrupted&) {
         entry.status = BatchStatus::not_run;
         entry.row.reset();
@@ -458,8 +498,194 @@ ScenarioFiles collect_scenarios(const std::vector<fs::path>& inputs) {
     return collected;
 }
 
+namespace {
+
+// ---------------------------------------------------------------- over MPI ranks
+
+// Strings packed into one, each with its length.
+std::string pack(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const std::string& part : parts) {
+        const std::uint64_t n = part.size();
+        out.append(reinterpret_cast<const char*>(&n), sizeof n);
+        out += part;
+    }
+    return out;
+}
+std::vector<std::string> unpack(std::string_view bytes) {
+    std::vector<std::string> parts;
+    while (!bytes.empty()) {
+        std::uint64_t n = 0;
+        if (bytes.size() < sizeof n) throw std::invalid_argument("batch: a message between ranks is cut short");
+        std::memcpy(&n, bytes.data(), sizeof n);
+        bytes.remove_prefix(sizeof n);
+        if (bytes.size() < n) throw std::invalid_argument("batch: a message between ranks is cut short");
+        parts.emplace_back(bytes.substr(0, n));
+        bytes.remove_prefix(n);
+    }
+    return parts;
+}
+
+// A scenario for a rank to run: its entry's index, file and name, the input files rank 0 read
+// to load it, its file hash and the checkpoint to resume (empty: none).
+struct RankTask {
+    std::size_t index = 0;
+    std::string scenario;
+    std::string name;
+    std::string files;
+    std::uint64_t scenario_hash = 0;
+    std::string resume;
+
+    std::string bytes() const {
+        return pack({std::to_string(index), scenario, name, files, std::to_string(scenario_hash), resume});
+    }
+    static RankTask from(const std::string& bytes) {
+        const std::vector<std::string> p = unpack(bytes);
+        if (p.size() != 6) throw std::invalid_argument("batch: a task from rank 0 is malformed");
+        return {std::stoull(p[0]), p[1], p[2], p[3], std::stoull(p[4]), p[5]};
+    }
+};
+
+// What a rank sends back of a task: status ("ran", "partial", "not_run", "failed"), error, the
+// three reports and a stopped run's checkpoint.
+std::string task_result(std::size_t index, std::string_view status, const std::string& error,
+                        const EntryOutcome& outcome = {}) {
+    return pack({std::to_string(index), std::string(status), error, outcome.contents[0], outcome.contents[1],
+                 outcome.contents[2], outcome.checkpoint ? checkpoint_bytes(*outcome.checkpoint) : std::string()});
+}
+
+// Runs a task on this rank, on its own threads, from the files rank 0 read.
+std::string run_task(const RankTask& task, const BatchOptions& options) {
+    if (stop_requested(options)) return task_result(task.index, "not_run", "");
+    try {
+        const InputFiles files = InputFiles::from_bytes(task.files);
+        std::optional<Scenario> scenario;
+        {
+            const InputReplay replay(files);
+            scenario = load_scenario(task.scenario, options.load);
+        }
+        EntryRun job{std::move(*scenario), entry_run_options(options), task.scenario_hash, std::nullopt};
+        if (!task.resume.empty()) job.resume = parse_checkpoint(task.resume, task.name + ".checkpoint");
+        BatchEntry entry;
+        entry.scenario = task.scenario;
+        entry.name = task.name;
+        const EntryOutcome outcome = run_prepared(entry, job, options);
+        return task_result(task.index, outcome.partial ? "partial" : "ran", "", outcome);
+    } catch (const RunInterrupted&) {
+        return task_result(task.index, "not_run", "");
+    } catch (const std::exception& error) {
+        return task_result(task.index, "failed", error.what());
+    }
+}
+
+// Rank 0's step, its failure rethrown there and thrown on every other rank as an InputError or
+// a runtime_error (the exit codes main gives them) with the same message.
+void on_root(const Ranks& ranks, const std::function<void()>& step) {
+    std::string outcome;
+    std::exception_ptr failure;
+    if (ranks.is_root()) {
+        try {
+            step();
+        } catch (const InputError& error) {
+            failure = std::current_exception();
+            outcome = std::string("2") + error.what();
+        } catch (const std::exception& error) {
+            failure = std::current_exception();
+            outcome = std::string("1") + error.what();
+        }
+    }
+    ranks.broadcast(outcome);
+    if (failure) std::rethrow_exception(failure);
+    if (outcome.empty()) return;
+    if (outcome[0] == '2') throw InputError("", 0, 0, "", outcome.substr(1), "");
+    throw std::runtime_error(outcome.substr(1));
+}
+
+// run_batch over ranks: rank 0 plans, loads and checks every scenario (the one process's
+// skips and failures), deals the scenarios to run out to the ranks in turn, each rank runs its
+// own one at a time on its threads, and rank 0 writes every report. The other ranks return an
+// empty result.
+BatchResult run_batch_over_ranks(const std::vector<fs::path>& inputs, const BatchOptions& options,
+                                 const BatchProgress& progress) {
+    const Ranks& ranks = *options.ranks;
+    BatchResult result;
+    Ledger ledger;
+    std::vector<std::vector<std::string>> dealt(static_cast<std::size_t>(ranks.size()));
+    std::map<std::size_t, detail::BatchInputs> inputs_of;
+    on_root(ranks, [&] {
+        ScenarioFiles collected = collect_scenarios(inputs);
+        if (collected.files.empty()) throw no_scenarios_error(inputs);
+        prepare_out_dir(options.out_dir);
+        refuse_own_files_over_inputs(options.out_dir, collected.files);
+        result.entries = plan_entries(collected.files, options.out_dir);
+        result.notes = std::move(collected.notes);
+        ledger.manifest = detail::BatchManifest::read(options.out_dir);
+        std::size_t next_rank = 0;
+        for (std::size_t k = 0; k < result.entries.size(); ++k) {
+            BatchEntry& entry = result.entries[k];
+            entry.status = BatchStatus::failed;
+            if (!entry.error.empty()) continue;
+            try {
+                InputFiles files;
+                detail::BatchInputs entry_inputs;
+                std::optional<EntryRun> job;
+                {
+                    const InputRecording recording(files);
+                    job = prepare_entry(entry, options, ledger, entry_inputs);
+                }
+                if (!job) continue;  // skipped
+                inputs_of[k] = entry_inputs;
+                const RankTask task{k, entry.scenario.string(), entry.name, files.bytes(), job->scenario_hash,
+                                    job->resume ? checkpoint_bytes(*job->resume) : std::string()};
+                dealt[next_rank++ % dealt.size()].push_back(task.bytes());
+            } catch (const std::exception& error) {
+                entry.error = error.what();
+            }
+        }
+    });
+    std::vector<std::string> parts;
+    for (const std::vector<std::string>& tasks : dealt) parts.push_back(pack(tasks));
+    std::vector<std::string> results;
+    for (const std::string& task : unpack(ranks.scatter(parts))) results.push_back(run_task(RankTask::from(task), options));
+    const std::vector<std::string> gathered = ranks.gather(pack(results));
+    if (!ranks.is_root()) return result;
+
+    for (const std::string& rank_results : gathered) {
+        for (const std::string& bytes : unpack(rank_results)) {
+            const std::vector<std::string> r = unpack(bytes);
+            BatchEntry& entry = result.entries.at(std::stoull(r.at(0)));
+            const std::string& status = r.at(1);
+            if (status == "ran" || status == "partial") {
+                EntryOutcome outcome;
+                outcome.partial = status == "partial";
+                outcome.contents = {r.at(3), r.at(4), r.at(5)};
+                if (!r.at(6).empty()) outcome.checkpoint = parse_checkpoint(r.at(6), entry.name + ".checkpoint");
+                try {
+                    commit_entry(entry, inputs_of.at(std::stoull(r.at(0))), outcome, options, ledger);
+                } catch (const std::exception& error) {
+                    entry.status = BatchStatus::failed;
+                    entry.error = error.what();
+                    entry.row.reset();
+                }
+            } else {
+                entry.status = status == "not_run" ? BatchStatus::not_run : BatchStatus::failed;
+                entry.error = r.at(2);
+            }
+        }
+    }
+    for (std::size_t k = 0; k < result.entries.size(); ++k)
+        if (progress) progress(result.entries[k], k + 1, result.entries.size());
+    result.interrupted = result.count(BatchStatus::partial) + result.count(BatchStatus::not_run) > 0;
+    write_file_atomically(options.out_dir / "summary.csv", batch_summary_csv(result));
+    write_file_atomically(options.out_dir / "index.html", batch_index_html(result));
+    return result;
+}
+
+}  // namespace
+
 BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& options,
                       const BatchProgress& progress) {
+    if (options.ranks != nullptr && options.ranks->size() > 1) return run_batch_over_ranks(inputs, options, progress);
     ScenarioFiles collected = collect_scenarios(inputs);
     if (collected.files.empty()) throw no_scenarios_error(inputs);
     prepare_out_dir(options.out_dir);

@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "interrupt.hpp"
 #include "marginsim/batch.hpp"
+#include "program_ranks.hpp"
 #include "progress.hpp"
 
 namespace marginsim::cli {
@@ -78,7 +79,24 @@ CLI::App* add_batch_command(CLI::App& app, BatchArguments& arguments) {
     return command;
 }
 
+namespace {
+
+int run_batch_command(const BatchArguments& arguments);
+
+}  // namespace
+
+// Every rank exits with rank 0's code (the other ranks hold no result to judge by).
 int batch_command(const BatchArguments& arguments) {
+    const int code = run_batch_command(arguments);
+    if (!spread_over_ranks()) return code;
+    std::string text = std::to_string(code);
+    program_ranks().broadcast(text);
+    return std::stoi(text);
+}
+
+namespace {
+
+int run_batch_command(const BatchArguments& arguments) {
     ProgressBar bar(ProgressBar::style_for(arguments.progress, arguments.quiet));
     BatchOptions options;
     options.run = arguments.overrides.options();
@@ -89,6 +107,7 @@ int batch_command(const BatchArguments& arguments) {
     options.jobs = arguments.jobs;
     options.resume = arguments.resume;
     options.stop = &InterruptGuard::flag();
+    if (spread_over_ranks()) options.ranks = &program_ranks();
     if (bar.enabled()) {
         options.run_progress = [&bar](const BatchEntry& entry, const RunProgress& progress) {
             bar.update(entry.name + " ", progress);
@@ -123,5 +142,7 @@ int batch_command(const BatchArguments& arguments) {
     }
     return failed > 0 ? exit_failure : exit_ok;
 }
+
+}  // namespace
 
 }  // namespace marginsim::cli

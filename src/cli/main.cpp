@@ -64,11 +64,11 @@ int with_stdout_checked(int code) {
 
 // The subcommands that spread their work over MPI ranks; the others run on rank 0 alone.
 bool spreads_over_ranks(const CLI::App& command) {
-    return command.get_name() == "run" || command.get_name() == "sweep";
+    return command.get_name() == "run" || command.get_name() == "sweep" || command.get_name() == "batch";
 }
 // Of those on rank 0 alone, the ones that simulate, and so would gain from the ranks.
 bool would_gain_from_ranks(const CLI::App& command) {
-    return command.get_name() == "batch" || command.get_name() == "backtest";
+    return command.get_name() == "backtest";
 }
 
 int run_parsed(const std::vector<Subcommand>& commands) {

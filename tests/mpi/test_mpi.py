@@ -98,20 +98,30 @@ class RanksTest(unittest.TestCase):
                 self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
 
     def test_batch_equals_one_process(self):
-        books = [SEED_BOOK, os.path.join(CONFIGS, "hedged_pair.toml")]
+        names = ["seed_example", "hedged_pair", "seed_example_garch", "seed_example_jump"]
+        books = [os.path.join(CONFIGS, name + ".toml") for name in names]
         self.assert_ok(single("batch", *books, "--out", self.path("one"), "--paths", "5000", "-q"))
-        result = mpirun(2, "batch", *books, "--out", self.path("spread"), "--paths", "5000", "-q")
+        for ranks in (2, 3):  # 4 scenarios dealt to 3 ranks: one rank runs two
+            with self.subTest(ranks=ranks):
+                out = self.path(f"spread{ranks}")
+                self.assert_ok(mpirun(ranks, "batch", *books, "--out", out, "--paths", "5000", "-q"))
+                for name in names:
+                    self.assertEqual(numbers(os.path.join(out, name + ".json")),
+                                     numbers(os.path.join(self.dir.name, "one", name + ".json")))
+                with open(os.path.join(out, "summary.csv")) as f:
+                    self.assertEqual(len(f.read().splitlines()), 1 + len(names))
+        # Rank 0 read the manifest: the same batch again skips every scenario, and says so once.
+        result = mpirun(3, "batch", *books, "--out", self.path("spread3"), "--paths", "5000")
         self.assert_ok(result)
-        self.assertEqual(result.stderr.count("rank 0 runs it alone"), 1)  # said once, by rank 0
-        for name in ("seed_example.json", "hedged_pair.json"):
-            self.assertEqual(numbers(os.path.join(self.dir.name, "spread", name)),
-                             numbers(os.path.join(self.dir.name, "one", name)))
+        self.assertEqual(result.stderr.count("skipped, its reports are up to date"), len(names), result.stderr)
 
     def test_backtest_equals_one_process(self):
         backtest = ["backtest", SEED_BOOK, "--from", "2024-07-29", "--to", "2024-08-12", "--every", "7", "--window",
                     "180", "--models", "gaussian,garch", "--paths", "2000", "-q"]
         self.assert_ok(single(*backtest, "--json", self.path("one.json")))
-        self.assert_ok(mpirun(2, *backtest, "--json", self.path("spread.json")))
+        result = mpirun(2, *backtest, "--json", self.path("spread.json"))
+        self.assert_ok(result)
+        self.assertEqual(result.stderr.count("rank 0 runs it alone"), 1)  # said once, by rank 0
         self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
 
     def test_bad_input_is_one_error(self):
