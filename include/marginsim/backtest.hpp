@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "marginsim/calibrate.hpp"
+#include "marginsim/ranks.hpp"
 #include "marginsim/replay.hpp"
 #include "marginsim/scenario.hpp"
 
@@ -116,6 +117,10 @@ struct BacktestOptions {
     // Every model but regime draws each path's volatilities from their estimate's sampling
     // distribution, as from the window's Calibration::uncertainty_returns ([uncertainty]).
     bool parameter_uncertainty = false;
+    // The MPI ranks that share every window's run (RunControl::ranks; docs/distributed.md),
+    // every one calling run_backtest alike; each rank calibrates every window itself. Null:
+    // this process alone.
+    const Ranks* ranks = nullptr;
 };
 
 struct BacktestWindow {

@@ -17,6 +17,7 @@
 #include "marginsim/replay.hpp"
 #include "marginsim/scenario.hpp"
 #include "outputs.hpp"
+#include "program_ranks.hpp"
 
 namespace marginsim::cli {
 
@@ -70,8 +71,10 @@ CLI::App* add_backtest_command(CLI::App& app, BacktestArguments& arguments) {
 }
 
 int backtest_command(const BacktestArguments& arguments) {
-    (void)OutputPlan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}}, std::nullopt,
-                     format_given(arguments.outputs));
+    on_root([&] {
+        (void)OutputPlan(output_paths(arguments.outputs), {{"FILE", arguments.scenario}}, std::nullopt,
+                         format_given(arguments.outputs));
+    });
     BacktestOptions options;
     options.from = *parse_iso_date(arguments.from);
     options.to = *parse_iso_date(arguments.to);
@@ -81,6 +84,7 @@ int backtest_command(const BacktestArguments& arguments) {
     options.paths = arguments.paths;
     options.threads = arguments.threads;
     options.parameter_uncertainty = arguments.uncertainty;
+    if (spread_over_ranks()) options.ranks = &program_ranks();
     if (!arguments.models.empty()) {
         options.models.clear();
         for (const std::string& name : arguments.models) {
@@ -90,12 +94,20 @@ int backtest_command(const BacktestArguments& arguments) {
             }
         }
     }
-    const Scenario scenario = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
+    std::optional<Scenario> loaded;
+    std::vector<PriceSeries> series;
+    load_everywhere([&] {  // the price history is an input too
+        loaded = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
+        series = read_book_history(*loaded, arguments.history);
+    });
+    const Scenario& scenario = *loaded;
     print_warnings(scenario.warnings);
-    const std::vector<PriceSeries> series = read_book_history(scenario, arguments.history);
-    std::vector<NamedPath> inputs{{"FILE", arguments.scenario}};
-    for (const PriceSeries& s : series) inputs.push_back({"a price file", s.source});
-    const OutputPlan plan(output_paths(arguments.outputs), inputs, std::nullopt, format_given(arguments.outputs));
+    std::optional<OutputPlan> plan;
+    on_root([&] {
+        std::vector<NamedPath> inputs{{"FILE", arguments.scenario}};
+        for (const PriceSeries& s : series) inputs.push_back({"a price file", s.source});
+        plan.emplace(output_paths(arguments.outputs), inputs, std::nullopt, format_given(arguments.outputs));
+    });
 
     // A progress line on a terminal only (redrawn in place); nothing in a log.
     const bool show = !arguments.outputs.quiet && isatty(STDERR_FILENO) != 0;
@@ -110,7 +122,7 @@ int backtest_command(const BacktestArguments& arguments) {
     render.csv = [&result] { return to_csv(result); };
     render.text = [&result] { return backtest_text(result); };
     render.html = [&result] { return to_html(result); };
-    write_reports(arguments.outputs, plan, render);
+    on_root([&] { write_reports(arguments.outputs, *plan, render); });
     return exit_ok;
 }
 

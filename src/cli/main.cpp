@@ -64,23 +64,15 @@ int with_stdout_checked(int code) {
 
 // The subcommands that spread their work over MPI ranks; the others run on rank 0 alone.
 bool spreads_over_ranks(const CLI::App& command) {
-    return command.get_name() == "run" || command.get_name() == "sweep" || command.get_name() == "batch";
-}
-// Of those on rank 0 alone, the ones that simulate, and so would gain from the ranks.
-bool would_gain_from_ranks(const CLI::App& command) {
-    return command.get_name() == "backtest";
+    const std::string& name = command.get_name();
+    return name == "run" || name == "sweep" || name == "batch" || name == "backtest";
 }
 
 int run_parsed(const std::vector<Subcommand>& commands) {
     try {
         for (const Subcommand& command : commands) {
             if (!command.app->parsed()) continue;
-            if (spread_over_ranks() && !spreads_over_ranks(*command.app)) {
-                if (would_gain_from_ranks(*command.app))
-                    std::cerr << "warning: " << command.app->get_name()
-                              << " is not spread over MPI ranks yet: rank 0 runs it alone (docs/distributed.md)\n";
-                return root_alone(command.run);
-            }
+            if (spread_over_ranks() && !spreads_over_ranks(*command.app)) return root_alone(command.run);
             return command.run();
         }
         std::cerr << "error: no subcommand\n";

@@ -353,7 +353,9 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
                 RunOptions run;
                 run.paths = options.paths;
                 run.threads = options.threads;
-                predicted = probabilities(simulate(*scenario, run));
+                RunControl control;
+                control.ranks = options.ranks;
+                predicted = probabilities(simulate(*scenario, run, control));
             } else {
                 const std::optional<std::string> why = unusable(model, c);
                 result.notes.push_back(fmt::format("{}: {} not run: {}", format_date(day), to_string(model),

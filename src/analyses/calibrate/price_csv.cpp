@@ -18,6 +18,7 @@
 #include "analyses/calibrate/calibrate_parts.hpp"
 #include "marginsim/error.hpp"
 #include "numerics/text.hpp"
+#include "scenario/toml_reader.hpp"
 
 namespace marginsim {
 namespace detail {
@@ -346,10 +347,10 @@ PriceSeries read_price_csv(const std::filesystem::path& path,
     if (std::filesystem::is_directory(path, ec)) {
         throw InputError(name, 0, 0, "", "is a directory, not a price file", expected);
     }
-    std::ifstream in(path, std::ios::binary);
-    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (!in && !in.eof()) throw InputError(name, 0, 0, "", "cannot read the file", expected);
-    return parse_price_csv(text, name, symbol);
+    // Through the input files (recorded on MPI rank 0, replayed on the others: input_files.hpp).
+    const std::optional<std::string> text = detail::read_text_file(path);
+    if (!text) throw InputError(name, 0, 0, "", "cannot read the file", expected);
+    return parse_price_csv(*text, name, symbol);
 }
 
 std::optional<Date> parse_iso_date(std::string_view text) { return parse_date(text); }
