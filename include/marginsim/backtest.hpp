@@ -118,8 +118,8 @@ struct BacktestOptions {
     // distribution, as from the window's Calibration::uncertainty_returns ([uncertainty]).
     bool parameter_uncertainty = false;
     // The MPI ranks that share every window's run (RunControl::ranks; docs/distributed.md),
-    // every one calling run_backtest alike; each rank calibrates every window itself. Null:
-    // this process alone.
+    // every one calling run_backtest alike; each rank calibrates every window itself, and runs
+    // an importance-sampled book whole. Null: this process alone.
     const Ranks* ranks = nullptr;
 };
 

@@ -115,7 +115,8 @@ struct SweepOptions {
     int bisection_steps = 8;  // halvings of the grid interval that brackets the crossover
     // Read before each block of each run: once true, the sweep throws RunInterrupted.
     const std::atomic<bool>* stop = nullptr;
-    // The MPI ranks that share every run of the sweep (RunControl::ranks; not with run.precision).
+    // The MPI ranks that share every run of the sweep (RunControl::ranks); a run with a precision
+    // target or importance sampling is not spread: every rank runs it whole.
     const Ranks* ranks = nullptr;
 };
 

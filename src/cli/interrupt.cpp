@@ -30,13 +30,13 @@ InterruptGuard::InterruptGuard() {
     action.sa_flags = SA_RESETHAND | SA_RESTART;  // the next signal of the kind kills at once
     sigaction(SIGINT, &action, &previous_int);
     sigaction(SIGTERM, &action, &previous_term);
-    if (spread_over_ranks()) sigaction(SIGUSR1, &action, &previous_usr1);
+    if (launched_on_ranks()) sigaction(SIGUSR1, &action, &previous_usr1);
 }
 
 InterruptGuard::~InterruptGuard() {
     sigaction(SIGINT, &previous_int, nullptr);
     sigaction(SIGTERM, &previous_term, nullptr);
-    if (spread_over_ranks()) sigaction(SIGUSR1, &previous_usr1, nullptr);
+    if (launched_on_ranks()) sigaction(SIGUSR1, &previous_usr1, nullptr);
 }
 
 const std::atomic<bool>& InterruptGuard::flag() noexcept { return stop_requested; }

@@ -162,9 +162,9 @@ int main(int argc, char** argv) {
         return with_stdout_checked(app.exit(error) == 0 ? exit_ok : exit_usage);
     }
     const int code = with_stdout_checked(run_parsed(commands));
-    if (spread_over_ranks() && std::getenv("MARGINSIM_RANK_STATS") != nullptr) print_rank_traffic();
+    if (launched_on_ranks() && std::getenv("MARGINSIM_RANK_STATS") != nullptr) print_rank_traffic();
     // After mpirun's SIGTERM, MPI_Finalize would wait for the SIGKILL that follows it: leave
     // without it (what was to be written is written).
-    if (spread_over_ranks() && InterruptGuard::stopped_by_terminate()) session->leave_now(code);
+    if (launched_on_ranks() && InterruptGuard::stopped_by_terminate()) session->leave_now(code);
     return code;
 }

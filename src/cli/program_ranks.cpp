@@ -1,6 +1,7 @@
 #include "program_ranks.hpp"
 
 #include <exception>
+#include <iostream>
 #include <string>
 
 #include "commands.hpp"
@@ -11,6 +12,7 @@ namespace marginsim::cli {
 namespace {
 
 const Ranks* ranks_of_program = nullptr;
+bool on_ranks = false;
 
 // Runs `step` on rank 0 and broadcasts its outcome: "" (success) or the exit code of its error.
 void broadcast_outcome(const std::function<void()>& step) {
@@ -36,7 +38,11 @@ void broadcast_outcome(const std::function<void()>& step) {
 }  // namespace
 
 const Ranks& program_ranks() noexcept { return ranks_of_program != nullptr ? *ranks_of_program : single_process(); }
-void set_program_ranks(const Ranks& ranks) noexcept { ranks_of_program = &ranks; }
+void set_program_ranks(const Ranks& ranks) noexcept {
+    ranks_of_program = &ranks;
+    on_ranks = ranks.size() > 1;
+}
+bool launched_on_ranks() noexcept { return on_ranks; }
 bool spread_over_ranks() noexcept { return program_ranks().size() > 1; }
 
 int exit_code_of(const std::exception& error) noexcept {
@@ -65,6 +71,19 @@ void load_everywhere(const std::function<void()>& load) {
     const InputFiles received = InputFiles::from_bytes(bytes);
     const InputReplay replay(received);
     load();
+}
+
+int run_alone_on_root(const std::string& why, const std::function<int()>& command) {
+    const Ranks& ranks = program_ranks();
+    return root_alone([&] {
+        std::cerr << "warning: " << why << " is not spread over MPI ranks: rank 0 runs it alone (docs/distributed.md)\n";
+        ranks_of_program = &single_process();
+        struct Restore {
+            const Ranks* ranks;
+            ~Restore() { ranks_of_program = ranks; }
+        } restore{&ranks};
+        return command();
+    });
 }
 
 int root_alone(const std::function<int()>& command) {

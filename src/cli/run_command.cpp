@@ -107,15 +107,12 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 
 namespace {
 
-// What a run spread over MPI ranks cannot do yet, refused on every rank alike (docs/distributed.md).
-void check_spreadable(const Scenario& scenario, const RunOptions& options) {
-    if (!spread_over_ranks()) return;
-    const auto refuse = [](const std::string& what) {
-        throw UsageError(what + " is not spread over MPI ranks: run it without mpirun (or with -np 1)");
-    };
-    if (options.precision) refuse("--precision (a run to a precision target)");
+// What a run spread over MPI ranks cannot spread yet (docs/distributed.md), if anything.
+std::optional<std::string> unspreadable(const Scenario& scenario, const RunOptions& options) {
+    if (options.precision) return "--precision (a run to a precision target)";
     if (scenario.simulation.importance_sampling != ImportanceSampling::none)
-        refuse("[simulation] importance_sampling (a weighted run)");
+        return "importance_sampling (a weighted run)";
+    return std::nullopt;
 }
 
 }  // namespace
@@ -129,9 +126,12 @@ int run_command(const RunArguments& arguments) {
         loaded = load_scenario(arguments.scenario, load_options(arguments.tiers_dir, arguments.sets));
     });
     const Scenario& scenario = *loaded;
-    print_warnings(scenario.warnings);
     const RunOptions options = arguments.overrides.options();
-    check_spreadable(scenario, options);
+    if (spread_over_ranks()) {
+        if (const std::optional<std::string> why = unspreadable(scenario, options))
+            return run_alone_on_root(*why, [&] { return run_command(arguments); });
+    }
+    print_warnings(scenario.warnings);
     const fs::path checkpoint = checkpoint_path(arguments);
     RunControl control;
     control.ranks = &ranks;

@@ -149,13 +149,15 @@ int sweep_command(const SweepArguments& arguments) {
     });
     const Scenario& scenario = *loaded;
     const SweepSpec& spec = *spec_read;
-    print_warnings(scenario.warnings);
     SweepOptions options{arguments.overrides.options(), arguments.bisect};
     if (spread_over_ranks()) {
         if (options.run.precision)
-            throw UsageError("--precision (a sweep to a precision target) is not spread over MPI ranks: run it without mpirun (or with -np 1)");
+            return run_alone_on_root("--precision (a sweep to a precision target)", [&] { return sweep_command(arguments); });
+        if (scenario.simulation.importance_sampling != ImportanceSampling::none)
+            return run_alone_on_root("importance_sampling (a weighted run)", [&] { return sweep_command(arguments); });
         options.ranks = &program_ranks();
     }
+    print_warnings(scenario.warnings);
     const bool html = !arguments.outputs.html.empty();
     if (!arguments.force) on_root([&] {
         // Every point, every bisection step and the --html base run: one run of the scenario's

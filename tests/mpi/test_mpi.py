@@ -124,6 +124,21 @@ class RanksTest(unittest.TestCase):
                 self.assert_ok(mpirun(ranks, *backtest, "--threads", "1", "--json", self.path("spread.json")))
                 self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
 
+    def test_what_is_not_spread_runs_on_rank_0_alone(self):
+        # A precision target and importance sampling: rank 0 runs them as one process, says so once.
+        cases = [("precision", ["run", SEED_BOOK, "--paths", "40000", "--precision", "0.01"]),
+                 ("importance", ["run", os.path.join(CONFIGS, "hedged_pair.toml"), "--paths", "20000", "--set",
+                                 'simulation.importance_sampling="selloff"']),
+                 ("sweep precision", ["sweep", SEED_BOOK, "--correlation", "0,0.9", "--paths", "40000",
+                                      "--precision", "0.02"])]
+        for name, arguments in cases:
+            with self.subTest(case=name):
+                self.assert_ok(single(*arguments, "--json", self.path("one.json"), "-q"))
+                result = mpirun(2, *arguments, "--json", self.path("spread.json"), "-q")
+                self.assert_ok(result)
+                self.assertEqual(result.stderr.count("rank 0 runs it alone"), 1, result.stderr)
+                self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
+
     def test_bad_input_is_one_error(self):
         bad = self.path("bad.toml")
         with open(SEED_BOOK) as f:
