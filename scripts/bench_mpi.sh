@@ -22,27 +22,30 @@ trap 'rm -rf "$work"' EXIT
 mpi=("$mpiexec" --allow-run-as-root --oversubscribe)
 run=(run "$book" --paths "$paths" --threads 1 --force -q)
 
-# The least wall time of `repeat` runs of the command, in seconds.
+elapsed_of() { grep -o '"elapsed_s": *[0-9.e+-]*' "$1" | head -1 | sed 's/.*: *//'; }
+less() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# The least wall time and the least elapsed_s of the run over `repeat` runs: "WALL RUN".
 best_of() {
-    local best=""
+    local wall="" run=""
     for _ in $(seq "$repeat"); do
         local start end
         start=$(date +%s.%N)
-        "$@" >/dev/null
+        "$@" --json "$work/report.json" >/dev/null
         end=$(date +%s.%N)
-        best=$(awk -v s="$start" -v e="$end" -v b="$best" 'BEGIN { t = e - s; print (b == "" || t < b) ? t : b }')
+        wall=$(less "$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')" "$wall")
+        run=$(less "$(elapsed_of "$work/report.json")" "$run")
     done
-    echo "$best"
+    echo "$wall $run"
 }
-elapsed_of() { grep -o '"elapsed_s": *[0-9.e+-]*' "$1" | head -1 | sed 's/.*: *//'; }
 
 echo "seed book, $paths paths, 1 thread a process, best of $repeat"
-one=$(best_of "$program" "${run[@]}" --json "$work/one.json")
-two=$(best_of "${mpi[@]}" -np 2 "$program" "${run[@]}" --json "$work/two.json")
-printf '1 process : %6.2f s wall, %6.2f s run\n' "$one" "$(elapsed_of "$work/one.json")"
-printf '2 ranks   : %6.2f s wall, %6.2f s run\n' "$two" "$(elapsed_of "$work/two.json")"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "speed-up  : $(ratio "$one" "$two")x wall, $(ratio "$(elapsed_of "$work/one.json")" "$(elapsed_of "$work/two.json")")x run"
+read -r one_wall one_run < <(best_of "$program" "${run[@]}")
+read -r two_wall two_run < <(best_of "${mpi[@]}" -np 2 "$program" "${run[@]}")
+printf '1 process : %6.2f s wall, %6.2f s run\n' "$one_wall" "$one_run"
+printf '2 ranks   : %6.2f s wall, %6.2f s run\n' "$two_wall" "$two_run"
+echo "speed-up  : $(ratio "$one_wall" "$two_wall")x wall, $(ratio "$one_run" "$two_run")x run"
 
 echo "bytes exchanged (payload):"
 MARGINSIM_RANK_STATS=1 "${mpi[@]}" -x MARGINSIM_RANK_STATS -np 2 "$program" "${run[@]}" 2>&1 >/dev/null | grep '^rank' | sed 's/^/  /'

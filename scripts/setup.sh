@@ -38,8 +38,9 @@ readonly packages=(
 readonly test_packages=(chromium)
 # `tsan`: the test stages that run the parallel code (the thread pool of simulate, detailed
 # runs and sweeps, the weighted tallies of importance sampling, batch's worker threads, the
-# CLI's --threads, backtest's parallel calibrations). The others are serial.
-readonly tsan_stages=(simulate precision importance sweep batch cli backtest)
+# CLI's --threads, backtest's parallel calibrations, the spread runs of test_ranks whose ranks
+# are threads). The others are serial.
+readonly tsan_stages=(simulate precision importance sweep batch cli backtest ranks)
 # `fuzz`: clang and its libFuzzer runtime (Debian 12: clang 14), and the targets, one per input
 # format (tests/fuzz/fuzz_<target>.cpp) with the longest input each is given.
 readonly fuzz_packages=(clang libclang-rt-14-dev)
@@ -72,7 +73,7 @@ usage: scripts/setup.sh [build | example [RUN-ARGS...] | test [CTEST-ARGS...] | 
   tsan      build Debian's oneTBB source with -fsanitize=thread into <build>/onetbb-tsan
             (downloaded with apt-get source into private directories; reused when present),
             build marginsim with MARGINSIM_SANITIZE=thread against it and run the parallel
-            test stages (simulate, precision, importance, sweep, batch, cli, backtest) under ThreadSanitizer
+            test stages (simulate, precision, importance, sweep, batch, cli, backtest, ranks) under ThreadSanitizer
   fuzz      install clang, build the libFuzzer targets (scenario, tier_table, price_csv,
             checkpoint) with ASan + UBSan into <build>, run each for FUZZ_SECONDS (60) from
             its seeds, regressions and the corpus of earlier runs (<build>/fuzz/TARGET/corpus),
