@@ -8,9 +8,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <exception>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -19,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/block_runner.hpp"
+#include "engine/block_stats.hpp"
 #include "marginsim/checkpoint.hpp"
 #include "marginsim/detailed_run.hpp"
 #include "marginsim/ranks.hpp"
@@ -103,6 +107,11 @@ ms::Scenario small_book(std::uint64_t paths) {
                                   "[[positions]]\nsymbol = \"AAA\"\nside = \"long\"\nmargin = 500.0\n"
                                   "leverage = 30.0\nmode = \"isolated\"\n",
                               "ranks_small.toml");
+}
+
+// The book importance-sampled (importance_sampling = "selloff"): every statistic weighted.
+ms::Scenario selloff_book(std::uint64_t paths) {
+    return ms::parse_scenario(book_text(paths, "importance_sampling = \"selloff\"\n"), "ranks_selloff.toml");
 }
 
 // A report's numbers, without what depends on the session rather than on (scenario, seed, paths).
@@ -537,7 +546,7 @@ TEST_CASE("ranks exchange histograms and sums and never the samples") {
     }
 }
 
-TEST_CASE("a run over ranks refuses a precision target and importance sampling on every rank") {
+TEST_CASE("a run over ranks refuses a precision target on every rank") {
     // What each rank's simulate() threw: every rank refuses alike, none waits in a collective.
     const auto outcomes = [](const ms::Scenario& scenario, const ms::RunOptions& options) {
         return run_on_ranks(3, [&](const ms::Ranks& ranks) {
@@ -559,13 +568,170 @@ TEST_CASE("a run over ranks refuses a precision target and importance sampling o
         for (const std::string& outcome : outcomes(plain_book(4 * block), options))
             CHECK_THAT(outcome, Catch::StartsWith("invalid_argument: ") && Catch::Contains("precision"));
     }
-    SECTION("importance sampling") {
-        const ms::Scenario scenario =
-            ms::parse_scenario(book_text(4 * block, "importance_sampling = \"selloff\"\n"), "ranks_selloff.toml");
-        REQUIRE(scenario.simulation.importance_sampling == ms::ImportanceSampling::selloff);
-        for (const std::string& outcome : outcomes(scenario, with_threads(1)))
-            CHECK_THAT(outcome, Catch::StartsWith("invalid_argument: ") && Catch::Contains("importance"));
+}
+
+namespace {
+
+// An importance-sampled run's weights are not all 1: the numbers compared are weighted ones.
+void require_weighted(const ms::Report& report) {
+    REQUIRE(report.simulation.importance.has_value());
+    REQUIRE(report.simulation.importance->effective_paths < 0.9 * static_cast<double>(report.paths_done));
+}
+
+}  // namespace
+
+TEST_CASE("an importance-sampled run over ranks reports the single process's weighted numbers") {
+    SECTION("the two-asset book over 2 3 and 5 ranks") {
+        const ms::Scenario scenario = selloff_book(9 * block + 300);
+        require_weighted(ms::simulate(scenario, with_threads(1)));
+        check_same_over_ranks(scenario, {2, 3, 5});
     }
+    SECTION("ties at the quantiles and losses of both signs") {
+        std::string text = ties_text(14 * block + 200);
+        text.replace(text.find("seed = 5\n"), 9, "seed = 5\nimportance_sampling = \"selloff\"\n");
+        const ms::Scenario scenario = ms::parse_scenario(text, "ranks_ties_selloff.toml");
+        require_weighted(ms::simulate(scenario, with_threads(1)));
+        check_same_over_ranks(scenario, {2, 3});
+    }
+    SECTION("ranks that hold no block") { check_same_over_ranks(selloff_book(block + 100), {3, 5}); }
+}
+
+TEST_CASE("a stopped importance-sampled run over ranks resumes to the uninterrupted weighted numbers") {
+    const std::uint64_t paths = 12 * block + 500;
+    const ms::Scenario scenario = selloff_book(paths);
+    const ms::Report single = ms::simulate(scenario, with_threads(1));
+    require_weighted(single);
+    const json uninterrupted = numbers_of(single);
+    const std::vector<RankRun> runs = run_over(3, scenario, {Stop::after_first_block, Stop::never, Stop::at_start});
+    REQUIRE(runs[0].partial);
+    check_checkpoint(scenario, runs);
+    const ms::RunCheckpoint& checkpoint = runs[0].checkpoint;
+    CHECK(checkpoint.weight.size() == checkpoint.paths_done());
+    CHECK_FALSE(checkpoint.counts.weighted.empty());
+    check_resumes(scenario, checkpoint, uninterrupted, {2, 4});
+    // A single process's weighted checkpoint resumes over ranks too.
+    const ms::testing::StoppedRun stopped = run_and_stop(scenario, 1, 4 * block);
+    REQUIRE(stopped.report.partial);
+    check_resumes(scenario, stopped.checkpoint, uninterrupted, {3});
+}
+
+TEST_CASE("an importance-sampled detailed run over ranks gives rank 0 every weighted loss and every rank the counts") {
+    const ms::Scenario scenario = selloff_book(7 * block + 40);
+    const ms::DetailedRun single = ms::run_detailed(scenario, with_threads(1), {}, ms::Details::every_loss);
+    require_weighted(single.report);
+    const std::vector<ms::DetailedRun> runs = run_on_ranks(3, [&](const ms::Ranks& ranks) {
+        ms::RunControl control;
+        control.ranks = &ranks;
+        return ms::run_detailed(scenario, with_threads(1), control, ms::Details::every_loss);
+    });
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+        INFO("rank " << r);
+        check_same(numbers_of(single.report), numbers_of(runs[r].report));
+        for (std::size_t m = 0; m < ms::mode_count; ++m) {
+            const ms::ModeDetail& expected = single.modes[m];
+            const ms::ModeDetail& got = runs[r].modes[m];
+            CHECK(got.liquidated_by_step == expected.liquidated_by_step);
+            CHECK(got.liquidated_weight_by_step == expected.liquidated_weight_by_step);
+            CHECK(got.contagion.estimate == expected.contagion.estimate);
+            if (r != 0) continue;
+            CHECK(got.sorted_loss == expected.sorted_loss);
+            CHECK(got.sorted_weight == expected.sorted_weight);
+        }
+    }
+}
+
+namespace {
+
+// A weighted sample made up for the statistics: `value_of(k)` and `weight_of(k)` of path k.
+struct MadeSample {
+    std::vector<double> loss;
+    std::vector<float> drawdown;
+    std::vector<double> weight;
+};
+
+// The merged statistics of paths [from, to) of `sample`, with the counts of the whole sample.
+ms::BlockStats stats_of_part(const MadeSample& sample, std::size_t from, std::size_t to) {
+    ms::BlockStats stats;
+    stats.paths = sample.loss.size();
+    stats.bin_days = 1.0;
+    stats.weighted = true;
+    for (const double w : sample.weight) stats.path_weight.add(w);
+    stats.weight.assign(sample.weight.begin() + static_cast<std::ptrdiff_t>(from),
+                        sample.weight.begin() + static_cast<std::ptrdiff_t>(to));
+    for (ms::ModeSample& mode : stats.modes) {
+        mode.loss.assign(sample.loss.begin() + static_cast<std::ptrdiff_t>(from),
+                         sample.loss.begin() + static_cast<std::ptrdiff_t>(to));
+        mode.drawdown.assign(sample.drawdown.begin() + static_cast<std::ptrdiff_t>(from),
+                             sample.drawdown.begin() + static_cast<std::ptrdiff_t>(to));
+    }
+    return stats;
+}
+
+// The bits of every loss and drawdown statistic of a summary's first mode (-0 and +0 apart).
+std::vector<std::uint64_t> statistic_bits(const ms::Summary& summary) {
+    const ms::ModeSummary& mode = summary.modes[0];
+    std::vector<double> numbers{mode.loss.mean, mode.loss.std, mode.loss.max,
+                                mode.drawdown.mean, mode.drawdown.p95, mode.drawdown.p99};
+    numbers.insert(numbers.end(), mode.loss.var.begin(), mode.loss.var.end());
+    numbers.insert(numbers.end(), mode.loss.es.begin(), mode.loss.es.end());
+    std::vector<std::uint64_t> bits;
+    for (const double x : numbers) bits.push_back(std::bit_cast<std::uint64_t>(x));
+    return bits;
+}
+
+// The weighted statistics of `sample` over 3 ranks holding paths [0, a), [a, b) and [b, n),
+// against one process's.
+void check_weighted_over_ranks(const MadeSample& sample, std::size_t a, std::size_t b) {
+    const std::size_t n = sample.loss.size();
+    ms::BlockStats whole = stats_of_part(sample, 0, n);
+    const std::vector<std::uint64_t> expected = statistic_bits(ms::summarize(whole));
+    const std::array<std::size_t, 4> cut{0, a, b, n};
+    const auto over_ranks = run_on_ranks(3, [&](const ms::Ranks& ranks) {
+        const auto r = static_cast<std::size_t>(ranks.rank());
+        ms::BlockStats part = stats_of_part(sample, cut[r], cut[r + 1]);
+        return statistic_bits(ms::summarize(part, ranks));
+    });
+    for (std::size_t r = 0; r < over_ranks.size(); ++r) {
+        INFO("rank " << r << " holding paths " << cut[r] << " to " << cut[r + 1]);
+        CHECK(over_ranks[r] == expected);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("weighted quantiles and ES over ranks equal one process's wherever the tail they need begins") {
+    constexpr std::size_t n = 20000;
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    MadeSample sample;
+    SECTION("weights of about 1: the upper tenth of the paths holds the tail") {
+        for (std::size_t k = 0; k < n; ++k) {
+            sample.loss.push_back(1000.0 * uniform(rng) - 300.0);
+            sample.drawdown.push_back(static_cast<float>(500.0 * uniform(rng)));
+            sample.weight.push_back(0.2 + 1.6 * uniform(rng));
+        }
+    }
+    SECTION("light upper paths: neither the upper tenth nor the upper half weighs enough, the whole sample goes") {
+        for (std::size_t k = 0; k < n; ++k) {
+            const double x = uniform(rng);
+            sample.loss.push_back(x);
+            sample.drawdown.push_back(static_cast<float>(x));
+            sample.weight.push_back(x < 0.45 ? 1.9 : 1e-4 * uniform(rng));
+        }
+    }
+    SECTION("few values shared by many paths, -0 and +0 among them, and weights of 0") {
+        const std::array<double, 6> values{-0.0, 0.0, -5.0, 1.0, 2.0, 7.5};
+        const std::array<double, 4> weights{0.0, 0.5, 1.0, 1.75};
+        for (std::size_t k = 0; k < n; ++k) {
+            const double x = values[static_cast<std::size_t>(6.0 * uniform(rng))];
+            sample.loss.push_back(x);
+            sample.drawdown.push_back(static_cast<float>(x));
+            sample.weight.push_back(weights[static_cast<std::size_t>(4.0 * uniform(rng))]);
+        }
+    }
+    check_weighted_over_ranks(sample, n / 3, 2 * n / 3);
+    check_weighted_over_ranks(sample, 0, n / 7);  // rank 0 holds none, rank 2 most
+    check_weighted_over_ranks(sample, n, n);      // rank 0 holds all
 }
 
 TEST_CASE("a checkpoint of another run given to rank 0 is refused on every rank") {

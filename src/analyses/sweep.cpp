@@ -227,9 +227,8 @@ SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double valu
     RunControl control;
     control.stop = sweep.stop;
     const Scenario point_scenario = scenario_at(scenario, spec, value);
-    // A weighted run or a precision target is not spread: every rank runs it whole.
-    if (point_scenario.simulation.importance_sampling == ImportanceSampling::none && !options.precision)
-        control.ranks = sweep.ranks;
+    // A precision target is not spread: every rank runs it whole.
+    if (!options.precision) control.ranks = sweep.ranks;
     DetailedRun run = run_detailed(point_scenario, options, control, Details::counts);
     if (run.report.partial) throw RunInterrupted();
     SweepPoint point;

@@ -101,8 +101,6 @@ int backtest_command(const BacktestArguments& arguments) {
         series = read_book_history(*loaded, arguments.history);
     });
     const Scenario& scenario = *loaded;
-    if (spread_over_ranks() && scenario.simulation.importance_sampling != ImportanceSampling::none)
-        return run_alone_on_root("importance_sampling (a weighted run)", [&] { return backtest_command(arguments); });
     print_warnings(scenario.warnings);
     std::optional<OutputPlan> plan;
     on_root([&] {

@@ -108,10 +108,8 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 namespace {
 
 // What a run spread over MPI ranks cannot spread yet (docs/distributed.md), if anything.
-std::optional<std::string> unspreadable(const Scenario& scenario, const RunOptions& options) {
+std::optional<std::string> unspreadable(const RunOptions& options) {
     if (options.precision) return "--precision (a run to a precision target)";
-    if (scenario.simulation.importance_sampling != ImportanceSampling::none)
-        return "importance_sampling (a weighted run)";
     return std::nullopt;
 }
 
@@ -128,7 +126,7 @@ int run_command(const RunArguments& arguments) {
     const Scenario& scenario = *loaded;
     const RunOptions options = arguments.overrides.options();
     if (spread_over_ranks()) {
-        if (const std::optional<std::string> why = unspreadable(scenario, options))
+        if (const std::optional<std::string> why = unspreadable(options))
             return run_alone_on_root(*why, [&] { return run_command(arguments); });
     }
     print_warnings(scenario.warnings);

@@ -153,8 +153,6 @@ int sweep_command(const SweepArguments& arguments) {
     if (spread_over_ranks()) {
         if (options.run.precision)
             return run_alone_on_root("--precision (a sweep to a precision target)", [&] { return sweep_command(arguments); });
-        if (scenario.simulation.importance_sampling != ImportanceSampling::none)
-            return run_alone_on_root("importance_sampling (a weighted run)", [&] { return sweep_command(arguments); });
         options.ranks = &program_ranks();
     }
     print_warnings(scenario.warnings);

@@ -166,6 +166,26 @@ BlockStats stats_of(const CheckpointCounts& counts) {
     return stats;
 }
 
+CheckpointCounts counts_of(const BlockStats& stats) {
+    assert(std::all_of(stats.modes.begin(), stats.modes.end(),
+                       [](const ModeSample& mode) { return mode.first_liquidation_steps.empty(); }));
+    CheckpointCounts counts;
+    counts.paths = stats.paths;
+    counts.cross_loss_exceeds_isolated = stats.cross_loss_exceeds_isolated;
+    counts.contagion = stats.contagion;
+    counts.overflowed_paths = stats.overflowed_paths;
+    counts.weighted = weight_words(stats);
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        const ModeSample& from = stats.modes[m];
+        CheckpointModeCounts& to = counts.modes[m];
+        to.liquidations_by_step = from.liquidations_by_step;
+        to.position_liquidations = from.position_liquidations;
+        to.liquidated_paths = from.liquidated_paths;
+        to.contagion = from.contagion;
+    }
+    return counts;
+}
+
 namespace {
 
 // The blocks of a checkpoint back into the share of the run: marked done, their funding and
@@ -234,21 +254,11 @@ RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint
         checkpoint.blocks.push_back(first_block + i);
         checkpoint.funding.push_back(funding[i]);
     }
-    checkpoint.counts.paths = total.paths;
-    checkpoint.counts.cross_loss_exceeds_isolated = total.cross_loss_exceeds_isolated;
-    checkpoint.counts.contagion = total.contagion;
-    checkpoint.counts.overflowed_paths = total.overflowed_paths;
-    checkpoint.counts.weighted = weight_words(total);
+    checkpoint.counts = counts_of(total);
     checkpoint.weight = total.weight;
     for (std::size_t m = 0; m < mode_count; ++m) {
-        const ModeSample& from = total.modes[m];
-        CheckpointModeCounts& to = checkpoint.counts.modes[m];
-        to.liquidations_by_step = from.liquidations_by_step;
-        to.position_liquidations = from.position_liquidations;
-        to.liquidated_paths = from.liquidated_paths;
-        to.contagion = from.contagion;
-        checkpoint.loss[m] = from.loss;
-        checkpoint.drawdown[m] = from.drawdown;
+        checkpoint.loss[m] = total.modes[m].loss;
+        checkpoint.drawdown[m] = total.modes[m].drawdown;
     }
     return checkpoint;
 }

@@ -70,8 +70,10 @@ inline std::span<const double> weights_of(const Engine& engine, const PathBlock&
     return engine.weighted() ? paths.weights() : std::span<const double>{};
 }
 
-// The counts a checkpoint keeps, as the engine's statistics (no samples, no funding).
+// The counts a checkpoint keeps, as the engine's statistics (no samples, no funding), and back
+// (of merged statistics, their liquidation bins folded).
 BlockStats stats_of(const CheckpointCounts& counts);
+CheckpointCounts counts_of(const BlockStats& stats);
 // The checkpoint of a stopped run's merged blocks: done[i] marks block first_block + i merged,
 // funding[i] its funding per mode (the key and elapsed time are left to finish_run).
 RunCheckpoint checkpoint_of(const BlockStats& total, const std::vector<std::uint8_t>& done,

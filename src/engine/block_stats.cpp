@@ -355,8 +355,8 @@ DrawdownSummary summarize_drawdowns(std::vector<float>& drawdown) {
     assert(!drawdown.empty());
     const double mean = mean_of(drawdown);
     const auto at = [&](double a) { return drawdown.begin() + static_cast<std::ptrdiff_t>(order_index(drawdown.size(), a)); };
-    const auto p95 = at(0.95);
-    const auto p99 = at(0.99);
+    const auto p95 = at(drawdown_levels[0]);
+    const auto p99 = at(drawdown_levels[1]);
     std::nth_element(drawdown.begin(), p95, drawdown.end());
     const double at_95 = *p95;  // read before the next selection reorders [p95, end)
     std::nth_element(p95, p99, drawdown.end());
@@ -393,20 +393,20 @@ LossSummary summarize_losses(std::vector<double>& losses) {
 namespace {
 
 // The upper part of a sample with its paths' weights, sorted by value: from an order statistic
-// above which the weight is more than (1 - a) n, so that every weighted a'-quantile with
-// a' >= a lies in it (the whole sample when no such cut is found).
+// above which the weight is more than tail_weight_needed(n, a), so that every weighted
+// a'-quantile with a' >= a lies in it (the whole sample when no such cut is found).
 template <class T>
 std::vector<std::pair<T, double>> sorted_tail(const std::vector<T>& values, const std::vector<double>& weight, double a) {
     assert(values.size() == weight.size());
     std::vector<std::pair<T, double>> pairs(values.size());
     for (std::size_t k = 0; k < values.size(); ++k) pairs[k] = {values[k], weight[k]};
-    const double needed = (1.0 - a) * static_cast<double>(values.size()) * (1.0 + 1e-9);
-    for (const double cut : {0.9, 0.5}) {
+    const double needed = tail_weight_needed(static_cast<double>(values.size()), a);
+    for (const double cut : weighted_tail_cuts) {
         const auto at = pairs.begin() + static_cast<std::ptrdiff_t>(order_index(pairs.size(), cut));
         std::nth_element(pairs.begin(), at, pairs.end());
-        double above = 0.0;
-        for (auto it = at; it != pairs.end(); ++it) above += it->second;
-        if (above <= needed) continue;
+        ExactSum above;  // exact, as over ranks: the same cut is found sufficient there
+        for (auto it = at; it != pairs.end(); ++it) above.add(it->second);
+        if (above.value() <= needed) continue;
         pairs.erase(pairs.begin(), at);
         std::sort(pairs.begin(), pairs.end());
         return pairs;
@@ -416,7 +416,8 @@ std::vector<std::pair<T, double>> sorted_tail(const std::vector<T>& values, cons
 }
 
 // The weighted a-quantile's index in sorted pairs: the smallest k whose estimated tail beyond it,
-// sum_{j > k} w_j / n, is at most 1 - a (with every weight 1: order_index(n, a)).
+// sum_{j > k} w_j / n, is at most 1 - a (with every weight 1: order_index(n, a)). The walk from
+// the top sees the same pairs in the same order in any tail that holds the quantile.
 template <class T>
 std::size_t weighted_order_index(const std::vector<std::pair<T, double>>& sorted, double n, double a) {
     const double tail = (1.0 - a) * n * (1.0 + 1e-12);  // as order_index, products that are whole numbers snap
@@ -443,28 +444,14 @@ LossSummary summarize_weighted_losses(const std::vector<double>& losses, const s
     for (std::size_t k = 0; k < losses.size(); ++k)
         squares.add(weight[k] * (losses[k] - summary.mean) * (losses[k] - summary.mean));
     summary.std = std::sqrt(squares.value() / n);
-    const auto sorted = sorted_tail(losses, weight, tail_levels.front());
-    for (std::size_t l = 0; l < tail_levels.size(); ++l) {
-        const std::size_t index = weighted_order_index(sorted, n, tail_levels[l]);
-        summary.var[l] = sorted[index].first;
-        ExactSum tail;
-        ExactSum tail_weight;
-        for (std::size_t k = index; k < sorted.size(); ++k) {
-            tail.add(sorted[k].second * sorted[k].first);
-            tail_weight.add(sorted[k].second);
-        }
-        summary.es[l] = tail_weight.value() > 0.0 ? tail.value() / tail_weight.value() : sorted[index].first;
-    }
-    summary.max = sorted.back().first;
+    weighted_tail_losses(sorted_tail(losses, weight, tail_levels.front()), n, summary);
     return summary;
 }
 
 DrawdownSummary summarize_weighted_drawdowns(const std::vector<float>& drawdown, const std::vector<double>& weight) {
     const double n = static_cast<double>(drawdown.size());
-    const auto sorted = sorted_tail(drawdown, weight, 0.95);
-    return DrawdownSummary{weighted_mean(drawdown, weight, n),
-                           static_cast<double>(sorted[weighted_order_index(sorted, n, 0.95)].first),
-                           static_cast<double>(sorted[weighted_order_index(sorted, n, 0.99)].first)};
+    const auto quantiles = weighted_tail_drawdowns(sorted_tail(drawdown, weight, drawdown_levels.front()), n);
+    return DrawdownSummary{weighted_mean(drawdown, weight, n), quantiles[0], quantiles[1]};
 }
 
 // liquidation_time_summary with the weights per bin: the first bin whose cumulative weight
@@ -497,6 +484,34 @@ std::vector<double> kept_weights(const BlockStats& merged) {
 
 }  // namespace
 
+double tail_weight_needed(double n, double a) {
+    return (1.0 - a) * n * (1.0 + 1e-9);
+}
+
+void weighted_tail_losses(const std::vector<std::pair<double, double>>& tail, double n, LossSummary& summary) {
+    assert(!tail.empty());
+    for (std::size_t l = 0; l < tail_levels.size(); ++l) {
+        const std::size_t index = weighted_order_index(tail, n, tail_levels[l]);
+        summary.var[l] = tail[index].first + 0.0;  // -0 as +0: the sort leaves the two in any order
+        ExactSum sum;
+        ExactSum tail_weight;
+        for (std::size_t k = index; k < tail.size(); ++k) {
+            sum.add(tail[k].second * tail[k].first);
+            tail_weight.add(tail[k].second);
+        }
+        summary.es[l] = tail_weight.value() > 0.0 ? sum.value() / tail_weight.value() : summary.var[l];
+    }
+    summary.max = tail.back().first + 0.0;
+}
+
+std::array<double, 2> weighted_tail_drawdowns(const std::vector<std::pair<float, double>>& tail, double n) {
+    assert(!tail.empty());
+    std::array<double, 2> out{};
+    for (std::size_t l = 0; l < drawdown_levels.size(); ++l)
+        out[l] = static_cast<double>(tail[weighted_order_index(tail, n, drawdown_levels[l])].first) + 0.0;
+    return out;
+}
+
 namespace {
 
 // One mode's numbers; its losses and drawdowns are this rank's share of a sample of `paths`.
@@ -509,8 +524,13 @@ void summarize_mode(BlockStats& merged, std::size_t m, const std::vector<double>
     if (merged.weighted) {
         for (const WeightSum& hits : sample.position_weight)
             out.position_liquidation_probability.push_back(hits.value() / static_cast<double>(paths));
-        out.loss = summarize_weighted_losses(sample.loss, weight);
         out.time_to_liquidation_days = weighted_time_summary(sample.weight_by_step, merged.bin_days);
+        if (ranks.size() > 1) {
+            out.loss = summarize_weighted_losses_over(sample.loss, weight, paths, ranks);
+            out.drawdown = summarize_weighted_drawdowns_over(sample.drawdown, weight, paths, ranks);
+            return;
+        }
+        out.loss = summarize_weighted_losses(sample.loss, weight);
         out.drawdown = summarize_weighted_drawdowns(sample.drawdown, weight);
         return;
     }
@@ -529,8 +549,6 @@ void summarize_mode(BlockStats& merged, std::size_t m, const std::vector<double>
 }  // namespace
 
 Summary summarize(BlockStats& merged, const Ranks& ranks) {
-    if (ranks.size() > 1 && merged.weighted)
-        throw std::invalid_argument("summarize: an importance-sampled run is not spread over ranks");
     Summary summary;
     summary.paths = merged.paths;
     summary.overflowed_paths = merged.overflowed_paths;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/margin_book.hpp"
@@ -155,10 +156,26 @@ Proportion contagion_proportion(const BlockStats& stats, const ModeSample& mode)
 // order).
 LossSummary summarize_losses(std::vector<double>& losses);
 
+// The quantiles of drawdowns a summary reports (DrawdownSummary::p95, p99).
+inline constexpr std::array<double, 2> drawdown_levels{0.95, 0.99};
+
+// Importance-sampled statistics (docs/model.md#importance-sampling) from the upper part of a
+// weighted sample of n paths. A weighted quantile walks down from the top summing weights, so it
+// needs only the pairs (value, weight) from some order statistic up, as long as they weigh more
+// than tail_weight_needed(n, a) for its level a; such a cut is looked for at the unweighted
+// order statistics weighted_tail_cuts, in turn (else the whole sample is taken). Any such tail
+// gives the same numbers, so a run over ranks may cut where ties make it convenient.
+inline constexpr std::array<double, 2> weighted_tail_cuts{0.9, 0.5};
+double tail_weight_needed(double n, double a);
+// VaR and ES at every tail level, and the maximum, from a loss tail sorted ascending.
+void weighted_tail_losses(const std::vector<std::pair<double, double>>& tail, double n, LossSummary& summary);
+// The drawdown_levels quantiles from a drawdown tail sorted ascending.
+std::array<double, 2> weighted_tail_drawdowns(const std::vector<std::pair<float, double>>& tail, double n);
+
 // Finishes merged statistics (reorders the samples in place) over the paths that did not
 // overflow, the modes side by side on the threads of the calling TBB arena; throws
 // std::runtime_error when every path overflowed. Spread over ranks (collective), `merged` holds
-// the counts and funding of a whole plain run (sum_counts_over) and this rank's share of its
+// the counts, weights and funding of the whole run (sum_counts_over) and this rank's share of its
 // samples, and every rank gets the Summary of the whole run (rank_statistics.hpp).
 Summary summarize(BlockStats& merged, const Ranks& ranks = single_process());
 

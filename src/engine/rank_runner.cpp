@@ -112,35 +112,23 @@ std::optional<RunCheckpoint> scatter_checkpoint(const RunCheckpoint* resume, con
     return parse_checkpoint(ranks.scatter(parts), "the checkpoint part sent by rank 0");
 }
 
-void add_counts(std::vector<std::uint64_t>& to, const std::vector<std::uint64_t>& from) {
-    if (to.size() < from.size()) to.resize(from.size(), 0);
-    for (std::size_t k = 0; k < from.size(); ++k) to[k] += from[k];
-}
-
 // The ranks' checkpoints, in rank order (so in block order), as one.
 RunCheckpoint merge_checkpoints(const std::vector<std::string>& parts) {
     RunCheckpoint merged;
+    BlockStats counts;
     for (std::size_t r = 0; r < parts.size(); ++r) {
         RunCheckpoint part = parse_checkpoint(parts[r], "the checkpoint part of rank " + std::to_string(r));
         merged.key = part.key;
         merged.blocks.insert(merged.blocks.end(), part.blocks.begin(), part.blocks.end());
         merged.funding.insert(merged.funding.end(), part.funding.begin(), part.funding.end());
-        CheckpointCounts& to = merged.counts;
-        to.paths += part.counts.paths;
-        to.cross_loss_exceeds_isolated += part.counts.cross_loss_exceeds_isolated;
-        to.contagion += part.counts.contagion;
-        to.overflowed_paths += part.counts.overflowed_paths;
+        counts.merge(stats_of(part.counts));
         for (std::size_t m = 0; m < mode_count; ++m) {
-            CheckpointModeCounts& mode = to.modes[m];
-            const CheckpointModeCounts& from = part.counts.modes[m];
-            mode.liquidated_paths += from.liquidated_paths;
-            mode.contagion += from.contagion;
-            add_counts(mode.liquidations_by_step, from.liquidations_by_step);
-            add_counts(mode.position_liquidations, from.position_liquidations);
             merged.loss[m].insert(merged.loss[m].end(), part.loss[m].begin(), part.loss[m].end());
             merged.drawdown[m].insert(merged.drawdown[m].end(), part.drawdown[m].begin(), part.drawdown[m].end());
         }
+        merged.weight.insert(merged.weight.end(), part.weight.begin(), part.weight.end());
     }
+    merged.counts = counts_of(counts);
     return merged;
 }
 
@@ -156,38 +144,25 @@ void gather_checkpoint(const ShareRun& run, const Scenario& scenario, const RunO
     if (ranks.is_root() && control.checkpoint != nullptr) *control.checkpoint = merge_checkpoints(parts);
 }
 
-std::string bytes_of(const std::vector<double>& values) {
-    return {reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double)};
-}
-std::vector<double> doubles_of(const std::string& bytes) {
-    std::vector<double> values(bytes.size() / sizeof(double));
-    std::memcpy(values.data(), bytes.data(), values.size() * sizeof(double));
-    return values;
-}
-
-// `inspect` of the whole run's counts, with every path's loss gathered to rank 0 in path order
-// when it reads them (the other ranks' inspect sees no sample).
+// `inspect` of the whole run's counts, with every path's loss (and a weighted run's weights)
+// gathered to rank 0 in path order when it reads them (the other ranks' inspect sees no sample).
 void inspect_over(const Scenario& scenario, const BlockStats& total, const Inspect& inspect, bool with_losses,
                   const Ranks& ranks) {
-    BlockStats view;
-    view.paths = total.paths;
+    BlockStats view = stats_of(counts_of(total));
     view.bin_days = total.bin_days;
     view.ticks_per_step = total.ticks_per_step;
-    view.cross_loss_exceeds_isolated = total.cross_loss_exceeds_isolated;
-    view.contagion = total.contagion;
-    view.overflowed_paths = total.overflowed_paths;
     for (std::size_t m = 0; m < mode_count; ++m) {
-        ModeSample& mode = view.modes[m];
-        const ModeSample& from = total.modes[m];
-        mode.liquidations_by_step = from.liquidations_by_step;
-        mode.position_liquidations = from.position_liquidations;
-        mode.liquidated_paths = from.liquidated_paths;
-        mode.contagion = from.contagion;
-        mode.funding_paid = from.funding_paid;
+        view.modes[m].funding_paid = total.modes[m].funding_paid;
         if (!with_losses) continue;
-        for (const std::string& part : ranks.gather(bytes_of(from.loss))) {
-            const std::vector<double> losses = doubles_of(part);
-            mode.loss.insert(mode.loss.end(), losses.begin(), losses.end());
+        for (const std::string& part : ranks.gather(bytes_of(total.modes[m].loss))) {
+            const std::vector<double> losses = values_of<double>(part);
+            view.modes[m].loss.insert(view.modes[m].loss.end(), losses.begin(), losses.end());
+        }
+    }
+    if (with_losses && total.weighted) {
+        for (const std::string& part : ranks.gather(bytes_of(total.weight))) {
+            const std::vector<double> weights = values_of<double>(part);
+            view.weight.insert(view.weight.end(), weights.begin(), weights.end());
         }
     }
     inspect(scenario, view);
@@ -201,8 +176,6 @@ Report spread_report(const Scenario& scenario, const RunOptions& options, const 
     const Ranks& ranks = *control.ranks;
     if (options.precision)
         throw std::invalid_argument("simulate: a run with a precision target is not spread over ranks");
-    if (engine.weighted())
-        throw std::invalid_argument("simulate: an importance-sampled run is not spread over ranks");
     const std::uint64_t paths = scenario.simulation.paths;
     const BlockShare share = share_of(block_count_of(paths), ranks.rank(), ranks.size());
     const std::optional<RunCheckpoint> part = scatter_checkpoint(control.resume, ranks, paths);

@@ -24,6 +24,74 @@ std::uint64_t sum_over(std::uint64_t local, const Ranks& ranks) {
     return value[0];
 }
 
+namespace {
+
+// A WeightSum as eight 32-bit halves of its words: summed over fewer than 2^32 ranks, no half
+// overflows, and HalvesReader carries them back into words.
+void put_halves(std::vector<std::uint64_t>& out, const WeightSum& sum) {
+    for (const std::uint64_t word : sum.words()) {
+        out.push_back(word & 0xffffffffu);
+        out.push_back(word >> 32);
+    }
+}
+void put_halves(std::vector<std::uint64_t>& out, const WeightedCount& count) {
+    put_halves(out, count.sum);
+    put_halves(out, count.squares);
+}
+
+class HalvesReader {
+public:
+    explicit HalvesReader(const std::vector<std::uint64_t>& halves) : next_(halves.begin()) {}
+    WeightSum sum() {
+        std::array<std::uint64_t, 4> words{};
+        uint128_t carry = 0;
+        for (std::uint64_t& word : words) {
+            const uint128_t low = *next_++;
+            const uint128_t high = *next_++;
+            const uint128_t value = carry + low + (high << 32);
+            word = static_cast<std::uint64_t>(value);
+            carry = value >> 64;
+        }
+        return WeightSum::from_words(words);
+    }
+    void read(WeightSum& sum) { sum = this->sum(); }
+    void read(WeightedCount& count) {
+        count.sum = sum();
+        count.squares = sum();
+    }
+
+private:
+    std::vector<std::uint64_t>::const_iterator next_;
+};
+
+// The weights of a weighted run's counts, summed over the ranks (the lists already as long on
+// every rank as their counts).
+void sum_weights_over(BlockStats& local, const Ranks& ranks) {
+    std::vector<std::uint64_t> halves;
+    put_halves(halves, local.path_weight);
+    put_halves(halves, local.cross_loss_exceeds_isolated_weight);
+    for (ModeSample& mode : local.modes) {
+        mode.weight_by_step.resize(mode.liquidations_by_step.size());
+        mode.position_weight.resize(mode.position_liquidations.size());
+        put_halves(halves, mode.liquidated_weight);
+        put_halves(halves, mode.contagion_weight);
+        for (const WeightSum& sum : mode.weight_by_step) put_halves(halves, sum);
+        for (const WeightSum& sum : mode.position_weight) put_halves(halves, sum);
+    }
+    ranks.sum(halves);
+    HalvesReader in(halves);
+    in.read(local.path_weight);
+    in.read(local.cross_loss_exceeds_isolated_weight);
+    for (ModeSample& mode : local.modes) {
+        in.read(mode.liquidated_weight);
+        in.read(mode.contagion_weight);
+        for (WeightSum& sum : mode.weight_by_step) in.read(sum);
+        for (WeightSum& sum : mode.position_weight) in.read(sum);
+    }
+}
+
+}  // namespace
+
 void sum_counts_over(BlockStats& local, const Ranks& ranks) {
     // The lists of bins and positions may be shorter on a rank that saw no late liquidation,
     // or none at all: every rank first takes the longest length.
@@ -57,6 +125,7 @@ void sum_counts_over(BlockStats& local, const Ranks& ranks) {
         for (std::uint64_t& count : mode.liquidations_by_step) count = *next++;
         for (std::uint64_t& count : mode.position_liquidations) count = *next++;
     }
+    if (local.weighted) sum_weights_over(local, ranks);
 }
 
 namespace {
@@ -77,6 +146,18 @@ T from_order_key(Key<T> key) noexcept {
     return std::bit_cast<T>((key & sign_bit<T>) != 0 ? static_cast<Key<T>>(key & ~sign_bit<T>) : static_cast<Key<T>>(~key));
 }
 
+// What selection orders: a value, or a (value, weight) pair of a weighted sample by its value.
+template <class E>
+struct Element {
+    using Value = E;
+    static E value_of(E x) noexcept { return x; }
+};
+template <class T>
+struct Element<std::pair<T, double>> {
+    using Value = T;
+    static T value_of(const std::pair<T, double>& pair) noexcept { return pair.first; }
+};
+
 // Where the selected value sits in this rank's samples after selection: [from, equal) below it,
 // [equal, above) equal to it, [above, end) above it.
 template <class T>
@@ -89,20 +170,22 @@ struct Selected {
 // The index-th smallest (from 0) of the values in every rank's [from, end), when all of them lie
 // above everything before `from`: eight bits of its key a round, from the highest, each round
 // the counts of the next digit among the candidates summed over the ranks.
-template <class T>
-Selected<T> select(std::vector<T>& values, std::size_t from, std::uint64_t index, const Ranks& ranks) {
+template <class E, class T = typename Element<E>::Value>
+Selected<T> select(std::vector<E>& values, std::size_t from, std::uint64_t index, const Ranks& ranks) {
     auto lo = values.begin() + static_cast<std::ptrdiff_t>(from);
     auto hi = values.end();
     Key<T> prefix = 0;
     for (int shift = 8 * static_cast<int>(sizeof(T)) - 8; shift >= 0; shift -= 8) {
-        const auto digit_of = [shift](T x) { return static_cast<unsigned>((order_key(x) >> shift) & 0xffu); };
+        const auto digit_of = [shift](const E& x) {
+            return static_cast<unsigned>((order_key(Element<E>::value_of(x)) >> shift) & 0xffu);
+        };
         std::array<std::uint64_t, 256> count{};
         for (auto it = lo; it != hi; ++it) ++count[digit_of(*it)];
         ranks.sum(count);
         unsigned digit = 0;
         while (digit < 255 && index >= count[digit]) index -= count[digit++];
-        lo = std::partition(lo, hi, [&](T x) { return digit_of(x) < digit; });
-        hi = std::partition(lo, hi, [&](T x) { return digit_of(x) == digit; });
+        lo = std::partition(lo, hi, [&](const E& x) { return digit_of(x) < digit; });
+        hi = std::partition(lo, hi, [&](const E& x) { return digit_of(x) == digit; });
         prefix = static_cast<Key<T>>(prefix | (static_cast<Key<T>>(digit) << shift));
     }
     return {from_order_key<T>(prefix), static_cast<std::size_t>(lo - values.begin()),
@@ -169,9 +252,111 @@ DrawdownSummary summarize_drawdowns_over(std::vector<float>& local, std::uint64_
     for (const float x : local) sum.add(static_cast<double>(x));
     const double mean = sum_over(sum, ranks).value() / static_cast<double>(n);
     std::array<double, 2> quantile{};
-    select_levels(local, n, std::array<double, 2>{0.95, 0.99}, ranks,
+    select_levels(local, n, drawdown_levels, ranks,
                   [&](std::size_t l, const Selected<float>& selected) { quantile[l] = static_cast<double>(selected.value); });
     return DrawdownSummary{mean, quantile[0], quantile[1]};
+}
+
+namespace {
+
+// The pairs (value, weight) [from, end) of a rank's weighted sample as bytes: the values, then
+// the weights.
+template <class T>
+std::string pair_bytes(const std::vector<std::pair<T, double>>& pairs, std::size_t from) {
+    std::vector<T> values;
+    std::vector<double> weights;
+    for (std::size_t k = from; k < pairs.size(); ++k) {
+        values.push_back(pairs[k].first);
+        weights.push_back(pairs[k].second);
+    }
+    return bytes_of(values) + bytes_of(weights);
+}
+template <class T>
+void append_pairs(const std::string& bytes, std::vector<std::pair<T, double>>& to) {
+    const std::size_t n = bytes.size() / (sizeof(T) + sizeof(double));
+    const std::vector<T> values = values_of<T>(bytes.substr(0, n * sizeof(T)));
+    const std::vector<double> weights = values_of<double>(bytes.substr(n * sizeof(T)));
+    for (std::size_t k = 0; k < n; ++k) to.emplace_back(values[k], weights[k]);
+}
+
+// The upper part of a weighted sample spread over the ranks (block_stats.hpp,
+// weighted_tail_cuts), on rank 0, sorted: the cut's value is found by selection, and the tail is
+// every pair from that value up, ties included (empty on the other ranks).
+template <class T>
+std::vector<std::pair<T, double>> tail_on_root(const std::vector<T>& local, const std::vector<double>& weight,
+                                               std::uint64_t n, double a, const Ranks& ranks) {
+    assert(local.size() == weight.size());
+    std::vector<std::pair<T, double>> pairs(local.size());
+    for (std::size_t k = 0; k < local.size(); ++k) pairs[k] = {local[k], weight[k]};
+    const double needed = tail_weight_needed(static_cast<double>(n), a);
+    std::size_t from = 0;  // the whole sample when no cut weighs enough
+    for (const double cut : weighted_tail_cuts) {
+        const Selected<T> selected = select(pairs, 0, order_index(static_cast<std::size_t>(n), cut), ranks);
+        ExactSum above;
+        for (std::size_t k = selected.equal; k < pairs.size(); ++k) above.add(pairs[k].second);
+        if (sum_over(above, ranks).value() <= needed) continue;
+        from = selected.equal;
+        break;
+    }
+    const std::vector<std::string> parts = ranks.gather(pair_bytes(pairs, from));
+    std::vector<std::pair<T, double>> tail;
+    for (const std::string& part : parts) append_pairs(part, tail);
+    std::sort(tail.begin(), tail.end());
+    return tail;
+}
+
+// Rank 0's numbers, on every rank.
+template <std::size_t N>
+void broadcast_numbers(std::array<double, N>& numbers, const Ranks& ranks) {
+    std::string bytes = bytes_of(std::vector<double>(numbers.begin(), numbers.end()));
+    ranks.broadcast(bytes);
+    const std::vector<double> root = values_of<double>(bytes);
+    std::copy(root.begin(), root.end(), numbers.begin());
+}
+
+template <class T>
+double weighted_mean_over(const std::vector<T>& local, const std::vector<double>& weight, std::uint64_t n,
+                          const Ranks& ranks) {
+    ExactSum sum;
+    for (std::size_t k = 0; k < local.size(); ++k) sum.add(weight[k] * static_cast<double>(local[k]));
+    return sum_over(sum, ranks).value() / static_cast<double>(n);
+}
+
+}  // namespace
+
+LossSummary summarize_weighted_losses_over(const std::vector<double>& local, const std::vector<double>& weight,
+                                           std::uint64_t n, const Ranks& ranks) {
+    assert(n > 0);
+    LossSummary summary;
+    summary.mean = weighted_mean_over(local, weight, n, ranks);
+    ExactSum squares;
+    for (std::size_t k = 0; k < local.size(); ++k)
+        squares.add(weight[k] * (local[k] - summary.mean) * (local[k] - summary.mean));
+    summary.std = std::sqrt(sum_over(squares, ranks).value() / static_cast<double>(n));
+    const auto tail = tail_on_root(local, weight, n, tail_levels.front(), ranks);
+    std::array<double, 2 * tail_levels.size() + 1> numbers{};  // var, es, max
+    if (ranks.is_root()) {
+        weighted_tail_losses(tail, static_cast<double>(n), summary);
+        std::copy(summary.var.begin(), summary.var.end(), numbers.begin());
+        std::copy(summary.es.begin(), summary.es.end(), numbers.begin() + tail_levels.size());
+        numbers.back() = summary.max;
+    }
+    broadcast_numbers(numbers, ranks);
+    std::copy_n(numbers.begin(), tail_levels.size(), summary.var.begin());
+    std::copy_n(numbers.begin() + tail_levels.size(), tail_levels.size(), summary.es.begin());
+    summary.max = numbers.back();
+    return summary;
+}
+
+DrawdownSummary summarize_weighted_drawdowns_over(const std::vector<float>& local, const std::vector<double>& weight,
+                                                  std::uint64_t n, const Ranks& ranks) {
+    assert(n > 0);
+    const double mean = weighted_mean_over(local, weight, n, ranks);
+    const auto tail = tail_on_root(local, weight, n, drawdown_levels.front(), ranks);
+    std::array<double, 2> quantiles{};
+    if (ranks.is_root()) quantiles = weighted_tail_drawdowns(tail, static_cast<double>(n));
+    broadcast_numbers(quantiles, ranks);
+    return DrawdownSummary{mean, quantiles[0], quantiles[1]};
 }
 
 }  // namespace marginsim

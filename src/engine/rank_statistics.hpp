@@ -7,6 +7,9 @@
 // rank gets the numbers of the merged run bit for bit. Every function is collective.
 
 #include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "engine/block_stats.hpp"
@@ -20,7 +23,22 @@ namespace marginsim {
 ExactSum sum_over(const ExactSum& local, const Ranks& ranks);
 std::uint64_t sum_over(std::uint64_t local, const Ranks& ranks);
 
-// Adds the other ranks' counts to this rank's (first folding its lists of liquidation bins).
+// Plain values as the bytes a Ranks operation carries, and back.
+template <class T>
+std::string bytes_of(const std::vector<T>& values) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return {reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T)};
+}
+template <class T>
+std::vector<T> values_of(const std::string& bytes) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::vector<T> values(bytes.size() / sizeof(T));
+    std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+    return values;
+}
+
+// Adds the other ranks' counts to this rank's (first folding its lists of liquidation bins),
+// and of a weighted run their weights (each WeightSum summed exactly, as 32-bit halves).
 void sum_counts_over(BlockStats& local, const Ranks& ranks);
 
 // summarize_losses() of the sample whose `n` values are spread over the ranks (`local`: this
@@ -28,5 +46,15 @@ void sum_counts_over(BlockStats& local, const Ranks& ranks);
 LossSummary summarize_losses_over(std::vector<double>& local, std::uint64_t n, const Ranks& ranks);
 // Mean, 95% and 99% quantiles of the drawdowns spread over the ranks.
 DrawdownSummary summarize_drawdowns_over(std::vector<float>& local, std::uint64_t n, const Ranks& ranks);
+
+// The weighted statistics of an importance-sampled run (block_stats.cpp's, same numbers): the
+// mean and std are exact sums over the ranks; for the quantiles and ES the upper part of the
+// sample that they need (block_stats.hpp, weighted_tail_cuts), found by selection, goes to
+// rank 0, about a tenth of the paths at 12-16 bytes each, which computes them and broadcasts
+// the numbers.
+LossSummary summarize_weighted_losses_over(const std::vector<double>& local, const std::vector<double>& weight,
+                                           std::uint64_t n, const Ranks& ranks);
+DrawdownSummary summarize_weighted_drawdowns_over(const std::vector<float>& local, const std::vector<double>& weight,
+                                                  std::uint64_t n, const Ranks& ranks);
 
 }  // namespace marginsim

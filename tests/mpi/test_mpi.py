@@ -124,11 +124,23 @@ class RanksTest(unittest.TestCase):
                 self.assert_ok(mpirun(ranks, *backtest, "--threads", "1", "--json", self.path("spread.json")))
                 self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
 
+    def test_importance_sampled_runs_equal_one_process(self):
+        # Weighted statistics: their tails are selected over the ranks and finished on rank 0.
+        selloff = ["--set", 'simulation.importance_sampling="selloff"', "-q"]
+        cases = [("run", ["run", os.path.join(CONFIGS, "hedged_pair.toml"), "--paths", "30000", *selloff]),
+                 ("sweep", ["sweep", SEED_BOOK, "--correlation", "0,0.9", "--paths", "20000", *selloff])]
+        for name, arguments in cases:
+            self.assert_ok(single(*arguments, "--threads", "2", "--json", self.path("one.json")))
+            for ranks in (2, 3):
+                with self.subTest(case=name, ranks=ranks):
+                    result = mpirun(ranks, *arguments, "--threads", "1", "--json", self.path("spread.json"))
+                    self.assert_ok(result)
+                    self.assertNotIn("alone", result.stderr)
+                    self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
+
     def test_what_is_not_spread_runs_on_rank_0_alone(self):
-        # A precision target and importance sampling: rank 0 runs them as one process, says so once.
+        # A precision target: rank 0 runs it as one process, says so once.
         cases = [("precision", ["run", SEED_BOOK, "--paths", "40000", "--precision", "0.01"]),
-                 ("importance", ["run", os.path.join(CONFIGS, "hedged_pair.toml"), "--paths", "20000", "--set",
-                                 'simulation.importance_sampling="selloff"']),
                  ("sweep precision", ["sweep", SEED_BOOK, "--correlation", "0,0.9", "--paths", "40000",
                                       "--precision", "0.02"])]
         for name, arguments in cases:

@@ -353,8 +353,8 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
                 RunOptions run;
                 run.paths = options.paths;
                 run.threads = options.threads;
-                RunControl control;  // a weighted run is not spread: every rank runs it whole
-                if (scenario->simulation.importance_sampling == ImportanceSampling::none) control.ranks = options.ranks;
+                RunControl control;
+                control.ranks = options.ranks;
                 predicted = probabilities(simulate(*scenario, run, control));
             } else {
                 const std::optional<std::string> why = unusable(model, c);
