@@ -157,7 +157,7 @@ struct RankRun {
 // `resume`: rank 0's checkpoint to resume (the other ranks pass none). Rank 0 and the even
 // ranks give a checkpoint to fill, the odd ranks none.
 std::vector<RankRun> run_over(int n, const ms::Scenario& scenario, const std::vector<Stop>& stops = {},
-                              const ms::RunCheckpoint* resume = nullptr) {
+                              const ms::RunCheckpoint* resume = nullptr, const ms::RunOptions& options = with_threads(1)) {
     return run_on_ranks(n, [&](const ms::Ranks& ranks) {
         const int r = ranks.rank();
         const Stop stop_at = stops.empty() ? Stop::never : stops[static_cast<std::size_t>(r)];
@@ -180,7 +180,7 @@ std::vector<RankRun> run_over(int n, const ms::Scenario& scenario, const std::ve
             total.store(progress.paths_total);
             if (stop_at == Stop::after_first_block) stop.store(true);
         };
-        const ms::Report report = ms::simulate(scenario, with_threads(1), control);
+        const ms::Report report = ms::simulate(scenario, options, control);
         out.report = json::parse(ms::to_json(report));
         out.partial = report.partial;
         out.paths_done = report.paths_done;
@@ -204,38 +204,41 @@ void check_every_rank(const std::vector<RankRun>& runs, const json& expected) {
 }
 
 // The single process's numbers against every rank's, over each number of ranks.
-void check_same_over_ranks(const ms::Scenario& scenario, const std::vector<int>& rank_counts) {
-    const json single = numbers_of(ms::simulate(scenario, with_threads(1)));
+void check_same_over_ranks(const ms::Scenario& scenario, const std::vector<int>& rank_counts,
+                           const ms::RunOptions& options = with_threads(1)) {
+    const json single = numbers_of(ms::simulate(scenario, options));
     REQUIRE(single["partial"] == false);
     for (const int n : rank_counts) {
         INFO(n << " ranks, " << scenario.simulation.paths << " paths");
-        check_every_rank(run_over(n, scenario), single);
+        check_every_rank(run_over(n, scenario, {}, nullptr, options), single);
     }
 }
 
-ms::Report resume_alone(const ms::Scenario& scenario, const ms::RunCheckpoint& checkpoint, bool stopped = false) {
+ms::Report resume_alone(const ms::Scenario& scenario, const ms::RunCheckpoint& checkpoint, bool stopped = false,
+                        const ms::RunOptions& options = with_threads(1)) {
     const std::atomic<bool> stop{stopped};
     ms::RunControl control;
     control.resume = &checkpoint;
     control.stop = &stop;
-    return ms::simulate(scenario, with_threads(1), control);
+    return ms::simulate(scenario, options, control);
 }
 
 // The checkpoint resumed over each number of ranks and by one process: the uninterrupted numbers.
 void check_resumes(const ms::Scenario& scenario, const ms::RunCheckpoint& checkpoint, const json& uninterrupted,
-                   const std::vector<int>& rank_counts) {
+                   const std::vector<int>& rank_counts, const ms::RunOptions& options = with_threads(1)) {
     for (const int n : rank_counts) {
         INFO("resumed over " << n << " ranks");
-        const std::vector<RankRun> resumed = run_over(n, scenario, {}, &checkpoint);
+        const std::vector<RankRun> resumed = run_over(n, scenario, {}, &checkpoint, options);
         for (const RankRun& run : resumed) CHECK_FALSE(run.partial);
         check_every_rank(resumed, uninterrupted);
     }
     INFO("resumed by one process");
-    check_same(uninterrupted, numbers_of(resume_alone(scenario, checkpoint)));
+    check_same(uninterrupted, numbers_of(resume_alone(scenario, checkpoint, false, options)));
 }
 
 // A stopped run's checkpoint on rank 0: the blocks of the report's paths, ascending, this run's.
-void check_checkpoint(const ms::Scenario& scenario, const std::vector<RankRun>& runs) {
+void check_checkpoint(const ms::Scenario& scenario, const std::vector<RankRun>& runs,
+                      const ms::RunOptions& options = with_threads(1)) {
     const std::uint64_t paths = scenario.simulation.paths;
     const ms::RunCheckpoint& checkpoint = runs[0].checkpoint;
     CHECK(checkpoint.paths_done() == runs[0].paths_done);
@@ -259,7 +262,7 @@ void check_checkpoint(const ms::Scenario& scenario, const std::vector<RankRun>& 
         CHECK(run.partial);
         check_same(partial, numbers_of(run.report));
     }
-    check_same(partial, numbers_of(resume_alone(scenario, checkpoint, true)));
+    check_same(partial, numbers_of(resume_alone(scenario, checkpoint, true, options)));
 }
 
 }  // namespace
@@ -546,27 +549,130 @@ TEST_CASE("ranks exchange histograms and sums and never the samples") {
     }
 }
 
-TEST_CASE("a run over ranks refuses a precision target on every rank") {
-    // What each rank's simulate() threw: every rank refuses alike, none waits in a collective.
-    const auto outcomes = [](const ms::Scenario& scenario, const ms::RunOptions& options) {
+namespace {
+
+ms::RunOptions to_precision(const ms::Precision& precision, std::uint64_t min_paths = 0) {
+    ms::RunOptions options = with_threads(1);
+    options.precision = precision;
+    options.precision_min_paths = min_paths;
+    return options;
+}
+
+// The run to the target stopped where one process stops: not at the maximum, not at the first
+// round's end; `met` whether the target was met there.
+void require_stops_inside(const ms::Scenario& scenario, const ms::RunOptions& options, bool met = true) {
+    const ms::Report single = ms::simulate(scenario, options);
+    REQUIRE(single.simulation.precision.has_value());
+    CHECK(single.simulation.precision->reached == met);
+    if (met) REQUIRE(single.paths_done < scenario.simulation.paths);
+    INFO("stopped after " << single.paths_done << " paths");
+    REQUIRE(single.paths_done > 20 * block);  // past a first round of 4 blocks a rank
+    REQUIRE(single.paths_done % block == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a run to a precision target over ranks stops at the single process's block with its numbers") {
+    const ms::Scenario scenario = plain_book(400 * block);
+    SECTION("a half-width") {
+        const ms::RunOptions options = to_precision({0.004, false});
+        require_stops_inside(scenario, options);
+        check_same_over_ranks(scenario, {2, 3, 5}, options);
+    }
+    SECTION("a minimum of paths past where the target is met") {
+        const ms::RunOptions options = to_precision({0.004, false}, 97 * block + 5);
+        require_stops_inside(scenario, options);
+        REQUIRE(ms::simulate(scenario, options).paths_done == 98 * block);
+        check_same_over_ranks(scenario, {2, 3}, options);
+    }
+    SECTION("a target not met within the maximum, over more ranks than the last round's blocks") {
+        const ms::Scenario small = plain_book(23 * block + 77);
+        const ms::RunOptions options = to_precision({1e-5, false});
+        CHECK_FALSE(ms::simulate(small, options).simulation.precision->reached);
+        check_same_over_ranks(small, {2, 5}, options);
+    }
+    SECTION("an importance-sampled run") {
+        const ms::Scenario selloff = selloff_book(300 * block);
+        const ms::RunOptions options = to_precision({0.004, false});
+        require_stops_inside(selloff, options);
+        check_same_over_ranks(selloff, {2, 3}, options);
+    }
+}
+
+TEST_CASE("a run to a precision target stopped over ranks resumes to the uninterrupted numbers") {
+    const ms::Scenario scenario = plain_book(400 * block);
+    const ms::RunOptions options = to_precision({0.004, false});
+    const json uninterrupted = numbers_of(ms::simulate(scenario, options));
+    // Rank 1 stops after its first block: the prefix ends before its second block of the round.
+    const std::vector<RankRun> runs = run_over(3, scenario, {Stop::never, Stop::after_first_block, Stop::never},
+                                               nullptr, options);
+    REQUIRE(runs[0].partial);
+    check_checkpoint(scenario, runs, options);
+    const ms::RunCheckpoint& checkpoint = runs[0].checkpoint;
+    for (std::size_t i = 0; i < checkpoint.blocks.size(); ++i) CHECK(checkpoint.blocks[i] == i);  // a prefix
+    CHECK(checkpoint.key.precision == 0.004);
+    check_resumes(scenario, checkpoint, uninterrupted, {2, 4}, options);
+    // A single process's checkpoint resumes over ranks, and theirs again over other ranks.
+    ms::RunCheckpoint alone;
+    {
+        std::atomic<bool> stop{false};
+        ms::RunControl control;
+        control.stop = &stop;
+        control.checkpoint = &alone;
+        control.scenario_hash = stopped_run_scenario_hash;
+        control.on_progress = [&](const ms::RunProgress& progress) {
+            if (progress.paths_done >= 30 * block) stop.store(true);
+        };
+        REQUIRE(ms::simulate(scenario, options, control).partial);
+    }
+    check_resumes(scenario, alone, uninterrupted, {3}, options);
+    const std::vector<RankRun> again = run_over(2, scenario, {Stop::after_first_block, Stop::never}, &alone, options);
+    REQUIRE(again[0].partial);
+    CHECK(again[0].paths_done > alone.paths_done());
+    check_resumes(scenario, again[0].checkpoint, uninterrupted, {5}, options);
+}
+
+TEST_CASE("a run to a precision target over ranks refuses on every rank a checkpoint it cannot resume") {
+    const ms::Scenario scenario = plain_book(40 * block);
+    const ms::RunCheckpoint plain = run_and_stop(scenario, 1, 6 * block).checkpoint;  // not a prefix: any blocks
+    const auto outcomes = [&](const ms::RunOptions& options, const ms::RunCheckpoint& resume) {
         return run_on_ranks(3, [&](const ms::Ranks& ranks) {
             ms::RunControl control;
             control.ranks = &ranks;
+            control.resume = ranks.is_root() ? &resume : nullptr;
             try {
                 ms::simulate(scenario, options, control);
             } catch (const std::invalid_argument& error) {
-                return std::string("invalid_argument: ") + error.what();
-            } catch (const std::exception& error) {
-                return std::string("other: ") + error.what();
+                return std::string(error.what());
             }
             return std::string("no error");
         });
     };
-    SECTION("precision") {
-        ms::RunOptions options = with_threads(1);
-        options.precision = ms::Precision{0.01, false};
-        for (const std::string& outcome : outcomes(plain_book(4 * block), options))
-            CHECK_THAT(outcome, Catch::StartsWith("invalid_argument: ") && Catch::Contains("precision"));
+    for (const std::string& outcome : outcomes(to_precision({0.01, false}, 10 * block), plain))
+        CHECK_THAT(outcome, Catch::Contains("precision_min_paths cannot be resumed"));
+    ms::RunCheckpoint gapped = plain;
+    gapped.blocks.back() += 1;
+    for (const std::string& outcome : outcomes(to_precision({0.01, false}), gapped))
+        CHECK_THAT(outcome, Catch::Contains("not that of a run with a precision target"));
+}
+
+TEST_CASE("a detailed run to a precision target over ranks gives rank 0 every loss in path order") {
+    const ms::Scenario scenario = plain_book(400 * block);
+    const ms::RunOptions options = to_precision({0.004, false});
+    const ms::RunWithLosses single = ms::run_with_losses(scenario, options);
+    const auto runs = run_on_ranks(3, [&](const ms::Ranks& ranks) {
+        ms::RunControl control;
+        control.ranks = &ranks;
+        return ms::run_with_losses(scenario, options, control);
+    });
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+        INFO("rank " << r);
+        check_same(numbers_of(single.report), numbers_of(runs[r].report));
+    }
+    for (std::size_t m = 0; m < ms::mode_count; ++m) {
+        REQUIRE(runs[0].losses[m].size() == single.losses[m].size());
+        CHECK(std::equal(runs[0].losses[m].begin(), runs[0].losses[m].end(), single.losses[m].begin(),
+                         [](double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }));
     }
 }
 

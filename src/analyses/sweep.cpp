@@ -227,8 +227,7 @@ SweepPoint evaluate(const Scenario& scenario, const SweepSpec& spec, double valu
     RunControl control;
     control.stop = sweep.stop;
     const Scenario point_scenario = scenario_at(scenario, spec, value);
-    // A precision target is not spread: every rank runs it whole.
-    if (!options.precision) control.ranks = sweep.ranks;
+    control.ranks = sweep.ranks;
     DetailedRun run = run_detailed(point_scenario, options, control, Details::counts);
     if (run.report.partial) throw RunInterrupted();
     SweepPoint point;

@@ -73,19 +73,6 @@ void load_everywhere(const std::function<void()>& load) {
     load();
 }
 
-int run_alone_on_root(const std::string& why, const std::function<int()>& command) {
-    const Ranks& ranks = program_ranks();
-    return root_alone([&] {
-        std::cerr << "warning: " << why << " is not spread over MPI ranks: rank 0 runs it alone (docs/distributed.md)\n";
-        ranks_of_program = &single_process();
-        struct Restore {
-            const Ranks* ranks;
-            ~Restore() { ranks_of_program = ranks; }
-        } restore{&ranks};
-        return command();
-    });
-}
-
 int root_alone(const std::function<int()>& command) {
     int code = exit_ok;
     on_root([&] { code = command(); });

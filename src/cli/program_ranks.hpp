@@ -16,7 +16,7 @@ namespace marginsim::cli {
 const Ranks& program_ranks() noexcept;
 void set_program_ranks(const Ranks& ranks) noexcept;
 bool spread_over_ranks() noexcept;  // more than one rank
-// Started as one of several ranks (even while rank 0 works alone: run_alone_on_root).
+// Started as one of several ranks.
 bool launched_on_ranks() noexcept;
 
 // Thrown on the other ranks when a step of rank 0 failed: exit with this code, silently (rank 0
@@ -43,9 +43,5 @@ void load_everywhere(const std::function<void()>& load);
 
 // Commands that are not spread over ranks: rank 0 runs it, the others return its exit code.
 int root_alone(const std::function<int()>& command);
-// What a spread command cannot spread (a precision target, importance sampling): rank 0 runs
-// `command` as one process would (program_ranks() is single_process() meanwhile), after saying
-// `why` once; the others wait and return its exit code. The numbers are the one process's.
-int run_alone_on_root(const std::string& why, const std::function<int()>& command);
 
 }  // namespace marginsim::cli

@@ -105,16 +105,6 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
     return command;
 }
 
-namespace {
-
-// What a run spread over MPI ranks cannot spread yet (docs/distributed.md), if anything.
-std::optional<std::string> unspreadable(const RunOptions& options) {
-    if (options.precision) return "--precision (a run to a precision target)";
-    return std::nullopt;
-}
-
-}  // namespace
-
 int run_command(const RunArguments& arguments) {
     const Ranks& ranks = program_ranks();
     std::optional<OutputPlan> plan;
@@ -125,10 +115,6 @@ int run_command(const RunArguments& arguments) {
     });
     const Scenario& scenario = *loaded;
     const RunOptions options = arguments.overrides.options();
-    if (spread_over_ranks()) {
-        if (const std::optional<std::string> why = unspreadable(options))
-            return run_alone_on_root(*why, [&] { return run_command(arguments); });
-    }
     print_warnings(scenario.warnings);
     const fs::path checkpoint = checkpoint_path(arguments);
     RunControl control;

@@ -150,11 +150,7 @@ int sweep_command(const SweepArguments& arguments) {
     const Scenario& scenario = *loaded;
     const SweepSpec& spec = *spec_read;
     SweepOptions options{arguments.overrides.options(), arguments.bisect};
-    if (spread_over_ranks()) {
-        if (options.run.precision)
-            return run_alone_on_root("--precision (a sweep to a precision target)", [&] { return sweep_command(arguments); });
-        options.ranks = &program_ranks();
-    }
+    if (spread_over_ranks()) options.ranks = &program_ranks();
     print_warnings(scenario.warnings);
     const bool html = !arguments.outputs.html.empty();
     if (!arguments.force) on_root([&] {

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "engine/precision_runner.hpp"
+#include "engine/rank_runner.hpp"
 
 namespace marginsim::detail {
 
@@ -481,17 +482,21 @@ namespace {
 // run_report with a precision target: the report of the paths used, as a plain run at those
 // paths reports them, and how the target was met. `scenario`'s paths are the maximum.
 Report precision_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
-                        const std::function<void(const Scenario&, const BlockStats&)>& inspect,
-                        const Engine& engine, int threads, std::chrono::steady_clock::time_point start) {
+                        const Inspect& inspect, bool inspect_losses, const Engine& engine, int threads,
+                        std::chrono::steady_clock::time_point start) {
     const Precision& precision = *options.precision;
+    const bool spread = control.ranks != nullptr && control.ranks->size() > 1;
     PrecisionBlocks run =
-        run_blocks_to_precision(engine, scenario, threads, control, precision, options.precision_min_paths);
+        spread ? spread_blocks_to_precision(engine, scenario, threads, control, options)
+               : run_blocks_to_precision(engine, scenario, threads, control, precision, options.precision_min_paths);
     Scenario used = scenario;  // a stopped run keeps the maximum: its report is partial
     if (!run.stopped) set_paths(used, run.total.paths);
-    if (inspect) inspect(used, run.total);
+    if (inspect && spread) inspect_over(used, run.total, run.blocks, inspect, inspect_losses, *control.ranks);
+    if (inspect && !spread) inspect(used, run.total);
     Report report = finish_run(used, engine, threads, run.total, start, control, precision);
     report.simulation.precision =
         PrecisionOutcome{precision, run.paths_needed.has_value(), run.paths_needed.value_or(0), scenario.simulation.paths};
+    if (spread) report.simulation.ranks = control.ranks->size();
     return report;
 }
 
@@ -504,9 +509,10 @@ Report run_report(const Scenario& input, const RunOptions& options, const RunCon
 
     const auto start = std::chrono::steady_clock::now();
     const Engine engine(scenario);
+    if (options.precision)
+        return precision_report(scenario, options, control, inspect, inspect_losses, engine, threads, start);
     if (control.ranks != nullptr && control.ranks->size() > 1)
         return spread_report(scenario, options, control, inspect, inspect_losses, engine, threads, start);
-    if (options.precision) return precision_report(scenario, options, control, inspect, engine, threads, start);
     BlockStats total = run_blocks(engine, scenario, threads, control);
     if (inspect) inspect(scenario, total);  // before finish_run: its summarize() reorders the samples
     return finish_run(scenario, engine, threads, total, start, control);

@@ -96,13 +96,6 @@ using Inspect = std::function<void(const Scenario&, const BlockStats&)>;
 Report run_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
                   const Inspect& inspect = {}, bool inspect_losses = true);
 
-// run_report's run over control.ranks (more than one; rank_runner.cpp): this rank's share of the
-// blocks, the checkpoint to resume scattered from rank 0 and a stopped run's gathered to it;
-// `inspect` sees the whole run's counts, and with `inspect_losses` every path's loss on rank 0.
-Report spread_report(const Scenario& scenario, const RunOptions& options, const RunControl& control,
-                     const Inspect& inspect, bool inspect_losses, const Engine& engine, int threads,
-                     std::chrono::steady_clock::time_point start);
-
 // paths, steps, seed, threads, elapsed, model of the run (paths: those requested).
 SimulationInfo simulation_info(const Scenario& scenario, int threads, double elapsed_s);
 

@@ -99,7 +99,9 @@ private:
     std::uint64_t min_paths_;
 };
 
-void check_resumable(const RunCheckpoint& checkpoint, std::uint64_t paths, std::uint64_t min_paths) {
+}  // namespace
+
+void check_precision_checkpoint(const RunCheckpoint& checkpoint, std::uint64_t paths, std::uint64_t min_paths) {
     if (min_paths != 0) throw std::invalid_argument("simulate: a run with precision_min_paths cannot be resumed");
     if (checkpoint.key.paths != paths || checkpoint.key.block_size != block_size)
         throw std::invalid_argument("simulate: the checkpoint to resume belongs to another run");
@@ -109,8 +111,6 @@ void check_resumable(const RunCheckpoint& checkpoint, std::uint64_t paths, std::
     }
 }
 
-}  // namespace
-
 PrecisionBlocks run_blocks_to_precision(const Engine& engine, const Scenario& scenario, int threads,
                                         const RunControl& control, const Precision& precision,
                                         std::uint64_t min_paths) {
@@ -119,7 +119,7 @@ PrecisionBlocks run_blocks_to_precision(const Engine& engine, const Scenario& sc
     const std::uint64_t block_count = paths / block_size + (paths % block_size != 0 ? 1 : 0);
     InOrderMerge merged(block_count, precision, min_paths);
     if (control.resume) {
-        check_resumable(*control.resume, paths, min_paths);
+        check_precision_checkpoint(*control.resume, paths, min_paths);
         merged.restore(*control.resume);
     }
     const std::uint64_t resumed = control.resume ? control.resume->paths_done() : 0;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "engine/block_stats.hpp"
 #include "engine/engine.hpp"
@@ -22,10 +23,17 @@ struct PrecisionBlocks {
     // The control's stop flag ended the run before the target and the maximum paths: `total`
     // is then a prefix on none of whose blocks the target was met (what its checkpoint keeps).
     bool stopped = false;
+    // Over ranks (spread_blocks_to_precision): this rank's blocks, ascending, whose samples
+    // `total` holds in that order.
+    std::vector<std::uint64_t> blocks;
 };
 
 // Whether every mode's P(liquidation) interval, as summarize() computes it, meets the target.
 bool every_mode_meets(const BlockStats& total, const Precision& precision);
+
+// Throws std::invalid_argument unless `checkpoint` is one that a run to a precision target of
+// `paths` at most, with no minimum, stopped at: a prefix of its blocks.
+void check_precision_checkpoint(const RunCheckpoint& checkpoint, std::uint64_t paths, std::uint64_t min_paths);
 
 // Runs the scenario's blocks (its paths are the maximum) until the target is met after block k
 // and at least `min_paths` are merged, or the maximum is reached, or the control stops it

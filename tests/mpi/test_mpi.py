@@ -1,8 +1,8 @@
 """The program on MPI ranks (docs/distributed.md) against the same program in one process:
-run and sweep spread over 2 and 3 ranks (an uneven split) give the single process's numbers bit
-for bit; batch and backtest (rank 0 alone) give its reports; an error says so once, on one
-rank or on all; a run stopped by SIGUSR1 (what mpirun forwards) is resumed on another number of
-ranks to the numbers of an uninterrupted run.
+run and sweep spread over 2 and 3 ranks (an uneven split), importance-sampled or to a precision
+target too, give the single process's numbers bit for bit; batch and backtest give its
+reports; an error says so once, on one rank or on all; a run stopped by SIGUSR1 (what mpirun
+forwards) is resumed on another number of ranks to the numbers of an uninterrupted run.
 
 Run by CTest ("mpi: ranks") with MARGINSIM_CLI (the program), MARGINSIM_SOURCE_DIR and MPIEXEC
 (mpirun); by hand: MARGINSIM_CLI=build/marginsim MARGINSIM_SOURCE_DIR=. MPIEXEC=mpirun
@@ -138,18 +138,21 @@ class RanksTest(unittest.TestCase):
                     self.assertNotIn("alone", result.stderr)
                     self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
 
-    def test_what_is_not_spread_runs_on_rank_0_alone(self):
-        # A precision target: rank 0 runs it as one process, says so once.
-        cases = [("precision", ["run", SEED_BOOK, "--paths", "40000", "--precision", "0.01"]),
-                 ("sweep precision", ["sweep", SEED_BOOK, "--correlation", "0,0.9", "--paths", "40000",
-                                      "--precision", "0.02"])]
+    def test_precision_runs_equal_one_process(self):
+        # The target is tested block by block in block order on every rank: the same stopping block.
+        cases = [("run", ["run", SEED_BOOK, "--paths", "400000", "--precision", "0.002"]),
+                 ("run relative", ["run", os.path.join(CONFIGS, "hedged_pair.toml"), "--paths", "200000",
+                                   "--precision", "10%"]),
+                 ("sweep", ["sweep", SEED_BOOK, "--correlation", "0,0.9", "--paths", "400000", "--precision",
+                            "0.004"])]
         for name, arguments in cases:
-            with self.subTest(case=name):
-                self.assert_ok(single(*arguments, "--json", self.path("one.json"), "-q"))
-                result = mpirun(2, *arguments, "--json", self.path("spread.json"), "-q")
-                self.assert_ok(result)
-                self.assertEqual(result.stderr.count("rank 0 runs it alone"), 1, result.stderr)
-                self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
+            self.assert_ok(single(*arguments, "--threads", "2", "--json", self.path("one.json"), "-q"))
+            for ranks in (2, 3):
+                with self.subTest(case=name, ranks=ranks):
+                    result = mpirun(ranks, *arguments, "--threads", "1", "--json", self.path("spread.json"), "-q")
+                    self.assert_ok(result)
+                    self.assertNotIn("alone", result.stderr)
+                    self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
 
     def test_bad_input_is_one_error(self):
         bad = self.path("bad.toml")
@@ -176,11 +179,11 @@ class RanksTest(unittest.TestCase):
         self.assertIn("rank 1", errors(result.stderr)[0])
         self.assertFalse(os.path.exists(out))
 
-    def test_interrupted_run_resumes_on_other_ranks(self):
+    def interrupt_and_resume(self, *options):
         paths = "6000000"
         checkpoint = self.path("run.checkpoint")
-        common = ["run", SEED_BOOK, "--paths", paths, "--threads", "1", "--force", "--checkpoint", checkpoint,
-                  "--json", self.path("resumed.json"), "-q"]
+        common = ["run", SEED_BOOK, "--paths", paths, *options, "--threads", "1", "--force", "--checkpoint",
+                  checkpoint, "--json", self.path("resumed.json"), "-q"]
         process = subprocess.Popen([MPIEXEC, *MPI_FLAGS, "-np", "2", CLI, *common], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         time.sleep(2.0)
@@ -196,10 +199,18 @@ class RanksTest(unittest.TestCase):
         result = mpirun(3, *common, "--resume")
         self.assert_ok(result)
         self.assertFalse(os.path.exists(checkpoint))  # spent
-        self.assert_ok(single("run", SEED_BOOK, "--paths", paths, "--threads", "2", "--force", "--json",
+        self.assert_ok(single("run", SEED_BOOK, "--paths", paths, *options, "--threads", "2", "--force", "--json",
                               self.path("one.json"), "-q"))
         self.assertEqual(numbers(self.path("resumed.json")), numbers(self.path("one.json")))
 
+    def test_interrupted_run_resumes_on_other_ranks(self):
+        self.interrupt_and_resume()
+
+    def test_interrupted_precision_run_resumes_on_other_ranks(self):
+        # Met after about 3.8 million paths: the stop comes first, the resumed run stops at the target.
+        self.interrupt_and_resume("--precision", "0.0005")
+        with open(self.path("one.json")) as f:
+            self.assertTrue(json.load(f)["simulation"]["precision"]["reached"])
 
 if __name__ == "__main__":
     unittest.main()
