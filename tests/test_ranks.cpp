@@ -13,6 +13,8 @@
 #include <bit>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -23,8 +25,12 @@
 
 #include "engine/block_runner.hpp"
 #include "engine/block_stats.hpp"
+#include "numerics/packed_parts.hpp"
 #include "marginsim/checkpoint.hpp"
 #include "marginsim/detailed_run.hpp"
+#include "marginsim/error.hpp"
+#include "marginsim/input_files.hpp"
+#include "marginsim/replay.hpp"
 #include "marginsim/ranks.hpp"
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
@@ -895,4 +901,64 @@ TEST_CASE("a failure on one rank during its blocks ends every rank with rank 0 s
         CHECK_THAT(outcomes[r], Catch::StartsWith("runtime_error: "));
     }
     CHECK_THAT(outcomes[0], Catch::Contains("rank 1") && Catch::Contains("progress failed here"));
+}
+
+TEST_CASE("the input files rank 0 records replay as the same scenario and the same error on another rank") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "marginsim_ranks_inputs";
+    std::filesystem::create_directories(dir);
+    const std::filesystem::path file = dir / "book.toml";
+    std::ofstream(file) << book_text(3 * block);
+    ms::InputFiles files;
+    std::uint64_t loaded_hash = 0;
+    {
+        const ms::InputRecording recording(files);
+        loaded_hash = ms::scenario_content_hash(ms::load_scenario(file));
+        CHECK_THROWS_AS(ms::load_scenario(dir / "missing.toml"), ms::InputError);
+    }
+    const ms::InputFiles received = ms::InputFiles::from_bytes(files.bytes());
+    CHECK(received.files == files.files);
+    std::filesystem::remove_all(dir);  // the replay reads nothing from the disk
+    const ms::InputReplay replay(received);
+    CHECK(ms::scenario_content_hash(ms::load_scenario(file)) == loaded_hash);
+    CHECK_THROWS_AS(ms::load_scenario(dir / "missing.toml"), ms::InputError);
+    CHECK_THROWS_AS(ms::InputFiles::from_bytes(files.bytes().substr(0, 12)), std::invalid_argument);
+}
+
+TEST_CASE("a price history directory rank 0 lists and reads replays as the same series on another rank") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "marginsim_ranks_history";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const std::filesystem::path bundled = std::filesystem::path(MARGINSIM_SOURCE_DIR) / "data" / "binance_daily";
+    std::filesystem::copy_file(bundled / "Binance_BTCUSDT_d.csv", dir / "AAA.csv");
+    std::filesystem::copy_file(bundled / "Binance_ETHUSDT_d.csv", dir / "Binance_BBBUSDT_d.csv");
+    std::ofstream(dir / "notes.txt") << "not a price file";
+    const ms::Scenario book = plain_book(block);
+    ms::InputFiles files;
+    std::vector<ms::PriceSeries> recorded;
+    {
+        const ms::InputRecording recording(files);
+        recorded = ms::read_history(book, dir);
+    }
+    REQUIRE(recorded.size() == 2);
+    CHECK(files.listings.count(dir.string()) == 1);
+    std::filesystem::remove_all(dir);
+    const ms::InputFiles received = ms::InputFiles::from_bytes(files.bytes());
+    const ms::InputReplay replay(received);
+    const std::vector<ms::PriceSeries> replayed = ms::read_history(book, dir);
+    REQUIRE(replayed.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(replayed[i].source == recorded[i].source);
+        CHECK(replayed[i].dates == recorded[i].dates);
+        CHECK(replayed[i].closes == recorded[i].closes);
+    }
+    CHECK_THROWS_AS(ms::read_history(book, dir / "elsewhere"), ms::InputError);
+}
+
+TEST_CASE("parts packed for a message come back whole and a message cut short is refused") {
+    const std::vector<std::string> parts{"", std::string("a\0b", 3), std::string(1000, 'x'), ""};
+    const std::string packed = ms::detail::pack_parts(parts);
+    CHECK(ms::detail::unpack_parts(packed) == parts);
+    CHECK(ms::detail::unpack_parts("").empty());
+    CHECK_THROWS_AS(ms::detail::unpack_parts(packed.substr(0, packed.size() - 1)), std::invalid_argument);
+    CHECK_THROWS_AS(ms::detail::unpack_parts(packed.substr(0, 5)), std::invalid_argument);
 }

@@ -9,12 +9,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace marginsim {
 
-// path (as the loader opened it) -> its bytes, or nothing when it could not be read.
+// What the loaders read: each file's path (as the loader opened it) -> its bytes, or nothing
+// when it could not be read; and each directory they listed (a price history) -> the paths of
+// its regular files. A replay finds a file where one was read and a directory where one was
+// listed, nothing else: what a replay sees of the file system is what the recording rank saw.
 struct InputFiles {
     std::map<std::string, std::optional<std::string>> files;
+    std::map<std::string, std::vector<std::string>> listings;
 
     std::string bytes() const;
     // Parses bytes(); throws std::invalid_argument when they are not such bytes.

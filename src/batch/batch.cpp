@@ -28,6 +28,7 @@
 #include "marginsim/run_estimate.hpp"
 #include "batch/batch_manifest.hpp"
 #include "batch/report_row.hpp"
+#include "numerics/packed_parts.hpp"
 #include "render/svg_chart.hpp"
 
 namespace marginsim {
@@ -502,29 +503,8 @@ namespace {
 
 // ---------------------------------------------------------------- over MPI ranks
 
-// Strings packed into one, each with its length.
-std::string pack(const std::vector<std::string>& parts) {
-    std::string out;
-    for (const std::string& part : parts) {
-        const std::uint64_t n = part.size();
-        out.append(reinterpret_cast<const char*>(&n), sizeof n);
-        out += part;
-    }
-    return out;
-}
-std::vector<std::string> unpack(std::string_view bytes) {
-    std::vector<std::string> parts;
-    while (!bytes.empty()) {
-        std::uint64_t n = 0;
-        if (bytes.size() < sizeof n) throw std::invalid_argument("batch: a message between ranks is cut short");
-        std::memcpy(&n, bytes.data(), sizeof n);
-        bytes.remove_prefix(sizeof n);
-        if (bytes.size() < n) throw std::invalid_argument("batch: a message between ranks is cut short");
-        parts.emplace_back(bytes.substr(0, n));
-        bytes.remove_prefix(n);
-    }
-    return parts;
-}
+using detail::pack_parts;
+using detail::unpack_parts;
 
 // A scenario for a rank to run: its entry's index, file and name, the input files rank 0 read
 // to load it, its file hash and the checkpoint to resume (empty: none).
@@ -537,10 +517,10 @@ struct RankTask {
     std::string resume;
 
     std::string bytes() const {
-        return pack({std::to_string(index), scenario, name, files, std::to_string(scenario_hash), resume});
+        return pack_parts({std::to_string(index), scenario, name, files, std::to_string(scenario_hash), resume});
     }
     static RankTask from(const std::string& bytes) {
-        const std::vector<std::string> p = unpack(bytes);
+        const std::vector<std::string> p = unpack_parts(bytes);
         if (p.size() != 6) throw std::invalid_argument("batch: a task from rank 0 is malformed");
         return {std::stoull(p[0]), p[1], p[2], p[3], std::stoull(p[4]), p[5]};
     }
@@ -550,7 +530,7 @@ struct RankTask {
 // three reports and a stopped run's checkpoint.
 std::string task_result(std::size_t index, std::string_view status, const std::string& error,
                         const EntryOutcome& outcome = {}) {
-    return pack({std::to_string(index), std::string(status), error, outcome.contents[0], outcome.contents[1],
+    return pack_parts({std::to_string(index), std::string(status), error, outcome.contents[0], outcome.contents[1],
                  outcome.contents[2], outcome.checkpoint ? checkpoint_bytes(*outcome.checkpoint) : std::string()});
 }
 
@@ -644,15 +624,15 @@ BatchResult run_batch_over_ranks(const std::vector<fs::path>& inputs, const Batc
         }
     });
     std::vector<std::string> parts;
-    for (const std::vector<std::string>& tasks : dealt) parts.push_back(pack(tasks));
+    for (const std::vector<std::string>& tasks : dealt) parts.push_back(pack_parts(tasks));
     std::vector<std::string> results;
-    for (const std::string& task : unpack(ranks.scatter(parts))) results.push_back(run_task(RankTask::from(task), options));
-    const std::vector<std::string> gathered = ranks.gather(pack(results));
+    for (const std::string& task : unpack_parts(ranks.scatter(parts))) results.push_back(run_task(RankTask::from(task), options));
+    const std::vector<std::string> gathered = ranks.gather(pack_parts(results));
     if (!ranks.is_root()) return result;
 
     for (const std::string& rank_results : gathered) {
-        for (const std::string& bytes : unpack(rank_results)) {
-            const std::vector<std::string> r = unpack(bytes);
+        for (const std::string& bytes : unpack_parts(rank_results)) {
+            const std::vector<std::string> r = unpack_parts(bytes);
             BatchEntry& entry = result.entries.at(std::stoull(r.at(0)));
             const std::string& status = r.at(1);
             if (status == "ran" || status == "partial") {

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "marginsim/replay.hpp"
+#include "scenario/toml_reader.hpp"
 
 #ifndef MARGINSIM_BUNDLED_HISTORY
 #error "MARGINSIM_BUNDLED_HISTORY must be defined by the build"
@@ -18,7 +19,8 @@ std::filesystem::path bundled_history() {
     if (!error) {
         const std::filesystem::path installed =
             program.parent_path().parent_path() / "share" / "marginsim" / "binance_daily";
-        if (std::filesystem::is_directory(installed, error)) return installed;
+        // As input_kind sees it: on MPI ranks, rank 0's choice (input_files.hpp).
+        if (detail::input_kind(installed) == detail::InputKind::directory) return installed;
     }
     return MARGINSIM_BUNDLED_HISTORY;
 }

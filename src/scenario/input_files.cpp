@@ -1,12 +1,13 @@
 #include "marginsim/input_files.hpp"
 
 #include <cstdint>
-#include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <mutex>
 #include <stdexcept>
 
+#include "numerics/packed_parts.hpp"
 #include "scenario/toml_reader.hpp"
 
 namespace marginsim {
@@ -31,55 +32,34 @@ std::optional<std::string> read_from_disk(const std::filesystem::path& path) {
     return text;
 }
 
-void put_size(std::string& out, std::uint64_t n) { out.append(reinterpret_cast<const char*>(&n), sizeof n); }
-
-class BytesReader {
-public:
-    explicit BytesReader(std::string_view bytes) : bytes_(bytes) {}
-    std::uint64_t size() {
-        std::uint64_t n = 0;
-        std::memcpy(&n, take(sizeof n).data(), sizeof n);
-        return n;
-    }
-    std::string_view take(std::uint64_t n) {
-        if (n > bytes_.size() - at_) throw std::invalid_argument("input files: the recorded bytes end early");
-        const std::string_view out = bytes_.substr(at_, n);
-        at_ += n;
-        return out;
-    }
-    bool done() const noexcept { return at_ == bytes_.size(); }
-
-private:
-    std::string_view bytes_;
-    std::size_t at_ = 0;
-};
-
 }  // namespace
 
+// Three parts for each file or listing: "f", its path and "1" with its text (or "0" when it
+// could not be read); "d", its path and its files' paths packed.
 std::string InputFiles::bytes() const {
-    std::string out;
-    put_size(out, files.size());
+    std::vector<std::string> parts;
     for (const auto& [path, text] : files) {
-        put_size(out, path.size());
-        out += path;
-        put_size(out, text ? 1 : 0);
-        if (!text) continue;
-        put_size(out, text->size());
-        out += *text;
+        parts.insert(parts.end(), {"f", path, text ? "1" + *text : "0"});
     }
-    return out;
+    for (const auto& [dir, listed] : listings) parts.insert(parts.end(), {"d", dir, detail::pack_parts(listed)});
+    return detail::pack_parts(parts);
 }
 
 InputFiles InputFiles::from_bytes(std::string_view bytes) {
-    BytesReader in(bytes);
+    const std::vector<std::string> parts = detail::unpack_parts(bytes);
+    if (parts.size() % 3 != 0) throw std::invalid_argument("input files: an entry cut short");
     InputFiles out;
-    for (std::uint64_t count = in.size(), i = 0; i < count; ++i) {
-        std::string path(in.take(in.size()));
-        std::optional<std::string> text;
-        if (in.size() != 0) text = std::string(in.take(in.size()));
-        out.files.emplace(std::move(path), std::move(text));
+    for (std::size_t k = 0; k < parts.size(); k += 3) {
+        const std::string& kind = parts[k];
+        const std::string& payload = parts[k + 2];
+        if (kind == "d") {
+            out.listings.emplace(parts[k + 1], detail::unpack_parts(payload));
+            continue;
+        }
+        if (kind != "f" || payload.empty() || (payload[0] != '0' && payload[0] != '1'))
+            throw std::invalid_argument("input files: an entry of an unknown kind");
+        out.files.emplace(parts[k + 1], payload[0] == '1' ? std::optional<std::string>(payload.substr(1)) : std::nullopt);
     }
-    if (!in.done()) throw std::invalid_argument("input files: unexpected bytes after the files");
     return out;
 }
 
@@ -117,6 +97,40 @@ std::optional<std::string> read_text_file(const std::filesystem::path& path) {
     std::optional<std::string> text = read_from_disk(path);
     if (state.recording != nullptr) state.recording->files[path.string()] = text;
     return text;
+}
+
+InputKind input_kind(const std::filesystem::path& path) {
+    Inputs& state = inputs();
+    const std::lock_guard<std::mutex> hold(state.lock);
+    if (state.replay != nullptr) {
+        const auto file = state.replay->files.find(path.string());
+        if (file != state.replay->files.end() && file->second) return InputKind::file;
+        return state.replay->listings.count(path.string()) != 0 ? InputKind::directory : InputKind::missing;
+    }
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) return InputKind::directory;
+    return std::filesystem::exists(path, error) ? InputKind::file : InputKind::missing;
+}
+
+std::vector<std::filesystem::path> input_directory_files(const std::filesystem::path& dir) {
+    Inputs& state = inputs();
+    const std::lock_guard<std::mutex> hold(state.lock);
+    std::vector<std::filesystem::path> files;
+    if (state.replay != nullptr) {
+        const auto listed = state.replay->listings.find(dir.string());
+        if (listed != state.replay->listings.end()) files.assign(listed->second.begin(), listed->second.end());
+        return files;
+    }
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error))
+        if (entry.is_regular_file(error)) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    if (state.recording != nullptr) {
+        std::vector<std::string>& listed = state.recording->listings[dir.string()];
+        listed.clear();
+        for (const std::filesystem::path& file : files) listed.push_back(file.string());
+    }
+    return files;
 }
 
 }  // namespace detail

@@ -62,12 +62,12 @@ Scenario parse_scenario(std::string_view toml_text, std::string_view source_name
 
 Scenario load_scenario(const std::filesystem::path& path, const LoadOptions& options) {
     const std::string name = path.string();
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
+    const detail::InputKind kind = detail::input_kind(path);
+    if (kind == detail::InputKind::missing) {
         throw InputError(name, 0, 0, "", "scenario file not found",
                          "a path to a readable TOML scenario file");
     }
-    if (std::filesystem::is_directory(path, ec)) {
+    if (kind == detail::InputKind::directory) {
         throw InputError(name, 0, 0, "", "is a directory, not a scenario file",
                          "a path to a readable TOML scenario file");
     }

@@ -141,8 +141,7 @@ std::vector<Tier> read_tier_reference(const TableReader& asset, const TierSearch
     std::string tried;
     for (const std::filesystem::path& dir : search.dirs) {
         const std::filesystem::path file = (dir / (reference + ".toml")).lexically_normal();
-        std::error_code ec;
-        if (!std::filesystem::is_regular_file(file, ec)) {
+        if (detail::input_kind(file) != detail::InputKind::file) {
             tried += fmt::format("{}{}", tried.empty() ? "" : ", ", file.string());
             continue;
         }

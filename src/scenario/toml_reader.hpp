@@ -35,6 +35,13 @@ std::string join(std::initializer_list<std::string_view> names, std::string_view
 // The whole file, or nothing when it cannot be read; from an InputReplay when one is alive, and
 // recorded by an InputRecording (input_files.cpp).
 std::optional<std::string> read_text_file(const std::filesystem::path& path);
+// What is at `path`, as read_text_file sees it: on the file system, or in a replay (a file
+// there was read, a directory listed).
+enum class InputKind { missing, directory, file };
+InputKind input_kind(const std::filesystem::path& path);
+// The regular files of the directory `dir`, sorted (none when it cannot be listed); recorded and
+// replayed as read_text_file is.
+std::vector<std::filesystem::path> input_directory_files(const std::filesystem::path& dir);
 // Parses TOML; a syntax error is an InputError located in `source_name`.
 toml::table parse_toml(std::string_view text, const std::string& source_name);
 

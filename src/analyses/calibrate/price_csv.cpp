@@ -340,11 +340,11 @@ PriceSeries read_price_csv(const std::filesystem::path& path,
                            const std::optional<std::string>& symbol) {
     const std::string name = path.string();
     const std::string expected = "a readable daily price CSV file";
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
+    const detail::InputKind kind = detail::input_kind(path);
+    if (kind == detail::InputKind::missing) {
         throw InputError(name, 0, 0, "", "file not found", expected);
     }
-    if (std::filesystem::is_directory(path, ec)) {
+    if (kind == detail::InputKind::directory) {
         throw InputError(name, 0, 0, "", "is a directory, not a price file", expected);
     }
     // Through the input files (recorded on MPI rank 0, replayed on the others: input_files.hpp).

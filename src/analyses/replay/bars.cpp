@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "marginsim/error.hpp"
+#include "scenario/toml_reader.hpp"
 
 namespace marginsim {
 namespace {
@@ -84,16 +85,13 @@ DailyBars daily_bars(const std::vector<PriceSeries>& series) {
 
 std::vector<PriceSeries> read_history(const Scenario& book, const std::filesystem::path& dir) {
     const std::string where = dir.string();
-    std::error_code error;
-    if (!std::filesystem::is_directory(dir, error)) {
+    if (detail::input_kind(dir) != detail::InputKind::directory) {
         throw InputError(where, 0, 0, "", "not a directory", "a directory of daily price CSV files, one per asset");
     }
+    // Through the input files (recorded on MPI rank 0, replayed on the others: input_files.hpp).
     std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-        if (entry.is_regular_file(error) && lowercase(entry.path().extension().string()) == ".csv")
-            files.push_back(entry.path());
-    }
-    std::sort(files.begin(), files.end());
+    for (const std::filesystem::path& file : detail::input_directory_files(dir))
+        if (lowercase(file.extension().string()) == ".csv") files.push_back(file);
     std::vector<PriceSeries> series;
     for (const Asset& asset : book.assets) {
         std::vector<std::filesystem::path> matches;
