@@ -11,6 +11,7 @@ python3 -m unittest discover -s tests/mpi -v
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -153,6 +154,31 @@ class RanksTest(unittest.TestCase):
                     self.assert_ok(result)
                     self.assertNotIn("alone", result.stderr)
                     self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
+
+    def test_inputs_only_where_rank_0_runs(self):
+        # An MPMD launch: rank 1 works in an empty directory, where the relative paths of the
+        # scenario, its tier tables and the price history lead nowhere; rank 0 reads them all.
+        inputs = self.path("inputs")
+        empty = self.path("empty")
+        os.makedirs(empty)
+        shutil.copytree(CONFIGS, os.path.join(inputs, "configs"))
+        shutil.copytree(os.path.join(SOURCE, "data", "binance_daily"), os.path.join(inputs, "history"))
+        commands = {
+            "run": ["run", "configs/seed_example.toml", "--paths", "20000"],
+            "backtest": ["backtest", "configs/seed_example.toml", "--history", "history", "--from", "2024-07-29",
+                         "--to", "2024-08-12", "--every", "7", "--window", "180", "--models", "gaussian",
+                         "--paths", "2000"],
+        }
+        for name, arguments in commands.items():
+            with self.subTest(command=name):
+                one = subprocess.run([CLI, *arguments, "--threads", "1", "--json", self.path("one.json"), "-q"],
+                                     cwd=inputs, capture_output=True, text=True)
+                self.assert_ok(one)
+                run = [CLI, *arguments, "--threads", "1", "--json", self.path("spread.json"), "-q"]
+                result = subprocess.run([MPIEXEC, *MPI_FLAGS, "-np", "1", "--wdir", inputs, *run, ":", "-np", "1",
+                                         "--wdir", empty, *run], capture_output=True, text=True)
+                self.assert_ok(result)
+                self.assertEqual(numbers(self.path("spread.json")), numbers(self.path("one.json")))
 
     def test_bad_input_is_one_error(self):
         bad = self.path("bad.toml")
