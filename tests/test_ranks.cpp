@@ -35,6 +35,9 @@
 #include "marginsim/report.hpp"
 #include "marginsim/scenario.hpp"
 #include "marginsim/simulate.hpp"
+#include "backtest_fixtures.hpp"
+#include "marginsim/backtest.hpp"
+#include "marginsim/backtest_report.hpp"
 #include "scenario_builder.hpp"
 #include "stopped_run.hpp"
 #include "thread_ranks.hpp"
@@ -961,4 +964,32 @@ TEST_CASE("parts packed for a message come back whole and a message cut short is
     CHECK(ms::detail::unpack_parts("").empty());
     CHECK_THROWS_AS(ms::detail::unpack_parts(packed.substr(0, packed.size() - 1)), std::invalid_argument);
     CHECK_THROWS_AS(ms::detail::unpack_parts(packed.substr(0, 5)), std::invalid_argument);
+}
+
+TEST_CASE("a backtest over ranks gives the single process's result with its windows dealt or its runs spread") {
+    const ms::Scenario book = ms::parse_scenario(ms::testing::backtest_book_toml, "book.toml");
+    const std::vector<ms::PriceSeries> history = ms::testing::synthetic_backtest_history();
+    ms::BacktestOptions options;
+    options.from = ms::testing::date(2021, 1, 10);
+    options.every_days = 30;
+    options.window_days = 300;
+    options.models = {ms::BacktestModel::gaussian, ms::BacktestModel::garch, ms::BacktestModel::ewma};
+    options.paths = 2000;
+    options.threads = 1;
+    // 13 windows: dealt to 2 and 3 ranks; 2 windows: fewer than 3 ranks, each run spread.
+    for (const ms::Date to : {ms::testing::date(2022, 1, 10), ms::testing::date(2021, 2, 10)}) {
+        options.to = to;
+        const std::string single = ms::to_json(ms::run_backtest(book, history, options));
+        for (const int n : {2, 3}) {
+            const std::vector<std::string> results = run_on_ranks(n, [&](const ms::Ranks& ranks) {
+                ms::BacktestOptions spread = options;
+                spread.ranks = &ranks;
+                return ms::to_json(ms::run_backtest(book, history, spread));
+            });
+            for (std::size_t r = 0; r < results.size(); ++r) {
+                INFO(n << " ranks, rank " << r << ", to " << ms::format_date(to));
+                check_same(json::parse(single), json::parse(results[r]));
+            }
+        }
+    }
 }

@@ -117,9 +117,11 @@ struct BacktestOptions {
     // Every model but regime draws each path's volatilities from their estimate's sampling
     // distribution, as from the window's Calibration::uncertainty_returns ([uncertainty]).
     bool parameter_uncertainty = false;
-    // The MPI ranks that share every window's run (RunControl::ranks; docs/distributed.md),
-    // every one calling run_backtest alike; each rank calibrates every window itself, and runs
-    // an importance-sampled book whole. Null: this process alone.
+    // The MPI ranks that share the backtest (docs/distributed.md), every one calling
+    // run_backtest alike: with at least as many windows as ranks, the windows are dealt to the
+    // ranks in turn, each calibrating and running its own alone; with fewer, every rank
+    // calibrates every window and each run is spread over the ranks (RunControl::ranks). Every
+    // rank gets the whole result. Null: this process alone.
     const Ranks* ranks = nullptr;
 };
 

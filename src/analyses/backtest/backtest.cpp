@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
+#include <string>
 #include <utility>
 
 #include <memory>
@@ -15,6 +18,7 @@
 
 #include "marginsim/error.hpp"
 #include "marginsim/simulate.hpp"
+#include "numerics/packed_parts.hpp"
 
 namespace marginsim {
 
@@ -278,6 +282,157 @@ std::vector<CrashWindows> crash_windows(const std::vector<BacktestWindow>& windo
     return out;
 }
 
+// What a model gave on a window: its P(liquidation) per mode, or why it was not run.
+struct ModelOutcome {
+    std::optional<std::array<double, mode_count>> predicted;
+    std::string note;
+};
+// What a window gave: whether it was calibrated (else why not), and its models' outcomes (none
+// when its horizon's bars are missing or it was not calibrated).
+struct WindowOutcome {
+    bool calibrated = false;
+    std::string failure;
+    std::vector<ModelOutcome> models;
+};
+
+WindowCalibration calibrated_window(const std::vector<PriceSeries>& history, Date start, const BacktestOptions& options) {
+    try {
+        return calibrate_window(history, start, options);
+    } catch (const InputError& error) {
+        WindowCalibration failed;
+        failed.failure = error.message();
+        return failed;
+    }
+}
+
+// Each model's run on the window re-opened as `book` (over `ranks` when given).
+std::vector<ModelOutcome> run_models(const Scenario& book, const WindowCalibration& calibration,
+                                     const BacktestOptions& options, const Ranks* ranks,
+                                     const std::function<void()>& model_done) {
+    std::vector<ModelOutcome> out;
+    for (const BacktestModel model : options.models) {
+        const Calibration& c = model == BacktestModel::ewma ? *calibration.ewma : *calibration.sample;
+        ModelOutcome outcome;
+        if (const auto scenario = with_calibrated_model(book, model, c, options.parameter_uncertainty)) {
+            RunOptions run;
+            run.paths = options.paths;
+            run.threads = options.threads;
+            RunControl control;
+            control.ranks = ranks;
+            outcome.predicted = probabilities(simulate(*scenario, run, control));
+        } else {
+            const std::optional<std::string> why = unusable(model, c);
+            outcome.note = why ? *why : "a price could overflow on a plausible path";
+        }
+        out.push_back(std::move(outcome));
+        model_done();
+    }
+    return out;
+}
+
+// The outcomes of the windows `mine` (indices into `starts`): their calibrations side by side on
+// the threads, then their models' runs one after the other (over `ranks` when given).
+std::vector<WindowOutcome> outcomes_of(const std::vector<std::size_t>& mine, const std::vector<PriceSeries>& history,
+                                       const std::vector<std::pair<Date, std::size_t>>& starts,
+                                       const std::vector<Scenario>& reopened,
+                                       const std::vector<std::optional<RealisedFlags>>& realised,
+                                       const BacktestOptions& options, const Ranks* ranks,
+                                       const std::function<void(std::size_t, std::size_t)>& progress) {
+    std::vector<WindowCalibration> calibrations(mine.size());
+    tbb::task_arena arena(options.threads > 0 ? options.threads : tbb::task_arena::automatic);
+    arena.execute([&] {
+        tbb::parallel_for(std::size_t{0}, mine.size(), [&](std::size_t i) {
+            calibrations[i] = calibrated_window(history, starts[mine[i]].first, options);
+        });
+    });
+    const std::size_t total = mine.size() * options.models.size();
+    std::size_t done = 0;
+    const auto model_done = [&] {
+        if (progress) progress(++done, total);
+    };
+    std::vector<WindowOutcome> out(mine.size());
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+        const WindowCalibration& calibration = calibrations[i];
+        out[i].failure = calibration.failure;
+        out[i].calibrated = calibration.sample.has_value();
+        if (!realised[mine[i]] || !out[i].calibrated) {
+            done += options.models.size();
+            continue;
+        }
+        out[i].models = run_models(reopened[mine[i]], calibration, options, ranks, model_done);
+    }
+    return out;
+}
+
+// A window's outcome as bytes between ranks, and back.
+std::string outcome_bytes(const WindowOutcome& outcome) {
+    std::vector<std::string> parts{outcome.calibrated ? "1" : "0", outcome.failure};
+    for (const ModelOutcome& model : outcome.models) {
+        std::string predicted;
+        if (model.predicted) predicted.assign(reinterpret_cast<const char*>(model.predicted->data()), sizeof(*model.predicted));
+        parts.push_back(predicted);
+        parts.push_back(model.note);
+    }
+    return detail::pack_parts(parts);
+}
+WindowOutcome outcome_from(const std::string& bytes) {
+    const std::vector<std::string> parts = detail::unpack_parts(bytes);
+    WindowOutcome outcome;
+    outcome.calibrated = parts.at(0) == "1";
+    outcome.failure = parts.at(1);
+    for (std::size_t k = 2; k + 1 < parts.size(); k += 2) {
+        ModelOutcome model;
+        if (parts[k].size() == sizeof(std::array<double, mode_count>)) {
+            std::array<double, mode_count> p{};
+            std::memcpy(p.data(), parts[k].data(), sizeof p);
+            model.predicted = p;
+        }
+        model.note = parts[k + 1];
+        outcome.models.push_back(std::move(model));
+    }
+    return outcome;
+}
+
+// Every window's outcome, on every rank. One process, or fewer windows than ranks: every
+// window here, each run spread over the ranks (its blocks). Otherwise the windows are dealt to
+// the ranks in turn, each rank calibrating and running its own on its threads alone, and their
+// outcomes gathered and broadcast: the same numbers, each run being one process's.
+std::vector<WindowOutcome> window_outcomes(const std::vector<PriceSeries>& history,
+                                           const std::vector<std::pair<Date, std::size_t>>& starts,
+                                           const std::vector<Scenario>& reopened,
+                                           const std::vector<std::optional<RealisedFlags>>& realised,
+                                           const BacktestOptions& options,
+                                           const std::function<void(std::size_t, std::size_t)>& progress) {
+    const Ranks* ranks = options.ranks;
+    const std::size_t size = ranks != nullptr ? static_cast<std::size_t>(ranks->size()) : 1;
+    if (size == 1 || starts.size() < size) {
+        std::vector<std::size_t> every(starts.size());
+        for (std::size_t w = 0; w < every.size(); ++w) every[w] = w;
+        return outcomes_of(every, history, starts, reopened, realised, options, ranks, progress);
+    }
+    std::vector<std::size_t> mine;
+    for (std::size_t w = static_cast<std::size_t>(ranks->rank()); w < starts.size(); w += size) mine.push_back(w);
+    std::vector<std::string> parts;
+    for (const WindowOutcome& outcome : outcomes_of(mine, history, starts, reopened, realised, options, nullptr, progress))
+        parts.push_back(outcome_bytes(outcome));
+    std::string all;
+    if (ranks->is_root()) {
+        const std::vector<std::string> gathered = ranks->gather(detail::pack_parts(parts));
+        std::vector<std::string> by_window(starts.size());
+        for (std::size_t r = 0; r < gathered.size(); ++r) {
+            const std::vector<std::string> theirs = detail::unpack_parts(gathered[r]);
+            for (std::size_t i = 0; i < theirs.size(); ++i) by_window.at(r + i * size) = theirs[i];
+        }
+        all = detail::pack_parts(by_window);
+    } else {
+        ranks->gather(detail::pack_parts(parts));
+    }
+    ranks->broadcast(all);
+    std::vector<WindowOutcome> out;
+    for (const std::string& bytes : detail::unpack_parts(all)) out.push_back(outcome_from(bytes));
+    return out;
+}
+
 }  // namespace
 
 BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>& history,
@@ -313,56 +468,35 @@ BacktestResult run_backtest(const Scenario& book, const std::vector<PriceSeries>
                          "dates inside the price history, at least horizon_days before its end");
     }
 
-    // The calibrations first, in parallel (each window's is independent of the others').
-    std::vector<WindowCalibration> calibrations(starts.size());
-    tbb::task_arena arena(options.threads > 0 ? options.threads : tbb::task_arena::automatic);
-    arena.execute([&] {
-        tbb::parallel_for(std::size_t{0}, starts.size(), [&](std::size_t w) {
-            try {
-                calibrations[w] = calibrate_window(history, starts[w].first, options);
-            } catch (const InputError& error) {
-                calibrations[w] = {};
-                calibrations[w].failure = error.message();
-            }
-        });
-    });
-
-    const std::size_t total = starts.size() * options.models.size();
-    std::size_t done = 0;
-    for (std::size_t index = 0; index < starts.size(); ++index) {
-        const auto& [day, k] = starts[index];
+    // What each start date gives, in date order: its calibration and its models' runs, on this
+    // process or, over ranks, dealt to them (window_outcomes).
+    std::vector<std::optional<RealisedFlags>> realised_by_window(starts.size());
+    std::vector<Scenario> reopened;
+    for (std::size_t w = 0; w < starts.size(); ++w) {
+        const std::size_t k = starts[w].second;
         std::vector<double> close(bars.asset_count());
         for (std::size_t i = 0; i < close.size(); ++i) close[i] = bars.close[i][k];
-        const Scenario reopened = reopened_book(book, close);
-        const auto realised = realised_flags(reopened, bars, k + 1, result.horizon_days);
-        const WindowCalibration& calibration = calibrations[index];
-        if (!calibration.failure.empty()) {
-            result.notes.push_back(fmt::format("{}: not calibrated: {}", format_date(day), calibration.failure));
-        }
-        if (!realised || !calibration.sample) {
-            skipped.emplace_back(day, !realised ? "a daily bar of its horizon is missing"
-                                                : "not calibrated: " + calibration.failure);
-            done += options.models.size();
+        reopened.push_back(reopened_book(book, close));
+        realised_by_window[w] = realised_flags(reopened.back(), bars, k + 1, result.horizon_days);
+    }
+    const std::vector<WindowOutcome> outcomes = window_outcomes(history, starts, reopened, realised_by_window, options, progress);
+    for (std::size_t w = 0; w < starts.size(); ++w) {
+        const Date day = starts[w].first;
+        const WindowOutcome& outcome = outcomes[w];
+        if (!outcome.failure.empty())
+            result.notes.push_back(fmt::format("{}: not calibrated: {}", format_date(day), outcome.failure));
+        if (!realised_by_window[w] || !outcome.calibrated) {
+            skipped.emplace_back(day, !realised_by_window[w] ? "a daily bar of its horizon is missing"
+                                                   : "not calibrated: " + outcome.failure);
             continue;
         }
-        BacktestWindow window{day, *realised, {}};
-        for (const BacktestModel model : options.models) {
-            const Calibration& c = model == BacktestModel::ewma ? *calibration.ewma : *calibration.sample;
-            std::optional<std::array<double, mode_count>> predicted;
-            if (const auto scenario = with_calibrated_model(reopened, model, c, options.parameter_uncertainty)) {
-                RunOptions run;
-                run.paths = options.paths;
-                run.threads = options.threads;
-                RunControl control;
-                control.ranks = options.ranks;
-                predicted = probabilities(simulate(*scenario, run, control));
-            } else {
-                const std::optional<std::string> why = unusable(model, c);
-                result.notes.push_back(fmt::format("{}: {} not run: {}", format_date(day), to_string(model),
-                                                   why ? *why : "a price could overflow on a plausible path"));
-            }
-            window.predicted.push_back(predicted);
-            if (progress) progress(++done, total);
+        BacktestWindow window{day, *realised_by_window[w], {}};
+        for (std::size_t m = 0; m < options.models.size(); ++m) {
+            const ModelOutcome& model = outcome.models[m];
+            if (!model.note.empty())
+                result.notes.push_back(fmt::format("{}: {} not run: {}", format_date(day), to_string(options.models[m]),
+                                                   model.note));
+            window.predicted.push_back(model.predicted);
         }
         result.windows.push_back(std::move(window));
     }
