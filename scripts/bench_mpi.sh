@@ -4,7 +4,10 @@
 # best of REPEAT, and the run's own elapsed_s), the bytes each rank sent and received, and each
 # rank's peak resident memory against one process's.
 #
-#   scripts/bench_mpi.sh [PATHS] [REPEAT]     (default 4000000 paths, best of 3)
+#   scripts/bench_mpi.sh [PATHS] [REPEAT] [RUN OPTION ...]   (default 4000000 paths, best of 3)
+#
+# RUN OPTIONs go to every run: --precision 0.0005 for a run to a precision target (PATHS its
+# maximum), --set 'simulation.importance_sampling="selloff"' for an importance-sampled one.
 #
 # BUILD_DIR (default build) holds the program; MPIEXEC (default mpirun); needs GNU time
 # (/usr/bin/time, Debian: time). Run it on an otherwise
@@ -14,13 +17,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 paths="${1:-4000000}"
 repeat="${2:-3}"
+shift $(($# < 2 ? $# : 2))
 program="${BUILD_DIR:-build}/marginsim"
 mpiexec="${MPIEXEC:-mpirun}"
 book=configs/seed_example.toml
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mpi=("$mpiexec" --allow-run-as-root --oversubscribe)
-run=(run "$book" --paths "$paths" --threads 1 --force -q)
+run=(run "$book" --paths "$paths" --threads 1 --force -q "$@")
 
 elapsed_of() { grep -o '"elapsed_s": *[0-9.e+-]*' "$1" | head -1 | sed 's/.*: *//'; }
 less() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
@@ -40,7 +44,7 @@ best_of() {
     echo "$wall $run"
 }
 
-echo "seed book, $paths paths, 1 thread a process, best of $repeat"
+echo "seed book, $paths paths${*:+ ($*)}, 1 thread a process, best of $repeat"
 read -r one_wall one_run < <(best_of "$program" "${run[@]}")
 read -r two_wall two_run < <(best_of "${mpi[@]}" -np 2 "$program" "${run[@]}")
 printf '1 process : %6.2f s wall, %6.2f s run\n' "$one_wall" "$one_run"

@@ -993,3 +993,31 @@ TEST_CASE("a backtest over ranks gives the single process's result with its wind
         }
     }
 }
+
+TEST_CASE("a step of rank 0 that fails ends every rank alike: rank 0 with its error and the others with its code") {
+    // What each rank caught: the type, the exit code the others were told, the message.
+    const auto outcomes = [](const std::function<void()>& step) {
+        return run_on_ranks(3, [&](const ms::Ranks& ranks) {
+            try {
+                ms::on_root(ranks, [&] {
+                    if (!ranks.is_root()) throw std::logic_error("the step ran on another rank");
+                    step();
+                });
+            } catch (const ms::RootFailed& failed) {
+                return "RootFailed " + std::to_string(failed.code()) + " " + failed.what();
+            } catch (const ms::InputError& error) {
+                return std::string("InputError ") + error.what();
+            } catch (const std::exception& error) {
+                return std::string("other ") + error.what();
+            }
+            return std::string("no error");
+        });
+    };
+    const auto bad_input = outcomes([] { throw ms::InputError("book.toml", 3, 1, "balance", "must be > 0", "a balance"); });
+    CHECK_THAT(bad_input[0], Catch::StartsWith("InputError book.toml"));
+    for (std::size_t r = 1; r < 3; ++r) CHECK(bad_input[r] == "RootFailed 2 " + bad_input[0].substr(11));
+    const auto failure = outcomes([] { throw std::runtime_error("disk full"); });
+    CHECK(failure[0] == "other disk full");
+    for (std::size_t r = 1; r < 3; ++r) CHECK(failure[r] == "RootFailed 1 disk full");
+    for (const std::string& outcome : outcomes([] {})) CHECK(outcome == "no error");
+}

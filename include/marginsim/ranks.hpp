@@ -7,7 +7,10 @@
 // operation a no-op.
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -37,5 +40,25 @@ public:
 
 // Rank 0 of 1: nothing to exchange.
 const Ranks& single_process() noexcept;
+
+// What on_root throws on the other ranks when the root's step failed: the exit code of the
+// root's error, and its message (which the root alone prints).
+class RootFailed : public std::runtime_error {
+public:
+    RootFailed(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    int code() const noexcept { return code_; }
+
+private:
+    int code_;
+};
+
+// The exit code of an error: 2 for bad input (InputError), 1 for any other.
+int exit_code_of_error(const std::exception& error) noexcept;
+
+// Runs `step` on the root alone (collective): when it throws, the root rethrows its error and
+// every other rank throws RootFailed with code_of(error) (exit_code_of_error when not given)
+// and its message, so that all ranks leave alike.
+void on_root(const Ranks& ranks, const std::function<void()>& step,
+             const std::function<int(const std::exception&)>& code_of = {});
 
 }  // namespace marginsim

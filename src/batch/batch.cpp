@@ -558,27 +558,11 @@ std::string run_task(const RankTask& task, const BatchOptions& options) {
     }
 }
 
-// Rank 0's step, its failure rethrown there and thrown on every other rank as an InputError or
-// a runtime_error (the exit codes main gives them) with the same message.
-void on_root(const Ranks& ranks, const std::function<void()>& step) {
-    std::string outcome;
-    std::exception_ptr failure;
-    if (ranks.is_root()) {
-        try {
-            step();
-        } catch (const InputError& error) {
-            failure = std::current_exception();
-            outcome = std::string("2") + error.what();
-        } catch (const std::exception& error) {
-            failure = std::current_exception();
-            outcome = std::string("1") + error.what();
-        }
-    }
-    ranks.broadcast(outcome);
-    if (failure) std::rethrow_exception(failure);
-    if (outcome.empty()) return;
-    if (outcome[0] == '2') throw InputError("", 0, 0, "", outcome.substr(1), "");
-    throw std::runtime_error(outcome.substr(1));
+// Whether the batch was interrupted, and its summary.csv and index.html written.
+void finish_batch(BatchResult& result, const BatchOptions& options) {
+    result.interrupted = result.count(BatchStatus::partial) + result.count(BatchStatus::not_run) > 0;
+    write_file_atomically(options.out_dir / "summary.csv", batch_summary_csv(result));
+    write_file_atomically(options.out_dir / "index.html", batch_index_html(result));
 }
 
 // run_batch over ranks: rank 0 plans, loads and checks every scenario (the one process's
@@ -592,7 +576,7 @@ BatchResult run_batch_over_ranks(const std::vector<fs::path>& inputs, const Batc
     Ledger ledger;
     std::vector<std::vector<std::string>> dealt(static_cast<std::size_t>(ranks.size()));
     std::map<std::size_t, detail::BatchInputs> inputs_of;
-    on_root(ranks, [&] {
+    marginsim::on_root(ranks, [&] {
         ScenarioFiles collected = collect_scenarios(inputs);
         if (collected.files.empty()) throw no_scenarios_error(inputs);
         prepare_out_dir(options.out_dir);
@@ -655,9 +639,7 @@ BatchResult run_batch_over_ranks(const std::vector<fs::path>& inputs, const Batc
     }
     for (std::size_t k = 0; k < result.entries.size(); ++k)
         if (progress) progress(result.entries[k], k + 1, result.entries.size());
-    result.interrupted = result.count(BatchStatus::partial) + result.count(BatchStatus::not_run) > 0;
-    write_file_atomically(options.out_dir / "summary.csv", batch_summary_csv(result));
-    write_file_atomically(options.out_dir / "index.html", batch_index_html(result));
+    finish_batch(result, options);
     return result;
 }
 
@@ -700,10 +682,7 @@ BatchResult run_batch(const std::vector<fs::path>& inputs, const BatchOptions& o
     for (std::size_t j = 1; j < jobs; ++j) workers.emplace_back(worker);
     worker();
     for (std::thread& thread : workers) thread.join();
-    result.interrupted = result.count(BatchStatus::partial) + result.count(BatchStatus::not_run) > 0;
-
-    write_file_atomically(options.out_dir / "summary.csv", batch_summary_csv(result));
-    write_file_atomically(options.out_dir / "index.html", batch_index_html(result));
+    finish_batch(result, options);
     return result;
 }
 

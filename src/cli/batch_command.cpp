@@ -87,11 +87,7 @@ int run_batch_command(const BatchArguments& arguments);
 
 // Every rank exits with rank 0's code (the other ranks hold no result to judge by).
 int batch_command(const BatchArguments& arguments) {
-    const int code = run_batch_command(arguments);
-    if (!spread_over_ranks()) return code;
-    std::string text = std::to_string(code);
-    program_ranks().broadcast(text);
-    return std::stoi(text);
+    return roots_exit_code(run_batch_command(arguments));
 }
 
 namespace {

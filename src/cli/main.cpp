@@ -77,7 +77,7 @@ int run_parsed(const std::vector<Subcommand>& commands) {
         }
         std::cerr << "error: no subcommand\n";
         return exit_usage;
-    } catch (const RootFailed& failed) {
+    } catch (const marginsim::RootFailed& failed) {
         return failed.code();  // rank 0 has said why
     } catch (const marginsim::InputError& error) {
         std::cerr << "error: " << error.what() << '\n';

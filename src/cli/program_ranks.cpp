@@ -15,26 +15,6 @@ const Ranks* ranks_of_program = nullptr;
 bool on_ranks = false;
 
 // Runs `step` on rank 0 and broadcasts its outcome: "" (success) or the exit code of its error.
-void broadcast_outcome(const std::function<void()>& step) {
-    const Ranks& ranks = program_ranks();
-    std::string outcome;
-    std::exception_ptr failure;
-    if (ranks.is_root()) {
-        try {
-            step();
-        } catch (const std::exception& error) {
-            failure = std::current_exception();
-            outcome = std::to_string(exit_code_of(error));
-        } catch (...) {
-            failure = std::current_exception();
-            outcome = std::to_string(exit_failure);
-        }
-    }
-    ranks.broadcast(outcome);
-    if (failure) std::rethrow_exception(failure);
-    if (!outcome.empty()) throw RootFailed(std::stoi(outcome));
-}
-
 }  // namespace
 
 const Ranks& program_ranks() noexcept { return ranks_of_program != nullptr ? *ranks_of_program : single_process(); }
@@ -46,22 +26,19 @@ bool launched_on_ranks() noexcept { return on_ranks; }
 bool spread_over_ranks() noexcept { return program_ranks().size() > 1; }
 
 int exit_code_of(const std::exception& error) noexcept {
-    if (const auto* root = dynamic_cast<const RootFailed*>(&error)) return root->code();
-    if (dynamic_cast<const InputError*>(&error) != nullptr || dynamic_cast<const UsageError*>(&error) != nullptr)
-        return exit_usage;
-    return exit_failure;
+    if (dynamic_cast<const UsageError*>(&error) != nullptr) return exit_usage;
+    return exit_code_of_error(error);
 }
 
 void on_root(const std::function<void()>& step) {
-    if (!spread_over_ranks()) return step();
-    broadcast_outcome(step);
+    marginsim::on_root(program_ranks(), step, exit_code_of);
 }
 
 void load_everywhere(const std::function<void()>& load) {
     if (!spread_over_ranks()) return load();
     const Ranks& ranks = program_ranks();
     InputFiles files;
-    broadcast_outcome([&] {
+    on_root([&] {
         const InputRecording recording(files);
         load();
     });
@@ -76,6 +53,11 @@ void load_everywhere(const std::function<void()>& load) {
 int root_alone(const std::function<int()>& command) {
     int code = exit_ok;
     on_root([&] { code = command(); });
+    return roots_exit_code(code);
+}
+
+int roots_exit_code(int code) {
+    if (!spread_over_ranks()) return code;
     std::string text = std::to_string(code);
     program_ranks().broadcast(text);
     return std::stoi(text);

@@ -19,22 +19,11 @@ bool spread_over_ranks() noexcept;  // more than one rank
 // Started as one of several ranks.
 bool launched_on_ranks() noexcept;
 
-// Thrown on the other ranks when a step of rank 0 failed: exit with this code, silently (rank 0
-// has printed the error).
-class RootFailed : public std::runtime_error {
-public:
-    explicit RootFailed(int code) : std::runtime_error("rank 0 failed"), code_(code) {}
-    int code() const noexcept { return code_; }
-
-private:
-    int code_;
-};
-
 // The exit code main() gives an error (2: bad input or usage, 1: anything else).
 int exit_code_of(const std::exception& error) noexcept;
 
 // Runs `step` on rank 0 alone; every rank learns whether it failed: rank 0 rethrows the error,
-// the others throw RootFailed with its exit code.
+// the others throw RootFailed with its exit code (marginsim::on_root).
 void on_root(const std::function<void()>& step);
 // Runs `load` on rank 0 recording the input files it reads, then on every other rank replaying
 // them (InputReplay): every rank loads the same bytes, read once. An error of rank 0's load
@@ -43,5 +32,7 @@ void load_everywhere(const std::function<void()>& load);
 
 // Commands that are not spread over ranks: rank 0 runs it, the others return its exit code.
 int root_alone(const std::function<int()>& command);
+// Rank 0's exit code `code`, on every rank (the other ranks may hold no result to judge by).
+int roots_exit_code(int code);
 
 }  // namespace marginsim::cli

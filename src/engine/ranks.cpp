@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "marginsim/error.hpp"
+
 namespace marginsim {
 namespace {
 
@@ -26,6 +28,35 @@ public:
 const Ranks& single_process() noexcept {
     static const SingleProcess single;
     return single;
+}
+
+int exit_code_of_error(const std::exception& error) noexcept {
+    if (const auto* root = dynamic_cast<const RootFailed*>(&error)) return root->code();
+    return dynamic_cast<const InputError*>(&error) != nullptr ? 2 : 1;
+}
+
+void on_root(const Ranks& ranks, const std::function<void()>& step,
+             const std::function<int(const std::exception&)>& code_of) {
+    if (ranks.size() == 1) return step();
+    // The root's outcome as the others receive it: empty, or the exit code, a space, the message.
+    std::string outcome;
+    std::exception_ptr failure;
+    if (ranks.is_root()) {
+        try {
+            step();
+        } catch (const std::exception& error) {
+            failure = std::current_exception();
+            outcome = std::to_string(code_of ? code_of(error) : exit_code_of_error(error)) + " " + error.what();
+        } catch (...) {
+            failure = std::current_exception();
+            outcome = "1 unknown failure";
+        }
+    }
+    ranks.broadcast(outcome);
+    if (failure) std::rethrow_exception(failure);
+    if (outcome.empty()) return;
+    const std::size_t space = outcome.find(' ');
+    throw RootFailed(std::stoi(outcome.substr(0, space)), outcome.substr(space + 1));
 }
 
 }  // namespace marginsim
