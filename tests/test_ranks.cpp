@@ -835,13 +835,23 @@ TEST_CASE("weighted quantiles and ES over ranks equal one process's wherever the
         }
     }
     SECTION("few values shared by many paths, -0 and +0 among them, and weights of 0") {
-        const std::array<double, 6> values{-0.0, 0.0, -5.0, 1.0, 2.0, 7.5};
+        // Under 3% of the paths above them, each its own: every quantile falls among copies of
+        // one (value, weight) pair, and ES adds as many copies as the walk passes.
+        const std::array<double, 5> values{-0.0, 0.0, -5.0, 1.0, 2.0};
         const std::array<double, 4> weights{0.0, 0.5, 1.0, 1.75};
         for (std::size_t k = 0; k < n; ++k) {
-            const double x = values[static_cast<std::size_t>(6.0 * uniform(rng))];
+            const bool unique = uniform(rng) < 0.03;
+            const double x = unique ? 10.0 + uniform(rng) : values[static_cast<std::size_t>(5.0 * uniform(rng))];
             sample.loss.push_back(x);
             sample.drawdown.push_back(static_cast<float>(x));
-            sample.weight.push_back(weights[static_cast<std::size_t>(4.0 * uniform(rng))]);
+            sample.weight.push_back(unique ? 1.0 : weights[static_cast<std::size_t>(4.0 * uniform(rng))]);
+        }
+    }
+    SECTION("weights so small that the whole sample weighs less than the tail: every quantile is the least value") {
+        for (std::size_t k = 0; k < n; ++k) {
+            sample.loss.push_back(100.0 * uniform(rng) - 20.0);
+            sample.drawdown.push_back(static_cast<float>(50.0 * uniform(rng)));
+            sample.weight.push_back(1e-3 * uniform(rng));
         }
     }
     check_weighted_over_ranks(sample, n / 3, 2 * n / 3);

@@ -3,6 +3,7 @@
 #include <oneapi/tbb/parallel_for.h>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -81,12 +82,14 @@ void WeightSum::add_at(std::size_t word, std::uint64_t value) noexcept {
 }
 
 void WeightSum::add(double w) noexcept {
-    assert(w >= 0.0 && w <= 4.0);
+    assert(w >= 0.0 && w < 0x1p64);
     if (!(w > 0.0)) return;
-    int exponent = 0;
-    const double mantissa = std::frexp(w, &exponent);  // w = mantissa 2^exponent, mantissa in [0.5, 1)
-    auto bits = static_cast<std::uint64_t>(std::ldexp(mantissa, 53));  // exact: 53 bits
-    int shift = exponent - 53 + fraction_bits;  // w in units: bits 2^shift
+    // w = bits 2^(biased - 1075), read from its representation (a subnormal's biased exponent is 1).
+    const auto representation = std::bit_cast<std::uint64_t>(w);
+    const auto biased = static_cast<int>(representation >> 52);
+    std::uint64_t bits = representation & ((std::uint64_t{1} << 52) - 1);
+    if (biased != 0) bits |= std::uint64_t{1} << 52;
+    int shift = std::max(biased, 1) - 1075 + fraction_bits;  // w in units: bits 2^shift
     if (shift < 0) {
         if (shift <= -64) return;  // below the unit
         bits >>= -shift;
@@ -415,15 +418,22 @@ std::vector<std::pair<T, double>> sorted_tail(const std::vector<T>& values, cons
     return pairs;
 }
 
-// The weighted a-quantile's index in sorted pairs: the smallest k whose estimated tail beyond it,
-// sum_{j > k} w_j / n, is at most 1 - a (with every weight 1: order_index(n, a)). The walk from
-// the top sees the same pairs in the same order in any tail that holds the quantile.
+// The weighted a-quantile's index in sorted pairs: the smallest k whose weight beyond it,
+// sum_{j > k} w_j (an exact WeightSum), is at most weighted_tail_limit(n, a) (with every weight
+// 1: order_index(n, a)). The walk from the top sees the same pairs in the same order in any tail
+// that holds the quantile, and a selection over ranks finds the same index (rank_statistics).
 template <class T>
 std::size_t weighted_order_index(const std::vector<std::pair<T, double>>& sorted, double n, double a) {
-    const double tail = (1.0 - a) * n * (1.0 + 1e-12);  // as order_index, products that are whole numbers snap
-    double above = 0.0;
+    const WeightSum limit = weighted_tail_limit(n, a);
+    WeightSum above;
     std::size_t k = sorted.size() - 1;
-    while (k > 0 && above + sorted[k].second <= tail) above += sorted[k--].second;
+    while (k > 0) {
+        WeightSum next = above;
+        next.add(sorted[k].second);
+        if (limit < next) break;
+        above = next;
+        --k;
+    }
     return k;
 }
 
@@ -486,6 +496,10 @@ std::vector<double> kept_weights(const BlockStats& merged) {
 
 double tail_weight_needed(double n, double a) {
     return (1.0 - a) * n * (1.0 + 1e-9);
+}
+
+WeightSum weighted_tail_limit(double n, double a) {
+    return WeightSum::of((1.0 - a) * n * (1.0 + 1e-12));  // as order_index, products that are whole numbers snap
 }
 
 void weighted_tail_losses(const std::vector<std::pair<double, double>>& tail, double n, LossSummary& summary) {

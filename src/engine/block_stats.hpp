@@ -26,7 +26,20 @@ namespace marginsim {
 class WeightSum {
 public:
     static constexpr int fraction_bits = 190;
+    // Adds w (>= 0 and below 2^64: a weight, its square, or a limit to compare sums against),
+    // its bits below the unit dropped.
     void add(double w) noexcept;
+    static WeightSum of(double w) noexcept {
+        WeightSum sum;
+        sum.add(w);
+        return sum;
+    }
+    // Exact comparison, from the most significant word.
+    friend bool operator<(const WeightSum& a, const WeightSum& b) noexcept {
+        for (std::size_t k = a.words_.size(); k-- > 0;)
+            if (a.words_[k] != b.words_[k]) return a.words_[k] < b.words_[k];
+        return false;
+    }
     WeightSum& operator+=(const WeightSum& other) noexcept;
     double value() const noexcept;
     // The four 64-bit words, least significant first (checkpoints), and back.
@@ -160,13 +173,17 @@ LossSummary summarize_losses(std::vector<double>& losses);
 inline constexpr std::array<double, 2> drawdown_levels{0.95, 0.99};
 
 // Importance-sampled statistics (docs/model.md#importance-sampling) from the upper part of a
-// weighted sample of n paths. A weighted quantile walks down from the top summing weights, so it
-// needs only the pairs (value, weight) from some order statistic up, as long as they weigh more
-// than tail_weight_needed(n, a) for its level a; such a cut is looked for at the unweighted
-// order statistics weighted_tail_cuts, in turn (else the whole sample is taken). Any such tail
-// gives the same numbers, so a run over ranks may cut where ties make it convenient.
+// weighted sample of n paths. A weighted quantile walks down from the top adding weights
+// exactly (WeightSum), so it needs only the pairs (value, weight) from some order statistic up,
+// as long as they weigh more than tail_weight_needed(n, a) for its level a; one process looks
+// for such a cut at the unweighted order statistics weighted_tail_cuts, in turn (else it takes
+// the whole sample). Any such tail gives the same numbers, and so does the selection over ranks
+// (rank_statistics.hpp), which moves no sample.
 inline constexpr std::array<double, 2> weighted_tail_cuts{0.9, 0.5};
 double tail_weight_needed(double n, double a);
+// The weight beyond a weighted a-quantile of n paths is at most this: the pairs above the
+// quantile's, from the top, weigh no more, and with the quantile's more.
+WeightSum weighted_tail_limit(double n, double a);
 // VaR and ES at every tail level, and the maximum, from a loss tail sorted ascending.
 void weighted_tail_losses(const std::vector<std::pair<double, double>>& tail, double n, LossSummary& summary);
 // The drawdown_levels quantiles from a drawdown tail sorted ascending.

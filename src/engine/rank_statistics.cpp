@@ -259,59 +259,117 @@ DrawdownSummary summarize_drawdowns_over(std::vector<float>& local, std::uint64_
 
 namespace {
 
-// The pairs (value, weight) [from, end) of a rank's weighted sample as bytes: the values, then
-// the weights.
+// The 128-bit order key of a (value, weight) pair, a byte a round from the highest: the value's
+// order key, then the weight's bits (weights are >= 0, so that their bits order like them).
 template <class T>
-std::string pair_bytes(const std::vector<std::pair<T, double>>& pairs, std::size_t from) {
-    std::vector<T> values;
-    std::vector<double> weights;
-    for (std::size_t k = from; k < pairs.size(); ++k) {
-        values.push_back(pairs[k].first);
-        weights.push_back(pairs[k].second);
-    }
-    return bytes_of(values) + bytes_of(weights);
-}
+constexpr int pair_rounds = static_cast<int>(sizeof(T) + sizeof(double));
 template <class T>
-void append_pairs(const std::string& bytes, std::vector<std::pair<T, double>>& to) {
-    const std::size_t n = bytes.size() / (sizeof(T) + sizeof(double));
-    const std::vector<T> values = values_of<T>(bytes.substr(0, n * sizeof(T)));
-    const std::vector<double> weights = values_of<double>(bytes.substr(n * sizeof(T)));
-    for (std::size_t k = 0; k < n; ++k) to.emplace_back(values[k], weights[k]);
+unsigned pair_digit(const std::pair<T, double>& pair, int round) noexcept {
+    constexpr int value_bytes = static_cast<int>(sizeof(T));
+    if (round < value_bytes) return static_cast<unsigned>((order_key(pair.first) >> (8 * (value_bytes - 1 - round))) & 0xffu);
+    const auto weight = std::bit_cast<std::uint64_t>(pair.second + 0.0);
+    return static_cast<unsigned>((weight >> (8 * (7 - (round - value_bytes)))) & 0xffu);
 }
 
-// The upper part of a weighted sample spread over the ranks (block_stats.hpp,
-// weighted_tail_cuts), on rank 0, sorted: the cut's value is found by selection, and the tail is
-// every pair from that value up, ties included (empty on the other ranks).
+// Every rank's 256 weight sums, summed over the ranks (as halves: HalvesReader).
+void sum_over(std::array<WeightSum, 256>& sums, const Ranks& ranks) {
+    std::vector<std::uint64_t> halves;
+    halves.reserve(256 * 8);
+    for (const WeightSum& sum : sums) put_halves(halves, sum);
+    ranks.sum(halves);
+    HalvesReader in(halves);
+    for (WeightSum& sum : sums) in.read(sum);
+}
+
+// Where a weighted a-quantile's walk from the top stops (weighted_order_index), over the ranks:
+// the highest pair B (in (value, weight) order) such that B's pairs and those above it weigh
+// more than `limit`, found a byte of its key a round, each round the weights of the candidates
+// by their next byte summed over the ranks. The pairs before `from` (on every rank) must lie below
+// B: a higher level's quantile starts from a lower one's copies. This rank's pairs equal to B
+// end in [equal, greater), those above it in [greater, end).
 template <class T>
-std::vector<std::pair<T, double>> tail_on_root(const std::vector<T>& local, const std::vector<double>& weight,
-                                               std::uint64_t n, double a, const Ranks& ranks) {
+struct WeightedCut {
+    bool found = false;  // false: the whole sample weighs no more than the limit
+    std::pair<T, double> pair{};
+    std::uint64_t copies = 0;  // over the ranks
+    WeightSum above;           // the weight of the pairs above B, over the ranks
+    std::size_t equal = 0;
+    std::size_t greater = 0;
+};
+template <class T>
+WeightedCut<T> select_weighted(std::vector<std::pair<T, double>>& pairs, std::size_t from, const WeightSum& limit,
+                               const Ranks& ranks) {
+    WeightedCut<T> cut;
+    auto lo = pairs.begin() + static_cast<std::ptrdiff_t>(from);
+    auto hi = pairs.end();
+    std::array<unsigned, pair_rounds<T>> digits{};
+    for (int round = 0; round < pair_rounds<T>; ++round) {
+        std::array<WeightSum, 256> sums{};
+        for (auto it = lo; it != hi; ++it) sums[pair_digit(*it, round)].add(it->second);
+        sum_over(sums, ranks);
+        // The highest byte whose pairs, with all those above them, weigh more than the limit.
+        WeightSum passed = cut.above;
+        int digit = 255;
+        for (; digit >= 0; --digit) {
+            WeightSum with = passed;
+            with += sums[static_cast<std::size_t>(digit)];
+            if (limit < with) break;
+            passed = with;
+        }
+        if (digit < 0) return cut;  // only in the first round: the whole sample is within the limit
+        cut.above = passed;
+        const auto d = static_cast<unsigned>(digit);
+        digits[static_cast<std::size_t>(round)] = d;
+        lo = std::partition(lo, hi, [&](const std::pair<T, double>& p) { return pair_digit(p, round) < d; });
+        hi = std::partition(lo, hi, [&](const std::pair<T, double>& p) { return pair_digit(p, round) == d; });
+    }
+    Key<T> value_key = 0;
+    std::uint64_t weight_bits = 0;
+    for (int round = 0; round < pair_rounds<T>; ++round) {
+        if (round < static_cast<int>(sizeof(T)))
+            value_key = static_cast<Key<T>>((value_key << 8) | digits[static_cast<std::size_t>(round)]);
+        else
+            weight_bits = (weight_bits << 8) | digits[static_cast<std::size_t>(round)];
+    }
+    cut.found = true;
+    cut.pair = {from_order_key<T>(value_key), std::bit_cast<double>(weight_bits)};
+    cut.equal = static_cast<std::size_t>(lo - pairs.begin());
+    cut.greater = static_cast<std::size_t>(hi - pairs.begin());
+    cut.copies = sum_over(static_cast<std::uint64_t>(hi - lo), ranks);
+    return cut;
+}
+
+// How many of the cut's copies the walk passes before it stops on one: while the weight passed
+// stays within the limit.
+template <class T>
+std::uint64_t copies_passed(const WeightedCut<T>& cut, const WeightSum& limit) {
+    WeightSum passed = cut.above;
+    std::uint64_t count = 0;
+    while (count + 1 < cut.copies) {
+        WeightSum next = passed;
+        next.add(cut.pair.second);
+        if (limit < next) break;
+        passed = next;
+        ++count;
+    }
+    return count;
+}
+
+template <class T>
+std::vector<std::pair<T, double>> pairs_of(const std::vector<T>& local, const std::vector<double>& weight) {
     assert(local.size() == weight.size());
     std::vector<std::pair<T, double>> pairs(local.size());
     for (std::size_t k = 0; k < local.size(); ++k) pairs[k] = {local[k], weight[k]};
-    const double needed = tail_weight_needed(static_cast<double>(n), a);
-    std::size_t from = 0;  // the whole sample when no cut weighs enough
-    for (const double cut : weighted_tail_cuts) {
-        const Selected<T> selected = select(pairs, 0, order_index(static_cast<std::size_t>(n), cut), ranks);
-        ExactSum above;
-        for (std::size_t k = selected.equal; k < pairs.size(); ++k) above.add(pairs[k].second);
-        if (sum_over(above, ranks).value() <= needed) continue;
-        from = selected.equal;
-        break;
-    }
-    const std::vector<std::string> parts = ranks.gather(pair_bytes(pairs, from));
-    std::vector<std::pair<T, double>> tail;
-    for (const std::string& part : parts) append_pairs(part, tail);
-    std::sort(tail.begin(), tail.end());
-    return tail;
+    return pairs;
 }
 
-// Rank 0's numbers, on every rank.
-template <std::size_t N>
-void broadcast_numbers(std::array<double, N>& numbers, const Ranks& ranks) {
-    std::string bytes = bytes_of(std::vector<double>(numbers.begin(), numbers.end()));
-    ranks.broadcast(bytes);
-    const std::vector<double> root = values_of<double>(bytes);
-    std::copy(root.begin(), root.end(), numbers.begin());
+// The least value over the ranks (the walk's end when no pair weighs enough: index 0).
+template <class T>
+double min_over(const std::vector<std::pair<T, double>>& pairs, const Ranks& ranks) {
+    std::array<double, 1> negated{-std::numeric_limits<double>::infinity()};
+    for (const auto& pair : pairs) negated[0] = std::max(negated[0], -static_cast<double>(pair.first));
+    ranks.max(negated);
+    return -negated[0] + 0.0;
 }
 
 template <class T>
@@ -333,18 +391,32 @@ LossSummary summarize_weighted_losses_over(const std::vector<double>& local, con
     for (std::size_t k = 0; k < local.size(); ++k)
         squares.add(weight[k] * (local[k] - summary.mean) * (local[k] - summary.mean));
     summary.std = std::sqrt(sum_over(squares, ranks).value() / static_cast<double>(n));
-    const auto tail = tail_on_root(local, weight, n, tail_levels.front(), ranks);
-    std::array<double, 2 * tail_levels.size() + 1> numbers{};  // var, es, max
-    if (ranks.is_root()) {
-        weighted_tail_losses(tail, static_cast<double>(n), summary);
-        std::copy(summary.var.begin(), summary.var.end(), numbers.begin());
-        std::copy(summary.es.begin(), summary.es.end(), numbers.begin() + tail_levels.size());
-        numbers.back() = summary.max;
+    std::vector<std::pair<double, double>> pairs = pairs_of(local, weight);
+    std::size_t from = 0;  // each level searches from the last one's quantile up
+    for (std::size_t l = 0; l < tail_levels.size(); ++l) {
+        const WeightSum limit = weighted_tail_limit(static_cast<double>(n), tail_levels[l]);
+        const WeightedCut<double> cut = select_weighted(pairs, from, limit, ranks);
+        if (cut.found) from = cut.equal;
+        // The tail from the quantile up, as one process sums it: the pairs above the cut, and
+        // the copies of the cut's pair the walk passed with the one it stopped on (all pairs
+        // when it ran through the whole sample).
+        ExactSum tail;
+        ExactSum tail_weight;
+        for (std::size_t k = cut.found ? cut.greater : 0; k < pairs.size(); ++k) {
+            tail.add(pairs[k].second * pairs[k].first);
+            tail_weight.add(pairs[k].second);
+        }
+        tail = sum_over(tail, ranks);
+        tail_weight = sum_over(tail_weight, ranks);
+        if (cut.found) {
+            const std::uint64_t copies = copies_passed(cut, limit) + 1;
+            tail.add_times(copies, cut.pair.second * cut.pair.first);
+            tail_weight.add_times(copies, cut.pair.second);
+        }
+        summary.var[l] = (cut.found ? cut.pair.first : min_over(pairs, ranks)) + 0.0;
+        summary.es[l] = tail_weight.value() > 0.0 ? tail.value() / tail_weight.value() : summary.var[l];
     }
-    broadcast_numbers(numbers, ranks);
-    std::copy_n(numbers.begin(), tail_levels.size(), summary.var.begin());
-    std::copy_n(numbers.begin() + tail_levels.size(), tail_levels.size(), summary.es.begin());
-    summary.max = numbers.back();
+    summary.max = max_over(local, ranks);
     return summary;
 }
 
@@ -352,10 +424,15 @@ DrawdownSummary summarize_weighted_drawdowns_over(const std::vector<float>& loca
                                                   std::uint64_t n, const Ranks& ranks) {
     assert(n > 0);
     const double mean = weighted_mean_over(local, weight, n, ranks);
-    const auto tail = tail_on_root(local, weight, n, drawdown_levels.front(), ranks);
-    std::array<double, 2> quantiles{};
-    if (ranks.is_root()) quantiles = weighted_tail_drawdowns(tail, static_cast<double>(n));
-    broadcast_numbers(quantiles, ranks);
+    std::vector<std::pair<float, double>> pairs = pairs_of(local, weight);
+    std::array<double, drawdown_levels.size()> quantiles{};
+    std::size_t from = 0;
+    for (std::size_t l = 0; l < drawdown_levels.size(); ++l) {
+        const WeightedCut<float> cut =
+            select_weighted(pairs, from, weighted_tail_limit(static_cast<double>(n), drawdown_levels[l]), ranks);
+        if (cut.found) from = cut.equal;
+        quantiles[l] = (cut.found ? static_cast<double>(cut.pair.first) : min_over(pairs, ranks)) + 0.0;
+    }
     return DrawdownSummary{mean, quantiles[0], quantiles[1]};
 }
 

@@ -48,10 +48,11 @@ LossSummary summarize_losses_over(std::vector<double>& local, std::uint64_t n, c
 DrawdownSummary summarize_drawdowns_over(std::vector<float>& local, std::uint64_t n, const Ranks& ranks);
 
 // The weighted statistics of an importance-sampled run (block_stats.cpp's, same numbers): the
-// mean and std are exact sums over the ranks; for the quantiles and ES the upper part of the
-// sample that they need (block_stats.hpp, weighted_tail_cuts), found by selection, goes to
-// rank 0, about a tenth of the paths at 12-16 bytes each, which computes them and broadcasts
-// the numbers.
+// mean and std are exact sums over the ranks; each weighted quantile is found where one
+// process's walk from the top stops, by a radix selection over the (value, weight) pairs' 128-bit
+// keys in which each round sums the candidates' weights (exact WeightSums) by their next byte;
+// ES is then the exact sum of the pairs above it and of the tied copies the walk takes. No
+// sample leaves its rank.
 LossSummary summarize_weighted_losses_over(const std::vector<double>& local, const std::vector<double>& weight,
                                            std::uint64_t n, const Ranks& ranks);
 DrawdownSummary summarize_weighted_drawdowns_over(const std::vector<float>& local, const std::vector<double>& weight,
