@@ -13,8 +13,10 @@
 #include <bit>
 #include <cstdint>
 #include <exception>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -25,6 +27,7 @@
 
 #include "engine/block_runner.hpp"
 #include "engine/block_stats.hpp"
+#include "mpi/launcher.hpp"
 #include "numerics/packed_parts.hpp"
 #include "marginsim/checkpoint.hpp"
 #include "marginsim/detailed_run.hpp"
@@ -1030,4 +1033,28 @@ TEST_CASE("a step of rank 0 that fails ends every rank alike: rank 0 with its er
     CHECK(failure[0] == "other disk full");
     for (std::size_t r = 1; r < 3; ++r) CHECK(failure[r] == "RootFailed 1 disk full");
     for (const std::string& outcome : outcomes([] {})) CHECK(outcome == "no error");
+}
+
+TEST_CASE("the launcher's environment says how many processes it started and a batch script's task count does not") {
+    const std::vector<const char*> names{"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMIX_RANK", "PMI_SIZE",
+                                         "PMI_RANK", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS"};
+    std::vector<std::optional<std::string>> saved;
+    for (const char* name : names) {
+        const char* value = std::getenv(name);
+        saved.push_back(value ? std::optional<std::string>(value) : std::nullopt);
+        ::unsetenv(name);
+    }
+    CHECK(ms::mpi::launched_processes() == 1);
+    CHECK_FALSE(ms::mpi::started_by_launcher());
+    ::setenv("SLURM_NTASKS", "64", 1);  // an sbatch script's own environment: one process
+    CHECK(ms::mpi::launched_processes() == 1);
+    ::setenv("SLURM_STEP_NUM_TASKS", "3", 1);  // a task srun started, of 3
+    CHECK(ms::mpi::launched_processes() == 3);
+    ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);  // mpirun's
+    CHECK(ms::mpi::launched_processes() == 2);
+    CHECK(ms::mpi::started_by_launcher());
+    for (std::size_t k = 0; k < names.size(); ++k) {
+        if (saved[k]) ::setenv(names[k], saved[k]->c_str(), 1);
+        else ::unsetenv(names[k]);
+    }
 }

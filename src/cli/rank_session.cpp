@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "mpi/launcher.hpp"
 #ifdef MARGINSIM_MPI
 #include "mpi/mpi_ranks.hpp"
 #endif
@@ -26,17 +27,8 @@ const Ranks& RankSession::ranks() const noexcept { return mpi_->session.ranks();
 #else
 struct RankSession::Mpi {};
 
-namespace {
-// The number of ranks a launcher started, from its environment (1 when none).
-long launched_ranks() {
-    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"})
-        if (const char* value = std::getenv(name)) return std::strtol(value, nullptr, 10);
-    return 1;
-}
-}  // namespace
-
 RankSession::RankSession(int&, char**&) {
-    if (launched_ranks() > 1)
+    if (mpi::launched_processes() > 1)
         throw std::runtime_error(
             "started as one of several MPI ranks, but this marginsim was built without MPI (Debian: "
             "libopenmpi-dev; docs/distributed.md): every rank would run the whole command");

@@ -1,5 +1,7 @@
 #include "mpi/mpi_ranks.hpp"
 
+#include "mpi/launcher.hpp"
+
 // The C API only: the deprecated C++ bindings that mpi.h would pull in do not compile clean.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
@@ -139,11 +141,7 @@ void MpiRanks::receive_bytes(std::string& bytes, std::uint64_t length, int sourc
     }
 }
 
-bool MpiSession::launched() noexcept {
-    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"})
-        if (std::getenv(name) != nullptr) return true;
-    return false;
-}
+bool MpiSession::launched() noexcept { return started_by_launcher(); }
 
 // Without a launcher, Open MPI's MPI_Init would start a singleton runtime (and a daemon): a
 // plain process must not touch MPI at all.
