@@ -149,21 +149,30 @@ void read_weight_words(const std::vector<std::uint64_t>& words, BlockStats& stat
 
 }  // namespace
 
+namespace {
+
+// The counts a checkpoint and the engine's statistics both hold (their fields have the same
+// names), copied from one to the other.
+template <class From, class To>
+void copy_counts(const From& from, To& to) {
+    to.paths = from.paths;
+    to.cross_loss_exceeds_isolated = from.cross_loss_exceeds_isolated;
+    to.contagion = from.contagion;
+    to.overflowed_paths = from.overflowed_paths;
+    for (std::size_t m = 0; m < mode_count; ++m) {
+        to.modes[m].liquidations_by_step = from.modes[m].liquidations_by_step;
+        to.modes[m].position_liquidations = from.modes[m].position_liquidations;
+        to.modes[m].liquidated_paths = from.modes[m].liquidated_paths;
+        to.modes[m].contagion = from.modes[m].contagion;
+    }
+}
+
+}  // namespace
+
 BlockStats stats_of(const CheckpointCounts& counts) {
     BlockStats stats;
     read_weight_words(counts.weighted, stats);
-    stats.paths = counts.paths;
-    stats.cross_loss_exceeds_isolated = counts.cross_loss_exceeds_isolated;
-    stats.contagion = counts.contagion;
-    stats.overflowed_paths = counts.overflowed_paths;
-    for (std::size_t m = 0; m < mode_count; ++m) {
-        const CheckpointModeCounts& from = counts.modes[m];
-        ModeSample& to = stats.modes[m];
-        to.liquidations_by_step = from.liquidations_by_step;
-        to.position_liquidations = from.position_liquidations;
-        to.liquidated_paths = from.liquidated_paths;
-        to.contagion = from.contagion;
-    }
+    copy_counts(counts, stats);
     return stats;
 }
 
@@ -171,19 +180,8 @@ CheckpointCounts counts_of(const BlockStats& stats) {
     assert(std::all_of(stats.modes.begin(), stats.modes.end(),
                        [](const ModeSample& mode) { return mode.first_liquidation_steps.empty(); }));
     CheckpointCounts counts;
-    counts.paths = stats.paths;
-    counts.cross_loss_exceeds_isolated = stats.cross_loss_exceeds_isolated;
-    counts.contagion = stats.contagion;
-    counts.overflowed_paths = stats.overflowed_paths;
+    copy_counts(stats, counts);
     counts.weighted = weight_words(stats);
-    for (std::size_t m = 0; m < mode_count; ++m) {
-        const ModeSample& from = stats.modes[m];
-        CheckpointModeCounts& to = counts.modes[m];
-        to.liquidations_by_step = from.liquidations_by_step;
-        to.position_liquidations = from.position_liquidations;
-        to.liquidated_paths = from.liquidated_paths;
-        to.contagion = from.contagion;
-    }
     return counts;
 }
 

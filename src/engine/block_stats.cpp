@@ -395,6 +395,14 @@ LossSummary summarize_losses(std::vector<double>& losses) {
 
 namespace {
 
+// One process's cuts of a weighted sample (weighted_order_index's walk needs only the pairs
+// from a cut up, as long as they weigh more than tail_weight_needed for the level): the
+// unweighted order statistics tried in turn, else the whole sample.
+constexpr std::array<double, 2> weighted_tail_cuts{0.9, 0.5};
+double tail_weight_needed(double n, double a) {
+    return (1.0 - a) * n * (1.0 + 1e-9);
+}
+
 // The upper part of a sample with its paths' weights, sorted by value: from an order statistic
 // above which the weight is more than tail_weight_needed(n, a), so that every weighted
 // a'-quantile with a' >= a lies in it (the whole sample when no such cut is found).
@@ -435,6 +443,32 @@ std::size_t weighted_order_index(const std::vector<std::pair<T, double>>& sorted
         --k;
     }
     return k;
+}
+
+// VaR and ES at every tail level, and the maximum, from a loss tail sorted ascending.
+void weighted_tail_losses(const std::vector<std::pair<double, double>>& tail, double n, LossSummary& summary) {
+    assert(!tail.empty());
+    for (std::size_t l = 0; l < tail_levels.size(); ++l) {
+        const std::size_t index = weighted_order_index(tail, n, tail_levels[l]);
+        summary.var[l] = tail[index].first + 0.0;  // -0 as +0: the sort leaves the two in any order
+        ExactSum sum;
+        ExactSum tail_weight;
+        for (std::size_t k = index; k < tail.size(); ++k) {
+            sum.add(tail[k].second * tail[k].first);
+            tail_weight.add(tail[k].second);
+        }
+        summary.es[l] = tail_weight.value() > 0.0 ? sum.value() / tail_weight.value() : summary.var[l];
+    }
+    summary.max = tail.back().first + 0.0;
+}
+
+// The drawdown_levels quantiles from a drawdown tail sorted ascending.
+std::array<double, 2> weighted_tail_drawdowns(const std::vector<std::pair<float, double>>& tail, double n) {
+    assert(!tail.empty());
+    std::array<double, 2> out{};
+    for (std::size_t l = 0; l < drawdown_levels.size(); ++l)
+        out[l] = static_cast<double>(tail[weighted_order_index(tail, n, drawdown_levels[l])].first) + 0.0;
+    return out;
 }
 
 template <class T>
@@ -494,36 +528,8 @@ std::vector<double> kept_weights(const BlockStats& merged) {
 
 }  // namespace
 
-double tail_weight_needed(double n, double a) {
-    return (1.0 - a) * n * (1.0 + 1e-9);
-}
-
 WeightSum weighted_tail_limit(double n, double a) {
     return WeightSum::of((1.0 - a) * n * (1.0 + 1e-12));  // as order_index, products that are whole numbers snap
-}
-
-void weighted_tail_losses(const std::vector<std::pair<double, double>>& tail, double n, LossSummary& summary) {
-    assert(!tail.empty());
-    for (std::size_t l = 0; l < tail_levels.size(); ++l) {
-        const std::size_t index = weighted_order_index(tail, n, tail_levels[l]);
-        summary.var[l] = tail[index].first + 0.0;  // -0 as +0: the sort leaves the two in any order
-        ExactSum sum;
-        ExactSum tail_weight;
-        for (std::size_t k = index; k < tail.size(); ++k) {
-            sum.add(tail[k].second * tail[k].first);
-            tail_weight.add(tail[k].second);
-        }
-        summary.es[l] = tail_weight.value() > 0.0 ? sum.value() / tail_weight.value() : summary.var[l];
-    }
-    summary.max = tail.back().first + 0.0;
-}
-
-std::array<double, 2> weighted_tail_drawdowns(const std::vector<std::pair<float, double>>& tail, double n) {
-    assert(!tail.empty());
-    std::array<double, 2> out{};
-    for (std::size_t l = 0; l < drawdown_levels.size(); ++l)
-        out[l] = static_cast<double>(tail[weighted_order_index(tail, n, drawdown_levels[l])].first) + 0.0;
-    return out;
 }
 
 namespace {

@@ -172,22 +172,13 @@ LossSummary summarize_losses(std::vector<double>& losses);
 // The quantiles of drawdowns a summary reports (DrawdownSummary::p95, p99).
 inline constexpr std::array<double, 2> drawdown_levels{0.95, 0.99};
 
-// Importance-sampled statistics (docs/model.md#importance-sampling) from the upper part of a
-// weighted sample of n paths. A weighted quantile walks down from the top adding weights
-// exactly (WeightSum), so it needs only the pairs (value, weight) from some order statistic up,
-// as long as they weigh more than tail_weight_needed(n, a) for its level a; one process looks
-// for such a cut at the unweighted order statistics weighted_tail_cuts, in turn (else it takes
-// the whole sample). Any such tail gives the same numbers, and so does the selection over ranks
-// (rank_statistics.hpp), which moves no sample.
-inline constexpr std::array<double, 2> weighted_tail_cuts{0.9, 0.5};
-double tail_weight_needed(double n, double a);
-// The weight beyond a weighted a-quantile of n paths is at most this: the pairs above the
-// quantile's, from the top, weigh no more, and with the quantile's more.
+// Importance-sampled statistics (docs/model.md#importance-sampling): a weighted a-quantile is
+// where a walk down from the top of the sample sorted by (value, weight), adding weights exactly
+// (WeightSum), first passes weighted_tail_limit(n, a); it stops on the same pair whatever the
+// order of the terms, so one process (which sorts the upper part of its sample) and a selection
+// over ranks (rank_statistics.hpp, which moves no sample) find the same numbers. The pairs
+// above the quantile's weigh no more than the limit, and with the quantile's more.
 WeightSum weighted_tail_limit(double n, double a);
-// VaR and ES at every tail level, and the maximum, from a loss tail sorted ascending.
-void weighted_tail_losses(const std::vector<std::pair<double, double>>& tail, double n, LossSummary& summary);
-// The drawdown_levels quantiles from a drawdown tail sorted ascending.
-std::array<double, 2> weighted_tail_drawdowns(const std::vector<std::pair<float, double>>& tail, double n);
 
 // Finishes merged statistics (reorders the samples in place) over the paths that did not
 // overflow, the modes side by side on the threads of the calling TBB arena; throws
