@@ -5,6 +5,7 @@
 // ranks, and they load the same scenario under a replay of them: one rank reads, every rank
 // parses the same bytes.
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,5 +46,9 @@ public:
     InputReplay(const InputReplay&) = delete;
     InputReplay& operator=(const InputReplay&) = delete;
 };
+
+// Whether `path` is a directory as the loaders see it: on the file system, or in a replay where
+// the recording listed it (so that every rank makes rank 0's choice between directories).
+bool is_input_directory(const std::filesystem::path& path);
 
 }  // namespace marginsim

@@ -4,8 +4,8 @@
 #include <system_error>
 
 #include "commands.hpp"
+#include "marginsim/input_files.hpp"
 #include "marginsim/replay.hpp"
-#include "scenario/toml_reader.hpp"
 
 #ifndef MARGINSIM_BUNDLED_HISTORY
 #error "MARGINSIM_BUNDLED_HISTORY must be defined by the build"
@@ -20,7 +20,7 @@ std::filesystem::path bundled_history() {
         const std::filesystem::path installed =
             program.parent_path().parent_path() / "share" / "marginsim" / "binance_daily";
         // As input_kind sees it: on MPI ranks, rank 0's choice (input_files.hpp).
-        if (detail::input_kind(installed) == detail::InputKind::directory) return installed;
+        if (is_input_directory(installed)) return installed;
     }
     return MARGINSIM_BUNDLED_HISTORY;
 }

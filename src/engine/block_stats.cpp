@@ -415,7 +415,7 @@ std::vector<std::pair<T, double>> sorted_tail(const std::vector<T>& values, cons
     for (const double cut : weighted_tail_cuts) {
         const auto at = pairs.begin() + static_cast<std::ptrdiff_t>(order_index(pairs.size(), cut));
         std::nth_element(pairs.begin(), at, pairs.end());
-        ExactSum above;  // exact, as over ranks: the same cut is found sufficient there
+        ExactSum above;  // exact: whether the cut holds the tail does not depend on the pairs' order
         for (auto it = at; it != pairs.end(); ++it) above.add(it->second);
         if (above.value() <= needed) continue;
         pairs.erase(pairs.begin(), at);

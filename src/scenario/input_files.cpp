@@ -1,7 +1,7 @@
 #include "marginsim/input_files.hpp"
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -83,6 +83,10 @@ InputReplay::InputReplay(const InputFiles& files) {
 InputReplay::~InputReplay() {
     const std::lock_guard<std::mutex> hold(inputs().lock);
     inputs().replay = nullptr;
+}
+
+bool is_input_directory(const std::filesystem::path& path) {
+    return detail::input_kind(path) == detail::InputKind::directory;
 }
 
 namespace detail {
