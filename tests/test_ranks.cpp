@@ -1058,3 +1058,22 @@ TEST_CASE("the launcher's environment says how many processes it started and a b
         else ::unsetenv(names[k]);
     }
 }
+
+TEST_CASE("ranks with different thread counts cut the same rounds of a run to a precision target") {
+    const ms::Scenario scenario = plain_book(400 * block);
+    ms::RunOptions options;
+    options.precision = ms::Precision{0.004, false};
+    options.threads = 1;
+    const json single = numbers_of(ms::simulate(scenario, options));
+    const std::vector<json> reports = run_on_ranks(3, [&](const ms::Ranks& ranks) {
+        ms::RunOptions own = options;
+        own.threads = 1 + 2 * ranks.rank();  // 1, 3 and 5 threads
+        ms::RunControl control;
+        control.ranks = &ranks;
+        return numbers_of(ms::simulate(scenario, own, control));
+    });
+    for (std::size_t r = 0; r < reports.size(); ++r) {
+        INFO("rank " << r);
+        check_same(single, reports[r]);
+    }
+}

@@ -12,6 +12,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -157,8 +158,11 @@ PrecisionBlocks spread_blocks_to_precision(const Engine& engine, const Scenario&
     std::optional<std::uint64_t> paths_needed;
     bool finished = next >= block_count;
     bool stopped = false;
+    // Every rank must cut the same rounds: their sizes come from the most threads any rank has.
+    std::array<double, 1> most_threads{static_cast<double>(threads)};
+    ranks.max(most_threads);
     const std::uint64_t smallest_round =
-        static_cast<std::uint64_t>(ranks.size()) * static_cast<std::uint64_t>(threads) * blocks_per_thread;
+        static_cast<std::uint64_t>(ranks.size()) * static_cast<std::uint64_t>(most_threads[0]) * blocks_per_thread;
     while (!finished && !stopped) {
         const std::uint64_t round = std::min(std::max(smallest_round, next / round_growth), block_count - next);
         const BlockShare share = share_of(round, ranks.rank(), ranks.size());
