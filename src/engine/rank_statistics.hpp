@@ -33,7 +33,7 @@ template <class T>
 std::vector<T> values_of(const std::string& bytes) {
     static_assert(std::is_trivially_copyable_v<T>);
     std::vector<T> values(bytes.size() / sizeof(T));
-    std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+    if (!values.empty()) std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));  // never a null pointer
     return values;
 }
 
