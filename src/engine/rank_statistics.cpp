@@ -146,18 +146,6 @@ T from_order_key(Key<T> key) noexcept {
     return std::bit_cast<T>((key & sign_bit<T>) != 0 ? static_cast<Key<T>>(key & ~sign_bit<T>) : static_cast<Key<T>>(~key));
 }
 
-// What selection orders: a value, or a (value, weight) pair of a weighted sample by its value.
-template <class E>
-struct Element {
-    using Value = E;
-    static E value_of(E x) noexcept { return x; }
-};
-template <class T>
-struct Element<std::pair<T, double>> {
-    using Value = T;
-    static T value_of(const std::pair<T, double>& pair) noexcept { return pair.first; }
-};
-
 // Where the selected value sits in this rank's samples after selection: [from, equal) below it,
 // [equal, above) equal to it, [above, end) above it.
 template <class T>
@@ -170,22 +158,20 @@ struct Selected {
 // The index-th smallest (from 0) of the values in every rank's [from, end), when all of them lie
 // above everything before `from`: eight bits of its key a round, from the highest, each round
 // the counts of the next digit among the candidates summed over the ranks.
-template <class E, class T = typename Element<E>::Value>
-Selected<T> select(std::vector<E>& values, std::size_t from, std::uint64_t index, const Ranks& ranks) {
+template <class T>
+Selected<T> select(std::vector<T>& values, std::size_t from, std::uint64_t index, const Ranks& ranks) {
     auto lo = values.begin() + static_cast<std::ptrdiff_t>(from);
     auto hi = values.end();
     Key<T> prefix = 0;
     for (int shift = 8 * static_cast<int>(sizeof(T)) - 8; shift >= 0; shift -= 8) {
-        const auto digit_of = [shift](const E& x) {
-            return static_cast<unsigned>((order_key(Element<E>::value_of(x)) >> shift) & 0xffu);
-        };
+        const auto digit_of = [shift](T x) { return static_cast<unsigned>((order_key(x) >> shift) & 0xffu); };
         std::array<std::uint64_t, 256> count{};
         for (auto it = lo; it != hi; ++it) ++count[digit_of(*it)];
         ranks.sum(count);
         unsigned digit = 0;
         while (digit < 255 && index >= count[digit]) index -= count[digit++];
-        lo = std::partition(lo, hi, [&](const E& x) { return digit_of(x) < digit; });
-        hi = std::partition(lo, hi, [&](const E& x) { return digit_of(x) == digit; });
+        lo = std::partition(lo, hi, [&](T x) { return digit_of(x) < digit; });
+        hi = std::partition(lo, hi, [&](T x) { return digit_of(x) == digit; });
         prefix = static_cast<Key<T>>(prefix | (static_cast<Key<T>>(digit) << shift));
     }
     return {from_order_key<T>(prefix), static_cast<std::size_t>(lo - values.begin()),
